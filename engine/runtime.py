@@ -1,0 +1,121 @@
+"""Run any stored model on numpy inputs: one small predictor per format.
+
+Used by the fidelity gate and by evaluation. Timing lives in ``engine.measure``, which controls
+sessions and threads itself. Heavy libraries are imported inside the functions that need them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from engine.artifact import Artifact
+from engine.errors import FormatError
+
+
+@dataclass
+class Predictor:
+    """``inputs``/``outputs``: ``[{name, shape, dtype}]`` (shape entries: int, or str/None when dynamic)."""
+
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+    _run: Callable[[dict[str, np.ndarray]], list[np.ndarray]]
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return [np.asarray(o) for o in self._run(feeds)]
+
+
+def open_model(artifact: Artifact, threads: int = 0) -> Predictor:
+    """A predictor for ``artifact``; raises FormatError when the file cannot be opened."""
+    openers = {"onnx": _onnx, "keras": _keras, "savedmodel": _savedmodel, "tflite": _tflite}
+    try:
+        return openers[artifact.format](artifact, threads)
+    except FormatError:
+        raise
+    except Exception as exc:  # library errors become one sentence; the chain keeps the detail
+        raise FormatError(f"could not open the {artifact.format} model: {exc}") from exc
+
+
+_ORT_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
+               "tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(int8)": "int8",
+               "tensor(uint8)": "uint8", "tensor(bool)": "bool"}
+
+
+def _onnx(artifact: Artifact, threads: int) -> Predictor:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(artifact.onnx_file), options, providers=["CPUExecutionProvider"])
+
+    def describe(args: list[Any]) -> list[dict[str, Any]]:
+        return [{"name": a.name, "shape": list(a.shape), "dtype": _ORT_DTYPES.get(a.type, a.type)} for a in args]
+
+    return Predictor(describe(session.get_inputs()), describe(session.get_outputs()),
+                     lambda feeds: session.run(None, feeds))
+
+
+def _tf_spec(name: str, shape: Any, dtype: Any) -> dict[str, Any]:
+    dims = list(shape) if shape is not None else []
+    return {"name": name, "shape": [d if d is not None else None for d in dims], "dtype": np.dtype(dtype).name}
+
+
+def _keras(artifact: Artifact, threads: int) -> Predictor:
+    from engine.formats.keras_safe import load_keras
+
+    model = load_keras(artifact.path)
+    names = [t.name.split(":")[0] for t in model.inputs]
+    inputs = [_tf_spec(n, t.shape, t.dtype) for n, t in zip(names, model.inputs)]
+    outputs = [_tf_spec(f"output_{i}", t.shape, t.dtype) for i, t in enumerate(model.outputs)]
+
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        args = [feeds[n] for n in names]
+        out = model(args[0] if len(args) == 1 else args, training=False)
+        return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
+
+    return Predictor(inputs, outputs, run)
+
+
+def _savedmodel(artifact: Artifact, threads: int) -> Predictor:
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(artifact.path))
+    fn = loaded.signatures["serving_default"]
+    _, kwargs = fn.structured_input_signature
+    names = sorted(kwargs)
+    inputs = [_tf_spec(n, kwargs[n].shape, kwargs[n].dtype.as_numpy_dtype) for n in names]
+    out_keys = sorted(fn.structured_outputs)
+    outputs = [_tf_spec(k, fn.structured_outputs[k].shape, fn.structured_outputs[k].dtype.as_numpy_dtype)
+               for k in out_keys]
+
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        result = fn(**{n: tf.constant(feeds[n]) for n in names})
+        return [result[k].numpy() for k in out_keys]
+
+    return Predictor(inputs, outputs, run)
+
+
+def _tflite(artifact: Artifact, threads: int) -> Predictor:
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_path=str(artifact.path), num_threads=threads or None)
+    interpreter.allocate_tensors()
+    ins, outs = interpreter.get_input_details(), interpreter.get_output_details()
+    inputs = [{"name": d["name"], "shape": [int(s) if s > 0 else None for s in d["shape_signature"]],
+               "dtype": np.dtype(d["dtype"]).name} for d in ins]
+    outputs = [{"name": d["name"], "shape": [int(s) if s > 0 else None for s in d["shape_signature"]],
+                "dtype": np.dtype(d["dtype"]).name} for d in outs]
+
+    def run(feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        for d in ins:
+            value = feeds[d["name"]]
+            if tuple(d["shape"]) != value.shape:
+                interpreter.resize_tensor_input(d["index"], value.shape)
+                interpreter.allocate_tensors()
+            interpreter.set_tensor(d["index"], value)
+        interpreter.invoke()
+        return [interpreter.get_tensor(d["index"]).copy() for d in outs]
+
+    return Predictor(inputs, outputs, run)

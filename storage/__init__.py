@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, alembic migrations, plain-record queries, the artifact store."""

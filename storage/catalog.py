@@ -1,0 +1,113 @@
+"""Queries over models (lineage nodes), datasets and champions. Each returns plain records."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storage.records import ChampionRecord, DatasetRecord, ModelRecord
+from storage.tables import Champion, Dataset, Model
+
+
+def _model(row: Model) -> ModelRecord:
+    return ModelRecord(
+        id=row.id, name=row.name, format=row.format, parent_id=row.parent_id, root_id=row.root_id or row.id,
+        pass_name=row.pass_name, config=row.config or {}, sha256=row.sha256, artifact=row.artifact,
+        size_bytes=row.size_bytes, params=row.params, flops=row.flops, inputs=row.inputs or [],
+        outputs=row.outputs or [], info=row.info or {}, metrics=row.metrics or {}, created_at=row.created_at,
+    )
+
+
+def _dataset(row: Dataset) -> DatasetRecord:
+    return DatasetRecord(
+        id=row.id, name=row.name, sha256=row.sha256, artifact=row.artifact, n_samples=row.n_samples,
+        x_shape=row.x_shape, x_dtype=row.x_dtype, has_labels=row.has_labels, n_classes=row.n_classes,
+        source_format=row.source_format, created_at=row.created_at,
+    )
+
+
+def add_model(session: Session, **fields: Any) -> ModelRecord:
+    """Insert a lineage node. A child inherits its parent's root; a root is its own root."""
+    row = Model(**fields)
+    if row.parent_id is not None:
+        parent = session.get(Model, row.parent_id)
+        if parent is None:
+            raise LookupError(f"model {row.parent_id} does not exist")
+        row.root_id = parent.root_id or parent.id
+    session.add(row)
+    session.flush()
+    if row.root_id is None:
+        row.root_id = row.id
+        session.flush()
+    return _model(row)
+
+
+def get_model(session: Session, model_id: int) -> ModelRecord | None:
+    row = session.get(Model, model_id)
+    return _model(row) if row else None
+
+
+def find_derived(session: Session, derivation_key: str) -> ModelRecord | None:
+    row = session.scalar(select(Model).where(Model.derivation_key == derivation_key))
+    return _model(row) if row else None
+
+
+def list_models(session: Session, root_id: int | None = None) -> list[ModelRecord]:
+    query = select(Model).order_by(Model.id)
+    if root_id is not None:
+        query = query.where(Model.root_id == root_id)
+    return [_model(r) for r in session.scalars(query)]
+
+
+def children(session: Session, model_id: int) -> list[ModelRecord]:
+    return [_model(r) for r in session.scalars(select(Model).where(Model.parent_id == model_id).order_by(Model.id))]
+
+
+def count_models(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Model)) or 0
+
+
+def update_model_metrics(session: Session, model_id: int, metrics: dict[str, Any]) -> None:
+    row = session.get(Model, model_id)
+    if row is None:
+        raise LookupError(f"model {model_id} does not exist")
+    row.metrics = {**(row.metrics or {}), **metrics}
+
+
+def rename_model(session: Session, model_id: int, name: str) -> None:
+    row = session.get(Model, model_id)
+    if row is None:
+        raise LookupError(f"model {model_id} does not exist")
+    row.name = name
+
+
+def add_dataset(session: Session, **fields: Any) -> DatasetRecord:
+    row = Dataset(**fields)
+    session.add(row)
+    session.flush()
+    return _dataset(row)
+
+
+def get_dataset(session: Session, dataset_id: int) -> DatasetRecord | None:
+    row = session.get(Dataset, dataset_id)
+    return _dataset(row) if row else None
+
+
+def list_datasets(session: Session) -> list[DatasetRecord]:
+    return [_dataset(r) for r in session.scalars(select(Dataset).order_by(Dataset.id))]
+
+
+def set_champion(session: Session, root_id: int, model_id: int, note: str = "") -> ChampionRecord:
+    row = session.get(Champion, root_id) or Champion(root_id=root_id, model_id=model_id)
+    row.model_id, row.note = model_id, note
+    session.add(row)
+    session.flush()
+    return ChampionRecord(root_id=row.root_id, model_id=row.model_id, note=row.note, chosen_at=row.chosen_at)
+
+
+def get_champion(session: Session, root_id: int) -> ChampionRecord | None:
+    row = session.get(Champion, root_id)
+    if row is None:
+        return None
+    return ChampionRecord(root_id=row.root_id, model_id=row.model_id, note=row.note, chosen_at=row.chosen_at)

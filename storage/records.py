@@ -1,0 +1,163 @@
+"""Plain records returned by queries. Pages and the CLI never see ORM objects."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    id: int
+    name: str
+    format: str
+    parent_id: int | None
+    root_id: int
+    pass_name: str | None
+    config: dict[str, Any]
+    sha256: str
+    artifact: str
+    size_bytes: int
+    params: int | None
+    flops: int | None
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+    info: dict[str, Any]
+    metrics: dict[str, Any]
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI contract's model document."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "format": self.format,
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "params": self.params,
+            "flops": self.flops,
+            "size_bytes": self.size_bytes,
+            "sha256": self.sha256,
+            "parent_id": self.parent_id,
+            "root_id": self.root_id,
+            "pass": self.pass_name,
+            "config": self.config,
+            "info": self.info,
+            "metrics": self.metrics,
+            "created_at": _iso(self.created_at),
+        }
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    id: int
+    name: str
+    sha256: str
+    artifact: str
+    n_samples: int
+    x_shape: list[int]
+    x_dtype: str
+    has_labels: bool
+    n_classes: int | None
+    source_format: str
+    created_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = _iso(self.created_at)
+        return data
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    kind: str
+    status: str
+    params: dict[str, Any]
+    result: dict[str, Any] | None
+    error: str | None
+    progress: float
+    message: str
+    attempts: int
+    max_attempts: int
+    timeout_s: float
+    worker: str | None
+    lease_until: datetime | None
+    cancel_requested: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("succeeded", "failed", "cancelled")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "status": self.status,
+            "progress": round(self.progress, 4),
+            "message": self.message,
+            "error": self.error,
+            "params": self.params,
+            "result": self.result,
+            "attempts": self.attempts,
+            "created_at": _iso(self.created_at),
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+        }
+
+
+@dataclass(frozen=True)
+class MeasurementRecord:
+    id: int
+    model_id: int
+    job_id: int | None
+    hardware_id: int | None
+    dataset_id: int | None
+    kind: str
+    runtime: str | None
+    summary: dict[str, Any]
+    created_at: datetime
+    samples: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def to_json(self, with_samples: bool = False) -> dict[str, Any]:
+        data = {
+            "id": self.id,
+            "model_id": self.model_id,
+            "job_id": self.job_id,
+            "hardware_id": self.hardware_id,
+            "dataset_id": self.dataset_id,
+            "kind": self.kind,
+            "runtime": self.runtime,
+            "summary": self.summary,
+            "created_at": _iso(self.created_at),
+        }
+        if with_samples:
+            data["samples"] = self.samples
+        return data
+
+
+@dataclass(frozen=True)
+class HardwareRecord:
+    id: int
+    fingerprint: str
+    cpu: str
+    cores: int
+    details: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "fingerprint": self.fingerprint, "cpu": self.cpu, "cores": self.cores, **self.details}
+
+
+@dataclass(frozen=True)
+class ChampionRecord:
+    root_id: int
+    model_id: int
+    note: str
+    chosen_at: datetime

@@ -1,0 +1,147 @@
+"""SQLAlchemy 2.0 typed tables. Invariants live in constraints, not in comments."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, CheckConstraint, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+MODEL_FORMATS = ("keras", "savedmodel", "onnx", "tflite")
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+JOB_KINDS = ("import", "dataset_import", "optimize", "recipe", "benchmark", "evaluate", "export")
+
+
+def utcnow() -> datetime:
+    """Naive UTC: SQLite keeps no zone, so every timestamp is stored and compared as UTC."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Model(Base):
+    """A lineage node: one immutable artifact. Roots are uploads; children name their parent and pass."""
+
+    __tablename__ = "models"
+    __table_args__ = (
+        CheckConstraint(_in("format", MODEL_FORMATS), name="model_format"),
+        CheckConstraint("(parent_id IS NULL) = (pass_name IS NULL)", name="model_derivation"),
+        UniqueConstraint("derivation_key", name="uq_model_derivation_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    format: Mapped[str] = mapped_column(String(20))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="RESTRICT"), index=True)
+    root_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    pass_name: Mapped[str | None] = mapped_column(String(60))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    derivation_key: Mapped[str | None] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    artifact: Mapped[str] = mapped_column(String(300))  # relative path inside the artifact store
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    params: Mapped[int | None] = mapped_column(BigInteger)
+    flops: Mapped[int | None] = mapped_column(BigInteger)
+    inputs: Mapped[list[Any]] = mapped_column(default=list)
+    outputs: Mapped[list[Any]] = mapped_column(default=list)
+    info: Mapped[dict[str, Any]] = mapped_column(default=dict)  # op histogram, opset, versions, ...
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)  # fidelity, sparsity, compressed size, ...
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    artifact: Mapped[str] = mapped_column(String(300))  # a normalised .npz inside the store
+    n_samples: Mapped[int] = mapped_column(Integer)
+    x_shape: Mapped[list[Any]] = mapped_column(default=list)
+    x_dtype: Mapped[str] = mapped_column(String(20))
+    has_labels: Mapped[bool] = mapped_column(default=False)
+    n_classes: Mapped[int | None] = mapped_column(Integer)
+    source_format: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+
+class Job(Base):
+    """The single source of truth for background work; the queue only wakes workers."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint(_in("status", JOB_STATUSES), name="job_status"),
+        CheckConstraint(_in("kind", JOB_KINDS), name="job_kind"),
+        CheckConstraint("progress >= 0 AND progress <= 1", name="job_progress"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(String(300), default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=2)
+    timeout_s: Mapped[float] = mapped_column(Float, default=3600.0)
+    worker: Mapped[str | None] = mapped_column(String(120))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime())
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime())
+
+
+class Hardware(Base):
+    __tablename__ = "hardware"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    cpu: Mapped[str] = mapped_column(String(200))
+    cores: Mapped[int] = mapped_column(Integer)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)  # flags, memory, os, versions, peak
+
+
+class Measurement(Base):
+    __tablename__ = "measurements"
+    __table_args__ = (CheckConstraint("kind IN ('benchmark', 'evaluate')", name="measurement_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    hardware_id: Mapped[int | None] = mapped_column(ForeignKey("hardware.id"))
+    dataset_id: Mapped[int | None] = mapped_column(ForeignKey("datasets.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(12))
+    runtime: Mapped[str | None] = mapped_column(String(30))
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    samples: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+
+class Champion(Base):
+    __tablename__ = "champions"
+
+    root_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    chosen_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+
+class Worker(Base):
+    """Live workers announce themselves here; the CLI runs jobs in-process when none is alive."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(120))
+    started_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
