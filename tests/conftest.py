@@ -1,0 +1,51 @@
+"""Shared fixtures: a fresh TRIMLINE_HOME per test, and real trained models built once per session."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture()
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty TRIMLINE_HOME with its own SQLite database, migrated on first use."""
+    from storage.db import reset_engines
+
+    root = tmp_path / "home"
+    monkeypatch.setenv("TRIMLINE_HOME", str(root))
+    monkeypatch.delenv("TRIMLINE_DATABASE_URL", raising=False)
+    monkeypatch.delenv("TRIMLINE_QUEUE_URL", raising=False)
+    reset_engines()
+    yield root
+    reset_engines()
+
+
+@pytest.fixture(scope="session")
+def digits_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(digits.keras, digits_test.npz): the demo CNN trained on scikit-learn's digits, and its test split."""
+    from engine.demo import train_digits_cnn
+
+    folder = tmp_path_factory.mktemp("digits")
+    model, data = folder / "digits.keras", folder / "digits_test.npz"
+    accuracy = train_digits_cnn(model, data)
+    assert accuracy > 0.9, f"the demo CNN should learn digits; test accuracy was {accuracy:.3f}"
+    return model, data
+
+
+@pytest.fixture(scope="session")
+def digits_onnx(digits_files: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The digits CNN converted to ONNX (opset 17) through a tf.function, as the tf2onnx pass does."""
+    import keras
+    import tensorflow as tf
+    import tf2onnx
+
+    model = keras.models.load_model(digits_files[0], compile=False)
+    spec = (tf.TensorSpec((None, 8, 8, 1), tf.float32, name="image"),)
+    fn = tf.function(lambda x: model(x, training=False))
+    out = tmp_path_factory.mktemp("digits_onnx") / "digits.onnx"
+    tf2onnx.convert.from_function(fn, input_signature=spec, opset=17, output_path=str(out))
+    return out
