@@ -63,9 +63,9 @@ def _tf_spec(name: str, shape: Any, dtype: Any) -> dict[str, Any]:
 
 
 def _keras(artifact: Artifact, threads: int) -> Predictor:
-    from engine.formats.keras_safe import load_keras
+    from engine.bridge import load_keras_any  # Keras 3, or tf-keras for Keras-2 .h5 (prune/cluster/qat output)
 
-    model = load_keras(artifact.path)
+    model = load_keras_any(artifact.path)
     names = [t.name.split(":")[0] for t in model.inputs]
     inputs = [_tf_spec(n, t.shape, t.dtype) for n, t in zip(names, model.inputs)]
     outputs = [_tf_spec(f"output_{i}", t.shape, t.dtype) for i, t in enumerate(model.outputs)]

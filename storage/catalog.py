@@ -13,7 +13,7 @@ from storage.tables import Champion, Dataset, Model
 def _model(row: Model) -> ModelRecord:
     return ModelRecord(
         id=row.id, name=row.name, format=row.format, parent_id=row.parent_id, root_id=row.root_id or row.id,
-        pass_name=row.pass_name, config=row.config or {}, sha256=row.sha256, artifact=row.artifact,
+        pass_name=row.pass_name, config=row.config or {}, derivation_key=row.derivation_key, sha256=row.sha256, artifact=row.artifact,
         size_bytes=row.size_bytes, params=row.params, flops=row.flops, inputs=row.inputs or [],
         outputs=row.outputs or [], info=row.info or {}, metrics=row.metrics or {}, created_at=row.created_at,
     )
@@ -111,3 +111,10 @@ def get_champion(session: Session, root_id: int) -> ChampionRecord | None:
     if row is None:
         return None
     return ChampionRecord(root_id=row.root_id, model_id=row.model_id, note=row.note, chosen_at=row.chosen_at)
+
+
+def set_info(session: Session, model_id: int, info: dict[str, Any]) -> None:
+    row = session.get(Model, model_id)
+    if row is None:
+        raise LookupError(f"model {model_id} does not exist")
+    row.info = info

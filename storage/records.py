@@ -19,6 +19,7 @@ class ModelRecord:
     root_id: int
     pass_name: str | None
     config: dict[str, Any]
+    derivation_key: str | None
     sha256: str
     artifact: str
     size_bytes: int

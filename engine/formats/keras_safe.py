@@ -1,12 +1,101 @@
-"""Loading Keras files without letting them run code. (Deepened by the import-safety work.)"""
+"""Loading Keras files without letting them run code.
+
+Order matters: cheap structural checks (zip layout, HDF5 storage), then the config allow-list, and
+only then Keras itself with ``safe_mode``. Call the loaders only inside a job's child process.
+"""
 from __future__ import annotations
 
+import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
+from engine.errors import FormatError
+from engine.formats.h5safe import check_h5, is_hdf5, read_h5_model_config
+from engine.formats.keras_allowlist import check_keras_config
+from engine.formats.zipsafe import ZipLimits, check_archive
+
+KERAS_ZIP_MEMBERS = ("config.json", "metadata.json", "model.weights.h5")
+
+
+def read_keras_zip_config(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(config, metadata) of a Keras 3 ``.keras`` archive; FormatError when it is not one."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            check_archive(zf, path.stat().st_size, ZipLimits())
+            names = set(zf.namelist())
+            if "config.json" not in names:
+                raise FormatError("the zip is not a Keras model (no config.json); save it with model.save")
+            # config/metadata are small JSON; cap the read so a bomb cannot inflate here
+            config = json.loads(zf.open("config.json").read(64 << 20))
+            metadata = json.loads(zf.open("metadata.json").read(1 << 20)) if "metadata.json" in names else {}
+    except (zipfile.BadZipFile, ValueError, KeyError) as exc:
+        raise FormatError("the .keras file is damaged; save the model again") from exc
+    return config, metadata
+
+
+def check_keras_file(path: Path) -> dict[str, Any]:
+    """Run every check that does not need Keras; return ``{"keras_version", "n_layers", "kind"}``.
+
+    Raises UnsafeFileError naming the first refused layer or storage feature, FormatError when the file
+    is not a Keras model.
+    """
+    if is_hdf5(path):
+        check_h5(path)
+        config, version = read_h5_model_config(path)
+        kind = "h5-keras2" if version and version.startswith("2.") else "h5-keras3"
+    elif zipfile.is_zipfile(path):
+        config, metadata = read_keras_zip_config(path)
+        version, kind = metadata.get("keras_version"), "keras-zip"
+        _check_weights_member(path)
+    else:
+        raise FormatError("the file is neither a .keras archive nor an HDF5 .h5 model")
+    n_layers = check_keras_config(config)
+    return {"keras_version": version, "n_layers": n_layers, "kind": kind}
+
+
+def _check_weights_member(path: Path) -> None:
+    """The weights inside a .keras archive are HDF5 too: give them the same storage checks."""
+    import tempfile
+
+    from engine.formats.zipsafe import safe_extract
+
+    with tempfile.TemporaryDirectory(prefix="keras-weights-") as tmp:
+        folder = safe_extract(path, Path(tmp))
+        weights = folder / "model.weights.h5"
+        if weights.is_file():
+            check_h5(weights)
+
 
 def load_keras(path: Path) -> Any:
-    """Load a Keras 3 ``.keras``/``.h5`` file with ``safe_mode`` on. Call only inside a job's child process."""
+    """Load a Keras 3 ``.keras``/``.h5`` file after the allow-list check, with ``safe_mode`` on.
+
+    Keras-2 ``.h5`` files are handed to :func:`load_tf_keras_h5`. Raises UnsafeFileError for refused
+    content, FormatError when Keras cannot read the file.
+    """
+    facts = check_keras_file(path)
+    if facts["kind"] == "h5-keras2":
+        return load_tf_keras_h5(path, checked=True)
     import keras
 
-    return keras.models.load_model(str(path), compile=False, safe_mode=True)
+    try:
+        return keras.models.load_model(str(path), compile=False, safe_mode=True)
+    except Exception as exc:
+        raise FormatError(f"Keras could not load the model: {_first_line(exc)}") from exc
+
+
+def load_tf_keras_h5(path: Path, *, checked: bool = False) -> Any:
+    """Load a Keras-2 (tf-keras) HDF5 model after the same checks; raises as :func:`load_keras`."""
+    if not checked:
+        check_keras_file(path)
+    import tf_keras
+
+    try:
+        return tf_keras.models.load_model(str(path), compile=False)
+    except Exception as exc:
+        raise FormatError(f"tf-keras could not load the model: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__).rstrip(".")[:300]

@@ -1,7 +1,12 @@
 """The pass registry: one explicit dict, by name. Heavy libraries are imported inside each ``run()``."""
 from __future__ import annotations
 
-from engine.passes.base import PassSpec
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine.errors import InputError
+from engine.passes.base import PassConfig, PassSpec
 
 PASSES: dict[str, PassSpec] = {}
 
@@ -20,9 +25,81 @@ def get_pass(name: str) -> PassSpec:
         raise ValueError(f"unknown pass {name!r}; known passes: {known}") from None
 
 
+def parse_config(spec: PassSpec, raw: dict[str, Any]) -> PassConfig:
+    """The typed config from raw values (``--set`` strings or YAML values); ValueError with one sentence.
+
+    Strings are coerced by pydantic; list fields also take comma-separated strings.
+    """
+    fields = spec.config.model_fields
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ValueError(f"pass '{spec.name}' has no setting {', '.join(map(repr, unknown))}; "
+                         f"its settings are: {', '.join(fields) or 'none'}")
+    values = {k: _split_list(v) if _is_list_field(fields[k]) else v for k, v in raw.items()}
+    try:
+        return spec.config.model_validate(values)
+    except ValidationError as exc:
+        raise ValueError(_sentence(spec.name, exc)) from None
+
+
+def _is_list_field(field: Any) -> bool:
+    return "list" in str(field.annotation).lower()
+
+
+def _split_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
+
+
+def _sentence(pass_name: str, exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "value_error" or not where:
+        return f"pass '{pass_name}': {msg}"
+    return f"pass '{pass_name}' setting '{where}': {msg[0].lower() + msg[1:]} (got {err.get('input')!r})"
+
+
+def validate_request(pass_name: str, raw_config: dict[str, Any], source_format: str,
+                     dataset: dict[str, Any] | None) -> PassConfig:
+    """Check a pass request before anything is queued; return its typed config.
+
+    ``dataset`` describes the chosen data set (``has_labels``, ``n_samples``, ``x_shape``) or is None.
+    Raises InputError with one sentence: unknown pass, a format the pass does not accept, a missing
+    data set or labels, unknown settings, wrong types or values out of range.
+    """
+    if pass_name not in PASSES:
+        raise InputError(f"unknown pass '{pass_name}'; known passes: {', '.join(sorted(PASSES))}")
+    spec = PASSES[pass_name]
+    if source_format not in spec.accepts:
+        raise InputError(f"pass '{pass_name}' accepts {' or '.join(spec.accepts)} models, not {source_format}")
+    try:
+        config = parse_config(spec, raw_config)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    needs = required_data(spec, config)
+    if needs != "nothing" and dataset is None:
+        what = "labelled data set (x and y)" if needs == "labels" else "data set"
+        raise InputError(f"pass '{pass_name}' needs a {what}; pass one with --dataset")
+    if needs == "labels" and not dataset.get("has_labels"):
+        raise InputError(f"pass '{pass_name}' fine-tunes the model and needs labels; the data set has no y")
+    return config
+
+
+def required_data(spec: PassSpec, config: PassConfig) -> str:
+    """What a configured pass needs: tflite needs data only for int8."""
+    if spec.name == "tflite":
+        return "data" if getattr(config, "quantization", "none") == "int8" else "nothing"
+    return spec.needs
+
+
 def _load() -> None:
     # Explicit list: greppable, no import-order magic. Each module defines PASS.
-    from engine.passes import ort_quantize_dynamic, tf2onnx_convert
+    from engine.passes import (
+        ort_quantize_dynamic,
+        tf2onnx_convert,
+    )
 
     for module in (tf2onnx_convert, ort_quantize_dynamic):
         register(module.PASS)

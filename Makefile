@@ -1,0 +1,33 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8501
+export ORT_DISABLE_TELEMETRY := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: run test install bench e2e clean-home lint
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) is required (set PYTHON=...)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Install, migrate, then start one worker and the dashboard on http://$(HOST):$(PORT). Ctrl-C stops both.
+run: $(STAMP)
+	$(VENV)/bin/trimline up --host $(HOST) --port $(PORT)
+
+## Install and run the whole test suite (browser tests need Debian's chromium; .ci/run installs it).
+test: $(STAMP)
+	$(PY) -m pytest -q -n 2 --dist loadgroup
+
+## Benchmarks that print figures side by side (MobileNetV2 224x224 and the digits CNN).
+bench: $(STAMP)
+	$(PY) bench/run_bench.py
+	$(PY) bench/passes_bench.py

@@ -1,0 +1,319 @@
+"""The one surface the dashboard and the CLI call. It validates at the edge, submits jobs, reads storage.
+
+Everything here refuses bad input with an ``InputError`` sentence *before* anything is queued or
+stored, and returns plain records or JSON-ready dicts.
+"""
+from __future__ import annotations
+
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from engine.errors import InputError, NotFoundError
+from engine.jobs import service
+from storage import artifacts, catalog, measurements, migrate
+from storage.db import session_scope
+from storage.records import DatasetRecord, JobRecord, ModelRecord
+from storage.settings import get_settings
+
+MAX_UPLOAD_BYTES = 2 << 30
+_ready: set[str] = set()
+
+
+def ready() -> None:
+    """Create or migrate the database on first use in this process."""
+    url = get_settings().database_url
+    if url not in _ready:
+        migrate.upgrade(url)
+        _ready.add(url)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A queued job, or — when the same derivation already exists — the existing model and no job."""
+
+    job: JobRecord | None
+    existing_model_id: int | None = None
+
+
+# ---------------------------------------------------------------- uploads and imports
+def save_upload(stream: BinaryIO, max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
+    """Stream an untrusted upload to disk under a generated name (never the client's file name)."""
+    ready()
+    folder = get_settings().upload_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / f"upload-{uuid.uuid4().hex}"
+    written = 0
+    with dest.open("wb") as out:
+        while chunk := stream.read(1 << 20):
+            written += len(chunk)
+            if written > max_bytes:
+                out.close()
+                dest.unlink(missing_ok=True)
+                raise InputError(f"the upload is larger than the limit of {max_bytes >> 20} MB")
+            out.write(chunk)
+    if written == 0:
+        dest.unlink(missing_ok=True)
+        raise InputError("the uploaded file is empty")
+    return dest
+
+
+def _stage_local_file(path: Path) -> Path:
+    if not path.exists():
+        raise InputError(f"no such file or folder: {path}")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; upload a SavedModel or an ONNX model with external data as a .zip")
+    with path.open("rb") as fh:
+        return save_upload(fh)
+
+
+def submit_import(path: Path | None = None, name: str | None = None, upload: Path | None = None) -> JobRecord:
+    """Import a model file (a local path, or an upload already saved by ``save_upload``)."""
+    ready()
+    staged = upload or _stage_local_file(Path(path))
+    name = (name or (Path(path).stem if path else "model")).strip()[:200] or "model"
+    return service.submit("import", {"upload": str(staged), "name": name})
+
+
+def submit_dataset_import(path: Path | None = None, name: str | None = None, upload: Path | None = None,
+                          label_column: str | None = None) -> JobRecord:
+    ready()
+    staged = upload or _stage_local_file(Path(path))
+    name = (name or (Path(path).stem if path else "dataset")).strip()[:200] or "dataset"
+    return service.submit("dataset_import", {"upload": str(staged), "name": name, "label_column": label_column})
+
+
+# ---------------------------------------------------------------- reading
+def get_model(model_id: int) -> ModelRecord:
+    ready()
+    with session_scope() as s:
+        model = catalog.get_model(s, int(model_id))
+    if model is None:
+        raise NotFoundError(f"model {model_id} does not exist")
+    return model
+
+
+def get_dataset(dataset_id: int) -> DatasetRecord:
+    ready()
+    with session_scope() as s:
+        dataset = catalog.get_dataset(s, int(dataset_id))
+    if dataset is None:
+        raise NotFoundError(f"dataset {dataset_id} does not exist")
+    return dataset
+
+
+def list_models(root_id: int | None = None) -> list[ModelRecord]:
+    ready()
+    with session_scope() as s:
+        return catalog.list_models(s, root_id)
+
+
+def list_datasets() -> list[DatasetRecord]:
+    ready()
+    with session_scope() as s:
+        return catalog.list_datasets(s)
+
+
+def list_jobs(limit: int = 200) -> list[JobRecord]:
+    ready()
+    from storage import jobs as jobstore
+
+    with session_scope() as s:
+        return jobstore.list_jobs(s, limit)
+
+
+def show_model(model_id: int) -> dict[str, Any]:
+    """A model with its lineage neighbours and measurements (the CLI's ``show``)."""
+    model = get_model(model_id)
+    with session_scope() as s:
+        kids = catalog.children(s, model.id)
+        ms = measurements.list_measurements(s, model.id)
+        champion = catalog.get_champion(s, model.root_id)
+    return {**model.to_json(), "children": [k.id for k in kids], "measurements": [m.to_json() for m in ms],
+            "champion": bool(champion and champion.model_id == model.id)}
+
+
+def model_path(model_id: int) -> Path:
+    """The stored artifact of a model, looked up by id and checked to stay inside the store."""
+    return artifacts.resolve(get_model(model_id).artifact)
+
+
+def dataset_path(dataset_id: int) -> Path:
+    return artifacts.resolve(get_dataset(dataset_id).artifact)
+
+
+def export_path(job: JobRecord) -> Path:
+    if job.kind != "export" or job.status != "succeeded" or not job.result:
+        raise InputError(f"job {job.id} is not a finished export")
+    return artifacts.resolve(job.result["artifact"])
+
+
+# ---------------------------------------------------------------- passes and optimization
+def list_passes() -> list[dict[str, Any]]:
+    from engine.passes import PASSES
+
+    return [spec.describe() for spec in PASSES.values()]
+
+
+def _dataset_meta(dataset_id: int | None) -> dict[str, Any] | None:
+    if dataset_id is None:
+        return None
+    d = get_dataset(dataset_id)
+    return {"id": d.id, "has_labels": d.has_labels, "n_samples": d.n_samples, "x_shape": d.x_shape,
+            "n_classes": d.n_classes, "sha256": d.sha256}
+
+
+def _student_refs(config: dict[str, Any]) -> list[int]:
+    student = config.get("student")
+    if student is None:
+        return []
+    get_model(int(student))
+    return [int(student)]
+
+
+def submit_optimize(model_id: int, pass_name: str, raw_config: dict[str, Any] | None = None,
+                    dataset_id: int | None = None) -> Submission:
+    """Validate a pass request and queue it, or return the existing node for an identical derivation."""
+    from engine.jobs.kinds.optimizing import derivation_key, model_identity
+    from engine.passes import validate_request
+
+    parent = get_model(model_id)
+    meta = _dataset_meta(dataset_id)
+    try:
+        config = validate_request(pass_name, raw_config or {}, parent.format, meta)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    config_json = config.model_dump(mode="json")
+    key = derivation_key(model_identity(parent), pass_name, config_json, meta["sha256"] if meta else None)
+    with session_scope() as s:
+        existing = catalog.find_derived(s, key)
+    if existing is not None:
+        return Submission(job=None, existing_model_id=existing.id)
+    params = {"model_id": parent.id, "pass": pass_name, "config": config_json, "dataset_id": dataset_id,
+              "dataset_sha256": meta["sha256"] if meta else None, "model_refs": _student_refs(config_json)}
+    return Submission(job=service.submit("optimize", params))
+
+
+def submit_recipe(model_id: int, recipe_text: str, dataset_id: int | None = None) -> JobRecord:
+    from engine.recipes import load_recipe, validate_chain
+
+    parent = get_model(model_id)
+    meta = _dataset_meta(dataset_id)
+    try:
+        recipe = load_recipe(recipe_text)
+        validate_chain(recipe, parent.format, meta)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    steps = [{"pass": step.pass_name, "config": step.config} for step in recipe.steps]
+    refs = sorted({r for step in steps for r in _student_refs(step["config"])})
+    params = {"model_id": parent.id, "steps": steps, "dataset_id": dataset_id,
+              "dataset_sha256": meta["sha256"] if meta else None, "model_refs": refs}
+    return service.submit("recipe", params)
+
+
+# ---------------------------------------------------------------- measurement
+def submit_benchmark(model_id: int, config: dict[str, Any] | None = None) -> JobRecord:
+    from engine.measure.benchmark import BenchmarkConfig, validate_for_model
+
+    model = get_model(model_id)
+    try:
+        parsed = BenchmarkConfig(**(config or {}))
+        validate_for_model(parsed, model.format, model.inputs)
+    except ValueError as exc:
+        raise InputError(_first_sentence(exc)) from None
+    return service.submit("benchmark", {"model_id": model.id, "config": parsed.model_dump(mode="json")})
+
+
+def submit_evaluate(model_id: int, dataset_id: int, task: str | None = None) -> JobRecord:
+    from engine.formats import check_dataset_for_model
+
+    model = get_model(model_id)
+    dataset = get_dataset(dataset_id)
+    check_dataset_for_model(_dataset_meta(dataset.id), model.inputs, model.outputs)
+    return service.submit("evaluate", {"model_id": model.id, "dataset_id": dataset.id, "task": task})
+
+
+def compare(model_ids: list[int]) -> list[dict[str, Any]]:
+    """One row per model with its latest benchmark and evaluation, and deltas to the first model."""
+    ready()
+    rows = []
+    with session_scope() as s:
+        for model_id in model_ids:
+            model = catalog.get_model(s, int(model_id))
+            if model is None:
+                raise NotFoundError(f"model {model_id} does not exist")
+            bench = measurements.latest_measurement(s, model.id, "benchmark")
+            ev = measurements.latest_measurement(s, model.id, "evaluate")
+            rows.append(_compare_row(model, bench.summary if bench else None, ev.summary if ev else None))
+    base = rows[0] if rows else None
+    for row in rows:
+        row["delta"] = {k: _ratio(row[k], base[k]) for k in ("latency_p50_ms", "size_bytes", "accuracy")}
+    return rows
+
+
+def _compare_row(model: ModelRecord, bench: dict | None, ev: dict | None) -> dict[str, Any]:
+    first = (bench or {}).get("results", [{}])[0] if bench else {}
+    lat = first.get("latency_ms", {})
+    metrics = (ev or {}).get("metrics") or {}
+    return {"id": model.id, "name": model.name, "format": model.format, "pass": model.pass_name,
+            "parent_id": model.parent_id, "size_bytes": model.size_bytes, "params": model.params,
+            "latency_p50_ms": lat.get("p50"), "latency_p99_ms": lat.get("p99"),
+            "throughput_per_s": first.get("throughput_per_s"), "batch": first.get("batch"),
+            "threads": first.get("threads"), "accuracy": metrics.get("accuracy"),
+            "agreement": ((ev or {}).get("fidelity") or {}).get("agreement") or
+                         (model.metrics.get("fidelity") or {}).get("top1_agreement")}
+
+
+def _ratio(value: Any, base: Any) -> float | None:
+    if value is None or base in (None, 0):
+        return None
+    return round(float(value) / float(base), 4)
+
+
+def _first_sentence(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        return str(first.get("ctx", {}).get("error") or first.get("msg")).removeprefix("Value error, ")
+    return str(exc)
+
+
+# ---------------------------------------------------------------- champions and export
+def set_champion(model_id: int, note: str = "") -> None:
+    model = get_model(model_id)
+    with session_scope() as s:
+        catalog.set_champion(s, model.root_id, model.id, note)
+
+
+def get_champion(root_id: int) -> int | None:
+    ready()
+    with session_scope() as s:
+        champion = catalog.get_champion(s, root_id)
+    return champion.model_id if champion else None
+
+
+def submit_export(model_id: int, target: str) -> JobRecord:
+    from engine.exporters import check_export_request
+
+    model = get_model(model_id)
+    check_export_request(model.format, target)
+    return service.submit("export", {"model_id": model.id, "format": target})
+
+
+def copy_export(job: JobRecord, dest: Path) -> Path:
+    src = export_path(job)
+    dest = Path(dest)
+    if dest.is_dir():
+        dest = dest / job.result["filename"]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dest)
+    return dest
+
+
+# ---------------------------------------------------------------- the demo
+def load_demo() -> JobRecord:
+    """Queue the demo: train a small CNN on scikit-learn's digits, import it and its test set (one job)."""
+    ready()
+    return service.submit("demo", {})

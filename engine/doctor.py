@@ -1,0 +1,47 @@
+"""``trimline doctor``: can the studio run here, and on what?"""
+from __future__ import annotations
+
+import importlib.metadata as md
+import platform
+from typing import Any
+
+PACKAGES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx", "onnx", "onnxruntime",
+            "streamlit", "netron", "plotly", "sqlalchemy", "huey", "numpy")
+
+
+def run_checks() -> dict[str, Any]:
+    from engine.measure.hardware import fingerprint
+    from storage import migrate
+    from storage.settings import get_settings
+
+    checks = []
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = md.version(name)
+            checks.append({"name": name, "ok": True, "detail": versions[name]})
+        except md.PackageNotFoundError:
+            checks.append({"name": name, "ok": False, "detail": "not installed"})
+    settings = get_settings()
+    try:
+        migrate.upgrade()
+        checks.append({"name": "database", "ok": True, "detail": f"{settings.database_url} at revision "
+                                                                 f"{migrate.current_revision()}"})
+    except Exception as exc:
+        checks.append({"name": "database", "ok": False, "detail": f"{type(exc).__name__}: {exc}"})
+    try:
+        import onnxruntime as ort
+
+        providers = ort.get_available_providers()
+        checks.append({"name": "onnxruntime providers", "ok": "CPUExecutionProvider" in providers,
+                       "detail": ", ".join(providers)})
+    except Exception as exc:
+        checks.append({"name": "onnxruntime providers", "ok": False, "detail": str(exc)})
+    hardware = fingerprint()
+    flags = set(hardware.get("flags", []))
+    vnni = bool(flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
+    checks.append({"name": "int8 acceleration", "ok": True,
+                   "detail": "VNNI/AMX present: INT8 can beat FP32" if vnni else
+                   "no VNNI/AMX: INT8 models may be slower than FP32 here; measure before choosing"})
+    return {"ok": all(c["ok"] for c in checks), "checks": checks, "versions": versions,
+            "hardware": hardware, "home": str(settings.home), "python": platform.python_version()}

@@ -1,0 +1,114 @@
+"""Which objects a Keras model config may name, and the walk that checks a config against them.
+
+``safe_mode`` alone has been bypassed repeatedly (CVE-2024-3660, CVE-2025-1550, CVE-2025-8747,
+CVE-2025-9905), so Trimline reads the config itself first and accepts only built-in layers and the
+plain objects their configs hold (initializers, regularizers, constraints, dtype policies).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from engine.errors import UnsafeFileError
+
+MODEL_CLASSES = frozenset({"Functional", "Sequential", "Model", "InputLayer"})
+
+LAYER_CLASSES = frozenset({
+    # core
+    "Dense", "EinsumDense", "Embedding", "Identity", "Masking", "Activation", "Wrapper",
+    # convolution
+    "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+    "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
+    "Convolution1D", "Convolution2D", "Convolution3D", "Convolution2DTranspose",
+    # pooling
+    "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
+    "AveragePooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
+    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "MaxPool1D", "MaxPool2D",
+    "AvgPool2D", "GlobalAvgPool2D",
+    # normalization
+    "BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization",
+    "SpectralNormalization", "RMSNormalization",
+    # activations
+    "ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "ThresholdedReLU",
+    # merging
+    "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
+    # reshaping
+    "Reshape", "Flatten", "Permute", "RepeatVector", "Cropping1D", "Cropping2D", "Cropping3D",
+    "UpSampling1D", "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
+    # regularization (inactive at inference)
+    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+    "GaussianDropout", "AlphaDropout", "ActivityRegularization",
+    # attention
+    "Attention", "AdditiveAttention", "MultiHeadAttention", "GroupQueryAttention",
+    # recurrent
+    "LSTM", "GRU", "SimpleRNN", "LSTMCell", "GRUCell", "SimpleRNNCell", "RNN", "StackedRNNCells",
+    "Bidirectional", "TimeDistributed", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
+})
+
+# Plain objects found inside layer configs; none of them carries code.
+OBJECT_CLASSES = frozenset({
+    "DTypePolicy", "FloatDTypePolicy", "Policy", "QuantizedDTypePolicy", "QuantizedFloat8DTypePolicy",
+    "__keras_tensor__", "__tensor__", "__numpy__", "__bytes__", "__typespec__", "TensorShape",
+    "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity", "LecunNormal",
+    "LecunUniform", "Ones", "Orthogonal", "RandomNormal", "RandomUniform", "TruncatedNormal",
+    "VarianceScaling", "Zeros", "IdentityInitializer",
+    "L1", "L2", "L1L2", "OrthogonalRegularizer", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm",
+    "RadialConstraint",
+})
+
+CODE_CLASSES = {"Lambda": "a Lambda layer", "TFOpLambda": "a TFOpLambda layer",
+                "SlicingOpLambda": "a SlicingOpLambda layer", "__lambda__": "a Python lambda function",
+                "function": "a Python function"}
+
+
+def _refuse(class_name: str, name: str | None, why: str) -> UnsafeFileError:
+    label = f" ('{name}')" if name else ""
+    return UnsafeFileError(f"the model uses {why}{label}, which {_runs(class_name)}; Trimline refuses it — "
+                           "rebuild the layer with built-in Keras layers")
+
+
+def _runs(class_name: str) -> str:
+    if class_name in CODE_CLASSES:
+        return "runs arbitrary Python code on load"
+    return "is not a built-in Keras object and could run code on load"
+
+
+def _check_object(obj: dict[str, Any], owner: str | None) -> None:
+    class_name = str(obj.get("class_name"))
+    config = obj.get("config")
+    name = config.get("name") if isinstance(config, dict) else None
+    name = name or obj.get("name") or owner
+    if class_name in CODE_CLASSES:
+        raise _refuse(class_name, name, CODE_CLASSES[class_name])
+    module = obj.get("module")
+    registered = obj.get("registered_name")
+    # Keras 3 writes module 'keras.layers', 'keras.src.models.functional'...; custom objects carry the
+    # user's module and a 'package>Name' registered_name.
+    custom = (isinstance(module, str) and module != "keras" and not module.startswith("keras.")) or (
+        isinstance(registered, str) and registered not in (class_name, "Functional"))
+    if custom or class_name not in (MODEL_CLASSES | LAYER_CLASSES | OBJECT_CLASSES):
+        raise _refuse(class_name, name, f"the custom object '{registered or class_name}'")
+
+
+def check_keras_config(config: Any) -> int:
+    """Walk a model config (the parsed JSON) and raise UnsafeFileError at the first object that is not
+    on the allow-list, naming it. Returns how many layers were seen."""
+    if not isinstance(config, dict) or config.get("class_name") not in MODEL_CLASSES:
+        top = config.get("class_name") if isinstance(config, dict) else type(config).__name__
+        raise UnsafeFileError(f"the model's top-level class '{top}' is not a built-in Keras model "
+                              "(Functional or Sequential); Trimline refuses it — save a functional or "
+                              "sequential model")
+    layers = 0
+    stack: list[tuple[Any, str | None]] = [(config, None)]
+    while stack:
+        node, owner = stack.pop()
+        if isinstance(node, dict):
+            if "class_name" in node:
+                _check_object(node, owner)
+                if node["class_name"] in LAYER_CLASSES:
+                    layers += 1
+                inner = node.get("config")
+                owner = inner.get("name", owner) if isinstance(inner, dict) else owner
+            stack.extend((v, owner) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, owner) for v in node)
+    return layers

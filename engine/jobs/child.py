@@ -1,0 +1,57 @@
+"""The job's child process: ``python -m engine.jobs.child SCRATCH``.
+
+It reads ``spec.json``, runs the job kind's ``execute()`` and writes ``result.json`` (or
+``error.json`` with one sentence). It never touches the database: the parent commits outputs, so a
+crash here can lose nothing that was stored. Progress goes to ``progress.json`` (atomic rename).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import engine  # noqa: F401  (sets ORT/TF environment defaults before any heavy import)
+from engine.errors import EngineError
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, default=str))
+    os.replace(tmp, path)
+
+
+def main(scratch: Path) -> int:
+    from engine.jobs.kinds import KINDS, ChildContext
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    spec = json.loads((scratch / "spec.json").read_text())
+    log = logging.getLogger(f"trimline.job.{spec['job_id']}")
+
+    def progress(fraction: float, message: str) -> None:
+        log.info("progress %.0f%% %s", 100 * fraction, message)
+        _write_json(scratch / "progress.json", {"progress": float(fraction), "message": message})
+
+    ctx = ChildContext(scratch=scratch, work=scratch / "work", progress=progress, log=log)
+    ctx.work.mkdir(exist_ok=True)
+    try:
+        result = KINDS[spec["kind"]].execute(spec, ctx)
+    except EngineError as exc:
+        log.info("failed: %s", exc, exc_info=exc.__cause__ is not None)
+        _write_json(scratch / "error.json", {"error": str(exc)})
+        return 1
+    except MemoryError:
+        _write_json(scratch / "error.json", {"error": "the job ran out of memory"})
+        return 1
+    except Exception as exc:  # an unexpected library failure: keep the traceback in the log, say what broke
+        log.error("unexpected error\n%s", traceback.format_exc())
+        _write_json(scratch / "error.json", {"error": f"unexpected {type(exc).__name__}: {exc} (see the job log)"})
+        return 1
+    _write_json(scratch / "result.json", result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))

@@ -1,0 +1,54 @@
+"""Helpers shared by job kinds: resolving stored things to paths, and storing outputs."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from engine.artifact import Artifact
+from engine.errors import NotFoundError
+from storage import artifacts, catalog
+from storage.records import DatasetRecord, ModelRecord
+
+
+def model_or_raise(session: Session, model_id: int) -> ModelRecord:
+    model = catalog.get_model(session, int(model_id))
+    if model is None:
+        raise NotFoundError(f"model {model_id} does not exist")
+    return model
+
+
+def dataset_or_raise(session: Session, dataset_id: int) -> DatasetRecord:
+    dataset = catalog.get_dataset(session, int(dataset_id))
+    if dataset is None:
+        raise NotFoundError(f"dataset {dataset_id} does not exist")
+    return dataset
+
+
+def model_spec(model: ModelRecord) -> dict[str, Any]:
+    """What a child needs to open a stored model."""
+    return {"id": model.id, "path": str(artifacts.resolve(model.artifact)), "format": model.format,
+            "inputs": model.inputs, "outputs": model.outputs, "flops": model.flops,
+            "size_bytes": model.size_bytes, "pass": model.pass_name}
+
+
+def artifact_of(spec: dict[str, Any]) -> Artifact:
+    return Artifact(Path(spec["path"]), spec["format"])
+
+
+def relative_output(artifact: Artifact, work: Path) -> dict[str, str]:
+    """Describe a child's output artifact by its path relative to the scratch folder."""
+    return {"path": str(Path(artifact.path).resolve().relative_to(work.parent.resolve())), "format": artifact.format}
+
+
+def store_model(session: Session, scratch: Path, output: dict[str, Any], **fields: Any) -> ModelRecord:
+    """Move a child's output into the artifact store and insert its lineage node (same transaction)."""
+    src = scratch / output["path"]
+    stored = artifacts.put(src, name=src.name)
+    info = output.get("inspection", {})
+    return catalog.add_model(
+        session, format=output["format"], sha256=stored.sha256, artifact=stored.relpath,
+        size_bytes=stored.size_bytes, params=info.get("params"), flops=info.get("flops"),
+        inputs=info.get("inputs", []), outputs=info.get("outputs", []), info=info.get("info", {}), **fields,
+    )

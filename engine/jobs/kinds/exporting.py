@@ -1,0 +1,49 @@
+"""Export jobs: build the requested file in the child, store it content-addressed, hand back its id."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engine.jobs.kinds import ChildContext, JobKind
+from engine.jobs.kinds.common import artifact_of, model_or_raise, model_spec
+from storage import artifacts, catalog, measurements
+
+
+def _recipe(session, model) -> list[dict[str, Any]]:  # noqa: ANN001
+    steps = []
+    while model.parent_id is not None:
+        steps.append({"pass": model.pass_name, "config": model.config})
+        model = model_or_raise(session, model.parent_id)
+    return list(reversed(steps))
+
+
+def _prepare(session, job) -> dict[str, Any]:  # noqa: ANN001
+    model = model_or_raise(session, job.params["model_id"])
+    bench = measurements.latest_measurement(session, model.id, "benchmark")
+    evaluation = measurements.latest_measurement(session, model.id, "evaluate")
+    hardware = measurements.get_hardware(session, bench.hardware_id) if bench and bench.hardware_id else None
+    manifest = {
+        "model": {k: v for k, v in model.to_json().items() if k != "info"},
+        "recipe": _recipe(session, model),
+        "benchmark": {**bench.summary, "hardware": hardware.to_json() if hardware else {}} if bench else None,
+        "evaluation": evaluation.summary if evaluation else None,
+        "champion": (catalog.get_champion(session, model.root_id) or None) is not None,
+    }
+    return {"model": model_spec(model), "target": job.params["format"], "manifest": manifest}
+
+
+def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
+    from engine.exporters import build_export
+
+    ctx.progress(0.1, f"building the {spec['target']} export")
+    path = build_export(artifact_of(spec["model"]), spec["target"], spec["manifest"], ctx.work)
+    return {"path": str(path.resolve().relative_to(ctx.scratch.resolve())), "filename": path.name}
+
+
+def _commit(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
+    stored = artifacts.put(scratch / result["path"], name=result["filename"])
+    return {"model_id": job.params["model_id"], "format": job.params["format"], "artifact": stored.relpath,
+            "filename": result["filename"], "sha256": stored.sha256, "size_bytes": stored.size_bytes}
+
+
+EXPORT = JobKind(prepare=_prepare, execute=_execute, commit=_commit)

@@ -1,0 +1,94 @@
+"""Import jobs: an untrusted upload becomes a stored, inspected root model (or a data set)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engine.jobs.kinds import ChildContext, JobKind
+from engine.jobs.kinds.common import relative_output, store_model
+from storage import artifacts, catalog
+
+
+def _prepare(session, job) -> dict[str, Any]:  # noqa: ANN001
+    return {"upload": job.params["upload"], "name": job.params.get("name"),
+            "label_column": job.params.get("label_column")}
+
+
+def _execute_model(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
+    from engine.formats import inspect_model, prepare_upload
+
+    ctx.progress(0.1, "checking the file")
+    artifact = prepare_upload(Path(spec["upload"]), ctx.work)
+    ctx.progress(0.5, f"inspecting the {artifact.format} model")
+    inspection = inspect_model(artifact)
+    return {**relative_output(artifact, ctx.work), "inspection": inspection}
+
+
+def _commit_model(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
+    name = job.params.get("name") or "model"
+    model = store_model(session, scratch, result, name=name)
+    Path(job.params["upload"]).unlink(missing_ok=True)
+    return {"model_id": model.id}
+
+
+def _execute_dataset(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
+    from engine.formats import prepare_dataset
+
+    ctx.progress(0.1, "reading the data set")
+    path, meta = prepare_dataset(Path(spec["upload"]), ctx.work, label_column=spec.get("label_column"))
+    return {"path": str(path.resolve().relative_to(ctx.scratch.resolve())), "meta": meta}
+
+
+def _commit_dataset(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
+    stored = artifacts.put(scratch / result["path"], name="dataset.npz")
+    meta = result["meta"]
+    dataset = catalog.add_dataset(
+        session, name=job.params.get("name") or "dataset", sha256=stored.sha256, artifact=stored.relpath,
+        n_samples=meta["n_samples"], x_shape=meta["x_shape"], x_dtype=meta["x_dtype"],
+        has_labels=meta["has_labels"], n_classes=meta.get("n_classes"), source_format=meta["source_format"],
+    )
+    Path(job.params["upload"]).unlink(missing_ok=True)
+    return {"dataset_id": dataset.id}
+
+
+IMPORT = JobKind(prepare=_prepare, execute=_execute_model, commit=_commit_model)
+DATASET_IMPORT = JobKind(prepare=_prepare, execute=_execute_dataset, commit=_commit_dataset)
+
+
+def _execute_demo(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
+    """Train the digits CNN here in the child, then import it and its test split like any upload."""
+    from engine.demo import train_digits_cnn
+    from engine.formats import inspect_model, prepare_dataset, prepare_upload
+
+    ctx.progress(0.05, "training a small CNN on scikit-learn's digits")
+    raw = ctx.scratch / "raw"
+    accuracy = train_digits_cnn(raw / "digits_cnn.keras", raw / "digits_test.npz")
+    ctx.progress(0.7, f"trained: test accuracy {accuracy:.3f}; importing")
+    model_dir, data_dir = ctx.work / "model", ctx.work / "data"
+    model_dir.mkdir()
+    data_dir.mkdir()
+    artifact = prepare_upload(raw / "digits_cnn.keras", model_dir)
+    data_path, meta = prepare_dataset(raw / "digits_test.npz", data_dir)
+    return {"model": {**relative_output(artifact, ctx.work), "inspection": inspect_model(artifact)},
+            "dataset": {"path": str(data_path.resolve().relative_to(ctx.scratch.resolve())), "meta": meta},
+            "accuracy": accuracy}
+
+
+def _commit_demo(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
+    model = store_model(session, scratch, result["model"], name="digits-cnn (demo)",
+                        metrics={"train_test_accuracy": result["accuracy"]})
+    stored = artifacts.put(scratch / result["dataset"]["path"], name="dataset.npz")
+    meta = result["dataset"]["meta"]
+    dataset = catalog.add_dataset(
+        session, name="digits test set (demo)", sha256=stored.sha256, artifact=stored.relpath,
+        n_samples=meta["n_samples"], x_shape=meta["x_shape"], x_dtype=meta["x_dtype"],
+        has_labels=meta["has_labels"], n_classes=meta.get("n_classes"), source_format=meta["source_format"],
+    )
+    return {"model_id": model.id, "dataset_id": dataset.id}
+
+
+def _prepare_demo(session, job) -> dict[str, Any]:  # noqa: ANN001
+    return {}
+
+
+DEMO = JobKind(prepare=_prepare_demo, execute=_execute_demo, commit=_commit_demo)

@@ -1,0 +1,103 @@
+"""Optimize and recipe jobs: run passes in the child, store each output as a child lineage node."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from engine.jobs.kinds import ChildContext, JobKind
+from engine.jobs.kinds.common import (artifact_of, dataset_or_raise, model_or_raise, model_spec, relative_output,
+                                      store_model)
+from storage import artifacts, catalog
+from storage.records import ModelRecord
+
+
+def model_identity(model: ModelRecord) -> str:
+    """A root is identified by its content; a derived node by the key of its derivation."""
+    return model.derivation_key or f"root:{model.sha256}:{model.id}"
+
+
+def derivation_key(parent_identity: str, pass_name: str, config: dict[str, Any], dataset_sha: str | None) -> str:
+    """Content address of a derivation: the same pass and config on the same parent (and data) is one node."""
+    payload = json.dumps({"parent": parent_identity, "pass": pass_name, "config": config, "data": dataset_sha},
+                         sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _dataset_spec(session, dataset_id: int | None) -> dict[str, Any] | None:  # noqa: ANN001
+    if dataset_id is None:
+        return None
+    dataset = dataset_or_raise(session, dataset_id)
+    return {"id": dataset.id, "path": str(artifacts.resolve(dataset.artifact)), "sha256": dataset.sha256}
+
+
+def _prepare(session, job) -> dict[str, Any]:  # noqa: ANN001
+    params = job.params
+    parent = model_or_raise(session, params["model_id"])
+    steps = params.get("steps") or [{"pass": params["pass"], "config": params.get("config", {})}]
+    extra = {int(i): model_spec(model_or_raise(session, i)) for i in params.get("model_refs", [])}
+    return {"parent": model_spec(parent), "steps": steps, "dataset": _dataset_spec(session, params.get("dataset_id")),
+            "models": extra}
+
+
+def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
+    from engine.artifact import Artifact
+    from engine.fidelity import run_pass
+    from engine.formats import inspect_model, read_dataset
+    from engine.passes import get_pass
+    from engine.passes.base import PassContext
+
+    dataset = read_dataset(Path(spec["dataset"]["path"])) if spec.get("dataset") else None
+    models = {int(i): artifact_of(m) for i, m in spec.get("models", {}).items()}
+    source: Artifact = artifact_of(spec["parent"])
+    steps = spec["steps"]
+    outputs = []
+    for n, step in enumerate(steps):
+        share = 1.0 / len(steps)
+
+        def progress(fraction: float, message: str, n: int = n, name: str = step["pass"]) -> None:
+            prefix = f"step {n + 1}/{len(steps)} {name}: " if len(steps) > 1 else f"{name}: "
+            ctx.progress(min(0.99, (n + fraction * 0.9) * share), prefix + message)
+
+        pass_spec = get_pass(step["pass"])
+        config = pass_spec.config(**step["config"])
+        out_dir = ctx.work / f"step{n}"
+        out_dir.mkdir()
+        pctx = PassContext(scratch=out_dir, dataset=dataset, progress=progress, log=ctx.log, models=models)
+        progress(0.0, "running")
+        result = run_pass(pass_spec, source, config, pctx)
+        progress(0.95, "inspecting the output")
+        outputs.append({**relative_output(result.artifact, ctx.work), "inspection": inspect_model(result.artifact),
+                        "metrics": result.metrics})
+        source = result.artifact
+    return {"outputs": outputs}
+
+
+def _commit(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
+    params = job.params
+    parent = model_or_raise(session, params["model_id"])
+    steps = params.get("steps") or [{"pass": params["pass"], "config": params.get("config", {})}]
+    dataset_sha = params.get("dataset_sha256")
+    produced = []
+    for step, output in zip(steps, result["outputs"]):
+        key = derivation_key(model_identity(parent), step["pass"], step["config"], dataset_sha)
+        node = catalog.find_derived(session, key)
+        if node is None:
+            node = store_model(
+                session, scratch, output, name=f"{_root_name(session, parent)} · {step['pass']}",
+                parent_id=parent.id, pass_name=step["pass"], config=step["config"], derivation_key=key,
+                metrics=output.get("metrics", {}),
+            )
+        produced.append(node.id)
+        parent = node
+    return {"model_id": produced[-1], "model_ids": produced}
+
+
+def _root_name(session, model: ModelRecord) -> str:  # noqa: ANN001
+    root = catalog.get_model(session, model.root_id)
+    return root.name if root else model.name
+
+
+OPTIMIZE = JobKind(prepare=_prepare, execute=_execute, commit=_commit)
+RECIPE = JobKind(prepare=_prepare, execute=_execute, commit=_commit)

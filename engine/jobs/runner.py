@@ -1,0 +1,228 @@
+"""Run one job: claim it, prepare its spec, run it in a sandboxed child process, commit its outputs.
+
+The child gets a scrubbed environment, its own scratch folder and process group, resource limits and
+a wall-clock timeout; the parent watches it, heartbeats the lease, honours cancellation and kills the
+whole group when it must. Outputs reach the artifact store and the database only after the child
+exits cleanly, in the same transaction that marks the job succeeded.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from engine.errors import EngineError
+from engine.jobs.hostlock import host_lock
+from engine.jobs.kinds import KINDS
+from storage import jobs as jobstore
+from storage.db import session_scope
+from storage.records import JobRecord
+from storage.settings import Settings, get_settings
+
+log = logging.getLogger("trimline.runner")
+
+PR_SET_PDEATHSIG = 1
+HEARTBEAT_S = 5.0
+POLL_S = 0.25
+KEEP_ENV = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "TZ", "PYTHONPATH", "VIRTUAL_ENV",
+            "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "TRIMLINE_HOME", "TRIMLINE_DATABASE_URL")
+
+SIGNAL_NAMES = {s.value: s.name for s in signal.Signals}
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """Only what the child needs: no credentials, no proxy settings, no tokens from the parent."""
+    env = {k: v for k, v in os.environ.items() if k in KEEP_ENV}
+    env.update(TRIMLINE_HOME=str(settings.home), ORT_DISABLE_TELEMETRY="1", TF_CPP_MIN_LOG_LEVEL="2",
+               PYTHONUNBUFFERED="1", CUDA_VISIBLE_DEVICES="")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH")]))
+    return env
+
+
+def _limits() -> None:  # runs in the child between fork and exec
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # If the worker dies (even by SIGKILL) its child must not run on unsupervised.
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    big = 64 << 30
+    resource.setrlimit(resource.RLIMIT_FSIZE, (big, big))
+
+
+def _tree_rss_mb(proc: psutil.Process) -> float:
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+        return sum(p.memory_info().rss for p in procs) / 2**20
+    except psutil.Error:
+        return 0.0
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@dataclass
+class _Outcome:
+    status: str
+    error: str | None = None
+    code: int = 0
+
+
+def _watch(job: JobRecord, proc: subprocess.Popen, scratch: Path, worker: str, settings: Settings) -> _Outcome:
+    """Poll the child until it exits, keeping the lease alive and enforcing time, memory and cancel."""
+    started = time.monotonic()
+    last_beat = 0.0
+    ps = psutil.Process(proc.pid)
+    progress_file = scratch / "progress.json"
+    last_progress = None
+    while proc.poll() is None:
+        now = time.monotonic()
+        if now - last_beat >= HEARTBEAT_S:
+            last_beat = now
+            with session_scope() as s:
+                if jobstore.heartbeat(s, job.id, worker):
+                    _kill_group(proc.pid)
+                    proc.wait()
+                    return _Outcome("cancelled", "cancelled by request")
+        if progress_file.exists():
+            try:
+                data = json.loads(progress_file.read_text())
+            except (OSError, ValueError):
+                data = None
+            if data and data != last_progress:
+                last_progress = data
+                with session_scope() as s:
+                    jobstore.set_progress(s, job.id, data["progress"], data["message"])
+        if now - started > job.timeout_s:
+            _kill_group(proc.pid)
+            proc.wait()
+            return _Outcome("failed", f"the job took longer than its limit of {job.timeout_s:.0f} s and was stopped")
+        rss = _tree_rss_mb(ps)
+        if rss > settings.job_memory_mb:
+            _kill_group(proc.pid)
+            proc.wait()
+            return _Outcome("failed", f"the job used {rss:.0f} MB of memory, more than its limit of "
+                                      f"{settings.job_memory_mb} MB (TRIMLINE_JOB_MEMORY_MB), and was stopped")
+        time.sleep(POLL_S)
+    _kill_group(proc.pid)  # stray grandchildren never outlive their job
+    return _Outcome("exited", code=proc.returncode)
+
+
+def _crash_sentence(kind: str, code: int) -> str:
+    name = SIGNAL_NAMES.get(-code, f"signal {-code}")
+    if kind in ("import", "dataset_import"):
+        return f"the model file is damaged (its parser crashed with {name})"
+    if -code == signal.SIGKILL:
+        return "the job's process was killed (SIGKILL), most likely by the system running out of memory"
+    return f"the job's process crashed with {name}; the log holds what it printed"
+
+
+def run_job(job_id: int, worker: str | None = None) -> JobRecord:
+    """Claim and run ``job_id`` to its end. Returns the final record (or the current one if not claimed)."""
+    settings = get_settings()
+    worker = worker or worker_name()
+    with session_scope() as s:
+        if not jobstore.claim(s, job_id, worker):
+            return jobstore.get_job(s, job_id)
+        job = jobstore.get_job(s, job_id)
+    kind = KINDS[job.kind]
+    scratch = settings.scratch_dir / f"job-{job.id}-{job.attempts}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.log_dir / f"job-{job.id}.log"
+    try:
+        with session_scope() as s:
+            spec = kind.prepare(s, job)
+        spec.update(job_id=job.id, kind=job.kind)
+        (scratch / "spec.json").write_text(json.dumps(spec, default=str))
+        outcome = _run_child(job, kind.exclusive, scratch, log_path, worker, settings)
+        with session_scope() as s:
+            _finish(s, job, worker, outcome, scratch, kind)
+    except EngineError as exc:
+        with session_scope() as s:
+            jobstore.finish(s, job.id, worker, "failed", error=str(exc))
+    except Exception as exc:
+        log.exception("job %s: unexpected failure in the runner", job.id)
+        with log_path.open("a") as fh:
+            fh.write(f"runner error: {type(exc).__name__}: {exc}\n")
+        with session_scope() as s:
+            jobstore.finish(s, job.id, worker, "failed", error=f"unexpected {type(exc).__name__}: {exc}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    with session_scope() as s:
+        final = jobstore.get_job(s, job.id)
+    _discard_upload(final, settings)
+    return final
+
+
+def _discard_upload(job: JobRecord, settings: Settings) -> None:
+    """An import's staged upload is not needed once the job has ended, whichever way."""
+    upload = job.params.get("upload")
+    if job.done and upload:
+        path = Path(upload)
+        if path.resolve().parent == settings.upload_dir.resolve():
+            path.unlink(missing_ok=True)
+
+
+def _run_child(job: JobRecord, exclusive: bool, scratch: Path, log_path: Path, worker: str,
+               settings: Settings) -> _Outcome:
+    def waiting() -> None:
+        with session_scope() as s:
+            jobstore.set_progress(s, job.id, 0.0, "waiting for a running benchmark to finish")
+
+    def cancelled() -> bool:
+        with session_scope() as s:
+            return jobstore.heartbeat(s, job.id, worker)
+
+    with host_lock(settings.home / "host.lock", exclusive, on_wait=waiting, should_stop=cancelled) as held:
+        if not held:
+            return _Outcome("cancelled", "cancelled by request")
+        with log_path.open("ab") as logfh:
+            logfh.write(f"--- attempt {job.attempts} on {worker}\n".encode())
+            logfh.flush()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "engine.jobs.child", str(scratch)],
+                cwd=scratch, env=child_env(settings), stdin=subprocess.DEVNULL, stdout=logfh,
+                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_limits,
+            )
+            try:
+                return _watch(job, proc, scratch, worker, settings)
+            except BaseException:
+                _kill_group(proc.pid)
+                proc.wait()
+                raise
+
+
+def _finish(session, job: JobRecord, worker: str, outcome: _Outcome, scratch: Path, kind) -> None:  # noqa: ANN001
+    if outcome.status != "exited":
+        jobstore.finish(session, job.id, worker, outcome.status, error=outcome.error)
+        return
+    result_file, error_file = scratch / "result.json", scratch / "error.json"
+    if result_file.exists():
+        result = kind.commit(session, job, json.loads(result_file.read_text()), scratch)
+        jobstore.finish(session, job.id, worker, "succeeded", result=result)
+    elif error_file.exists():
+        jobstore.finish(session, job.id, worker, "failed", error=json.loads(error_file.read_text())["error"])
+    elif outcome.code < 0:
+        jobstore.finish(session, job.id, worker, "failed", error=_crash_sentence(job.kind, outcome.code))
+    else:
+        jobstore.finish(session, job.id, worker, "failed",
+                        error=f"the job's process exited with code {outcome.code} without a result; see the job log")

@@ -1,0 +1,213 @@
+"""Latency, throughput and memory of one model over a grid of batch × threads × ORT settings.
+
+Each cell runs warm-up calls, then timed calls until the median's 95% CI is tight enough
+(``target_rel_ci``), its time budget is spent (after ``min_runs``), or ``max_runs``. Every ORT
+(threads, opt level, mode) cell gets its own session, released before the next is built so no idle
+pool spins beside the one being timed. TensorFlow can size its thread pools only once per process,
+so each further TF thread count is measured in a fresh child process.
+"""
+from __future__ import annotations
+
+import gc
+import gzip
+import itertools
+import multiprocessing
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from engine.artifact import Artifact
+from engine.errors import InputError
+from engine.measure import memory
+from engine.measure.inputs import check_batch, make_feeds
+from engine.measure.runners import DEFAULT_RUNTIME, check_runtime, open_session, set_tf_threads
+from engine.measure.stats import rel_half_width, summarize
+
+Progress = Callable[[float, str], None]
+
+
+class BenchmarkConfig(BaseModel):
+    """How to measure. Unknown keys are refused; descriptions are the dashboard's help texts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    runtime: Literal["onnxruntime", "tensorflow", "tflite", "keras-predict"] | None = Field(
+        None, description="Runtime to time the model in; empty picks the model format's own "
+                          "(ONNX → onnxruntime, Keras/SavedModel → tensorflow, TFLite → tflite).")
+    batches: list[int] = Field([1], description="Batch sizes to measure, one grid axis.")
+    threads: list[int] = Field([1], description="Intra-op thread counts to measure, one grid axis.")
+    opt_levels: list[Literal["disable", "basic", "extended", "all"]] = Field(
+        ["all"], description="ONNX Runtime graph optimization levels to measure.")
+    execution_modes: list[Literal["sequential", "parallel"]] = Field(
+        ["sequential"], description="ONNX Runtime execution modes (parallel runs independent branches at once).")
+    warmup: int = Field(5, ge=0, description="Untimed runs before timing each cell (caches, lazy init).")
+    min_runs: int = Field(20, ge=1, description="Timed runs each cell makes at least.")
+    max_runs: int = Field(1000, ge=1, description="Timed runs each cell makes at most.")
+    time_budget_s: float = Field(2.0, gt=0, description="Seconds of timing per cell once min_runs are done.")
+    target_rel_ci: float = Field(0.02, ge=0, description="Stop a cell early once the 95% CI half-width "
+                                                         "of its median is below this fraction of it.")
+    concurrency: int = Field(0, ge=0, description="Client threads for the load test (0 = no load test).")
+    profile: bool = Field(False, description="Also record a per-operator profile (onnxruntime only).")
+    dim_values: dict[str, int] = Field({}, description="Sizes for named dynamic dimensions other than the batch.")
+
+    @field_validator("batches", "threads")
+    @classmethod
+    def _positive(cls, values: list[int], info) -> list[int]:
+        bad = [v for v in values if v < 1]
+        if bad:
+            raise ValueError(f"{info.field_name} must be positive integers, got {bad[0]}")
+        return list(dict.fromkeys(values))
+
+    @model_validator(mode="after")
+    def _grid(self) -> "BenchmarkConfig":
+        for name in ("batches", "threads", "opt_levels", "execution_modes"):
+            if not getattr(self, name):
+                raise ValueError(f"the benchmark grid is empty: {name} needs at least one value")
+        if self.min_runs > self.max_runs:
+            raise ValueError(f"min_runs ({self.min_runs}) cannot exceed max_runs ({self.max_runs})")
+        return self
+
+    @classmethod
+    def parse(cls, data: dict[str, Any]) -> "BenchmarkConfig":
+        """Validate ``data``; raises InputError carrying the first problem's sentence."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            message = first["msg"].removeprefix("Value error, ")
+            raise InputError(message if first["type"] == "value_error" else f"{where}: {message}") from exc
+
+
+def time_call(call: Callable[[], Any], config: BenchmarkConfig) -> tuple[list[float], str]:
+    """Timed latencies (ms) of ``call`` after warm-up, and why timing stopped (ci, budget, max_runs)."""
+    for _ in range(config.warmup):
+        call()
+    samples: list[float] = []
+    clock = time.perf_counter_ns
+    deadline = clock() + int(config.time_budget_s * 1e9)
+    while True:
+        start = clock()
+        call()
+        end = clock()
+        samples.append((end - start) / 1e6)
+        n = len(samples)
+        if n >= config.max_runs:
+            return samples, "max_runs"
+        if n >= config.min_runs:
+            if end > deadline:
+                return samples, "budget"
+            if n % 10 == 0 and rel_half_width(samples) < config.target_rel_ci:
+                return samples, "ci"
+
+
+def artifact_sizes(path: Path) -> tuple[int, int]:
+    """(bytes on disk, bytes once each file is gzipped) of a model file or folder."""
+    files = [p for p in sorted(Path(path).rglob("*")) if p.is_file()] if Path(path).is_dir() else [Path(path)]
+    size = sum(p.stat().st_size for p in files)
+    packed = 0
+    for p in files:
+        with open(p, "rb") as src:
+            packed += len(gzip.compress(src.read(), compresslevel=6, mtime=0))
+    return size, packed
+
+
+def _cell_key(batch: int, threads: int, opt: str | None, mode: str | None) -> str:
+    return f"b{batch}-t{threads}" + (f"-{opt}-{mode}" if opt else "")
+
+
+def _measure_cells(artifact: Artifact, runtime: str, feeds: dict[int, dict], cells: list[tuple],
+                   config: BenchmarkConfig, out: dict[str, Any], tick: Callable[[str], None]) -> None:
+    is_ort = runtime == "onnxruntime"
+    for threads, opt, mode in cells:
+        gc.collect()
+        memory.reset_peak()
+        rss_before = memory.rss_mb()
+        start = time.perf_counter()
+        session = open_session(artifact, runtime, threads, opt, mode)
+        load_ms = (time.perf_counter() - start) * 1e3
+        out.setdefault("load_time_ms", load_ms)
+        for batch, feed in feeds.items():
+            call = session.prepare(feed)
+            if "cold_latency_ms" not in out:
+                start = time.perf_counter()
+                call()
+                out["cold_latency_ms"] = (time.perf_counter() - start) * 1e3
+            samples, reason = time_call(call, config)
+            peak = memory.peak_mb()
+            key = _cell_key(batch, threads, opt if is_ort else None, mode if is_ort else None)
+            summary = summarize(samples)
+            out["results"].append({
+                "batch": batch, "threads": threads, "opt_level": opt if is_ort else None,
+                "execution_mode": mode if is_ort else None, "latency_ms": summary,
+                "throughput_per_s": batch * 1e3 / summary["mean"], "peak_rss_mb": round(peak, 1),
+                "rss_increase_mb": round(max(peak - rss_before, 0.0), 1), "runs": len(samples),
+                "stopped_by": reason, "load_time_ms": load_ms})
+            out["samples"][key] = samples
+            tick(f"{key}: p50 {summary['p50']:.3f} ms")
+        session.close()
+        del session, call
+
+
+def _child(artifact: Artifact, inputs: list[dict], data: dict[str, Any]) -> dict[str, Any]:
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    return run_benchmark(artifact, inputs, BenchmarkConfig.model_validate(data))
+
+
+def run_benchmark(artifact: Artifact, inputs: list[dict[str, Any]], config: BenchmarkConfig,
+                  progress: Progress = lambda f, m: None) -> dict[str, Any]:
+    """Measure ``artifact`` over ``config``'s grid with inputs generated from its signature ``inputs``.
+
+    Raises InputError for a grid the model or runtime cannot take (a fixed batch, a wrong runtime),
+    MeasureError when the runtime fails to load or run it.
+    """
+    from engine.measure.hardware import fingerprint
+
+    runtime = config.runtime or DEFAULT_RUNTIME[artifact.format]
+    check_runtime(runtime, artifact.format)
+    if runtime != "onnxruntime":
+        if config.opt_levels != ["all"] or config.execution_modes != ["sequential"]:
+            raise InputError("opt_levels and execution_modes apply to the onnxruntime runtime only; "
+                             f"leave them at their defaults for {runtime}")
+        if config.profile:
+            raise InputError(f"per-operator profiles are recorded for onnxruntime only, not {runtime}")
+    for batch in config.batches:
+        check_batch(inputs, batch)
+    feeds = {b: make_feeds(inputs, b, config.dim_values) for b in config.batches}
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    size, packed = artifact_sizes(artifact.path)
+    out: dict[str, Any] = {"runtime": runtime, "hardware": fingerprint(), "config": config.model_dump(),
+                           "results": [], "samples": {}, "size_bytes": size, "gzip_bytes": packed}
+    cells = list(itertools.product(config.threads, config.opt_levels, config.execution_modes))
+    total, done = len(cells) * len(feeds), [0]
+
+    def tick(message: str) -> None:
+        done[0] += 1
+        progress(done[0] / total, message)
+
+    for threads in config.threads:
+        mine = [c for c in cells if c[0] == threads]
+        if runtime in ("tensorflow", "keras-predict") and not set_tf_threads(threads):
+            child_config = config.model_copy(update={"threads": [threads], "concurrency": 0, "profile": False})
+            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                sub = pool.apply(_child, (artifact, inputs, child_config.model_dump()))
+            out["results"] += sub["results"]
+            out["samples"].update(sub["samples"])
+            for _ in range(len(mine) * len(feeds)):
+                tick(f"threads {threads} measured in a fresh process")
+            continue
+        _measure_cells(artifact, runtime, feeds, mine, config, out, tick)
+    if config.concurrency:
+        from engine.measure.concurrency import load_test
+
+        out["concurrency"] = load_test(artifact, runtime, feeds[config.batches[0]], config)
+    if config.profile:
+        from engine.measure.profile import profile_onnx
+
+        out["profile"] = profile_onnx(artifact.onnx_file, feeds[config.batches[0]], config.threads[0],
+                                      config.opt_levels[0])
+    return out

@@ -1,0 +1,69 @@
+"""Summary statistics for latency samples, with distribution-free confidence intervals.
+
+Latency distributions are skewed and multi-modal (a cache miss, a preempted thread), so nothing here
+assumes normality: the median's interval comes from order statistics and the binomial distribution,
+and ratios of medians get a bootstrap interval.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+
+def median_ci(samples: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """The order-statistic interval [x_(l), x_(u)] that covers the population median with at least
+    ``confidence``: P(l <= #below-median < u) under Binomial(n, 1/2). With fewer than 6 samples no
+    such interval exists at 95%, and the full range is returned."""
+    x = np.sort(np.asarray(samples, dtype=float))
+    n = len(x)
+    if n == 0:
+        raise ValueError("no samples")
+    if n < 6:
+        return float(x[0]), float(x[-1])
+    from scipy.stats import binom
+
+    alpha = 1.0 - confidence
+    # the largest l with P(B < l) <= alpha/2; symmetric u = n - l + 1 (1-based ranks)
+    lo_rank = max(int(binom.ppf(alpha / 2, n, 0.5)), 1)
+    while lo_rank > 1 and binom.cdf(lo_rank - 1, n, 0.5) > alpha / 2:
+        lo_rank -= 1
+    hi_rank = n - lo_rank + 1
+    return float(x[lo_rank - 1]), float(x[hi_rank - 1])
+
+
+def rel_half_width(samples: Sequence[float]) -> float:
+    """Half the median CI's width as a fraction of the median (the early-stopping criterion)."""
+    lo, hi = median_ci(samples)
+    med = float(np.median(samples))
+    return (hi - lo) / 2.0 / med if med > 0 else math.inf
+
+
+def summarize(samples_ms: Sequence[float]) -> dict:
+    """``p50, p90, p99, mean, std, ci95_p50`` of latency samples in milliseconds."""
+    x = np.asarray(samples_ms, dtype=float)
+    p50, p90, p99 = np.percentile(x, [50, 90, 99])
+    lo, hi = median_ci(x)
+    return {"p50": float(p50), "p90": float(p90), "p99": float(p99), "mean": float(x.mean()),
+            "std": float(x.std(ddof=1)) if len(x) > 1 else 0.0, "ci95_p50": [lo, hi]}
+
+
+def ratio_ci(a: Sequence[float], b: Sequence[float], n_boot: int = 2000, confidence: float = 0.95,
+             seed: int = 0) -> tuple[float, float, float]:
+    """median(b)/median(a) and a percentile-bootstrap interval for it. Samples are paired by position
+    when the lengths match (interleaved runs share the machine's drift), resampled independently otherwise."""
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    rng = np.random.default_rng(seed)
+    point = float(np.median(xb) / np.median(xa))
+    if len(xa) == len(xb):
+        idx = rng.integers(0, len(xa), size=(n_boot, len(xa)))
+        ra = np.median(xa[idx], axis=1)
+        rb = np.median(xb[idx], axis=1)
+    else:
+        ra = np.median(xa[rng.integers(0, len(xa), size=(n_boot, len(xa)))], axis=1)
+        rb = np.median(xb[rng.integers(0, len(xb), size=(n_boot, len(xb)))], axis=1)
+    ratios = rb / ra
+    tail = (1.0 - confidence) / 2 * 100
+    lo, hi = np.percentile(ratios, [tail, 100 - tail])
+    return point, float(lo), float(hi)

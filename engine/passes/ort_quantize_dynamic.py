@@ -1,0 +1,68 @@
+"""ONNX Runtime dynamic quantization: int8/uint8 weights, activations quantized on the fly.
+
+Default weight type is uint8: with signed int8 weights onnxruntime emits ``ConvInteger`` nodes whose
+(int8 weight) CPU kernel is missing on some versions, and the session then fails to load. Dynamic
+quantization suits MatMul-heavy models (transformers, MLPs); on conv networks it is often slower than
+FP32 on CPUs without VNNI — measure it (``trimline benchmark``) before choosing it.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from engine.artifact import Artifact
+from engine.errors import PassError
+from engine.passes.base import PassConfig, PassContext, PassResult, PassSpec
+
+
+class Config(PassConfig):
+    weight_type: Literal["uint8", "int8"] = Field(
+        "uint8", description="Weight integer type. uint8 runs everywhere; int8 Conv weights need a ConvInteger "
+                             "kernel some onnxruntime builds lack.")
+    per_channel: bool = Field(False, description="One scale per output channel (better accuracy, slightly larger).")
+    op_types: list[str] = Field(default_factory=list,
+                                description="Quantize only these op types (e.g. MatMul,Gemm); empty means all "
+                                            "supported ones.")
+    exclude_nodes: list[str] = Field(default_factory=list, description="Node names to keep in float.")
+
+
+def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out = ctx.scratch / "model.onnx"
+    ctx.progress(0.1, f"quantizing weights to {config.weight_type}")
+    weight_type = QuantType.QUInt8 if config.weight_type == "uint8" else QuantType.QInt8
+    try:
+        quantize_dynamic(str(source.onnx_file), str(out), weight_type=weight_type, per_channel=config.per_channel,
+                         op_types_to_quantize=list(config.op_types) or None,
+                         nodes_to_exclude=list(config.exclude_nodes) or None)
+    except Exception as exc:
+        raise PassError(f"onnxruntime could not quantize this model dynamically: {exc}.") from exc
+    ctx.progress(0.8, "checking the quantized model loads")
+    try:
+        ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        hint = " try weight_type=uint8" if config.weight_type == "int8" else ""
+        raise PassError(f"the quantized model does not run on this onnxruntime ({exc});{hint}.") from exc
+    model = onnx.load(str(out), load_external_data=False)
+    counts: dict[str, int] = {}
+    for node in model.graph.node:
+        counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    quantized = sum(v for k, v in counts.items() if k in ("MatMulInteger", "ConvInteger", "DynamicQuantizeLinear"))
+    ctx.progress(1.0, "quantized")
+    return PassResult(Artifact(out, "onnx"), {"op_counts": counts, "quantized_nodes": quantized})
+
+
+PASS = PassSpec(
+    name="ort-quantize-dynamic",
+    summary="Quantize weights to 8 bits with ONNX Runtime dynamic quantization (no data needed).",
+    accepts=("onnx",),
+    produces="onnx",
+    config=Config,
+    run=run,
+    kind="compression",
+    needs="nothing",
+)

@@ -1,0 +1,124 @@
+"""TF → ONNX with tf2onnx: Keras 3 / tf-keras models through a ``tf.function``, SavedModels by signature.
+
+``tf2onnx.convert.from_keras`` fails on Keras 3 models, so every Keras model is wrapped in
+``tf.function(lambda *x: model(x, training=False))`` and converted with ``from_function``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from engine.artifact import Artifact
+from engine.errors import PassError
+from engine.passes.base import PassConfig, PassContext, PassResult, PassSpec
+
+
+class Config(PassConfig):
+    opset: int = Field(17, ge=9, le=21, description="ONNX opset to target (9–21); 17 suits onnxruntime 1.14+.")
+    dynamic_batch: bool = Field(True, description="Keep the batch dimension dynamic; off fixes it to 1.")
+
+
+def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
+    import tensorflow as tf
+    import tf2onnx
+
+    ctx.progress(0.05, "loading the model")
+    if source.format == "savedmodel":
+        fn, spec, out_names = _savedmodel_function(tf, source.path, config.dynamic_batch)
+    else:
+        fn, spec, out_names = _keras_function(tf, source.path, config.dynamic_batch)
+    out = ctx.scratch / "model.onnx"
+    ctx.progress(0.3, f"converting to ONNX opset {config.opset}")
+    try:
+        model_proto, _ = tf2onnx.convert.from_function(fn, input_signature=spec, opset=config.opset)
+    except Exception as exc:
+        raise PassError(f"tf2onnx could not convert this model to ONNX opset {config.opset}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}.") from exc
+    _rename_outputs(model_proto, out_names)
+    import onnx
+
+    onnx.save(model_proto, str(out))
+    ctx.progress(1.0, "converted")
+    ops = sorted({n.op_type for n in model_proto.graph.node})
+    return PassResult(Artifact(out, "onnx"), {"opset": config.opset, "nodes": len(model_proto.graph.node),
+                                              "op_types": ops})
+
+
+def _keras_function(tf: Any, path: Path, dynamic_batch: bool) -> tuple[Any, list[Any], list[str]]:
+    from engine.bridge import load_keras_any
+
+    model = load_keras_any(path)
+    spec = []
+    for i, t in enumerate(model.inputs):
+        shape = list(t.shape)
+        shape[0] = None if dynamic_batch else 1
+        name = _clean(getattr(t, "name", "") or f"input_{i}")
+        spec.append(tf.TensorSpec(shape, tf.as_dtype(t.dtype), name=name))
+    multi = len(spec) > 1
+
+    @tf.function
+    def fn(*xs: Any) -> Any:
+        out = model(list(xs) if multi else xs[0], training=False)
+        return list(out) if isinstance(out, (list, tuple)) else [out]
+
+    names = list(getattr(model, "output_names", None) or [])
+    if len(names) != len(model.outputs):
+        names = [f"output_{i}" for i in range(len(model.outputs))]
+    return fn, spec, names
+
+
+def _savedmodel_function(tf: Any, path: Path, dynamic_batch: bool) -> tuple[Any, list[Any], list[str]]:
+    loaded = tf.saved_model.load(str(path))
+    if "serving_default" not in loaded.signatures:
+        raise PassError("the SavedModel has no 'serving_default' signature; export it with one and upload again.")
+    signature = loaded.signatures["serving_default"]
+    _, kwargs = signature.structured_input_signature
+    names = sorted(kwargs)
+    spec = []
+    for n in names:
+        shape = list(kwargs[n].shape)
+        if shape:
+            shape[0] = None if dynamic_batch else 1
+        spec.append(tf.TensorSpec(shape, kwargs[n].dtype, name=n))
+    out_keys = sorted(signature.structured_outputs)
+
+    @tf.function
+    def fn(*xs: Any) -> Any:
+        result = signature(**dict(zip(names, xs)))
+        return [result[k] for k in out_keys]
+
+    fn.keep = loaded  # the signature's variables live as long as the function
+    return fn, spec, out_keys
+
+
+def _clean(name: str) -> str:
+    return name.split(":")[0].replace("/", "_") or "input"
+
+
+def _rename_outputs(model: Any, names: list[str]) -> None:
+    """Give the graph outputs the model's own output names instead of tf2onnx's ``Identity:0``."""
+    taken = {i.name for i in model.graph.input}
+    for output, name in zip(model.graph.output, names):
+        name = _clean(name)
+        if name in taken or name == output.name:
+            continue
+        old = output.name
+        for node in model.graph.node:
+            node.output[:] = [name if o == old else o for o in node.output]
+            node.input[:] = [name if i == old else i for i in node.input]
+        output.name = name
+        taken.add(name)
+
+
+PASS = PassSpec(
+    name="tf2onnx",
+    summary="Convert a Keras model or SavedModel to ONNX with tf2onnx.",
+    accepts=("keras", "savedmodel"),
+    produces="onnx",
+    config=Config,
+    run=run,
+    kind="conversion",
+    needs="nothing",
+)
