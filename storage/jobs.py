@@ -6,6 +6,7 @@ or fails jobs whose lease expired (their worker died: huey will not re-run that 
 """
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -15,8 +16,12 @@ from sqlalchemy.orm import Session
 from storage.records import JobRecord
 from storage.tables import Job, Worker, utcnow
 
-LEASE_S = 30.0
 WORKER_ALIVE_S = 15.0
+
+
+def lease_s() -> float:
+    """How long a claim holds without a heartbeat (workers beat every few seconds)."""
+    return float(os.environ.get("TRIMLINE_LEASE_S", "30"))
 
 
 def _job(row: Job) -> JobRecord:
@@ -48,24 +53,24 @@ def list_jobs(session: Session, limit: int = 200, status: str | None = None) -> 
     return [_job(r) for r in session.scalars(query)]
 
 
-def claim(session: Session, job_id: int, worker: str, lease_s: float = LEASE_S) -> bool:
+def claim(session: Session, job_id: int, worker: str) -> bool:
     """Atomically move a queued job to running under ``worker``. False if someone else has it."""
     now = utcnow()
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == "queued")
-        .values(status="running", worker=worker, lease_until=now + timedelta(seconds=lease_s),
+        .values(status="running", worker=worker, lease_until=now + timedelta(seconds=lease_s()),
                 started_at=now, attempts=Job.attempts + 1, error=None)
     )
     return result.rowcount == 1
 
 
-def heartbeat(session: Session, job_id: int, worker: str, lease_s: float = LEASE_S) -> bool:
+def heartbeat(session: Session, job_id: int, worker: str) -> bool:
     """Extend the lease. Returns whether cancellation was requested."""
     session.execute(
         update(Job)
         .where(Job.id == job_id, Job.worker == worker, Job.status == "running")
-        .values(lease_until=utcnow() + timedelta(seconds=lease_s))
+        .values(lease_until=utcnow() + timedelta(seconds=lease_s()))
     )
     return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 

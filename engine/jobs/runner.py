@@ -34,10 +34,10 @@ from storage.settings import Settings, get_settings
 log = logging.getLogger("trimline.runner")
 
 PR_SET_PDEATHSIG = 1
-HEARTBEAT_S = 5.0
+HEARTBEAT_S = 2.0
 POLL_S = 0.25
 KEEP_ENV = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "TZ", "PYTHONPATH", "VIRTUAL_ENV",
-            "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "TRIMLINE_HOME", "TRIMLINE_DATABASE_URL")
+            "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # never the database or queue URLs: the child has no use for them
 
 SIGNAL_NAMES = {s.value: s.name for s in signal.Signals}
 

@@ -24,7 +24,7 @@ from engine.artifact import Artifact
 from engine.errors import InputError
 from engine.measure import memory
 from engine.measure.inputs import check_batch, make_feeds
-from engine.measure.runners import DEFAULT_RUNTIME, check_runtime, open_session, set_tf_threads
+from engine.measure.runners import DEFAULT_RUNTIME, check_runtime, open_session, preload, set_tf_threads
 from engine.measure.stats import rel_half_width, summarize
 
 Progress = Callable[[float, str], None]
@@ -123,6 +123,7 @@ def _cell_key(batch: int, threads: int, opt: str | None, mode: str | None) -> st
 def _measure_cells(artifact: Artifact, runtime: str, feeds: dict[int, dict], cells: list[tuple],
                    config: BenchmarkConfig, out: dict[str, Any], tick: Callable[[str], None]) -> None:
     is_ort = runtime == "onnxruntime"
+    preload(runtime)
     for threads, opt, mode in cells:
         gc.collect()
         memory.reset_peak()
@@ -153,6 +154,22 @@ def _measure_cells(artifact: Artifact, runtime: str, feeds: dict[int, dict], cel
         del session, call
 
 
+def validate_for_model(config: BenchmarkConfig, fmt: str, inputs: list[dict[str, Any]]) -> str:
+    """The runtime ``config`` resolves to for a ``fmt`` model with signature ``inputs``; raises InputError
+    with a sentence when the grid cannot be measured on it (wrong runtime, fixed batch, ORT-only options)."""
+    runtime = config.runtime or DEFAULT_RUNTIME[fmt]
+    check_runtime(runtime, fmt)
+    if runtime != "onnxruntime":
+        if config.opt_levels != ["all"] or config.execution_modes != ["sequential"]:
+            raise InputError("opt_levels and execution_modes apply to the onnxruntime runtime only; "
+                             f"leave them at their defaults for {runtime}")
+        if config.profile:
+            raise InputError(f"per-operator profiles are recorded for onnxruntime only, not {runtime}")
+    for batch in config.batches:
+        check_batch(inputs, batch)
+    return runtime
+
+
 def _child(artifact: Artifact, inputs: list[dict], data: dict[str, Any]) -> dict[str, Any]:
     os.environ["ORT_DISABLE_TELEMETRY"] = "1"
     return run_benchmark(artifact, inputs, BenchmarkConfig.model_validate(data))
@@ -165,22 +182,11 @@ def run_benchmark(artifact: Artifact, inputs: list[dict[str, Any]], config: Benc
     Raises InputError for a grid the model or runtime cannot take (a fixed batch, a wrong runtime),
     MeasureError when the runtime fails to load or run it.
     """
-    from engine.measure.hardware import fingerprint
-
-    runtime = config.runtime or DEFAULT_RUNTIME[artifact.format]
-    check_runtime(runtime, artifact.format)
-    if runtime != "onnxruntime":
-        if config.opt_levels != ["all"] or config.execution_modes != ["sequential"]:
-            raise InputError("opt_levels and execution_modes apply to the onnxruntime runtime only; "
-                             f"leave them at their defaults for {runtime}")
-        if config.profile:
-            raise InputError(f"per-operator profiles are recorded for onnxruntime only, not {runtime}")
-    for batch in config.batches:
-        check_batch(inputs, batch)
+    runtime = validate_for_model(config, artifact.format, inputs)
     feeds = {b: make_feeds(inputs, b, config.dim_values) for b in config.batches}
     os.environ["ORT_DISABLE_TELEMETRY"] = "1"
     size, packed = artifact_sizes(artifact.path)
-    out: dict[str, Any] = {"runtime": runtime, "hardware": fingerprint(), "config": config.model_dump(),
+    out: dict[str, Any] = {"runtime": runtime, "config": config.model_dump(mode="json"),
                            "results": [], "samples": {}, "size_bytes": size, "gzip_bytes": packed}
     cells = list(itertools.product(config.threads, config.opt_levels, config.execution_modes))
     total, done = len(cells) * len(feeds), [0]

@@ -70,22 +70,27 @@ def _predict(predictor: Predictor, columns: dict[str, np.ndarray], batch_size: i
 
 
 def infer_task(y: np.ndarray, output: np.ndarray) -> str:
+    """Integer (or one-hot) labels are classification; float labels are regression."""
     if np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.bool_):
+        return "classification"
+    width = int(np.prod(output.shape[1:])) if output.ndim > 1 else 1
+    if y.ndim == 2 and y.shape[1] == width > 1 and np.isin(y, (0, 1)).all():
         return "classification"
     return "regression"
 
 
 def _classification(y: np.ndarray, out: np.ndarray) -> dict[str, Any]:
     scores = out.reshape(len(out), -1)
+    y = y.argmax(axis=1) if y.ndim == 2 and y.shape[1] == scores.shape[1] > 1 else y.reshape(-1)
+    y = y.astype(np.int64)
+    top5 = None
     if scores.shape[1] == 1:  # one sigmoid column: binary at 0.5
         pred = (scores[:, 0] > 0.5).astype(np.int64)
-        top5 = None
     else:
         pred = scores.argmax(axis=1)
-        k = min(5, scores.shape[1])
-        top5 = float(np.mean(np.any(np.argsort(-scores, axis=1)[:, :k] == y[:, None], axis=1))) \
-            if scores.shape[1] >= 5 else None
-    y = y.reshape(-1) if y.ndim == 1 or y.shape[1:] != scores.shape[1:] else y.argmax(axis=1)
+        if scores.shape[1] >= 5:
+            top = np.argpartition(-scores, 4, axis=1)[:, :5]
+            top5 = float(np.mean(np.any(top == y[:, None], axis=1)))
     per_class = {str(int(c)): float(np.mean(pred[y == c] == c)) for c in np.unique(y)}
     return {"accuracy": float(np.mean(pred == y)), "top5_accuracy": top5, "per_class_accuracy": per_class}
 
@@ -127,7 +132,7 @@ def evaluate(artifact: Artifact, dataset: "DatasetArrays", parent: Artifact | No
             raise InputError(f"the data set has {len(out[0])} samples but {len(y)} labels; give one label per sample")
         result["task"] = task or infer_task(y, out[0])
         if result["task"] == "classification":
-            result["metrics"] = _classification(y.astype(np.int64), out[0])
+            result["metrics"] = _classification(y, out[0])
         else:
             diff = out[0].reshape(len(y), -1).astype(np.float64) - y.reshape(len(y), -1).astype(np.float64)
             result["metrics"] = {"mae": float(np.mean(np.abs(diff))), "mse": float(np.mean(diff ** 2))}

@@ -82,20 +82,20 @@ def _blas_info() -> list[dict[str, Any]]:
     return [{k: i.get(k) for k in keep} for i in threadpool_info() if i.get("user_api") == "blas"]
 
 
-def _cache_path(cache: Path | None) -> Path:
-    if cache is not None:
-        return Path(cache)
+def _cache_path(cache_path: Path | None) -> Path:
+    if cache_path is not None:
+        return Path(cache_path)
     home = Path(os.environ.get("TRIMLINE_HOME", Path.home() / ".trimline"))
     return home / "hardware" / "peak_gflops.json"
 
 
-def peak_gflops(seconds: float = 1.0, cache: Path | None = None, refresh: bool = False) -> dict[str, Any]:
+def peak_gflops(seconds: float = 1.0, cache_path: Path | None = None, refresh: bool = False) -> dict[str, Any]:
     """The machine's float32 GEMM rate with numpy's BLAS on one thread and on all threads, in GFLOP/s.
 
-    Probed once and cached on disk (``cache``, else ``$TRIMLINE_HOME/hardware/peak_gflops.json``) keyed
+    Probed once and cached on disk (``cache_path``, else ``$TRIMLINE_HOME/hardware/peak_gflops.json``) keyed
     by the fingerprint, since the probe takes ~2×``seconds``. ``OPENBLAS_CORETYPE`` is recorded, not changed.
     """
-    path = _cache_path(cache)
+    path = _cache_path(cache_path)
     fp = fingerprint()
     key = {"cpu": fp["cpu"], "cores": fp["cores"], "numpy": fp["versions"]["numpy"]}
     if path.exists() and not refresh:

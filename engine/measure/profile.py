@@ -78,6 +78,7 @@ def profile_onnx(model_path: Path, feeds: dict[str, np.ndarray], threads: int = 
     with tempfile.TemporaryDirectory(prefix="trimline-profile-") as tmp:
         options = ort_options(threads, opt_level)
         options.enable_profiling = True
+        options.log_severity_level = 3  # saving an NCHWc-optimized graph warns that it is machine-specific
         options.profile_file_prefix = str(Path(tmp) / "ort")
         options.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
         session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])

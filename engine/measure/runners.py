@@ -53,6 +53,14 @@ def ort_options(threads: int, opt_level: str = "all", mode: str = "sequential", 
     return options
 
 
+def preload(runtime: str) -> None:
+    """Import the runtime's library up front, so its import is neither timed nor counted as model memory."""
+    if runtime == "onnxruntime":
+        import onnxruntime  # noqa: F401
+    else:
+        import tensorflow  # noqa: F401
+
+
 def open_session(artifact: Artifact, runtime: str, threads: int, opt_level: str = "all",
                  mode: str = "sequential") -> Session:
     """Load ``artifact`` for ``runtime``; raises MeasureError when the runtime cannot load it."""

@@ -97,11 +97,15 @@ def required_data(spec: PassSpec, config: PassConfig) -> str:
 def _load() -> None:
     # Explicit list: greppable, no import-order magic. Each module defines PASS.
     from engine.passes import (
+        fp16,
+        onnx_optimize,
         ort_quantize_dynamic,
+        ort_quantize_static,
         tf2onnx_convert,
+        tflite,
     )
 
-    for module in (tf2onnx_convert, ort_quantize_dynamic):
+    for module in (tf2onnx_convert, tflite, onnx_optimize, fp16, ort_quantize_dynamic, ort_quantize_static):
         register(module.PASS)
 
 

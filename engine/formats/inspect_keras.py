@@ -1,0 +1,158 @@
+"""What a Keras model takes, gives, weighs and costs, from its layers (Keras 3 or tf-keras).
+
+MACs come from per-layer formulas on the shapes Keras already knows (a symbolic batch counts as one
+sample): faster than converting to ONNX just to count, and it works for models tf2onnx cannot convert.
+"""
+from __future__ import annotations
+
+from math import prod
+from typing import Any
+
+import numpy as np
+
+
+def _shape_of(tensor: Any) -> list[int | None] | None:
+    try:
+        return [int(d) if d is not None else None for d in tensor.shape]
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def _io_shapes(layer: Any, attr: str) -> list[list[int | None]]:
+    try:
+        value = getattr(layer, attr)
+    except (AttributeError, ValueError, RuntimeError):
+        return []
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return [s for s in (_shape_of(v) for v in values) if s is not None]
+
+
+def _elements(shape: list[int | None] | None) -> int | None:
+    """Elements per sample (the batch dimension dropped); None when another dimension is unknown."""
+    if not shape:
+        return None
+    rest = shape[1:]
+    return None if any(d is None for d in rest) else int(prod(rest))
+
+
+def _kernel(layer: Any, attr: str = "kernel") -> tuple[int, ...] | None:
+    w = getattr(layer, attr, None)
+    return tuple(int(d) for d in w.shape) if w is not None else None
+
+
+def _einsum_macs(layer: Any, out: int) -> int | None:
+    equation = getattr(layer, "equation", "")
+    kernel = _kernel(layer)
+    if "->" not in equation or "," not in equation or kernel is None:
+        return None
+    lhs, result = equation.split("->")
+    kernel_spec = lhs.split(",")[1]
+    contracted = [kernel[i] for i, c in enumerate(kernel_spec) if c not in result and i < len(kernel)]
+    return out * int(prod(contracted))
+
+
+def _attention_macs(layer: Any, ins: list[list[int | None]], outs: list[list[int | None]]) -> int | None:
+    q_kernel = _kernel(getattr(layer, "_query_dense", None) or layer, "kernel")
+    if len(ins) < 2 or not outs or q_kernel is None:
+        return None
+    tq, tv = ins[0][1], ins[1][1]
+    if tq is None or tv is None:
+        return None
+    heads, key_dim = int(layer.num_heads), int(layer.key_dim)
+    value_dim = int(getattr(layer, "value_dim", None) or key_dim)
+    dq, dv = ins[0][-1], ins[1][-1]
+    dk = ins[2][-1] if len(ins) > 2 else dv
+    d_out = outs[0][-1]
+    projections = tq * dq * heads * key_dim + tv * dk * heads * key_dim + tv * dv * heads * value_dim
+    scores = heads * tq * tv * (key_dim + value_dim)
+    return projections + scores + tq * heads * value_dim * d_out
+
+
+def _rnn_macs(layer: Any, ins: list[list[int | None]]) -> int | None:
+    cell = getattr(layer, "cell", layer)
+    kernel, recurrent = _kernel(cell), _kernel(cell, "recurrent_kernel")
+    if not ins or kernel is None or recurrent is None or ins[0][1] is None:
+        return None
+    return int(ins[0][1]) * (prod(kernel) + prod(recurrent))
+
+
+def layer_macs(layer: Any) -> int | None:
+    """MACs of one layer for one sample; 0 for layers without multiply-accumulates, None if unknown."""
+    name = type(layer).__name__
+    ins, outs = _io_shapes(layer, "input"), _io_shapes(layer, "output")
+    out = _elements(outs[0]) if outs else None
+    if name in ("Dense", "Conv1D", "Conv2D", "Conv3D"):
+        kernel = _kernel(layer)
+        return out * prod(kernel[:-1]) if out is not None and kernel else None
+    if name in ("DepthwiseConv1D", "DepthwiseConv2D"):
+        kernel = _kernel(layer)
+        return out * prod(kernel[:-2]) if out is not None and kernel else None
+    if name in ("SeparableConv1D", "SeparableConv2D"):
+        dw, pw = _kernel(layer, "depthwise_kernel"), _kernel(layer, "pointwise_kernel")
+        inner = _elements(ins[0]) if ins else None
+        if out is None or inner is None or dw is None or pw is None:
+            return None
+        spatial = out // pw[-1]
+        return spatial * prod(dw) + out * pw[-2]
+    if name in ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"):
+        kernel = _kernel(layer)
+        inner = _elements(ins[0]) if ins else None
+        return inner * prod(kernel[:-2]) * kernel[-2] if inner is not None and kernel else None
+    if name == "EinsumDense":
+        return _einsum_macs(layer, out) if out is not None else None
+    if name == "MultiHeadAttention":
+        return _attention_macs(layer, ins, outs)
+    if name in ("LSTM", "GRU", "SimpleRNN"):
+        return _rnn_macs(layer, ins)
+    return 0
+
+
+def _walk(model: Any) -> list[Any]:
+    layers = []
+    for layer in model.layers:
+        if hasattr(layer, "layers") and type(layer).__name__ in ("Functional", "Sequential", "Model"):
+            layers.extend(_walk(layer))
+        else:
+            layers.append(layer)
+    return layers
+
+
+def _spec(name: str, tensor: Any) -> dict[str, Any]:
+    dtype = getattr(tensor.dtype, "name", tensor.dtype)
+    return {"name": name, "shape": _shape_of(tensor), "dtype": np.dtype(str(dtype)).name}
+
+
+def inspect_keras_model(model: Any, keras_version: str | None, framework: str) -> dict[str, Any]:
+    """The ``inspect_model`` dict for a loaded Keras model (``framework``: 'keras' or 'tf_keras')."""
+    layers = _walk(model)
+    histogram: dict[str, int] = {}
+    total, unknown = 0, []
+    for layer in layers:
+        kind = type(layer).__name__
+        histogram[kind] = histogram.get(kind, 0) + 1
+        macs = layer_macs(layer)
+        if macs is None:
+            unknown.append(layer.name)
+        else:
+            total += int(macs)
+    inputs = [_spec(t.name.split(":")[0], t) for t in model.inputs]
+    outputs = [_spec(f"output_{i}", t) for i, t in enumerate(model.outputs)]
+    channels_first = any(getattr(layer, "data_format", None) == "channels_first" for layer in layers)
+    module = __import__(framework)
+    return {
+        "inputs": inputs,
+        "outputs": outputs,
+        "params": int(model.count_params()),
+        "flops": 2 * total if (total or not unknown) else None,
+        "info": {
+            "op_histogram": histogram,
+            "producer": f"{framework} {keras_version}" if keras_version else framework,
+            "keras_version": keras_version,
+            "framework_versions": {framework: getattr(module, "__version__", None)},
+            "layout": {i["name"]: ("NCHW" if channels_first else "NHWC") if len(i["shape"] or []) == 4 else None
+                       for i in inputs},
+            "output_layers": [getattr(t, "name", "").split("/")[0] for t in model.outputs],
+            "flops_unknown_layers": unknown,
+            "n_layers": len(layers),
+        },
+    }

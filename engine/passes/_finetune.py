@@ -1,0 +1,94 @@
+"""What the fine-tuning passes (prune, cluster, qat, distill) share: data, loss, a progress callback,
+weight statistics and gzip sizes. Imported only inside their ``run()``; imports TF lazily too."""
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import InputError
+from engine.passes.base import PassContext
+
+
+def labelled_data(ctx: PassContext, pass_name: str) -> tuple[Any, np.ndarray]:
+    """(x, y) from the context's data set; InputError when it is missing or has no labels."""
+    if ctx.dataset is None or ctx.dataset.y is None:
+        raise InputError(f"pass '{pass_name}' fine-tunes the model and needs a labelled data set (x and y); "
+                         "pass one with --dataset.")
+    x = ctx.dataset.x
+    x = {k: np.asarray(v) for k, v in x.items()} if isinstance(x, dict) else np.asarray(x)
+    return x, np.asarray(ctx.dataset.y)
+
+
+def as_model_input(model: Any, x: Any) -> Any:
+    """A dict data set as the list a multi-input model takes, in its input order."""
+    if not isinstance(x, dict):
+        return x
+    names = [t.name.split(":")[0] for t in model.inputs]
+    values = list(x.values())
+    return [x.get(n, values[i]) for i, n in enumerate(names)]
+
+
+def outputs_probabilities(model: Any) -> bool:
+    """True when the model's last layer ends in softmax (so its outputs are probabilities, not logits)."""
+    last = model.layers[-1]
+    activation = getattr(last, "activation", None)
+    return type(last).__name__ == "Softmax" or getattr(activation, "__name__", "") == "softmax"
+
+
+def loss_for(model: Any, y: np.ndarray, keras: Any) -> Any:
+    """Cross-entropy for class labels (sparse or one-hot), mean squared error otherwise."""
+    from_logits = not outputs_probabilities(model)
+    out_dims = len(model.outputs[0].shape)
+    if np.issubdtype(y.dtype, np.integer) and y.ndim == out_dims - 1:
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+    if y.ndim == out_dims and y.shape[-1] == model.outputs[0].shape[-1] and y.shape[-1] > 1 \
+            and np.allclose(y.sum(-1), 1.0):
+        return keras.losses.CategoricalCrossentropy(from_logits=from_logits)
+    return keras.losses.MeanSquaredError()
+
+
+def accuracy(model: Any, x: Any, y: np.ndarray) -> float | None:
+    """Top-1 accuracy for class labels, else None."""
+    if not np.issubdtype(y.dtype, np.integer):
+        return None
+    predictions = np.asarray(model.predict(as_model_input(model, x), batch_size=64, verbose=0))
+    if predictions.ndim != 2:
+        return None
+    return float(np.mean(predictions.argmax(1) == y.reshape(-1)))
+
+
+def progress_callback(keras: Any, ctx: PassContext, epochs: int, start: float, span: float, what: str) -> Any:
+    class _Progress(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            loss = (logs or {}).get("loss")
+            note = f", loss {loss:.4f}" if loss is not None else ""
+            ctx.progress(start + span * (epoch + 1) / max(epochs, 1), f"{what}: epoch {epoch + 1}/{epochs}{note}")
+    return _Progress()
+
+
+def kernels(model: Any) -> dict[str, np.ndarray]:
+    """Each layer's main weight (kernel / depthwise kernel / embeddings) by layer name."""
+    out: dict[str, np.ndarray] = {}
+    for layer in model.layers:
+        for weight in layer.weights:
+            name = weight.name.split("/")[-1].split(":")[0]
+            if name in ("kernel", "depthwise_kernel", "pointwise_kernel", "embeddings"):
+                out[f"{layer.name}/{name}"] = np.asarray(weight.numpy())
+    return out
+
+
+def weights_gzip_bytes(model: Any) -> int:
+    """Size of all weights gzip-compressed: what sparsity and clustering save in a compressed download."""
+    raw = b"".join(np.asarray(w, dtype=np.float32).tobytes() for w in model.get_weights())
+    return len(gzip.compress(raw, compresslevel=6))
+
+
+def file_gzip_bytes(path: Path) -> int:
+    return len(gzip.compress(Path(path).read_bytes(), compresslevel=6))
+
+
+def params(model: Any) -> int:
+    return int(sum(np.prod(w.shape) for w in model.get_weights()))

@@ -1,0 +1,140 @@
+"""The CLI contract (DESIGN.md) through the real `trimline` entry point, on an empty TRIMLINE_HOME."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.xdist_group("cli")
+
+TRIMLINE = shutil.which("trimline", path=str(Path(__file__).resolve().parents[2] / ".venv" / "bin")) or "trimline"
+MODEL_KEYS = {"id", "name", "format", "inputs", "outputs", "params", "flops", "size_bytes", "sha256"}
+
+
+def cli(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TRIMLINE_HOME": str(home)}
+    env.pop("TRIMLINE_DATABASE_URL", None)
+    proc = subprocess.run([TRIMLINE, *args], env=env, capture_output=True, text=True, timeout=600)
+    if ok:
+        assert proc.returncode == 0, f"trimline {' '.join(args)} failed: {proc.stderr[-2000:]}"
+    return proc
+
+
+def cli_json(home: Path, *args: str):  # noqa: ANN201
+    return json.loads(cli(home, *args, "--json").stdout)
+
+
+def refused(home: Path, *args: str) -> str:
+    proc = cli(home, *args, ok=False)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert lines and lines[-1].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[-1]
+
+
+@pytest.fixture()
+def cli_home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+def test_doctor_reports_versions_flags_and_checks(cli_home: Path) -> None:
+    report = cli_json(cli_home, "doctor")
+    assert report["ok"] is True
+    names = {c["name"] for c in report["checks"]}
+    assert {"onnxruntime", "tensorflow", "database"} <= names
+    assert report["hardware"]["cores"]
+
+
+def test_passes_lists_each_pass_with_formats_and_config_schema(cli_home: Path) -> None:
+    passes = {p["name"]: p for p in cli_json(cli_home, "passes")}
+    assert {"tf2onnx", "ort-quantize-dynamic"} <= set(passes)
+    assert passes["tf2onnx"]["accepts"] == ["keras", "savedmodel"] and passes["tf2onnx"]["produces"] == "onnx"
+    assert "opset" in passes["tf2onnx"]["config_schema"]["properties"]
+
+
+@pytest.mark.parametrize("args, sentence", [
+    (("import", "/nonexistent/model.onnx"), "no such file"),
+    (("show", "42"), "model 42 does not exist"),
+    (("optimize", "42", "tf2onnx"), "model 42 does not exist"),
+    (("cancel", "42"), "job 42 does not exist"),
+    (("export", "42", "--format", "onnx", "-o", "x.onnx"), "model 42 does not exist"),
+])
+def test_bad_input_gets_one_sentence_and_a_nonzero_exit(cli_home: Path, args, sentence: str) -> None:  # noqa: ANN001
+    assert sentence in refused(cli_home, *args)
+
+
+def test_a_file_that_is_not_a_model_is_refused_and_nothing_is_stored(cli_home: Path, tmp_path: Path) -> None:
+    junk = tmp_path / "notes.onnx"
+    junk.write_text("these are my notes, not a model\n" * 10)
+    message = refused(cli_home, "import", str(junk))
+    assert "not" in message and "model" in message
+    assert cli_json(cli_home, "models") == []
+    jobs = cli_json(cli_home, "jobs")
+    assert jobs[0]["status"] == "failed" and jobs[0]["error"] in message
+
+
+def test_keras_to_quantized_onnx_measured_compared_and_exported(cli_home: Path, tmp_path: Path,
+                                                                digits_files: tuple[Path, Path]) -> None:
+    keras_file, data_file = digits_files
+    root = cli_json(cli_home, "import", str(keras_file), "--name", "digits")
+    assert MODEL_KEYS <= set(root)
+    assert root["format"] == "keras" and root["inputs"][0]["shape"][1:] == [8, 8, 1]
+    dataset = cli_json(cli_home, "dataset", "import", str(data_file))
+    assert {"id", "name", "n_samples", "x_shape", "has_labels"} <= set(dataset) and dataset["has_labels"]
+
+    onnx_model = cli_json(cli_home, "optimize", str(root["id"]), "tf2onnx", "--set", "opset=17")
+    assert MODEL_KEYS | {"parent_id", "pass", "config"} <= set(onnx_model)
+    assert onnx_model["parent_id"] == root["id"] and onnx_model["pass"] == "tf2onnx"
+    assert onnx_model["config"]["opset"] == 17 and onnx_model["format"] == "onnx"
+
+    # wrong type and unknown key: refused before anything is queued
+    jobs_before = len(cli_json(cli_home, "jobs"))
+    assert "opset" in refused(cli_home, "optimize", str(root["id"]), "tf2onnx", "--set", "opset=seventeen")
+    assert "colour" in refused(cli_home, "optimize", str(root["id"]), "tf2onnx", "--set", "colour=red")
+    assert "unknown pass" in refused(cli_home, "optimize", str(root["id"]), "make-it-fast")
+    assert len(cli_json(cli_home, "jobs")) == jobs_before
+
+    quantized = cli_json(cli_home, "optimize", str(onnx_model["id"]), "ort-quantize-dynamic")
+    assert quantized["parent_id"] == onnx_model["id"]
+    again = cli_json(cli_home, "optimize", str(onnx_model["id"]), "ort-quantize-dynamic")
+    assert again["id"] == quantized["id"], "the same pass and config on the same parent is one node"
+
+    bench = cli_json(cli_home, "benchmark", str(quantized["id"]), "--batch", "1,4", "--threads", "1",
+                     "--time-budget", "0.3")
+    assert bench["model_id"] == quantized["id"] and bench["runtime"] == "onnxruntime"
+    assert {"cpu", "cores"} <= set(bench["hardware"])
+    cells = {(r["batch"], r["threads"]) for r in bench["results"]}
+    assert cells == {(1, 1), (4, 1)}
+    for r in bench["results"]:
+        lat = r["latency_ms"]
+        assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"]
+        assert {"mean", "std"} <= set(lat) and r["throughput_per_s"] > 0 and r["peak_rss_mb"] > 0
+
+    evaluation = cli_json(cli_home, "evaluate", str(quantized["id"]), "--dataset", str(dataset["id"]))
+    assert evaluation["model_id"] == quantized["id"] and evaluation["dataset_id"] == dataset["id"]
+    assert evaluation["metrics"]["accuracy"] > 0.85
+    assert evaluation["fidelity"]["agreement"] > 0.9 and evaluation["fidelity"]["max_abs_diff"] >= 0
+
+    rows = cli_json(cli_home, "compare", str(onnx_model["id"]), str(quantized["id"]))
+    assert [r["id"] for r in rows] == [onnx_model["id"], quantized["id"]]
+    assert rows[0]["delta"]["size_bytes"] == 1.0 and rows[1]["delta"]["size_bytes"] < 0.6
+
+    shown = cli_json(cli_home, "show", str(onnx_model["id"]))
+    assert shown["children"] == [quantized["id"]] and shown["parent_id"] == root["id"]
+
+    out = tmp_path / "out" / "digits-int8.onnx"
+    exported = cli_json(cli_home, "export", str(quantized["id"]), "--format", "onnx", "-o", str(out))
+    assert exported["path"] == str(out) and exported["sha256"] == quantized["sha256"]
+    import onnxruntime as ort
+
+    x = np.load(data_file)["x"][:5]
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    probs = session.run(None, {session.get_inputs()[0].name: x})[0]
+    assert probs.shape == (5, 10)
+    assert "convert" in refused(cli_home, "export", str(root["id"]), "--format", "tflite", "-o", str(tmp_path / "x"))
