@@ -317,3 +317,18 @@ def load_demo() -> JobRecord:
     """Queue the demo: train a small CNN on scikit-learn's digits, import it and its test set (one job)."""
     ready()
     return service.submit("demo", {})
+
+
+# added for the dashboard
+def export_targets(model_format: str) -> list[str]:
+    """The export formats a model of ``model_format`` can give (the Download page offers only these)."""
+    from engine.exporters import EXPORT_FORMATS, check_export_request
+
+    targets = []
+    for target in EXPORT_FORMATS:
+        try:
+            check_export_request(model_format, target)
+        except InputError:
+            continue
+        targets.append(target)
+    return targets

@@ -59,6 +59,7 @@ def _onnx(artifact: Artifact, threads: int) -> Predictor:
 
 def _tf_spec(name: str, shape: Any, dtype: Any) -> dict[str, Any]:
     dims = list(shape) if shape is not None else []
+    dtype = getattr(dtype, "as_numpy_dtype", dtype)  # tf-keras tensors carry tf.DType
     return {"name": name, "shape": [d if d is not None else None for d in dims], "dtype": np.dtype(dtype).name}
 
 

@@ -62,12 +62,13 @@ def _guess_channels(folder: Path, first: str) -> int:
         raise FormatError(f"the image '{first}' is damaged or not an image; re-export it") from exc
 
 
-def read_image_zip(src: Path, *, image_size: tuple[int, int] | None, channels: int | None
+def read_image_zip(src: Path, scratch: Path, *, image_size: tuple[int, int] | None, channels: int | None
                    ) -> tuple[np.ndarray, list[str]]:
-    """(x NHWC float32 in [0, 1], raw labels) from an image zip; FormatError/UnsafeFileError as it goes."""
+    """(x NHWC float32 in [0, 1], raw labels) from an image zip unpacked under ``scratch`` (removed after);
+    FormatError/UnsafeFileError as it goes."""
     if channels not in (None, 1, 3):
         raise FormatError(f"channels must be 1 or 3, not {channels}")
-    folder = safe_extract(src, Path(tempfile.mkdtemp(prefix="images-")))
+    folder = safe_extract(src, Path(tempfile.mkdtemp(prefix=".images-", dir=scratch)))
     try:
         rows = _read_labels(folder)
         if not rows:

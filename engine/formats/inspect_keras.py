@@ -122,6 +122,11 @@ def _spec(name: str, tensor: Any) -> dict[str, Any]:
     return {"name": name, "shape": _shape_of(tensor), "dtype": np.dtype(str(dtype)).name}
 
 
+def _producer(tensor: Any) -> str | None:
+    history = getattr(tensor, "_keras_history", None)
+    return getattr(history[0], "name", None) if history else None
+
+
 def inspect_keras_model(model: Any, keras_version: str | None, framework: str) -> dict[str, Any]:
     """The ``inspect_model`` dict for a loaded Keras model (``framework``: 'keras' or 'tf_keras')."""
     layers = _walk(model)
@@ -151,7 +156,7 @@ def inspect_keras_model(model: Any, keras_version: str | None, framework: str) -
             "framework_versions": {framework: getattr(module, "__version__", None)},
             "layout": {i["name"]: ("NCHW" if channels_first else "NHWC") if len(i["shape"] or []) == 4 else None
                        for i in inputs},
-            "output_layers": [getattr(t, "name", "").split("/")[0] for t in model.outputs],
+            "output_layers": [_producer(t) for t in model.outputs],
             "flops_unknown_layers": unknown,
             "n_layers": len(layers),
         },

@@ -83,6 +83,23 @@ def _value_shapes(model: Any) -> dict[str, Shape]:
     return shapes
 
 
+def _params(graph: Any, shapes: dict[str, Shape]) -> int:
+    """Elements of every constant tensor: initializers, Constant values and ConstantOfShape outputs
+    (the zoo's "light" models build their weights that way), not the shape vectors feeding them."""
+    shape_only = {n.input[0] for n in graph.node if n.op_type == "ConstantOfShape" and n.input}
+    used_elsewhere = {i for n in graph.node if n.op_type != "ConstantOfShape" for i in n.input}
+    total = sum(_count(list(i.dims), False) or 0 for i in graph.initializer
+                if i.name not in shape_only or i.name in used_elsewhere)
+    for node in graph.node:
+        if node.op_type == "Constant":
+            for attr in node.attribute:
+                if attr.name == "value":
+                    total += _count(list(attr.t.dims), False) or 1
+        elif node.op_type == "ConstantOfShape" and node.output:
+            total += _count(shapes.get(node.output[0]), False) or 0
+    return int(total)
+
+
 def _infer(model: Any) -> Any:
     import onnx
 
@@ -126,7 +143,7 @@ def inspect_onnx(path: Path) -> dict[str, Any]:
         elif macs:
             total += macs
             per_op[node.op_type] = per_op.get(node.op_type, 0) + macs
-    params = sum(_count(list(i.dims), False) or 0 for i in graph.initializer)
+    params = _params(graph, shapes)
     inputs = io(graph.input)
     opsets = {(o.domain or "ai.onnx"): o.version for o in model.opset_import}
     top = sorted(per_op.items(), key=lambda kv: -kv[1])[:20]

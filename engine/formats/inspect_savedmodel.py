@@ -44,15 +44,22 @@ def _params(folder: Path) -> int:
     return total
 
 
-def _graph_macs(folder: Path) -> tuple[int | None, dict[str, int]]:
-    """(MACs for one sample, op histogram) of the frozen serving function."""
+def _graph_macs(folder: Path) -> tuple[int | None, dict[str, int], int | None]:
+    """(MACs for one sample, op histogram, parameters it captures) of the frozen serving function.
+
+    Parameters are counted from the variables the serving function captures: Keras exports may keep
+    a second copy of every variable in the checkpoint, so the checkpoint alone would count twice.
+    """
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     loaded = tf.saved_model.load(str(folder))
     if SERVING not in loaded.signatures:
-        return None, {}
-    graph = convert_variables_to_constants_v2(loaded.signatures[SERVING]).graph
+        return None, {}, None
+    serving = loaded.signatures[SERVING]
+    unique = {id(v): v for v in serving.variables}
+    params = sum(int(prod(v.shape)) for v in unique.values()) if unique else None
+    graph = convert_variables_to_constants_v2(serving).graph
     histogram: dict[str, int] = {}
     total = 0
     for op in graph.get_operations():
@@ -60,7 +67,7 @@ def _graph_macs(folder: Path) -> tuple[int | None, dict[str, int]]:
         total += _op_macs(op)
     for name in ("Placeholder", "Const", "Identity", "NoOp"):
         histogram.pop(name, None)
-    return total, histogram
+    return total, histogram, params
 
 
 def _dims(tensor: Any) -> list[int]:
@@ -93,13 +100,13 @@ def inspect_savedmodel(folder: Path) -> dict[str, Any]:
     proto = facts["proto"]
     meta = proto.meta_graphs[0]
     signature = meta.signature_def.get(SERVING)
-    macs, histogram = _graph_macs(folder)
+    macs, histogram, captured = _graph_macs(folder)
     versions = {"tensorflow": meta.meta_info_def.tensorflow_version or None}
     inputs = _signature_io(signature, "inputs") if signature else []
     return {
         "inputs": inputs,
         "outputs": _signature_io(signature, "outputs") if signature else [],
-        "params": _params(folder),
+        "params": captured if captured is not None else _params(folder),
         "flops": 2 * macs if macs is not None else None,
         "info": {
             "op_histogram": histogram,

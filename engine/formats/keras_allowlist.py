@@ -97,6 +97,9 @@ def check_keras_config(config: Any) -> int:
         raise UnsafeFileError(f"the model's top-level class '{top}' is not a built-in Keras model "
                               "(Functional or Sequential); Trimline refuses it — save a functional or "
                               "sequential model")
+    # The optimizer/loss/metrics under compile_config are deserialized only by compile=True, which
+    # Trimline never uses; they are not part of the model that gets built.
+    config = {k: v for k, v in config.items() if k != "compile_config"}
     layers = 0
     stack: list[tuple[Any, str | None]] = [(config, None)]
     while stack:

@@ -10,13 +10,12 @@ import os
 import shutil
 import stat
 import tempfile
-import zipfile
 from pathlib import Path, PurePosixPath
 
 from engine.artifact import Artifact
 from engine.errors import FormatError, UnsafeFileError
 from engine.formats.h5safe import is_hdf5
-from engine.formats.zipsafe import ZipLimits, check_archive, is_zip, safe_extract
+from engine.formats.zipsafe import ZipLimits, check_archive, is_zip, open_zip, safe_extract
 
 TFLITE_ID = b"TFL3"
 
@@ -73,22 +72,24 @@ def _prepare_onnx_file(src: Path, dest: Path) -> Artifact:
     shutil.copyfile(src, dest)
     model = load_onnx_proto(dest)
     check_external_data(model, None)
-    _onnx_checker(model)
+    _onnx_checker(dest)
     return Artifact(dest, "onnx")
 
 
-def _onnx_checker(model: object) -> None:
+def _onnx_checker(model_file: Path) -> None:
+    """ONNX's own validation, given the path so it resolves external files inside the model's folder
+    (only after our reference checks have passed)."""
     import onnx
 
     try:
-        onnx.checker.check_model(model)
+        onnx.checker.check_model(str(model_file))
     except (onnx.checker.ValidationError, ValueError, RuntimeError) as exc:
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise FormatError(f"the ONNX model is not valid ({detail}); export it again") from exc
 
 
 def _prepare_zip(src: Path, workdir: Path) -> Artifact:
-    with zipfile.ZipFile(src) as zf:
+    with open_zip(src) as zf:
         infos = check_archive(zf, src.stat().st_size, ZipLimits())
     names = [i.filename for i in infos if not i.is_dir()]
     if "config.json" in names and ("model.weights.h5" in names or "metadata.json" in names):
@@ -119,7 +120,7 @@ def _prepare_folder(unpacked: Path, workdir: Path) -> Artifact:
         os.replace(dest / onnx_files[0].name, model_file)
         model = load_onnx_proto(model_file)
         check_external_data(model, dest)
-        _onnx_checker(model)
+        _onnx_checker(model_file)
         return Artifact(dest, "onnx")
     finally:
         shutil.rmtree(unpacked, ignore_errors=True)

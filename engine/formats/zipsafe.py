@@ -33,6 +33,15 @@ def is_zip(path: Path) -> bool:
         return f.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
 
 
+def open_zip(path: Path) -> zipfile.ZipFile:
+    """Open a zip for reading; FormatError when it is damaged (the caller closes it)."""
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise FormatError("the file looks like a zip but cannot be read as one (damaged or truncated); "
+                          "upload it again") from exc
+
+
 def check_entry_name(name: str) -> None:
     """Raise UnsafeFileError when a zip entry name could land outside the extraction folder."""
     if "\\" in name:
@@ -95,11 +104,7 @@ def safe_extract(src: Path, dest: Path | None = None, limits: ZipLimits = ZipLim
         dest = Path(tempfile.mkdtemp(prefix="unzip-"))
     dest.mkdir(parents=True, exist_ok=True)
     root = dest.resolve()
-    try:
-        zf = zipfile.ZipFile(src)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise FormatError("the file looks like a zip but cannot be read as one; upload it again") from exc
-    with zf:
+    with open_zip(src) as zf:
         infos = check_archive(zf, src.stat().st_size, limits)
         total = 0
         for info in infos:
@@ -115,6 +120,12 @@ def safe_extract(src: Path, dest: Path | None = None, limits: ZipLimits = ZipLim
     return dest
 
 
+def _consumed(source: zipfile.ZipExtFile, info: zipfile.ZipInfo) -> int:
+    """Compressed bytes read so far: the ratio is judged on what was inflated from what, as it goes."""
+    left = getattr(source, "_compress_left", None)  # CPython's ZipExtFile bookkeeping
+    return info.compress_size - left if isinstance(left, int) else info.compress_size
+
+
 def _stream_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, total: int,
                   limits: ZipLimits) -> int:
     written = 0
@@ -126,12 +137,15 @@ def _stream_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, tota
                 if total > limits.max_total_bytes:
                     raise UnsafeFileError(f"the zip expands to more than {limits.max_total_bytes >> 20} "
                                           "MiB; Trimline refuses it — upload a smaller archive")
-                if written > limits.ratio_floor and written > limits.max_ratio * max(info.compress_size, 1):
+                if written > limits.ratio_floor and written > limits.max_ratio * max(_consumed(source, info), 1):
                     raise UnsafeFileError(f"the zip entry '{info.filename}' expands more than "
                                           f"{limits.max_ratio:.0f}:1 (a zip bomb); Trimline refuses it")
                 out.write(chunk)
-    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError) as exc:
-        if isinstance(exc, FileExistsError):
-            raise UnsafeFileError(f"the zip entry '{info.filename}' appears twice; Trimline refuses it") from exc
+    except FileExistsError as exc:
+        raise UnsafeFileError(f"the zip entry '{info.filename}' appears twice; Trimline refuses it") from exc
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, UnsafeFileError) as exc:
+        target.unlink(missing_ok=True)  # never leave a partial file behind a refusal
+        if isinstance(exc, UnsafeFileError):
+            raise
         raise FormatError(f"the zip entry '{info.filename}' is damaged; upload the archive again") from exc
     return total

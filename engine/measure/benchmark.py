@@ -5,6 +5,12 @@ Each cell runs warm-up calls, then timed calls until the median's 95% CI is tigh
 (threads, opt level, mode) cell gets its own session, released before the next is built so no idle
 pool spins beside the one being timed. TensorFlow can size its thread pools only once per process,
 so each further TF thread count is measured in a fresh child process.
+
+Memory: ``peak_rss_mb`` is this process's high-water mark during the cell (Linux's VmHWM, reset per
+cell), ``rss_increase_mb`` its rise over the RSS before the session was built — the model's own cost.
+Cells run in-process on purpose: the job layer already gives each benchmark its own child process,
+and a fresh process per cell would time cold caches. ``other_load`` is the CPU share other processes
+used during the cell; above 10% the result carries a warning.
 """
 from __future__ import annotations
 
@@ -13,80 +19,36 @@ import gzip
 import itertools
 import multiprocessing
 import os
-import shutil
 import time
 from pathlib import Path
-from typing import Any, Callable, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from typing import Any, Callable
 
 from engine.artifact import Artifact
-from engine.errors import InputError
 from engine.measure import memory
-from engine.measure.inputs import check_batch, make_feeds
-from engine.measure.runners import DEFAULT_RUNTIME, check_runtime, open_session, preload, set_tf_threads
+from engine.measure.config import BenchmarkConfig, validate_for_model
+from engine.measure.inputs import make_feeds
+from engine.measure.load import NOISY, LoadMeter
+from engine.measure.runners import open_session, preload, set_tf_threads
 from engine.measure.stats import rel_half_width, summarize
 
 Progress = Callable[[float, str], None]
-
-
-class BenchmarkConfig(BaseModel):
-    """How to measure. Unknown keys are refused; descriptions are the dashboard's help texts."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    runtime: Literal["onnxruntime", "tensorflow", "tflite", "keras-predict"] | None = Field(
-        None, description="Runtime to time the model in; empty picks the model format's own "
-                          "(ONNX → onnxruntime, Keras/SavedModel → tensorflow, TFLite → tflite).")
-    batches: list[int] = Field([1], description="Batch sizes to measure, one grid axis.")
-    threads: list[int] = Field([1], description="Intra-op thread counts to measure, one grid axis.")
-    opt_levels: list[Literal["disable", "basic", "extended", "all"]] = Field(
-        ["all"], description="ONNX Runtime graph optimization levels to measure.")
-    execution_modes: list[Literal["sequential", "parallel"]] = Field(
-        ["sequential"], description="ONNX Runtime execution modes (parallel runs independent branches at once).")
-    warmup: int = Field(5, ge=0, description="Untimed runs before timing each cell (caches, lazy init).")
-    min_runs: int = Field(20, ge=1, description="Timed runs each cell makes at least.")
-    max_runs: int = Field(1000, ge=1, description="Timed runs each cell makes at most.")
-    time_budget_s: float = Field(2.0, gt=0, description="Seconds of timing per cell once min_runs are done.")
-    target_rel_ci: float = Field(0.02, ge=0, description="Stop a cell early once the 95% CI half-width "
-                                                         "of its median is below this fraction of it.")
-    concurrency: int = Field(0, ge=0, description="Client threads for the load test (0 = no load test).")
-    profile: bool = Field(False, description="Also record a per-operator profile (onnxruntime only).")
-    dim_values: dict[str, int] = Field({}, description="Sizes for named dynamic dimensions other than the batch.")
-
-    @field_validator("batches", "threads")
-    @classmethod
-    def _positive(cls, values: list[int], info) -> list[int]:
-        bad = [v for v in values if v < 1]
-        if bad:
-            raise ValueError(f"{info.field_name} must be positive integers, got {bad[0]}")
-        return list(dict.fromkeys(values))
-
-    @model_validator(mode="after")
-    def _grid(self) -> "BenchmarkConfig":
-        for name in ("batches", "threads", "opt_levels", "execution_modes"):
-            if not getattr(self, name):
-                raise ValueError(f"the benchmark grid is empty: {name} needs at least one value")
-        if self.min_runs > self.max_runs:
-            raise ValueError(f"min_runs ({self.min_runs}) cannot exceed max_runs ({self.max_runs})")
-        return self
-
-    @classmethod
-    def parse(cls, data: dict[str, Any]) -> "BenchmarkConfig":
-        """Validate ``data``; raises InputError carrying the first problem's sentence."""
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            message = first["msg"].removeprefix("Value error, ")
-            raise InputError(message if first["type"] == "value_error" else f"{where}: {message}") from exc
+__all__ = ["BenchmarkConfig", "validate_for_model", "run_benchmark", "time_call", "artifact_sizes"]
 
 
 def time_call(call: Callable[[], Any], config: BenchmarkConfig) -> tuple[list[float], str]:
     """Timed latencies (ms) of ``call`` after warm-up, and why timing stopped (ci, budget, max_runs)."""
     for _ in range(config.warmup):
         call()
+    gc_was_on = gc.isenabled()
+    gc.disable()  # as timeit does: a collection landing inside one timed call is not the model's cost
+    try:
+        return _timed_loop(call, config)
+    finally:
+        if gc_was_on:
+            gc.enable()
+
+
+def _timed_loop(call: Callable[[], Any], config: BenchmarkConfig) -> tuple[list[float], str]:
     samples: list[float] = []
     clock = time.perf_counter_ns
     deadline = clock() + int(config.time_budget_s * 1e9)
@@ -138,36 +100,25 @@ def _measure_cells(artifact: Artifact, runtime: str, feeds: dict[int, dict], cel
                 start = time.perf_counter()
                 call()
                 out["cold_latency_ms"] = (time.perf_counter() - start) * 1e3
-            samples, reason = time_call(call, config)
+            with LoadMeter() as load:
+                samples, reason = time_call(call, config)
             peak = memory.peak_mb()
             key = _cell_key(batch, threads, opt if is_ort else None, mode if is_ort else None)
+            if load.other_load > NOISY:
+                out.setdefault("warnings", []).append(
+                    f"other processes (or neighbouring VMs) used {load.other_load:.0%} of the CPU while {key} "
+                    "was timed; its numbers are unreliable — rerun on a quiet machine")
             summary = summarize(samples)
             out["results"].append({
                 "batch": batch, "threads": threads, "opt_level": opt if is_ort else None,
                 "execution_mode": mode if is_ort else None, "latency_ms": summary,
                 "throughput_per_s": batch * 1e3 / summary["mean"], "peak_rss_mb": round(peak, 1),
                 "rss_increase_mb": round(max(peak - rss_before, 0.0), 1), "runs": len(samples),
-                "stopped_by": reason, "load_time_ms": load_ms})
+                "stopped_by": reason, "load_time_ms": load_ms, "other_load": round(load.other_load, 3)})
             out["samples"][key] = samples
             tick(f"{key}: p50 {summary['p50']:.3f} ms")
         session.close()
         del session, call
-
-
-def validate_for_model(config: BenchmarkConfig, fmt: str, inputs: list[dict[str, Any]]) -> str:
-    """The runtime ``config`` resolves to for a ``fmt`` model with signature ``inputs``; raises InputError
-    with a sentence when the grid cannot be measured on it (wrong runtime, fixed batch, ORT-only options)."""
-    runtime = config.runtime or DEFAULT_RUNTIME[fmt]
-    check_runtime(runtime, fmt)
-    if runtime != "onnxruntime":
-        if config.opt_levels != ["all"] or config.execution_modes != ["sequential"]:
-            raise InputError("opt_levels and execution_modes apply to the onnxruntime runtime only; "
-                             f"leave them at their defaults for {runtime}")
-        if config.profile:
-            raise InputError(f"per-operator profiles are recorded for onnxruntime only, not {runtime}")
-    for batch in config.batches:
-        check_batch(inputs, batch)
-    return runtime
 
 
 def _child(artifact: Artifact, inputs: list[dict], data: dict[str, Any]) -> dict[str, Any]:

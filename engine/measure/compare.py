@@ -9,8 +9,10 @@ an idle pool spins after each run. Measured here (2 vCPUs, MatMul 256×512·512�
 and ratios 2.04/3.66/2.32; own pools with ``session.intra_op.allow_spinning=0`` gave 0.624 ms and
 1.963/1.964/1.962; one global pool (``onnxruntime.set_global_thread_pool_sizes`` then
 ``use_per_session_threads=False``) gave 0.594 ms — the latency alone — and 2.025/2.020/2.018.
-So the global pool is used; ORT lets a process create it once, so when it already exists with
-other sizes the sessions fall back to their own non-spinning pools, and the result says which.
+So the global pool is used — in a fresh child process, because ORT lets a process create it once
+and, once it exists, refuses every session that asks for its own pool ("use_per_session_threads must
+be false when using a global thread pool"): creating it in the caller would break later benchmarks
+there. ``isolate=False`` stays in-process with non-spinning per-session pools instead.
 """
 from __future__ import annotations
 
@@ -25,24 +27,9 @@ from engine.errors import MeasureError
 from engine.measure.inputs import make_feeds
 from engine.measure.stats import median_ci, ratio_ci
 
-_GLOBAL_POOL: tuple[int, int] | None = None  # sizes this process's global pool was created with
 _ORT_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
                "tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(int8)": "int8",
                "tensor(uint8)": "uint8", "tensor(bool)": "bool"}
-
-
-def _shared_pool(threads: int) -> bool:
-    """Create (once) the process-wide pool with ``threads``; False if it exists with other sizes."""
-    global _GLOBAL_POOL
-    import onnxruntime as ort
-
-    if _GLOBAL_POOL is None:
-        try:
-            ort.set_global_thread_pool_sizes(threads, 1)
-            _GLOBAL_POOL = (threads, 1)
-        except Exception:  # created earlier in this process by someone else
-            _GLOBAL_POOL = (-1, -1)
-    return _GLOBAL_POOL == (threads, 1)
 
 
 def _session(path: Path, threads: int, shared: bool):
@@ -50,9 +37,11 @@ def _session(path: Path, threads: int, shared: bool):
 
     from engine.measure.runners import ort_options
 
-    options = ort_options(threads, spinning=shared)
-    if shared:
+    if shared:  # sizes come from the global pool; setting them per session only draws a warning
+        options = ort.SessionOptions()
         options.use_per_session_threads = False
+    else:
+        options = ort_options(threads, spinning=False)
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -64,14 +53,31 @@ def _feeds(session, batch: int, dim_values: dict[str, int] | None) -> dict[str, 
 
 def compare(a: Path, b: Path, batch: int = 1, threads: int = 1, warmup: int = 5, min_pairs: int = 30,
             max_pairs: int = 5000, time_budget_s: float = 4.0, target_rel_ci: float = 0.01,
-            dim_values: dict[str, int] | None = None) -> dict[str, Any]:
+            dim_values: dict[str, int] | None = None, isolate: bool = True) -> dict[str, Any]:
     """Time ``a`` and ``b`` (ONNX files) alternately; B/A ratio of medians with a paired-bootstrap CI.
 
     ``significant`` is true when the ratio's 95% CI excludes 1 — the difference is beyond the noise.
-    Raises MeasureError when a model cannot be loaded or run.
+    ``isolate`` runs the timing in a fresh process that shares one global ORT thread pool between the
+    two sessions. Raises MeasureError when a model cannot be loaded or run.
     """
+    args = (Path(a), Path(b), batch, threads, warmup, min_pairs, max_pairs, time_budget_s, target_rel_ci,
+            dim_values, isolate)
+    if not isolate:
+        return _compare_here(*args)
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_compare_here, args)
+
+
+def _compare_here(a: Path, b: Path, batch: int, threads: int, warmup: int, min_pairs: int, max_pairs: int,
+                  time_budget_s: float, target_rel_ci: float, dim_values: dict[str, int] | None,
+                  shared: bool) -> dict[str, Any]:
     os.environ["ORT_DISABLE_TELEMETRY"] = "1"
-    shared = _shared_pool(threads)
+    if shared:
+        import onnxruntime as ort
+
+        ort.set_global_thread_pool_sizes(threads, 1)
     try:
         sa, sb = _session(Path(a), threads, shared), _session(Path(b), threads, shared)
         fa, fb = _feeds(sa, batch, dim_values), _feeds(sb, batch, dim_values)

@@ -13,8 +13,9 @@ from engine.measure.stats import ratio_ci
 TINY_MS = 0.2  # below this per batch, fixed per-op costs (quantizing the input, ...) weigh heavily
 
 
-def _key(r: dict[str, Any]) -> tuple:
-    return r["batch"], r["threads"]
+def _key(r: dict[str, Any], full: bool) -> tuple:
+    base = (r["batch"], r["threads"])
+    return base + (str(r.get("opt_level")), str(r.get("execution_mode"))) if full else base
 
 
 def _sample_key(r: dict[str, Any]) -> str:
@@ -24,10 +25,16 @@ def _sample_key(r: dict[str, Any]) -> str:
 
 
 def _pair(parent: dict, child: dict) -> tuple[dict, dict] | None:
-    """The first cell both benchmarks measured (batch, threads), preferring batch 1 and fewest threads."""
-    mine = {_key(r): r for r in child.get("results", [])}
-    shared = sorted((_key(r), r) for r in parent.get("results", []) if _key(r) in mine)
-    return (shared[0][1], mine[shared[0][0]]) if shared else None
+    """A cell both benchmarks measured — same (batch, threads, opt level, mode) if any, else same
+    (batch, threads) — preferring batch 1 and the fewest threads."""
+    for full in (True, False):
+        mine = {_key(r, full): r for r in child.get("results", [])}
+        shared = sorted(((_key(r, full), i) for i, r in enumerate(parent.get("results", []))
+                         if _key(r, full) in mine), key=lambda ki: ki[0][:2])
+        if shared:
+            key, i = shared[0]
+            return parent["results"][i], mine[key]
+    return None
 
 
 def _ratio(parent: dict, child: dict, p: dict, c: dict) -> tuple[float, bool, str]:

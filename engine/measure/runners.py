@@ -7,6 +7,7 @@ runtime is timed doing the same work. Heavy libraries are imported here, inside 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -137,7 +138,9 @@ def _keras_predict(artifact: Artifact, threads: int, opt_level: str, mode: str) 
 def _tflite(artifact: Artifact, threads: int, opt_level: str, mode: str) -> Session:
     import tensorflow as tf
 
-    interpreter = tf.lite.Interpreter(model_path=str(artifact.path), num_threads=threads)
+    with warnings.catch_warnings():  # its deprecation notice (LiteRT) is not the user's concern here
+        warnings.simplefilter("ignore")
+        interpreter = tf.lite.Interpreter(model_path=str(artifact.path), num_threads=threads)
     interpreter.allocate_tensors()
     details = interpreter.get_input_details()
     outs = interpreter.get_output_details()

@@ -7,30 +7,37 @@ and ratios of medians get a bootstrap interval.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
 
 
+@lru_cache(maxsize=4096)
+def _ranks(n: int, confidence: float) -> tuple[int, int]:
+    """1-based ranks (l, u) with P(l <= #samples below the median < u) >= confidence, B ~ Binomial(n, 1/2)."""
+    from scipy.stats import binom
+
+    alpha = 1.0 - confidence
+    lo = max(int(binom.ppf(alpha / 2, n, 0.5)), 1)
+    while lo > 1 and binom.cdf(lo - 1, n, 0.5) > alpha / 2:
+        lo -= 1
+    return lo, n - lo + 1
+
+
 def median_ci(samples: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
     """The order-statistic interval [x_(l), x_(u)] that covers the population median with at least
-    ``confidence``: P(l <= #below-median < u) under Binomial(n, 1/2). With fewer than 6 samples no
-    such interval exists at 95%, and the full range is returned."""
-    x = np.sort(np.asarray(samples, dtype=float))
+    ``confidence`` — distribution-free, from the binomial. With fewer than 6 samples no such interval
+    exists at 95%, and the full range is returned. O(n): the two order statistics come from a partition."""
+    x = np.asarray(samples, dtype=float)
     n = len(x)
     if n == 0:
         raise ValueError("no samples")
     if n < 6:
-        return float(x[0]), float(x[-1])
-    from scipy.stats import binom
-
-    alpha = 1.0 - confidence
-    # the largest l with P(B < l) <= alpha/2; symmetric u = n - l + 1 (1-based ranks)
-    lo_rank = max(int(binom.ppf(alpha / 2, n, 0.5)), 1)
-    while lo_rank > 1 and binom.cdf(lo_rank - 1, n, 0.5) > alpha / 2:
-        lo_rank -= 1
-    hi_rank = n - lo_rank + 1
-    return float(x[lo_rank - 1]), float(x[hi_rank - 1])
+        return float(x.min()), float(x.max())
+    lo, hi = _ranks(n, confidence)
+    part = np.partition(x, [lo - 1, hi - 1])
+    return float(part[lo - 1]), float(part[hi - 1])
 
 
 def rel_half_width(samples: Sequence[float]) -> float:

@@ -97,15 +97,20 @@ def required_data(spec: PassSpec, config: PassConfig) -> str:
 def _load() -> None:
     # Explicit list: greppable, no import-order magic. Each module defines PASS.
     from engine.passes import (
+        cluster,
+        distill,
         fp16,
         onnx_optimize,
         ort_quantize_dynamic,
         ort_quantize_static,
+        prune,
+        qat,
         tf2onnx_convert,
         tflite,
     )
 
-    for module in (tf2onnx_convert, tflite, onnx_optimize, fp16, ort_quantize_dynamic, ort_quantize_static):
+    for module in (tf2onnx_convert, tflite, onnx_optimize, fp16, ort_quantize_dynamic, ort_quantize_static,
+                   prune, cluster, qat, distill):
         register(module.PASS)
 
 

@@ -92,3 +92,16 @@ def file_gzip_bytes(path: Path) -> int:
 
 def params(model: Any) -> int:
     return int(sum(np.prod(w.shape) for w in model.get_weights()))
+
+
+KERNEL_LAYERS = ("Conv1D", "Conv2D", "Conv3D", "Dense", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose")
+
+
+def has_kernel(layer: Any) -> bool:
+    """Layers tfmot can prune and cluster: convolutions and dense layers."""
+    return type(layer).__name__ in KERNEL_LAYERS
+
+
+def n_rows(x: Any) -> int:
+    first = next(iter(x.values())) if isinstance(x, dict) else x
+    return int(first.shape[0])

@@ -59,6 +59,9 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
         except Exception as exc:
             raise PassError(f"could not upgrade the model from opset {before_opset} to {config.target_opset}; "
                             f"try a lower target_opset ({exc}).") from exc
+        # the converter keeps the old IR version (3), which opset 13+ does not allow
+        model.ir_version = max(model.ir_version, onnx.helper.find_min_ir_version_for(list(model.opset_import)))
+    _drop_initializer_inputs(model)
     if config.passes:
         import onnxoptimizer
 
@@ -89,6 +92,17 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
         "opset_before": before_opset, "opset_after": model_opset(result),
         "nodes_before": before_nodes, "nodes_after": len(result.graph.node),
     })
+
+
+def _drop_initializer_inputs(model) -> None:
+    """Old models (IR < 4) list every weight as a graph input too; once constant folding removes a weight,
+    its input would dangle as a required input. IR 4+ lets weights be initializers only."""
+    if model.ir_version < 4:
+        return
+    weights = {t.name for t in model.graph.initializer}
+    kept = [i for i in model.graph.input if i.name not in weights]
+    del model.graph.input[:]
+    model.graph.input.extend(kept)
 
 
 PASS = PassSpec(

@@ -43,9 +43,9 @@ class _Reader:
     """Feeds calibration batches from the data set, in the model's batch size when it is fixed."""
 
     def __init__(self, inputs: list[Any], x: np.ndarray | dict[str, np.ndarray], samples: int) -> None:
-        from engine.fidelity import _match
+        from engine.fidelity import match_inputs
 
-        arrays = _match([{"name": i.name} for i in inputs], x if isinstance(x, dict) else {inputs[0].name: x})
+        arrays = match_inputs([{"name": i.name} for i in inputs], x if isinstance(x, dict) else {inputs[0].name: x})
         fixed = inputs[0].shape[0] if inputs[0].shape else None
         step = fixed if isinstance(fixed, int) and fixed > 0 else 16
         dtypes = [_NP.get(i.type, np.float32) for i in inputs]
@@ -91,6 +91,7 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     except Exception as exc:
         raise PassError(f"onnxruntime could not quantize this model statically; check the data set matches "
                         f"the model's inputs ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}).") from exc
+    (ctx.scratch / "preprocessed.onnx").unlink(missing_ok=True)
     ctx.progress(0.9, "checking the quantized model loads")
     try:
         ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from engine.artifact import Artifact
 from engine.errors import PassError
@@ -23,15 +23,14 @@ class Config(PassConfig):
                                   "training; constant: the target from the first step.")
     epochs: int = Field(2, ge=1, le=1000, description="Fine-tuning epochs over the data set.")
     batch_size: int = Field(32, ge=1, le=4096, description="Fine-tuning batch size.")
-    learning_rate: float = Field(1e-4, gt=0, le=1, description="Adam learning rate for fine-tuning.")
+    learning_rate: float = Field(1e-3, gt=0, le=1, description="Adam learning rate for fine-tuning.")
 
+    @field_validator("target_sparsity")
     @classmethod
-    def _check(cls, value: float) -> float:
+    def _fraction(cls, value: float) -> float:
+        if not 0 < value < 1:
+            raise ValueError(f"target_sparsity must be between 0 and 1 (exclusive), got {value}")
         return value
-
-    def model_post_init(self, __context: object) -> None:
-        if not 0 < self.target_sparsity < 1:
-            raise ValueError(f"target_sparsity must be between 0 and 1 (exclusive), got {self.target_sparsity}")
 
 
 def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
@@ -46,7 +45,7 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     model = keras3_to_tf_keras(source.path)
     parent_gzip = ft.weights_gzip_bytes(model)
     sparsity = tfmot.sparsity.keras
-    total_steps = math.ceil(ft_len(x) / config.batch_size) * config.epochs
+    total_steps = math.ceil(ft.n_rows(x) / config.batch_size) * config.epochs
     if config.schedule == "constant":
         frequency = max(1, total_steps // 10)
         schedule = sparsity.ConstantSparsity(config.target_sparsity, begin_step=0, frequency=frequency)
@@ -57,15 +56,10 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
                                             end_step=frequency * (end // frequency), frequency=frequency)
 
     def wrap(layer):
-        if any(w.name.split("/")[-1].startswith(("kernel", "depthwise_kernel")) for w in layer.weights) \
-                and sparsity.prune_registry.PruneRegistry.supports(layer) if hasattr(sparsity, "prune_registry") \
-                else _prunable(layer):
-            return sparsity.prune_low_magnitude(layer, pruning_schedule=schedule)
-        return layer
+        return sparsity.prune_low_magnitude(layer, pruning_schedule=schedule) if ft.has_kernel(layer) else layer
 
     try:
         pruned = tf_keras.models.clone_model(model, clone_function=wrap)
-        pruned.set_weights(model.get_weights()) if len(pruned.weights) == len(model.weights) else None
     except Exception as exc:
         raise PassError(f"tfmot could not wrap this model for pruning ({exc}).") from exc
     pruned.compile(optimizer=tf_keras.optimizers.Adam(config.learning_rate), loss=ft.loss_for(pruned, y, tf_keras))
@@ -86,16 +80,6 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
         "weights_gzip_bytes": child_gzip, "parent_weights_gzip_bytes": parent_gzip,
         "gzip_ratio": parent_gzip / max(child_gzip, 1),
     })
-
-
-def ft_len(x) -> int:
-    first = next(iter(x.values())) if isinstance(x, dict) else x
-    return int(first.shape[0])
-
-
-def _prunable(layer) -> bool:
-    return type(layer).__name__ in ("Conv1D", "Conv2D", "Conv3D", "Dense", "DepthwiseConv2D", "SeparableConv2D",
-                                    "Conv2DTranspose", "Embedding")
 
 
 PASS = PassSpec(

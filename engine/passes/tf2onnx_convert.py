@@ -41,9 +41,10 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
 
     onnx.save(model_proto, str(out))
     ctx.progress(1.0, "converted")
-    ops = sorted({n.op_type for n in model_proto.graph.node})
-    return PassResult(Artifact(out, "onnx"), {"opset": config.opset, "nodes": len(model_proto.graph.node),
-                                              "op_types": ops})
+    ops = [n.op_type for n in model_proto.graph.node]
+    # a QAT model's fake-quant ops become Q/DQ pairs; the fidelity gate allows their rounding steps
+    return PassResult(Artifact(out, "onnx"), {"opset": config.opset, "nodes": len(ops), "op_types": sorted(set(ops)),
+                                              "qdq_nodes": ops.count("QuantizeLinear") + ops.count("DequantizeLinear")})
 
 
 def _keras_function(tf: Any, path: Path, dynamic_batch: bool) -> tuple[Any, list[Any], list[str]]:

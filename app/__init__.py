@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: pages read widgets, call ``engine.api``, and render."""

@@ -1,0 +1,45 @@
+"""Download: export a model (the family's champion by default) in a deployable format."""
+from __future__ import annotations
+
+import streamlit as st
+
+from app import ui
+from engine import api
+from engine.jobs import service
+
+TARGETS = {"onnx": "ONNX model file", "keras": "Keras .keras file", "savedmodel": "TensorFlow SavedModel (zip)",
+           "tflite": "TFLite flatbuffer", "bundle": "Verified bundle: model, sample input/outputs, run script, recipe",
+           "tfserving": "TensorFlow Serving layout (zip)", "triton": "Triton model repository (zip)"}
+
+st.title("Download")
+st.caption("Export a variant as a file you can deploy. Bundles carry a sample input with the outputs the model "
+           "gave on it and a script that checks them where the bundle lands.")
+if not ui.families():
+    ui.empty_state("Nothing to download yet.")
+    st.stop()
+
+family = ui.pick_family()
+members = ui.models(family["id"])
+champion = api.get_champion(family["id"])
+model = ui.pick_model("Model", members, state_key="download_model_id", default=champion)
+if model["id"] == champion:
+    st.caption("★ This is the family's champion.")
+elif champion:
+    st.caption(f"The family's champion is #{champion}.")
+
+targets = api.export_targets(model["format"])
+target = st.radio("Format", targets, format_func=lambda t: f"{t} — {TARGETS.get(t, t)}", key="export_target")
+exports = st.session_state.setdefault("exports", {})
+slot = f"{model['id']}:{target}"
+if st.button("Export", type="primary", icon=":material/package_2:", key="export"):
+    with ui.shows_errors():
+        exports[slot] = api.submit_export(model["id"], target).id
+
+if slot in exports:
+    finished = ui.watch_job(exports[slot])
+    if finished and finished["status"] == "succeeded":
+        path = api.export_path(service.get(finished["id"]))
+        st.download_button(f"Download {finished['result']['filename']}", data=path.read_bytes,
+                           file_name=finished["result"]["filename"], mime="application/octet-stream",
+                           type="primary", icon=":material/download:", on_click="ignore", key="download")
+        st.caption(f"sha256 {finished['result'].get('sha256', '')}")

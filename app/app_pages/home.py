@@ -1,0 +1,61 @@
+"""Home: what Trimline does, the demo, and uploads of models and data sets."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from app import ui
+from engine import api
+
+st.title("Trimline")
+st.markdown("Take a trained **TensorFlow/Keras** or **ONNX** model to a fast, small, verified artifact: "
+            "convert and compress it, measure every variant, compare them, and download the champion.")
+
+models, datasets = ui.models(), ui.datasets()
+cols = st.columns(3)
+cols[0].metric("Models", len(models))
+cols[1].metric("Model families", len(ui.families()))
+cols[2].metric("Data sets", len(datasets))
+
+st.subheader("Try it with the demo")
+st.caption("Trains a small CNN on scikit-learn's 8×8 digits in a background job (about half a minute), "
+           "then imports it with its test set.")
+if st.button("Load demo", type="primary", icon=":material/rocket_launch:", key="load_demo"):
+    with ui.shows_errors():
+        st.session_state["home_job"] = api.load_demo().id
+        ui.refresh()
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Upload a model")
+    model_file = st.file_uploader("Model file", type=["onnx", "keras", "h5", "tflite", "zip"], key="model_upload",
+                                  help="ONNX, Keras (.keras/.h5), TFLite, or a .zip holding a SavedModel "
+                                       "or an ONNX model with external data.")
+    model_name = st.text_input("Name", key="model_name", placeholder="defaults to the file name")
+    if st.button("Import model", disabled=model_file is None, key="import_model"):
+        with ui.shows_errors():
+            staged = api.save_upload(model_file)
+            name = model_name.strip() or Path(model_file.name).stem
+            st.session_state["home_job"] = api.submit_import(upload=staged, name=name).id
+with right:
+    st.subheader("Upload a data set")
+    data_file = st.file_uploader("Data file", type=["npz", "csv", "zip"], key="data_upload",
+                                 help="An .npz with x (and y for labels), a CSV, or a zip of images with "
+                                      "labels.csv. Used for calibration, fine-tuning and evaluation.")
+    data_name = st.text_input("Name", key="data_name", placeholder="defaults to the file name")
+    label_column = st.text_input("Label column (CSV only)", key="label_column")
+    if st.button("Import data set", disabled=data_file is None, key="import_data"):
+        with ui.shows_errors():
+            staged = api.save_upload(data_file)
+            name = data_name.strip() or Path(data_file.name).stem
+            job = api.submit_dataset_import(upload=staged, name=name, label_column=label_column.strip() or None)
+            st.session_state["home_job"] = job.id
+
+if st.session_state.get("home_job"):
+    st.divider()
+    finished = ui.watch_job(st.session_state["home_job"])
+    if finished and (finished.get("result") or {}).get("model_id"):
+        if st.button("Open the model", key="open_home_model"):
+            ui.open_model(finished["result"]["model_id"])
+    st.page_link("app_pages/jobs.py", label="All jobs", icon=":material/pending_actions:")

@@ -1,0 +1,30 @@
+"""Trimline's dashboard: sign-in (when configured), navigation, and the one error boundary for pages."""
+from __future__ import annotations
+
+import streamlit as st
+
+from app import auth, ui
+from engine import api
+from engine.errors import EngineError
+
+st.set_page_config(page_title="Trimline", page_icon=":material/compress:", layout="wide")
+
+PAGES = [
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/models.py", title="Models", icon=":material/account_tree:"),
+    st.Page("app_pages/optimize.py", title="Optimize", icon=":material/tune:"),
+    st.Page("app_pages/jobs.py", title="Jobs", icon=":material/pending_actions:"),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/scatter_plot:"),
+    st.Page("app_pages/download.py", title="Download", icon=":material/download:"),
+]
+
+if not auth.gate():
+    st.stop()
+
+page = st.navigation(PAGES)
+try:
+    api.ready()
+    ui.viewer_ready()
+    page.run()
+except EngineError as exc:  # the page boundary: one sentence, no traceback
+    st.error(str(exc))

@@ -1,0 +1,104 @@
+"""Plain table rows and number formats for the pages (pure functions; tests call them directly)."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def human_bytes(n: int | float | None) -> str:
+    if n is None:
+        return "—"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def human_count(n: int | float | None) -> str:
+    if n is None:
+        return "—"
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= div:
+            return f"{n / div:.2f} {suffix}"
+    return f"{n:.0f}"
+
+
+def shape_text(shape: Any) -> str:
+    if not isinstance(shape, (list, tuple)):
+        return str(shape)
+    return "[" + ", ".join("?" if d in (None, -1) or isinstance(d, str) and not d.isdigit() else str(d)
+                           for d in shape) + "]"
+
+
+def model_label(m: dict[str, Any]) -> str:
+    """``#3 digits-cnn · onnx (tf2onnx)`` — how a model is named in every picker."""
+    how = f" ({m['pass']})" if m.get("pass") else ""
+    return f"#{m['id']} {m['name']} · {m['format']}{how}"
+
+
+def models_table(models: list[dict[str, Any]], champions: set[int]) -> list[dict[str, Any]]:
+    return [{"id": m["id"], "name": m["name"], "format": m["format"], "pass": m.get("pass") or "upload",
+             "parent": m.get("parent_id"), "family": m.get("root_id"), "params": m.get("params"),
+             "FLOPs": human_count(m.get("flops")), "size": human_bytes(m.get("size_bytes")),
+             "champion": "★" if m["id"] in champions else ""} for m in models]
+
+
+def io_table(model: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for role, key in (("input", "inputs"), ("output", "outputs")):
+        for t in model.get(key) or []:
+            rows.append({"role": role, "name": t.get("name"), "shape": shape_text(t.get("shape")),
+                         "dtype": t.get("dtype")})
+    return rows
+
+
+def benchmark_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for r in results:
+        lat = r.get("latency_ms") or {}
+        rows.append({"batch": r.get("batch"), "threads": r.get("threads"), "opt level": r.get("opt_level"),
+                     "p50 ms": lat.get("p50"), "p90 ms": lat.get("p90"), "p99 ms": lat.get("p99"),
+                     "± CI95 p50": lat.get("ci95_p50"), "throughput /s": r.get("throughput_per_s"),
+                     "peak RSS MB": r.get("peak_rss_mb")})
+    return rows
+
+
+def compare_table(rows: list[dict[str, Any]], front: set[int], champion_id: int | None) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        delta = r.get("delta") or {}
+        out.append({"id": r["id"], "variant": f"{r.get('name')} · {r.get('format')}", "pass": r.get("pass") or "root",
+                    "latency p50 ms": r.get("latency_p50_ms"), "latency × root": delta.get("latency_p50_ms"),
+                    "size": human_bytes(r.get("size_bytes")), "size × root": delta.get("size_bytes"),
+                    "accuracy": r.get("accuracy"), "accuracy × root": delta.get("accuracy"),
+                    "agreement": r.get("agreement"), "Pareto": "✓" if r["id"] in front else "",
+                    "champion": "★" if r["id"] == champion_id else ""})
+    return out
+
+
+def jobs_table(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"id": j["id"], "kind": j["kind"], "status": j["status"], "progress": j.get("progress") or 0.0,
+             "message": j.get("message") or "", "error": j.get("error") or "",
+             "model": (j.get("params") or {}).get("model_id"), "created": j.get("created_at")} for j in jobs]
+
+
+def job_outcome(job: dict[str, Any]) -> str:
+    """One sentence on what a finished job left behind."""
+    result = job.get("result") or {}
+    what = f"Job #{job['id']} ({job['kind']})"
+    if job["status"] != "succeeded":
+        return f"{what} {job['status']}: {job.get('error') or 'no reason was recorded'}"
+    if job["kind"] == "demo":
+        return f"{what} succeeded: demo model #{result.get('model_id')} and data set #{result.get('dataset_id')} are ready."
+    if "dataset_id" in result and "model_id" not in result:
+        return f"{what} succeeded: data set #{result['dataset_id']} is ready."
+    if job["kind"] in ("import", "optimize", "recipe"):
+        return f"{what} succeeded: model #{result.get('model_id')} is ready."
+    if job["kind"] == "export":
+        return f"{what} succeeded: {result.get('filename')} ({human_bytes(result.get('size_bytes'))}) is ready."
+    return f"{what} succeeded."
+
+
+def dataset_label(d: dict[str, Any]) -> str:
+    labels = "labelled" if d.get("has_labels") else "no labels"
+    return f"#{d['id']} {d['name']} ({d['n_samples']} samples, {labels})"

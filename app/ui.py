@@ -1,0 +1,144 @@
+"""What every page shares: cached list queries, pickers backed by session selections, the error
+boundary for actions, and a job watcher that polls storage from a fragment."""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import streamlit as st
+
+from app import netron_view
+from app.tables import job_outcome, model_label
+from engine import api
+from engine.errors import EngineError
+from engine.jobs import service
+
+
+# ---------------------------------------------------------------- queries (plain dicts, cached briefly)
+def _where() -> str:
+    # st.cache_data is per process; keying on the store keeps two homes (tests, a changed env) apart.
+    return os.environ.get("TRIMLINE_DATABASE_URL") or os.environ.get("TRIMLINE_HOME") or "~"
+
+
+@st.cache_data(ttl=2, show_spinner=False)
+def _models(where: str, root_id: int | None) -> list[dict[str, Any]]:
+    return [m.to_json() for m in api.list_models(root_id)]
+
+
+@st.cache_data(ttl=2, show_spinner=False)
+def _datasets(where: str) -> list[dict[str, Any]]:
+    return [d.to_json() for d in api.list_datasets()]
+
+
+@st.cache_data(ttl=2, show_spinner=False)
+def _passes() -> list[dict[str, Any]]:
+    return api.list_passes()
+
+
+def models(root_id: int | None = None) -> list[dict[str, Any]]:
+    return _models(_where(), root_id)
+
+
+def datasets() -> list[dict[str, Any]]:
+    return _datasets(_where())
+
+
+def passes() -> list[dict[str, Any]]:
+    return _passes()
+
+
+def families() -> list[dict[str, Any]]:
+    """Root models (uploads), newest first: each one heads a lineage."""
+    return sorted((m for m in models() if m.get("parent_id") is None), key=lambda m: -m["id"])
+
+
+def refresh() -> None:
+    """Forget cached lists after this session changed something."""
+    _models.clear()
+    _datasets.clear()
+
+
+@st.cache_resource(show_spinner="Preparing the graph viewer…")
+def viewer_ready() -> bool:
+    """Copy the Netron viewer into app/static once per process; False if that is impossible here."""
+    try:
+        netron_view.install_viewer()
+        return True
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------- errors
+@contextmanager
+def shows_errors() -> Iterator[None]:
+    """Around one user action: an EngineError becomes one st.error sentence, the page goes on."""
+    try:
+        yield
+    except EngineError as exc:
+        st.error(str(exc))
+
+
+# ---------------------------------------------------------------- pickers (selections live in session state)
+def pick(label: str, options: list[Any], state_key: str, format_func=str, default: Any = None, **kwargs: Any) -> Any:
+    """A selectbox whose choice is remembered under ``state_key`` across pages and reruns;
+    ``default`` (else the first option) until the user chooses."""
+    if not options:
+        return None
+    current = st.session_state.get(state_key)
+    current = current if current in options else default
+    index = options.index(current) if current in options else 0
+    chosen = st.selectbox(label, options, index=index, format_func=format_func, **kwargs)
+    st.session_state[state_key] = chosen
+    return chosen
+
+
+def pick_model(label: str, candidates: list[dict[str, Any]], state_key: str = "model_id", default: int | None = None,
+               **kwargs: Any) -> dict | None:
+    by_id = {m["id"]: m for m in candidates}
+    chosen = pick(label, list(by_id), state_key, format_func=lambda i: model_label(by_id[i]), default=default, **kwargs)
+    return by_id.get(chosen)
+
+
+def pick_family(label: str = "Model family", state_key: str = "family_id") -> dict | None:
+    roots = families()
+    by_id = {m["id"]: m for m in roots}
+    chosen = pick(label, list(by_id), state_key, format_func=lambda i: f"#{i} {by_id[i]['name']}")
+    return by_id.get(chosen)
+
+
+def open_model(model_id: int) -> None:
+    """Select a model (and its family) and go to the Models page."""
+    model = api.get_model(model_id)
+    st.session_state["model_id"] = model.id
+    st.session_state["family_id"] = model.root_id
+    st.switch_page("app_pages/models.py")
+
+
+def empty_state(text: str) -> None:
+    st.info(text)
+    st.page_link("app_pages/home.py", label="Upload a model or load the demo", icon=":material/upload:")
+
+
+# ---------------------------------------------------------------- watching a job
+def watch_job(job_id: int) -> dict[str, Any] | None:
+    """Show a job's progress until it ends, then its outcome; returns the finished job's JSON."""
+    try:
+        job = service.get(job_id).to_json()
+    except EngineError:
+        return None
+    if job["status"] in ("queued", "running"):
+        _poll(job_id)
+        return None
+    (st.success if job["status"] == "succeeded" else st.error)(job_outcome(job))
+    return job
+
+
+@st.fragment(run_every=1.5)
+def _poll(job_id: int) -> None:
+    job = service.get(job_id)
+    if job.done:
+        refresh()  # the job may have added a model or a data set
+        st.rerun()  # the whole page draws the outcome, and this fragment stops polling
+    where = "waiting for a worker" if job.status == "queued" else (job.message or "running")
+    st.progress(min(max(job.progress, 0.0), 1.0), text=f"Job #{job.id} ({job.kind}): {where}")

@@ -1,0 +1,75 @@
+"""Quantization-aware training with tensorflow-model-optimization: fake-quantize weights and activations
+to int8 and fine-tune, so the model learns to live with 8-bit rounding.
+
+The output is the QAT tf-keras model (``.h5``, with tfmot's quantize wrappers). It deploys through the
+``tf2onnx`` pass, which turns its fake-quant ops into ONNX QuantizeLinear/DequantizeLinear pairs (a Q/DQ
+model onnxruntime runs in int8), or through ``tflite`` (an int8 TFLite model). This pass converts it once
+itself to check that form and reports its Q/DQ node counts (``onnx_qdq``).
+"""
+from __future__ import annotations
+
+from pydantic import Field
+
+from engine.artifact import Artifact
+from engine.errors import PassError
+from engine.passes.base import PassConfig, PassContext, PassResult, PassSpec
+
+
+class Config(PassConfig):
+    epochs: int = Field(1, ge=1, le=1000, description="Quantization-aware fine-tuning epochs.")
+    batch_size: int = Field(32, ge=1, le=4096, description="Fine-tuning batch size.")
+    learning_rate: float = Field(1e-4, gt=0, le=1, description="Adam learning rate for fine-tuning.")
+
+
+def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
+    from engine.bridge import keras3_to_tf_keras
+    from engine.passes import _finetune as ft
+
+    x, y = ft.labelled_data(ctx, "qat")
+    import tensorflow_model_optimization as tfmot
+    import tf_keras
+
+    ctx.progress(0.05, "loading the model as tf-keras")
+    model = keras3_to_tf_keras(source.path)
+    try:
+        qat = tfmot.quantization.keras.quantize_model(model)
+    except Exception as exc:
+        raise PassError(f"tfmot cannot quantize every layer of this model ({str(exc).splitlines()[0]}); "
+                        "use ort-quantize-static on its ONNX form instead.") from exc
+    qat.compile(optimizer=tf_keras.optimizers.Adam(config.learning_rate), loss=ft.loss_for(qat, y, tf_keras))
+    qat.fit(ft.as_model_input(qat, x), y, batch_size=config.batch_size, epochs=config.epochs, verbose=0,
+            callbacks=[ft.progress_callback(tf_keras, ctx, config.epochs, 0.1, 0.7, "quantization-aware training")])
+    out = ctx.scratch / "model.h5"
+    qat.save(str(out), save_format="h5")
+    ctx.progress(0.85, "checking the ONNX Q/DQ form")
+    return PassResult(Artifact(out, "keras"), {"onnx_qdq": _qdq_counts(out, ctx)})
+
+
+def _qdq_counts(path, ctx: PassContext) -> dict[str, int]:
+    """Convert the saved QAT model with the tf2onnx pass; count its Q/DQ nodes (the file is not kept)."""
+    import shutil
+
+    from engine.passes.tf2onnx_convert import Config as OnnxConfig, run as to_onnx
+
+    folder = ctx.scratch / "qdq-check"
+    folder.mkdir(exist_ok=True)
+    try:
+        result = to_onnx(Artifact(path, "keras"), OnnxConfig(opset=17), PassContext(folder, log=ctx.log))
+        import onnx
+
+        ops = [n.op_type for n in onnx.load(str(result.artifact.path)).graph.node]
+        return {op: ops.count(op) for op in ("QuantizeLinear", "DequantizeLinear")}
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+PASS = PassSpec(
+    name="qat",
+    summary="Quantization-aware training: fine-tune with int8 fake quantization; export to Q/DQ ONNX with tf2onnx.",
+    accepts=("keras",),
+    produces="keras",
+    config=Config,
+    run=run,
+    kind="compression",
+    needs="labels",
+)

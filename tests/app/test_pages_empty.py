@@ -1,0 +1,60 @@
+"""Every page renders on an empty TRIMLINE_HOME and says what to do next."""
+from __future__ import annotations
+
+import pytest
+
+EMPTY = {
+    "models": "No models yet.",
+    "optimize": "No models to optimize yet.",
+    "jobs": "No jobs yet. Upload a model or load the demo on Home.",
+    "compare": "No models to compare yet.",
+    "download": "Nothing to download yet.",
+}
+
+
+def test_home_renders_uploads_and_demo_button_when_empty(page):
+    at = page("home")
+    assert [t.value for t in at.title] == ["Trimline"]
+    assert [m.value for m in at.metric] == ["0", "0", "0"]
+    assert at.button(key="load_demo").label == "Load demo"
+    assert at.button(key="import_model").disabled and at.button(key="import_data").disabled
+    assert len(at.get("file_uploader")) == 2
+    assert not at.error
+
+
+@pytest.mark.parametrize("name", list(EMPTY))
+def test_page_renders_empty_state_when_home_is_empty(page, name):
+    at = page(name)
+    assert [t.value for t in at.title] == [name.capitalize()]
+    assert EMPTY[name] in [i.value for i in at.info]
+    assert not at.error
+
+
+def test_load_demo_button_queues_the_demo_job(page):
+    from engine import api
+
+    at = page("home")
+    at.button(key="load_demo").click().run()
+    jobs = api.list_jobs()
+    assert [(j.kind, j.status) for j in jobs] == [("demo", "queued")]
+    assert at.session_state["home_job"] == jobs[0].id
+    assert not at.exception
+
+
+def test_app_asks_for_password_when_one_is_configured(page, monkeypatch):
+    monkeypatch.setenv("TRIMLINE_PASSWORD", "s3cret")
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.conftest import APP
+
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert [t.value for t in at.title] == ["Trimline"]
+    assert at.text_input(key="login_password").value == ""
+    assert "load_demo" not in [b.key for b in at.button]
+    at.text_input(key="login_password").input("wrong")
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == ["That password is not right."]
+    at.text_input(key="login_password").input("s3cret")
+    at.button[0].click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert at.button(key="load_demo").label == "Load demo"

@@ -1,0 +1,102 @@
+"""Jobs, Compare and Download pages against real jobs run through the sandboxed runner."""
+from __future__ import annotations
+
+import pytest
+
+from engine import api
+from engine.errors import JobFailedError
+from engine.jobs import service
+from tests.app.apphelp import by_label, plotly_count
+from tests.app.conftest import run_job, write_tiny_onnx
+
+
+def test_jobs_page_shows_a_failed_jobs_error_sentence(page, home, tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"this is not a model at all")
+    job = api.submit_import(bad, name="bad")
+    with pytest.raises(JobFailedError):
+        run_job(job.id)
+    failed = service.get(job.id)
+    assert failed.status == "failed" and failed.error
+    at = page("jobs")
+    table = at.dataframe[0].value
+    assert list(table["status"]) == ["failed"] and list(table["error"]) == [failed.error]
+    assert [e.value for e in at.error] == [failed.error]
+    assert at.subheader[0].value == f"Job #{job.id} · import · failed"
+    assert "Cancel job" not in [b.label for b in at.button]
+
+
+def test_jobs_page_cancels_a_queued_job(page, imported):
+    job = api.submit_benchmark(imported, {"batches": [1], "threads": [1]})
+    at = page("jobs")
+    assert at.subheader[0].value == f"Job #{job.id} · benchmark · queued"
+    by_label(at.button, "Cancel job").click().run()
+    assert not at.exception
+    after = service.get(job.id)
+    assert after.cancel_requested or after.status == "cancelled"
+
+
+def test_jobs_page_shows_progress_and_log_of_a_finished_job(page, imported):
+    at = page("jobs")
+    assert at.get("progress")[0].proto.value == 100
+    assert "succeeded: model #" in at.success[0].value
+
+
+def _family(imported):
+    """The tiny model, a quantized child, both benchmarked."""
+    child = run_job(api.submit_optimize(imported, "ort-quantize-dynamic", {}).job.id).result["model_id"]
+    for model_id in (imported, child):
+        run_job(api.submit_benchmark(model_id, {"batches": [1], "threads": [1], "time_budget_s": 0.2}).id)
+    return child
+
+
+def test_compare_page_draws_charts_table_and_sets_champion(page, imported):
+    child = _family(imported)
+    at = page("compare")
+    assert plotly_count(at) == 2
+    table = at.dataframe[0].value
+    assert list(table["id"]) == [imported, child]
+    assert list(table["latency × root"])[0] == 1.0 and list(table["size × root"])[0] == 1.0
+    assert set(table["Pareto"]) <= {"✓", ""} and "✓" in set(table["Pareto"])
+    assert not at.warning
+    by_label(at.selectbox, "Champion of this family").set_value(child)
+    by_label(at.text_input, "Note").input("smaller")
+    by_label(at.button, "Mark as champion").click().run()
+    assert api.get_champion(imported) == child
+    assert list(at.dataframe[0].value["champion"]) == ["", "★"]
+
+
+def test_compare_page_offers_to_benchmark_unmeasured_variants(page, imported):
+    at = page("compare")
+    assert at.warning[0].value == f"1 of 1 variants have no benchmark yet: #{imported}."
+    assert plotly_count(at) == 0
+    at.button(key="bench_missing").click().run()
+    newest = api.list_jobs()[0]
+    assert (newest.kind, newest.params["model_id"]) == ("benchmark", imported)
+
+
+def test_download_page_offers_valid_formats_and_a_download_after_export(page, imported):
+    at = page("download")
+    assert at.radio(key="export_target").options[0].startswith("onnx")
+    assert [o.split(" — ")[0] for o in at.radio(key="export_target").options] == api.export_targets("onnx")
+    at.button(key="export").click().run()
+    job = api.list_jobs()[0]
+    assert job.kind == "export" and job.params == {"model_id": imported, "format": "onnx"}
+    run_job(job.id)
+    at.run()
+    assert not at.exception
+    buttons = at.get("download_button")
+    assert len(buttons) == 1 and buttons[0].proto.label == "Download tiny.onnx"
+    assert api.export_path(service.get(job.id)).read_bytes() == api.model_path(imported).read_bytes()
+
+
+def test_download_page_preselects_the_champion(page, imported, tmp_path):
+    second = run_job(api.submit_optimize(imported, "ort-quantize-dynamic", {}).job.id).result["model_id"]
+    api.set_champion(second, "quantized")
+    at = page("download")
+    assert by_label(at.selectbox, "Model").value == second
+    assert "★ This is the family's champion." in [c.value for c in at.caption]
+    other = write_tiny_onnx(tmp_path / "other.onnx", seed=1)
+    run_job(api.submit_import(other, name="other").id)
+    at = page("download")
+    assert [o for o in by_label(at.selectbox, "Model family").options] == ["#3 other", f"#{imported} tiny"]

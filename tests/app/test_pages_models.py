@@ -1,0 +1,115 @@
+"""Models and Optimize pages against a real imported ONNX model."""
+from __future__ import annotations
+
+from engine import api
+from tests.app.apphelp import by_label, plotly_count
+from tests.app.conftest import run_job
+
+
+def test_models_page_shows_table_lineage_and_details(page, imported):
+    at = page("models")
+    assert not at.error
+    table = at.dataframe[0].value
+    assert list(table["name"]) == ["tiny"] and list(table["format"]) == ["onnx"]
+    assert list(table["pass"]) == ["upload"] and list(table["params"]) == [12]
+    assert at.subheader[0].value == f"#{imported} tiny"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Format"] == "onnx" and metrics["Parameters"] == "12" and metrics["FLOPs / sample"] == "24"
+    assert metrics["Size"] == f"{api.get_model(imported).size_bytes} B"
+    io = at.dataframe[1].value
+    assert list(io["name"]) == ["x", "y"] and list(io["shape"]) == ["[?, 4]", "[?, 3]"]
+    assert plotly_count(at) == 2  # lineage and operator histogram
+    assert "Not measured yet: benchmark or evaluate it with the buttons below." in [i.value for i in at.info]
+
+
+def test_models_page_graph_tab_embeds_netron_on_a_copied_model(page, imported):
+    from app import netron_view
+
+    at = page("models")
+    sha = api.get_model(imported).sha256
+    frames = at.get("iframe")
+    assert len(frames) == 1
+    url = frames[0].proto.src
+    assert url == f"/app/static/netron/index.html?url=/app/static/models/{sha}.onnx"
+    assert (netron_view.VIEWER / "index.html").is_file()
+    assert (netron_view.MODELS / f"{sha}.onnx").read_bytes() == api.model_path(imported).read_bytes()
+
+
+def test_models_page_benchmark_form_submits_the_typed_config(page, imported):
+    at = page("models")
+    by_label(at.text_input, "Batch sizes").input("1, 4")
+    by_label(at.text_input, "Threads").input("1")
+    by_label(at.button, "Benchmark").click().run()
+    assert not at.error, [e.value for e in at.error]
+    job = api.list_jobs()[0]
+    assert job.kind == "benchmark" and job.params["model_id"] == imported
+    assert job.params["config"]["batches"] == [1, 4] and job.params["config"]["runtime"] == "onnxruntime"
+    run_job(job.id)
+    at = page("models")
+    assert plotly_count(at) == 3  # lineage, operators, latency per configuration
+    assert "**Benchmark** · onnxruntime" in " ".join(m.value for m in at.markdown)
+
+
+def test_models_page_bad_benchmark_input_shows_one_sentence(page, imported):
+    at = page("models")
+    by_label(at.text_input, "Batch sizes").input("0")
+    by_label(at.button, "Benchmark").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["batches must be positive integers, got 0"]
+    assert [j.kind for j in api.list_jobs()] == ["import"]
+
+
+def test_models_page_marks_champion_with_note(page, imported):
+    at = page("models")
+    by_label(at.text_input, "Why this one").input("the only one")
+    by_label(at.button, "Mark as champion").click().run()
+    assert api.get_champion(imported) == imported
+    assert at.subheader[0].value == f"#{imported} tiny ★"
+    assert list(at.dataframe[0].value["champion"]) == ["★"]
+
+
+def test_optimize_page_offers_only_passes_accepting_the_format(page, imported):
+    at = page("optimize")
+    offered = by_label(at.selectbox, "Pass").options
+    accepting = [p["name"] for p in api.list_passes() if "onnx" in p["accepts"]]
+    assert [o.split(" — ")[0] for o in offered] == accepting
+    assert "tf2onnx" not in " ".join(offered)
+
+
+def test_optimize_page_generated_form_submits_typed_config(page, imported):
+    at = page("optimize", pass_name="ort-quantize-dynamic")
+    assert at.selectbox(key="cfg:ort-quantize-dynamic:weight_type").options == ["uint8", "int8"]
+    at.selectbox(key="cfg:ort-quantize-dynamic:weight_type").set_value("int8")
+    at.checkbox(key="cfg:ort-quantize-dynamic:per_channel").check()
+    at.text_input(key="cfg:ort-quantize-dynamic:op_types").input("MatMul, Gemm")
+    by_label(at.button, "Run pass").click().run()
+    assert not at.error, [e.value for e in at.error]
+    job = api.list_jobs()[0]
+    assert job.kind == "optimize" and job.params["pass"] == "ort-quantize-dynamic"
+    assert job.params["config"] == {"weight_type": "int8", "per_channel": True, "op_types": ["MatMul", "Gemm"],
+                                    "exclude_nodes": []}
+    assert at.session_state["optimize_job"] == job.id
+    child = run_job(job.id).result["model_id"]
+    at.run()
+    assert f"Job #{job.id} (optimize) succeeded: model #{child} is ready." in [s.value for s in at.success]
+
+
+def test_optimize_page_points_to_an_existing_identical_derivation(page, imported):
+    first = api.submit_optimize(imported, "ort-quantize-dynamic", {})
+    child = run_job(first.job.id).result["model_id"]
+    at = page("optimize", pass_name="ort-quantize-dynamic", model_id=imported)
+    by_label(at.button, "Run pass").click().run()
+    assert f"This exact derivation already exists as model #{child}; nothing was queued." in [i.value for i in at.info]
+    assert [j.kind for j in api.list_jobs()] == ["optimize", "import"]
+    assert by_label(at.button, f"Open model #{child}")
+
+
+def test_optimize_page_refuses_a_data_pass_without_data_in_one_sentence(page, imported):
+    if "ort-quantize-static" not in [p["name"] for p in api.list_passes()]:
+        import pytest
+
+        pytest.skip("ort-quantize-static is not registered")
+    at = page("optimize", pass_name="ort-quantize-static")
+    by_label(at.button, "Run pass").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["pass 'ort-quantize-static' needs a data set; pass one with --dataset"]

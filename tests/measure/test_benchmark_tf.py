@@ -1,0 +1,52 @@
+"""TensorFlow, Keras predict and TFLite runtimes on the digits CNN (they load TensorFlow: marked slow)."""
+from __future__ import annotations
+
+import pytest
+
+from engine.artifact import Artifact
+from engine.measure.benchmark import BenchmarkConfig, run_benchmark
+
+pytestmark = pytest.mark.slow
+SIG = [{"name": "image", "shape": [None, 8, 8, 1], "dtype": "float32"}]
+FAST = {"warmup": 2, "min_runs": 10, "max_runs": 100, "time_budget_s": 0.3}
+
+
+@pytest.fixture(scope="module")
+def digits_plain(digits_files, tmp_path_factory):
+    import keras
+
+    path = tmp_path_factory.mktemp("digits_tf") / "digits.keras"
+    keras.models.load_model(digits_files[0], compile=False).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def digits_tflite(digits_plain, tmp_path_factory):
+    import keras
+    import tensorflow as tf
+
+    model = keras.models.load_model(digits_plain, compile=False)
+    fn = tf.function(lambda x: model(x, training=False))
+    concrete = fn.get_concrete_function(tf.TensorSpec([None, 8, 8, 1], tf.float32))
+    path = tmp_path_factory.mktemp("digits_tflite") / "digits.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([concrete], model).convert())
+    return path
+
+
+@pytest.mark.parametrize("runtime", ["tensorflow", "keras-predict"])
+def test_keras_model_runs_in_tensorflow_runtimes_across_thread_counts(digits_plain, runtime):
+    out = run_benchmark(Artifact(digits_plain, "keras"), SIG,
+                        BenchmarkConfig(runtime=runtime, batches=[1, 8], threads=[1, 2], **FAST))
+    rows = {(r["batch"], r["threads"]): r for r in out["results"]}
+    print("\n", runtime, {k: round(r["latency_ms"]["p50"], 3) for k, r in rows.items()})
+    assert set(rows) == {(1, 1), (8, 1), (1, 2), (8, 2)}
+    assert all(r["opt_level"] is None and r["latency_ms"]["p50"] > 0 for r in rows.values())
+    assert out["samples"] and out["runtime"] == runtime
+
+
+def test_tflite_runs_with_its_thread_count_and_batches(digits_tflite):
+    out = run_benchmark(Artifact(digits_tflite, "tflite"), SIG,
+                        BenchmarkConfig(batches=[1, 4], threads=[1, 2], concurrency=2, **FAST))
+    assert out["runtime"] == "tflite" and len(out["results"]) == 4
+    assert out["concurrency"]["shared_session"] is None  # one interpreter is not thread-safe
+    assert out["concurrency"]["session_per_client"]["runs"] > 0

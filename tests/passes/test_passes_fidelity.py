@@ -1,0 +1,47 @@
+"""sample_feeds, compare and gate without any pass: generated inputs, name mapping, the tolerance rule."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.errors import FidelityError
+from engine.fidelity import compare, gate, sample_feeds
+from engine.passes import PASSES
+from engine.passes.base import DatasetArrays
+
+
+def test_sample_feeds_generates_from_signature():
+    feeds = sample_feeds([{"name": "image", "shape": [None, 8, 8, 1], "dtype": "float32"},
+                          {"name": "tokens", "shape": ["batch", None], "dtype": "int32"}], n=4)
+    assert feeds["image"].shape == (4, 8, 8, 1) and feeds["image"].dtype == np.float32
+    assert 0 <= feeds["image"].min() and feeds["image"].max() < 1
+    assert feeds["tokens"].shape == (4, 8) and feeds["tokens"].dtype == np.int32 and feeds["tokens"].max() < 16
+
+
+def test_sample_feeds_takes_dataset_rows_by_name_or_position():
+    data = DatasetArrays({"a": np.zeros((10, 2)), "b": np.ones((10, 3))})
+    feeds = sample_feeds([{"name": "serving_default_b:0", "shape": [None, 3], "dtype": "float32"},
+                          {"name": "x", "shape": [None, 2], "dtype": "float32"}], n=5, dataset=data)
+    assert feeds["serving_default_b:0"].shape == (5, 3) and feeds["serving_default_b:0"].max() == 1
+    assert feeds["x"].shape == (5, 2)
+
+
+def test_compare_maps_onnx_names_to_keras_feed(digits, digits_onnx_artifact):
+    artifact, data = digits
+    metrics = compare(artifact, digits_onnx_artifact, {"serving_default_image:0": data.x[:16]})
+    assert metrics["max_abs_diff"] < 1e-4 and metrics["top1_agreement"] == 1.0 and metrics["samples"] == 16
+
+
+def test_gate_uses_relative_tolerance_for_large_outputs():
+    spec = PASSES["tf2onnx"]
+    gate(spec, {"max_abs_diff": 0.05, "mean_rel_diff": 1e-4, "output_scale": 100.0, "top1_agreement": 1.0})
+    with pytest.raises(FidelityError, match="differs from its parent by up to 0.5"):
+        gate(spec, {"max_abs_diff": 0.5, "mean_rel_diff": 1e-3, "output_scale": 100.0, "top1_agreement": 1.0})
+
+
+def test_gate_ignores_compressions_and_quantized_tflite():
+    numbers = {"max_abs_diff": 0.9, "mean_rel_diff": 0.5, "output_scale": 1.0, "top1_agreement": 0.5}
+    gate(PASSES["prune"], numbers)
+    gate(PASSES["tflite"], numbers, config=PASSES["tflite"].config(quantization="int8"))
+    with pytest.raises(FidelityError):
+        gate(PASSES["tflite"], numbers, config=PASSES["tflite"].config(quantization="none"))

@@ -1,0 +1,86 @@
+"""prune, cluster, qat and distill on the trained digits CNN: structure of the result, and how close it
+stays to the parent on the digits test set (the data the fine-tuning used: the bounds are loose)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.errors import InputError
+from engine.fidelity import run_pass
+from engine.passes import PASSES
+from engine.passes.base import DatasetArrays
+from tests.passes.conftest import make_ctx
+
+
+def _run(name, source, tmp_path, dataset=None, **config):
+    spec = PASSES[name]
+    return run_pass(spec, source, spec.config(**config), make_ctx(tmp_path, dataset))
+
+
+def test_prune_reaches_target_sparsity_and_compresses(digits, tmp_path):
+    artifact, data = digits
+    result = _run("prune", artifact, tmp_path, data, target_sparsity=0.5, epochs=2)
+    assert result.artifact.path.suffix == ".h5"
+    assert result.metrics["sparsity"] >= 0.48
+    assert all(s >= 0.48 for s in result.metrics["sparsity_per_layer"].values())
+    assert result.metrics["weights_gzip_bytes"] < result.metrics["parent_weights_gzip_bytes"]
+    assert result.metrics["fidelity"]["top1_agreement"] >= 0.8
+
+
+def test_prune_leaves_parent_file_untouched(digits, tmp_path):
+    artifact, data = digits
+    before = artifact.path.read_bytes()
+    _run("prune", artifact, tmp_path, DatasetArrays(data.x[:64], data.y[:64]), target_sparsity=0.3,
+         schedule="constant", epochs=1)
+    assert artifact.path.read_bytes() == before
+
+
+def test_cluster_keeps_at_most_k_values_per_kernel(digits, tmp_path):
+    artifact, data = digits
+    result = _run("cluster", artifact, tmp_path, data, clusters=8, epochs=1)
+    assert 1 < result.metrics["max_unique_weights"] <= 8
+    from engine.bridge import load_keras_any
+    from engine.passes._finetune import kernels
+
+    for name, kernel in kernels(load_keras_any(result.artifact.path)).items():
+        assert np.unique(kernel).size <= 8, name
+    assert result.metrics["weights_gzip_bytes"] < result.metrics["parent_weights_gzip_bytes"]
+    assert result.metrics["fidelity"]["top1_agreement"] >= 0.8
+
+
+def test_qat_saves_keras_model_whose_onnx_form_has_qdq(digits, tmp_path):
+    artifact, data = digits
+    result = _run("qat", artifact, tmp_path, data, epochs=1)
+    assert result.metrics["onnx_qdq"]["QuantizeLinear"] > 0 and result.metrics["onnx_qdq"]["DequantizeLinear"] > 0
+    assert result.metrics["fidelity"]["top1_agreement"] >= 0.85
+    onnx_result = _run("tf2onnx", result.artifact, tmp_path / "onnx", data)  # gated with the Q/DQ tolerance
+    assert onnx_result.metrics["qdq_nodes"] > 0
+
+
+def test_distill_width_factor_builds_smaller_student(digits, tmp_path):
+    artifact, data = digits
+    result = _run("distill", artifact, tmp_path, data, width_factor=0.5, epochs=8, alpha=0.3)
+    m = result.metrics
+    assert m["student_params"] < m["teacher_params"] / 2
+    assert m["student_accuracy"] > 0.4 and m["teacher_accuracy"] > 0.9
+
+
+def test_distill_refuses_student_with_other_outputs(digits, tmp_path):
+    import keras
+
+    from engine.artifact import Artifact
+
+    inputs = keras.Input((8, 8, 1))
+    other = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)))
+    path = tmp_path / "student.keras"
+    other.save(path)
+    spec = PASSES["distill"]
+    ctx = make_ctx(tmp_path, digits[1], models={5: Artifact(path, "keras")})
+    with pytest.raises(InputError, match=r"the student's output shape \(None, 3\) differs from the teacher's"):
+        spec.run(digits[0], spec.config(student=5, epochs=1), ctx)
+
+
+def test_finetune_pass_without_labels_is_refused(digits, tmp_path):
+    spec = PASSES["prune"]
+    with pytest.raises(InputError, match="needs a labelled data set"):
+        spec.run(digits[0], spec.config(), make_ctx(tmp_path, DatasetArrays(digits[1].x)))

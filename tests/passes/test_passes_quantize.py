@@ -1,0 +1,60 @@
+"""ONNX Runtime quantization: the op types each mode produces, that the result runs, and how close it stays."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.artifact import Artifact
+from engine.fidelity import run_pass
+from engine.passes import PASSES
+from tests.passes.conftest import make_ctx, op_types
+
+
+def _run(name, source, tmp_path, dataset=None, **config):
+    spec = PASSES[name]
+    return run_pass(spec, source, spec.config(**config), make_ctx(tmp_path, dataset))
+
+
+@pytest.mark.parametrize("weight_type", ["uint8", "int8"])
+def test_dynamic_quantization_runs_on_conv_model(digits_onnx_artifact, digits, tmp_path, weight_type):
+    result = _run("ort-quantize-dynamic", digits_onnx_artifact, tmp_path, digits[1], weight_type=weight_type,
+                  per_channel=True)
+    ops = op_types(result.artifact.path)
+    assert "DynamicQuantizeLinear" in ops and "MatMulInteger" in ops and "ConvInteger" in ops
+    assert result.metrics["fidelity"]["top1_agreement"] >= 0.95
+
+
+def test_dynamic_quantization_of_transformer_uses_matmul_integer(transformer, tmp_path):
+    onnx_model = _run("tf2onnx", transformer, tmp_path / "onnx").artifact
+    result = _run("ort-quantize-dynamic", onnx_model, tmp_path / "q")
+    assert "MatMulInteger" in op_types(result.artifact.path)
+    assert result.metrics["fidelity"]["max_abs_diff"] < 0.1
+    assert result.artifact.path.stat().st_size < onnx_model.path.stat().st_size
+
+
+def test_static_qoperator_uint8_per_channel_makes_qlinearconv(digits_onnx_artifact, digits, tmp_path):
+    result = _run("ort-quantize-static", digits_onnx_artifact, tmp_path, digits[1], samples=64)
+    ops = op_types(result.artifact.path)
+    assert "QLinearConv" in ops and "QuantizeLinear" in ops
+    assert result.metrics["fidelity"]["top1_agreement"] >= 0.95
+    assert not (tmp_path / "scratch" / "preprocessed.onnx").exists()
+
+
+def test_static_qdq_int8_entropy_makes_qdq_pairs(digits_onnx_artifact, digits, tmp_path):
+    result = _run("ort-quantize-static", digits_onnx_artifact, tmp_path, digits[1], format="qdq",
+                  activation_type="int8", weight_type="int8", calibration="entropy", samples=32,
+                  exclude_ops=["Softmax"])
+    ops = op_types(result.artifact.path)
+    assert ops.count("QuantizeLinear") > 0 and ops.count("DequantizeLinear") > 0 and "QLinearConv" not in ops
+    assert result.metrics["fidelity"]["top1_agreement"] >= 0.95
+
+
+def test_static_quantization_of_opset9_zoo_model_after_optimize(light_model_dir, tmp_path):
+    from engine.passes.base import DatasetArrays
+
+    source = Artifact(light_model_dir / "light_squeezenet.onnx", "onnx")
+    optimized = _run("onnx-optimize", source, tmp_path / "opt").artifact
+    data = DatasetArrays(np.random.default_rng(0).random((4, 3, 224, 224), dtype=np.float32))
+    result = _run("ort-quantize-static", optimized, tmp_path / "q", data, samples=4)
+    assert "QLinearConv" in op_types(result.artifact.path)
+    assert result.artifact.path.stat().st_size < optimized.path.stat().st_size / 2
