@@ -3,10 +3,15 @@
 Streamlit serves ``app/static/`` at ``/app/static/`` with real content types (``.js`` as JavaScript,
 ``.onnx`` as octet-stream) and refuses files over 200 MB, so the viewer and the shown model are
 *copied* there: the viewer once per process, each model under its sha256. Both folders are gitignored.
+
+The copied ``index.html`` is patched so the embedded viewer never calls out: Netron's browser build
+asks ipinfo.io where the user is and shows a cookie-consent dialog, sends Google Analytics events when
+its version is not ``0.0.0``, and refuses to work ("Please update") 180 days after its build date.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,9 +23,15 @@ URL_ROOT = "/app/static"
 MAX_STATIC_BYTES = 200 << 20  # Streamlit answers 404 for larger static files
 
 
+EMBED_SCRIPT = "trimline-embed.js"
+# Runs before Netron's own scripts (the page's CSP allows only same-origin script files): a consent
+# cookie means Netron neither shows its dialog nor looks the user up on ipinfo.io.
+EMBED_JS = "document.cookie = 'consent=' + Date.now() + ';path=/;max-age=31536000;SameSite=Strict';\n"
+
+
 def install_viewer() -> Path:
     """Copy the netron package's browser viewer into ``app/static/netron`` unless it is there already."""
-    if (VIEWER / "index.html").exists():
+    if (VIEWER / EMBED_SCRIPT).exists():
         return VIEWER
     import netron
 
@@ -28,12 +39,29 @@ def install_viewer() -> Path:
     STATIC.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".netron-", dir=STATIC))
     shutil.copytree(source, staging / "viewer", ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    patch_index(staging / "viewer")
+    shutil.rmtree(VIEWER, ignore_errors=True)  # an older, unpatched copy
     try:
         (staging / "viewer").rename(VIEWER)  # atomic: two sessions starting together cannot half-copy
     except OSError:
         pass  # another process won the race
     shutil.rmtree(staging, ignore_errors=True)
     return VIEWER
+
+
+def patch_index(folder: Path) -> None:
+    """No telemetry, no consent dialog, no "please update" lock-out (see the module docstring)."""
+    index = folder / "index.html"
+    html = index.read_text(encoding="utf-8")
+    html = re.sub(r'<meta name="version" content="[^"]*">', '<meta name="version" content="0.0.0">', html)
+    html = re.sub(r'<meta name="date" content="[^"]*">', '<meta name="date" content="">', html)
+    html = html.replace('<script type="text/javascript" src="index.js"></script>',
+                        f'<script type="text/javascript" src="{EMBED_SCRIPT}"></script>\n'
+                        '<script type="text/javascript" src="index.js"></script>', 1)
+    if EMBED_SCRIPT not in html:
+        raise OSError("the netron viewer's index.html has changed shape; cannot embed it safely")
+    index.write_text(html, encoding="utf-8")
+    (folder / EMBED_SCRIPT).write_text(EMBED_JS, encoding="utf-8")
 
 
 def viewable_file(artifact: Path, fmt: str) -> Path | None:

@@ -7,7 +7,7 @@ from app import auth, ui
 from engine import api
 from engine.errors import EngineError
 
-st.set_page_config(page_title="Trimline", page_icon=":material/compress:", layout="wide")
+st.set_page_config(page_title="Trimline", page_icon="✂️", layout="wide")  # an emoji: material favicons load from Google
 
 PAGES = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),

@@ -32,7 +32,7 @@ def shape_text(shape: Any) -> str:
 
 def model_label(m: dict[str, Any]) -> str:
     """``#3 digits-cnn · onnx (tf2onnx)`` — how a model is named in every picker."""
-    how = f" ({m['pass']})" if m.get("pass") else ""
+    how = f" ({m['pass']})" if m.get("pass") and m["pass"] not in m["name"] else ""
     return f"#{m['id']} {m['name']} · {m['format']}{how}"
 
 

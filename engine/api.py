@@ -162,7 +162,7 @@ def _dataset_meta(dataset_id: int | None) -> dict[str, Any] | None:
         return None
     d = get_dataset(dataset_id)
     return {"id": d.id, "has_labels": d.has_labels, "n_samples": d.n_samples, "x_shape": d.x_shape,
-            "n_classes": d.n_classes, "sha256": d.sha256}
+            "x_dtype": d.x_dtype, "n_classes": d.n_classes, "sha256": d.sha256}
 
 
 def _student_refs(config: dict[str, Any]) -> list[int]:
@@ -298,7 +298,7 @@ def submit_export(model_id: int, target: str) -> JobRecord:
     from engine.exporters import check_export_request
 
     model = get_model(model_id)
-    check_export_request(model.format, target)
+    check_export_request(model.format, target, model.id)
     return service.submit("export", {"model_id": model.id, "format": target})
 
 

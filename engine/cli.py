@@ -45,6 +45,12 @@ def command(group: typer.Typer, name: str | None = None) -> Callable:
                 _fail(str(exc))
             except KeyboardInterrupt:
                 _fail("interrupted")
+            except typer.Exit:
+                raise
+            except Exception as exc:  # a bug, not bad input: say so in one line; TRIMLINE_DEBUG=1 shows the trace
+                if os.environ.get("TRIMLINE_DEBUG"):
+                    raise
+                _fail(f"internal error ({type(exc).__name__}: {exc}); rerun with TRIMLINE_DEBUG=1 for the traceback")
         return group.command(name)(wrapper)
     return decorate
 

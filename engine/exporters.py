@@ -112,14 +112,14 @@ def _copy_model(artifact: Artifact, dest: Path) -> str:
     return name
 
 
-def check_export_request(model_format: str, target: str) -> None:
+def check_export_request(model_format: str, target: str, model_id: int | str = "ID") -> None:
     """Refuse, before queueing, an export the model's format cannot give."""
     if target not in EXPORT_FORMATS:
         raise InputError(f"unknown export format {target!r}; choose one of {', '.join(EXPORT_FORMATS)}")
     if target in _SAME_FORMAT and target != model_format and not (target == "savedmodel" and model_format == "keras"):
         hint = {"onnx": "tf2onnx", "tflite": "tflite"}.get(target)
-        how = f"; derive one first with `trimline optimize ID {hint}`" if hint else ""
-        raise InputError(f"this model is a {model_format} model and cannot be exported as {target}{how}")
+        how = f"; derive a {target} variant first with `trimline optimize {model_id} {hint}`" if hint else ""
+        raise InputError(f"model {model_id} is a {model_format} model and cannot be exported as {target}{how}")
     if target == "triton" and model_format != "onnx":
         raise InputError("a Triton model repository is built from an ONNX model; convert this one with tf2onnx first")
     if target == "tfserving" and model_format not in ("keras", "savedmodel"):

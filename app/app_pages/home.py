@@ -26,6 +26,13 @@ if st.button("Load demo", type="primary", icon=":material/rocket_launch:", key="
         st.session_state["home_job"] = api.load_demo().id
         ui.refresh()
 
+if st.session_state.get("home_job"):
+    finished = ui.watch_job(st.session_state["home_job"])
+    if finished and (finished.get("result") or {}).get("model_id"):
+        if st.button("Open the model", key="open_home_model"):
+            ui.open_model(finished["result"]["model_id"])
+    st.page_link("app_pages/jobs.py", label="All jobs", icon=":material/pending_actions:")
+
 left, right = st.columns(2)
 with left:
     st.subheader("Upload a model")
@@ -52,10 +59,3 @@ with right:
             job = api.submit_dataset_import(upload=staged, name=name, label_column=label_column.strip() or None)
             st.session_state["home_job"] = job.id
 
-if st.session_state.get("home_job"):
-    st.divider()
-    finished = ui.watch_job(st.session_state["home_job"])
-    if finished and (finished.get("result") or {}).get("model_id"):
-        if st.button("Open the model", key="open_home_model"):
-            ui.open_model(finished["result"]["model_id"])
-    st.page_link("app_pages/jobs.py", label="All jobs", icon=":material/pending_actions:")

@@ -60,6 +60,7 @@ if existing:
         ui.open_model(existing)
 job_id = st.session_state.get("optimize_job")
 if job_id:
+    st.markdown("**Last run**")
     finished = ui.watch_job(job_id)
     if finished and (finished.get("result") or {}).get("model_id"):
         if st.button(f"Open model #{finished['result']['model_id']}", key="open_new"):

@@ -137,4 +137,5 @@ def test_keras_to_quantized_onnx_measured_compared_and_exported(cli_home: Path, 
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     probs = session.run(None, {session.get_inputs()[0].name: x})[0]
     assert probs.shape == (5, 10)
-    assert "convert" in refused(cli_home, "export", str(root["id"]), "--format", "tflite", "-o", str(tmp_path / "x"))
+    message = refused(cli_home, "export", str(root["id"]), "--format", "tflite", "-o", str(tmp_path / "x"))
+    assert f"trimline optimize {root['id']} tflite" in message
