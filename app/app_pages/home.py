@@ -45,6 +45,7 @@ with left:
             staged = api.save_upload(model_file)
             name = model_name.strip() or Path(model_file.name).stem
             st.session_state["home_job"] = api.submit_import(upload=staged, name=name).id
+            st.rerun()  # the job's progress shows above, under the demo
 with right:
     st.subheader("Upload a data set")
     data_file = st.file_uploader("Data file", type=["npz", "csv", "zip"], key="data_upload",
@@ -58,4 +59,5 @@ with right:
             name = data_name.strip() or Path(data_file.name).stem
             job = api.submit_dataset_import(upload=staged, name=name, label_column=label_column.strip() or None)
             st.session_state["home_job"] = job.id
+            st.rerun()
 
