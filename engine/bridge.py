@@ -10,6 +10,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from engine.errors import PassError
+
 # Keys Keras 3 writes that tf-keras layer constructors refuse.
 _KERAS3_ONLY = {"module", "registered_name", "build_config", "compile_config", "optional", "synchronized",
                 "quantization_config", "lora_rank", "lora_alpha"}
@@ -86,7 +88,7 @@ def _load_qat_h5(path: Path) -> Any:
 def keras3_to_tf_keras(path: Path) -> Any:
     """A tf-keras copy of the Keras 3 model in ``path`` with the same weights (outputs equal within 1e-5).
 
-    Raises ValueError with a sentence when a layer has no tf-keras counterpart.
+    Raises PassError with a sentence when a layer has no tf-keras counterpart.
     """
     import tf_keras
 
@@ -100,22 +102,28 @@ def to_tf_keras(model: Any, tf_keras: Any = None) -> Any:
     """Translate an in-memory Keras 3 model (see ``keras3_to_tf_keras``)."""
     if tf_keras is None:
         import tf_keras
-    config = translate_config(model.get_config(), sequential=type(model).__name__ == "Sequential")
+    config = translate_config(model.get_config())
     try:
         if type(model).__name__ == "Sequential":
             clone = tf_keras.Sequential.from_config(config)
         else:
             clone = tf_keras.Model.from_config(config)
+        for layer in model.layers:
+            weights = layer.get_weights()
+            if weights:
+                clone.get_layer(layer.name).set_weights(weights)
     except Exception as exc:
-        raise ValueError(f"the model uses a layer or option tf-keras cannot build ({exc}).") from exc
-    for layer in model.layers:
-        weights = layer.get_weights()
-        if weights:
-            clone.get_layer(layer.name).set_weights(weights)
+        raise PassError(f"the model uses a layer or option tf-keras cannot rebuild ({_first_line(exc)}); "
+                        "tensorflow-model-optimization needs tf-keras, so quantize its ONNX form instead.") from exc
     return clone
 
 
-def translate_config(config: dict[str, Any], sequential: bool = False) -> dict[str, Any]:
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]
+
+
+def translate_config(config: dict[str, Any]) -> dict[str, Any]:
     """The Keras 2 form of a Keras 3 functional/sequential ``get_config()``."""
     import tf_keras
 

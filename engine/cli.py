@@ -115,6 +115,11 @@ def up(host: str = typer.Option("127.0.0.1", help="Address the dashboard binds t
          "--server.address", host, "--server.port", str(port), "--server.headless", "true",
          "--browser.gatherUsageStats", "false"], cwd=root))
     typer.echo(f"Trimline is starting on http://{host}:{port}  (Ctrl-C stops it)", err=True)
+
+    def _stop(signum, frame):  # noqa: ANN001  (SIGTERM stops everything, like Ctrl-C)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
     try:
         while all(p.poll() is None for p in procs):
             try:

@@ -40,7 +40,7 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     qat.fit(ft.as_model_input(qat, x), y, batch_size=config.batch_size, epochs=config.epochs, verbose=0,
             callbacks=[ft.progress_callback(tf_keras, ctx, config.epochs, 0.1, 0.7, "quantization-aware training")])
     out = ctx.scratch / "model.h5"
-    qat.save(str(out), save_format="h5")
+    qat.save(str(out), save_format="h5", include_optimizer=False)
     ctx.progress(0.85, "checking the ONNX Q/DQ form")
     return PassResult(Artifact(out, "keras"), {"onnx_qdq": _qdq_counts(out, ctx)})
 
