@@ -152,15 +152,17 @@ def tradeoff_scatter(rows: list[dict[str, Any]], champion_id: int | None = None)
     fig = go.Figure(go.Scatter(
         x=[r["size_bytes"] / 1024 for r in timed], y=[r["latency_p50_ms"] for r in timed],
         mode="markers+text", text=[f"#{r['id']} {r.get('pass') or 'root'}" for r in timed],
-        textposition="top center", marker=marker, name="variants", customdata=[r["id"] for r in timed],
+        textposition="middle right", marker=marker, name="variants", showlegend=False, customdata=[r["id"] for r in timed],
         hovertext=[_variant_hover(r, r["id"] in front) for r in timed], hoverinfo="text"))
     edge = sorted((r for r in timed if r["id"] in front), key=lambda r: r["size_bytes"])
     if len(edge) > 1:
         fig.add_trace(go.Scatter(x=[r["size_bytes"] / 1024 for r in edge], y=[r["latency_p50_ms"] for r in edge],
                                  mode="lines", line={"dash": "dot", "color": "#94a3b8"}, name="Pareto front",
                                  hoverinfo="skip"))
-    fig.update_xaxes(title="size (KiB)")
+    widest = max((r["size_bytes"] / 1024 for r in timed), default=1.0)
+    fig.update_xaxes(title="size (KiB)", range=[0, widest * 1.45])  # room for the labels right of points
     fig.update_yaxes(title="latency p50 (ms)", rangemode="tozero")
+    fig.update_layout(legend={"orientation": "h", "y": -0.2})
     return _layout(fig, "Speed against size (outlined: Pareto-optimal, ★ champion)", height=420)
 
 

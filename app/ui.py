@@ -121,8 +121,9 @@ def empty_state(text: str) -> None:
 
 
 # ---------------------------------------------------------------- watching a job
-def watch_job(job_id: int) -> dict[str, Any] | None:
-    """Show a job's progress until it ends, then its outcome; returns the finished job's JSON."""
+def watch_job(job_id: int, quiet: bool = False) -> dict[str, Any] | None:
+    """Show a job's progress until it ends, then its outcome; returns the finished job's JSON.
+    ``quiet`` shows a success as a caption (when the page itself shows the result)."""
     try:
         job = service.get(job_id).to_json()
     except EngineError:
@@ -130,7 +131,10 @@ def watch_job(job_id: int) -> dict[str, Any] | None:
     if job["status"] in ("queued", "running"):
         _poll(job_id)
         return None
-    (st.success if job["status"] == "succeeded" else st.error)(job_outcome(job))
+    if job["status"] != "succeeded":
+        st.error(job_outcome(job))
+    else:
+        (st.caption if quiet else st.success)(job_outcome(job))
     return job
 
 

@@ -197,16 +197,24 @@ def submit_optimize(model_id: int, pass_name: str, raw_config: dict[str, Any] | 
 
 
 def submit_recipe(model_id: int, recipe_text: str, dataset_id: int | None = None) -> JobRecord:
-    from engine.recipes import load_recipe, validate_chain
+    """Validate every step (format chain, data needs, typed configs) and queue the recipe as one job."""
+    from engine.passes import PASSES, validate_request
+    from engine.recipes import load_recipe
 
     parent = get_model(model_id)
     meta = _dataset_meta(dataset_id)
     try:
         recipe = load_recipe(recipe_text)
-        validate_chain(recipe, parent.format, meta)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    steps = [{"pass": step.pass_name, "config": step.config} for step in recipe.steps]
+    steps, current = [], parent.format
+    for number, step in enumerate(recipe.steps, start=1):
+        try:
+            config = validate_request(step.pass_name, step.config, current, meta)
+        except InputError as exc:
+            raise InputError(f"recipe step {number}: {exc}") from None
+        steps.append({"pass": step.pass_name, "config": config.model_dump(mode="json")})
+        current = PASSES[step.pass_name].produces
     refs = sorted({r for step in steps for r in _student_refs(step["config"])})
     params = {"model_id": parent.id, "steps": steps, "dataset_id": dataset_id,
               "dataset_sha256": meta["sha256"] if meta else None, "model_refs": refs}

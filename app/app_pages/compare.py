@@ -32,7 +32,7 @@ if unmeasured:
             st.session_state["compare_jobs"] = [api.submit_benchmark(i, {"batches": [1], "threads": [1]}).id
                                                 for i in unmeasured]
 for job_id in st.session_state.get("compare_jobs", []):
-    ui.watch_job(job_id)
+    ui.watch_job(job_id, quiet=True)
 
 if len(rows) > len(unmeasured):
     left, right = st.columns(2)

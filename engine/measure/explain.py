@@ -63,6 +63,11 @@ def _isa(hardware: dict) -> str | None:
 
 def _profile_sentences(info: dict, profile: dict | None) -> list[str]:
     out = []
+    if profile and profile.get("op_types"):
+        top = profile["op_types"][0]
+        if "share" in top and "ms_per_run" in top:
+            out.append(f"Most of the child's kernel time goes to {top['op_type']} ({top['share']:.0%}, "
+                       f"{top['ms_per_run']:.3f} ms per run).")
     pairs = info.get("unfused_qdq_pairs", 0)
     if pairs:
         examples = ", ".join(info.get("unfused_examples", [])[:3])

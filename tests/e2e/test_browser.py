@@ -91,11 +91,30 @@ class Studio:
         self.page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
         self.page.get_by_role("heading", name=title, exact=True).wait_for()
 
+    def settle(self) -> None:
+        """Wait until the script is not running (a rerun closes any open dropdown)."""
+        status = self.page.get_by_test_id("stStatusWidget")
+        quiet = 0
+        for _ in range(100):
+            quiet = quiet + 1 if not status.is_visible() else 0
+            if quiet >= 3:
+                return
+            self.page.wait_for_timeout(200)
+
     def choose(self, label: str, option: str) -> None:
         box = self.page.get_by_test_id("stSelectbox").filter(has=self.page.get_by_text(label, exact=True))
-        box.click()
-        self.page.get_by_role("option", name=re.compile(option)).first.click()
-        self.page.wait_for_timeout(800)
+        wanted = self.page.get_by_role("option", name=re.compile(option)).first
+        for attempt in range(3):
+            self.settle()
+            box.click()
+            try:
+                wanted.click(timeout=5_000)
+                break
+            except Exception:
+                if attempt == 2:
+                    raise
+                self.page.keyboard.press("Escape")
+        self.settle()
 
     def wait_text(self, pattern: str, timeout: int = JOB_TIMEOUT_MS) -> None:
         self.page.get_by_text(re.compile(pattern)).first.wait_for(timeout=timeout)
@@ -167,8 +186,8 @@ def test_demo_to_downloaded_quantized_onnx_in_a_browser(stack, tmp_path, monkeyp
 
             ui.go("Compare")
             page.get_by_role("button", name=re.compile("^Benchmark them")).click()
-            for _ in range(3):  # the Keras root, the ONNX child and the quantized grandchild
-                page.get_by_text(re.compile(r"\(benchmark\) succeeded")).nth(_).wait_for(timeout=JOB_TIMEOUT_MS)
+            for n in range(3):  # the Keras root, the ONNX child and the quantized grandchild
+                page.get_by_text(re.compile(r"\(benchmark\) succeeded")).nth(n).wait_for(timeout=JOB_TIMEOUT_MS)
             page.get_by_test_id("stPlotlyChart").nth(1).wait_for()
             assert page.get_by_test_id("stPlotlyChart").count() == 2
             ui.no_error()

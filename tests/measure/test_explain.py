@@ -15,7 +15,9 @@ def bench(p50: float, lo: float, hi: float, threads: int = 1, **extra) -> dict:
 
 PROFILE = {"quantized": True, "quantized_share": 0.4, "qdq_share": 0.3, "float_compute_share": 0.2,
            "kernel_ms_per_run": 1.0, "unfused_qdq_pairs": 3, "unfused_examples": ["Exp:exp", "Sigmoid:s1"],
-           "float_compute_ops": {"MatMul": 2}, "op_types": [{"op_type": "DynamicQuantizeLinear"}]}
+           "float_compute_ops": {"MatMul": 2},
+           "op_types": [{"op_type": "ConvInteger", "share": 0.6, "ms_per_run": 0.6},
+                        {"op_type": "DynamicQuantizeLinear", "share": 0.3, "ms_per_run": 0.3}]}
 
 
 def test_slower_int8_child_on_a_cpu_without_vnni_names_the_evidence():
@@ -29,7 +31,8 @@ def test_slower_int8_child_on_a_cpu_without_vnni_names_the_evidence():
     assert "Exp:exp" in text
     assert "2 compute op(s) fell back to float (MatMul ×2, 20% of kernel time)" in text
     assert "Quantize/dequantize ops take 30% of the kernel time (0.300 ms per run)" in text
-    assert "DynamicQuantizeLinear" in text
+    assert "DynamicQuantizeLinear computes each activation's scale at run time" in text
+    assert "Most of the child's kernel time goes to ConvInteger (60%, 0.600 ms per run)" in text
 
 
 def test_slower_child_on_a_vnni_cpu_says_the_isa_is_not_the_cause():

@@ -119,3 +119,13 @@ def test_conversion_beyond_tolerance_fails_with_numbers(digits_onnx_artifact, tm
     spec = PASSES["fp16"]
     with pytest.raises(FidelityError, match=r"the fp16 output differs from its parent by up to [0-9.e-]+"):
         run_pass(spec, digits_onnx_artifact, spec.config(), make_ctx(tmp_path), tolerance=1e-7)
+
+
+def test_tf2onnx_and_tflite_accept_tf_keras_h5(digits, tmp_path):
+    from engine.bridge import keras3_to_tf_keras
+
+    path = tmp_path / "digits_tfkeras.h5"
+    keras3_to_tf_keras(digits[0].path).save(str(path), save_format="h5")
+    source = Artifact(path, "keras")
+    assert _run("tf2onnx", source, tmp_path / "onnx", digits[1]).metrics["fidelity"]["max_abs_diff"] < 1e-4
+    assert _run("tflite", source, tmp_path / "tflite", digits[1]).metrics["fidelity"]["max_abs_diff"] < 1e-4

@@ -51,6 +51,7 @@ def test_cluster_keeps_at_most_k_values_per_kernel(digits, tmp_path):
 def test_qat_saves_keras_model_whose_onnx_form_has_qdq(digits, tmp_path):
     artifact, data = digits
     result = _run("qat", artifact, tmp_path, data, epochs=1)
+    assert result.artifact.path.stat().st_size < 3 * artifact.path.stat().st_size  # no optimizer state
     assert result.metrics["onnx_qdq"]["QuantizeLinear"] > 0 and result.metrics["onnx_qdq"]["DequantizeLinear"] > 0
     assert result.metrics["fidelity"]["top1_agreement"] >= 0.85
     onnx_result = _run("tf2onnx", result.artifact, tmp_path / "onnx", data)  # gated with the Q/DQ tolerance

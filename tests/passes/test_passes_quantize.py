@@ -58,3 +58,15 @@ def test_static_quantization_of_opset9_zoo_model_after_optimize(light_model_dir,
     result = _run("ort-quantize-static", optimized, tmp_path / "q", data, samples=4)
     assert "QLinearConv" in op_types(result.artifact.path)
     assert result.artifact.path.stat().st_size < optimized.path.stat().st_size / 2
+
+
+@pytest.mark.parametrize(("flags", "expected"), [({"avx2": True, "avx512_vnni": True}, "int8"),
+                                                 ({"avx2": True, "avx512_vnni": False}, "uint8")])
+def test_static_auto_weight_type_follows_cpu_vnni(monkeypatch, flags, expected):
+    import engine.measure.hardware as hardware
+    from engine.passes.ort_quantize_static import Config, resolve_weight_type
+
+    monkeypatch.setattr(hardware, "fingerprint", lambda: {"flags": flags})
+    assert resolve_weight_type(Config()) == expected
+    assert resolve_weight_type(Config(weight_type="uint8")) == "uint8"
+    assert resolve_weight_type(Config(activation_type="int8")) == "int8"
