@@ -78,8 +78,8 @@ def compare_table(rows: list[dict[str, Any]], front: set[int], champion_id: int 
 
 def jobs_table(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"id": j["id"], "kind": j["kind"], "status": j["status"], "progress": j.get("progress") or 0.0,
-             "message": j.get("message") or "", "error": j.get("error") or "",
-             "model": (j.get("params") or {}).get("model_id"), "created": j.get("created_at")} for j in jobs]
+             "model": (j.get("params") or {}).get("model_id"), "created": j.get("created_at"),
+             "message": j.get("message") or "", "error": j.get("error") or ""} for j in jobs]
 
 
 def job_outcome(job: dict[str, Any]) -> str:

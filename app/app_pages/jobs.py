@@ -22,7 +22,7 @@ def live_table() -> None:
         return
     st.dataframe(tables.jobs_table(jobs), hide_index=True, key="jobs_table",
                  column_config={"progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0),
-                                "error": st.column_config.TextColumn(width="large")})
+                                "error": st.column_config.TextColumn(width="medium")})
 
 
 @st.fragment(run_every=1.5)

@@ -32,10 +32,17 @@ def as_model_input(model: Any, x: Any) -> Any:
 
 
 def outputs_probabilities(model: Any) -> bool:
-    """True when the model's last layer ends in softmax (so its outputs are probabilities, not logits)."""
+    """True when the model's last layer ends in softmax (so its outputs are probabilities, not logits).
+
+    Pruning and quantization wrappers hide the wrapped layer (and QAT wraps its activation too), so
+    unwrap both before reading the name.
+    """
     last = model.layers[-1]
-    activation = getattr(last, "activation", None)
-    return type(last).__name__ == "Softmax" or getattr(activation, "__name__", "") == "softmax"
+    layer = getattr(last, "layer", last)
+    activation = getattr(layer, "activation", None)
+    inner = getattr(activation, "activation", None)
+    names = {type(layer).__name__, getattr(activation, "__name__", ""), getattr(inner, "__name__", "")}
+    return "Softmax" in names or "softmax" in names
 
 
 def loss_for(model: Any, y: np.ndarray, keras: Any) -> Any:

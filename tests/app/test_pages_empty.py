@@ -58,3 +58,43 @@ def test_app_asks_for_password_when_one_is_configured(page, monkeypatch):
     at.button[0].click().run()
     assert not at.error, [e.value for e in at.error]
     assert at.button(key="load_demo").label == "Load demo"
+
+
+def test_home_upload_imports_a_model_under_a_generated_name(page, tiny_onnx):
+    from engine import api
+    from tests.app.conftest import run_job
+
+    at = page("home")
+    at.get("file_uploader")[0].upload("../../evil.onnx", tiny_onnx.read_bytes()).run()
+    at.text_input(key="model_name").input("uploaded")
+    at.button(key="import_model").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (job,) = api.list_jobs()
+    assert job.kind == "import" and job.params["name"] == "uploaded"
+    assert "evil" not in job.params["upload"] and "upload-" in job.params["upload"]
+    model_id = run_job(job.id).result["model_id"]
+    import streamlit as st
+
+    st.cache_data.clear()  # in the app the polling fragment does this when it sees the job end
+    at.run()
+    assert f"Job #{job.id} (import) succeeded: model #{model_id} is ready." in [s.value for s in at.success]
+    assert [m.value for m in at.metric][:2] == ["1", "1"]
+
+
+def test_home_upload_of_a_non_model_ends_in_one_error_sentence(page):
+    from engine import api
+    from engine.errors import JobFailedError
+    from tests.app.conftest import run_job
+
+    at = page("home")
+    at.get("file_uploader")[0].upload("notes.onnx", b"PK\x03\x04 definitely not onnx").run()
+    at.button(key="import_model").click().run()
+    (job,) = api.list_jobs()
+    try:
+        run_job(job.id)
+    except JobFailedError:
+        pass
+    at.run()
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith(f"Job #{job.id} (import) failed: ")
+    assert "Traceback" not in errors[0]

@@ -116,6 +116,12 @@ class Studio:
                 self.page.keyboard.press("Escape")
         self.settle()
 
+    def expect_selected(self, label: str, pattern: str) -> None:
+        """The selectbox labelled ``label`` shows a value matching ``pattern`` (waits for reruns)."""
+        from playwright.sync_api import expect
+
+        expect(self.page.get_by_role("combobox", name=label, exact=True)).to_have_value(re.compile(pattern))
+
     def wait_text(self, pattern: str, timeout: int = JOB_TIMEOUT_MS) -> None:
         self.page.get_by_text(re.compile(pattern)).first.wait_for(timeout=timeout)
 
@@ -198,8 +204,7 @@ def test_demo_to_downloaded_quantized_onnx_in_a_browser(stack, tmp_path, monkeyp
             ui.wait_text(r"Current champion: #3 ", timeout=20_000)
 
             ui.go("Download")
-            box = page.get_by_test_id("stSelectbox").filter(has=page.get_by_text("Model", exact=True))
-            assert re.match(r"#3 ", box.inner_text().strip())  # the champion is pre-selected
+            ui.expect_selected("Model", r"^#3 ")  # the champion is pre-selected
             page.get_by_text(re.compile(r"^onnx — ")).click()
             page.get_by_role("button", name="Export").click()
             button = page.get_by_role("button", name=re.compile(r"^Download .+\.onnx$"))
