@@ -226,8 +226,11 @@ def submit_benchmark(model_id: int, config: dict[str, Any] | None = None) -> Job
     from engine.measure.benchmark import BenchmarkConfig, validate_for_model
 
     model = get_model(model_id)
+    config = dict(config or {})
+    if model.format == "onnx":  # the per-operator profile is what explains a slow quantized variant
+        config.setdefault("profile", True)
     try:
-        parsed = BenchmarkConfig(**(config or {}))
+        parsed = BenchmarkConfig(**config)
         validate_for_model(parsed, model.format, model.inputs)
     except ValueError as exc:
         raise InputError(_first_sentence(exc)) from None

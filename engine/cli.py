@@ -167,7 +167,8 @@ def doctor(as_json: bool = JsonOpt) -> None:
     report = run_checks()
     _emit(report, as_json, lambda r: "\n".join(
         [f"{'ok ' if c['ok'] else 'FAIL'} {c['name']}: {c['detail']}" for c in r["checks"]]
-        + [f"cpu: {r['hardware'].get('cpu')}  flags: {' '.join(r['hardware'].get('flags', []))}"]))
+        + [f"cpu: {r['hardware'].get('cpu')}  flags: "
+           f"{' '.join(f for f, on in r['hardware'].get('flags', {}).items() if on)}"]))
     if not report["ok"]:
         raise typer.Exit(1)
 
@@ -279,14 +280,15 @@ def benchmark(model_id: int, batch: Optional[str] = typer.Option(None, help="Bat
               runtime: Optional[str] = typer.Option(None, help="onnxruntime, tensorflow, keras-predict or tflite."),
               concurrency: int = typer.Option(0, help="Client threads for the serving test (0: off)."),
               opt_level: Optional[str] = typer.Option(None, help="ORT graph optimization levels, e.g. basic,all."),
-              profile: bool = typer.Option(False, help="Per-operator profile (ONNX Runtime)."),
+              profile: Optional[bool] = typer.Option(None, "--profile/--no-profile",
+                                                     help="Per-operator profile (default: on for ONNX)."),
               time_budget: Optional[float] = typer.Option(None, help="Seconds per grid cell."),
               as_json: bool = JsonOpt) -> None:
     """Measure latency percentiles, throughput and memory over a grid."""
     from engine import api
 
-    config: dict[str, Any] = {"concurrency": concurrency, "profile": profile}
-    for key, value in (("batches", _int_list(batch, "--batch")), ("threads", _int_list(threads, "--threads")),
+    config: dict[str, Any] = {"concurrency": concurrency}
+    for key, value in (("profile", profile), ("batches", _int_list(batch, "--batch")), ("threads", _int_list(threads, "--threads")),
                        ("runtime", runtime), ("time_budget_s", time_budget),
                        ("opt_levels", opt_level.split(",") if opt_level else None)):
         if value is not None:

@@ -38,7 +38,8 @@ def run_checks() -> dict[str, Any]:
     except Exception as exc:
         checks.append({"name": "onnxruntime providers", "ok": False, "detail": str(exc)})
     hardware = fingerprint()
-    flags = set(hardware.get("flags", []))
+    raw = hardware.get("flags", {})
+    flags = {f for f, on in raw.items() if on} if isinstance(raw, dict) else set(raw)
     vnni = bool(flags & {"avx512_vnni", "avx_vnni", "amx_int8"})
     checks.append({"name": "int8 acceleration", "ok": True,
                    "detail": "VNNI/AMX present: INT8 can beat FP32" if vnni else

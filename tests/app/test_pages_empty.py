@@ -98,3 +98,17 @@ def test_home_upload_of_a_non_model_ends_in_one_error_sentence(page):
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and errors[0].startswith(f"Job #{job.id} (import) failed: ")
     assert "Traceback" not in errors[0]
+
+
+def test_app_reads_the_password_from_secrets(page):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.conftest import APP
+
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.secrets["auth"] = {"password": "from-secrets"}
+    at.run()
+    assert "load_demo" not in [b.key for b in at.button]
+    at.text_input(key="login_password").input("from-secrets")
+    at.button[0].click().run()
+    assert at.button(key="load_demo").label == "Load demo"

@@ -113,3 +113,15 @@ def test_optimize_page_refuses_a_data_pass_without_data_in_one_sentence(page, im
     by_label(at.button, "Run pass").click().run()
     assert not at.exception
     assert [e.value for e in at.error] == ["pass 'ort-quantize-static' needs a data set; pass one with --dataset"]
+
+
+def test_netron_viewer_copy_is_patched_to_stay_offline(page):
+    from app import netron_view
+
+    page("home")  # the app installs the viewer at start
+    html = (netron_view.VIEWER / "index.html").read_text(encoding="utf-8")
+    assert '<meta name="version" content="0.0.0">' in html  # no Google Analytics
+    assert '<meta name="date" content="">' in html  # no "please update" lock-out after 180 days
+    assert html.index(netron_view.EMBED_SCRIPT) < html.index('src="index.js"')  # consent cookie first
+    assert "consent=" in (netron_view.VIEWER / netron_view.EMBED_SCRIPT).read_text()
+    assert netron_view.viewer_url("abc.onnx") == "/app/static/netron/index.html?url=/app/static/models/abc.onnx"

@@ -105,8 +105,14 @@ def test_keras_to_quantized_onnx_measured_compared_and_exported(cli_home: Path, 
     again = cli_json(cli_home, "optimize", str(onnx_model["id"]), "ort-quantize-dynamic")
     assert again["id"] == quantized["id"], "the same pass and config on the same parent is one node"
 
+    parent_bench = cli_json(cli_home, "benchmark", str(onnx_model["id"]), "--time-budget", "0.3")
+    assert parent_bench["explanations"] == [] and parent_bench["results"][0]["batch"] == 1
     bench = cli_json(cli_home, "benchmark", str(quantized["id"]), "--batch", "1,4", "--threads", "1",
                      "--time-budget", "0.3")
+    assert bench["compared_with"]["model_id"] == onnx_model["id"]
+    assert bench["explanations"] and "parent" in bench["explanations"][0]
+    assert bench["profile"]["top_ops"], "ONNX benchmarks carry a per-operator profile by default"
+    assert all(r["achieved_gflops"] > 0 for r in bench["roofline"])
     assert bench["model_id"] == quantized["id"] and bench["runtime"] == "onnxruntime"
     assert {"cpu", "cores"} <= set(bench["hardware"])
     cells = {(r["batch"], r["threads"]) for r in bench["results"]}

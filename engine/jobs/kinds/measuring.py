@@ -12,8 +12,15 @@ from storage.settings import get_settings
 
 def _prepare_benchmark(session, job) -> dict[str, Any]:  # noqa: ANN001
     model = model_or_raise(session, job.params["model_id"])
-    return {"model": model_spec(model), "config": job.params.get("config", {}),
-            "peak_cache": str(get_settings().home / "peak.json")}
+    parent = None
+    if model.parent_id is not None:
+        latest = measurements.latest_measurement(session, model.parent_id, "benchmark")
+        hardware = measurements.get_hardware(session, latest.hardware_id) if latest and latest.hardware_id else None
+        if latest is not None and hardware is not None:
+            parent = {"model_id": model.parent_id, "measurement_id": latest.id, "fingerprint": hardware.fingerprint,
+                      "result": {**latest.summary, "samples": latest.samples}}
+    return {"model": model_spec(model), "config": job.params.get("config", {}), "parent": parent,
+            "peak_cache": str(get_settings().home / "hardware" / "peak_gflops.json")}
 
 
 def _execute_benchmark(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
@@ -26,7 +33,38 @@ def _execute_benchmark(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any
     hardware["peak"] = peak_gflops(cache_path=Path(spec["peak_cache"]))
     model = spec["model"]
     result = run_benchmark(artifact_of(model), model["inputs"], config, progress=ctx.progress)
+    result["roofline"] = _roofline(model, result, hardware["peak"])
+    result["explanations"], result["compared_with"] = _explain(spec, result, hardware)
     return {"hardware": hardware, "benchmark": result}
+
+
+def _roofline(model: dict[str, Any], result: dict[str, Any], peak: dict[str, Any]) -> list[dict[str, Any]]:
+    """Achieved GFLOP/s of each cell from the model's FLOPs, as a share of the measured peak."""
+    from engine.measure.roofline import achieved
+
+    if not model.get("flops"):
+        return []
+    return [{"batch": r["batch"], "threads": r["threads"], "opt_level": r.get("opt_level"),
+             **achieved(model["flops"], r["latency_ms"]["p50"], r["batch"], r["threads"], peak)}
+            for r in result.get("results", [])]
+
+
+def _explain(spec: dict[str, Any], result: dict[str, Any], hardware: dict[str, Any]) -> tuple[list[str], Any]:
+    """Compare with the parent's latest benchmark when it was taken on this same hardware."""
+    from engine.measure.explain import explain
+    from engine.measure.profile import graph_info
+
+    parent = spec.get("parent")
+    if not parent:
+        return [], None
+    cores = hardware.get("cores")
+    cores = cores.get("logical", 0) if isinstance(cores, dict) else int(cores or 0)
+    if measurements.fingerprint_of(hardware.get("cpu", "unknown"), cores, hardware) != parent["fingerprint"]:
+        return ["The parent was benchmarked on other hardware; benchmark it here to compare."], None
+    model = spec["model"]
+    info = graph_info(artifact_of(model).onnx_file) if model["format"] == "onnx" else None
+    return explain(parent["result"], result, hardware, info), {"model_id": parent["model_id"],
+                                                                "measurement_id": parent["measurement_id"]}
 
 
 def _commit_benchmark(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
