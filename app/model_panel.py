@@ -20,9 +20,10 @@ def render(doc: dict[str, Any]) -> None:
     cols[1].metric("Parameters", tables.human_count(doc.get("params")))
     cols[2].metric("FLOPs / sample", tables.human_count(doc.get("flops")))
     cols[3].metric("Size", tables.human_bytes(doc.get("size_bytes")))
-    fid = (doc.get("metrics") or {}).get("fidelity") or {}
-    agreement = fid.get("top1_agreement", fid.get("agreement"))
-    cols[4].metric("Top-1 agreement with parent", f"{agreement:.2%}" if agreement is not None else "—")
+    fid = (doc.get("metrics") or {}).get("fidelity")
+    agreement = fid.get("top1_agreement", fid.get("agreement")) if isinstance(fid, dict) else None
+    cols[4].metric("Top-1 agreement with parent",
+                   f"{agreement:.2%}" if isinstance(agreement, (int, float)) else "—")
     overview, ops, measured, graph = st.tabs(["Overview", "Operators", "Measurements", "Graph"])
     with overview:
         _overview(doc)
@@ -90,14 +91,13 @@ def _benchmark(m: dict[str, Any], s: dict[str, Any]) -> None:
         results = s.get("results") or []
         if results:
             st.plotly_chart(charts.benchmark_figure(results), key=f"bench_{m['id']}")
-            st.dataframe(tables.benchmark_rows(results), hide_index=True)
+            st.dataframe(tables.benchmark_rows(results, s.get("roofline")), hide_index=True,
+                         column_config={"% of peak": st.column_config.NumberColumn(format="%.1f%%")})
+        compared = s.get("compared_with")
+        if isinstance(compared, dict) and compared.get("model_id"):
+            st.caption(f"Compared with the parent's (#{compared['model_id']}) latest benchmark on this hardware:")
         for line in s.get("explanations") or []:
-            st.info(line)
-        roof = s.get("roofline") or {}
-        if roof.get("achieved_gflops") is not None:
-            pct = roof.get("percent_of_peak")
-            st.caption(f"Achieved {roof['achieved_gflops']:.2f} GFLOP/s"
-                       + (f", {pct:.0f}% of this CPU's measured peak" if pct is not None else ""))
+            st.info(line if isinstance(line, str) else str(line))
         profile = s.get("profile") or {}
         if profile.get("op_types"):
             st.markdown("**Where the time goes (per operator type)**")

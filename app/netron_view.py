@@ -4,6 +4,9 @@ Streamlit serves ``app/static/`` at ``/app/static/`` with real content types (``
 ``.onnx`` as octet-stream) and refuses files over 200 MB, so the viewer and the shown model are
 *copied* there: the viewer once per process, each model under its sha256. Both folders are gitignored.
 
+Static files are served without the dashboard's login: a model copy's URL holds its sha256, so only
+someone who already knows the model's digest can fetch it.
+
 The copied ``index.html`` is patched so the embedded viewer never calls out: Netron's browser build
 asks ipinfo.io where the user is and shows a cookie-consent dialog, sends Google Analytics events when
 its version is not ``0.0.0``, and refuses to work ("Please update") 180 days after its build date.
@@ -21,6 +24,7 @@ VIEWER = STATIC / "netron"
 MODELS = STATIC / "models"
 URL_ROOT = "/app/static"
 MAX_STATIC_BYTES = 200 << 20  # Streamlit answers 404 for larger static files
+KEEP_MODELS = 32  # copies kept for the viewer; older ones are removed (the store keeps the originals)
 
 
 EMBED_SCRIPT = "trimline-embed.js"
@@ -87,7 +91,15 @@ def publish(artifact: Path, fmt: str, sha256: str) -> str | None:
         tmp = MODELS / f".{name}.{os.getpid()}"
         shutil.copyfile(src, tmp)
         os.replace(tmp, dest)
+        _prune(keep=dest)
     return viewer_url(name)
+
+
+def _prune(keep: Path) -> None:
+    copies = sorted((p for p in MODELS.iterdir() if p.is_file()), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in copies[KEEP_MODELS:]:
+        if old != keep:
+            old.unlink(missing_ok=True)
 
 
 def viewer_url(model_file: str) -> str:

@@ -52,14 +52,25 @@ def io_table(model: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def benchmark_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def benchmark_rows(results: list[dict[str, Any]], roofline: Any = None) -> list[dict[str, Any]]:
+    """One row per benchmark cell; GFLOP/s and share of the CPU's peak where the roofline has them
+    (a list of cells, or one dict for every cell)."""
+    def cell(r: dict[str, Any]) -> tuple:
+        return r.get("batch"), r.get("threads"), r.get("opt_level")
+
+    if isinstance(roofline, dict):
+        roof = {cell(r): roofline for r in results}
+    else:
+        roof = {cell(x): x for x in roofline or [] if isinstance(x, dict)}
     rows = []
     for r in results:
         lat = r.get("latency_ms") or {}
+        rf = roof.get(cell(r)) or {}
         rows.append({"batch": r.get("batch"), "threads": r.get("threads"), "opt level": r.get("opt_level"),
                      "p50 ms": lat.get("p50"), "p90 ms": lat.get("p90"), "p99 ms": lat.get("p99"),
                      "± CI95 p50": lat.get("ci95_p50"), "throughput /s": r.get("throughput_per_s"),
-                     "peak RSS MB": r.get("peak_rss_mb")})
+                     "peak RSS MB": r.get("peak_rss_mb"), "GFLOP/s": rf.get("achieved_gflops"),
+                     "% of peak": rf.get("percent_of_peak")})
     return rows
 
 

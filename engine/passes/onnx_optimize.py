@@ -54,14 +54,7 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     before_nodes, before_opset = len(model.graph.node), model_opset(model)
     if before_opset < UPGRADE_BELOW:
         ctx.progress(0.1, f"upgrading opset {before_opset} to {config.target_opset}")
-        try:
-            model = onnx.version_converter.convert_version(model, config.target_opset)
-        except Exception as exc:
-            raise PassError(f"could not upgrade the model from opset {before_opset} to {config.target_opset}; "
-                            f"try a lower target_opset ({exc}).") from exc
-        # the converter keeps the old IR version (3), which opset 13+ does not allow
-        model.ir_version = max(model.ir_version, onnx.helper.find_min_ir_version_for(list(model.opset_import)))
-    _drop_initializer_inputs(model)
+    model = modernize(model, config.target_opset)
     if config.passes:
         import onnxoptimizer
 
@@ -92,6 +85,24 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
         "opset_before": before_opset, "opset_after": model_opset(result),
         "nodes_before": before_nodes, "nodes_after": len(result.graph.node),
     })
+
+
+def modernize(model, target_opset: int = 17):  # noqa: ANN001, ANN201
+    """Upgrade a legacy model (opset below 13) and drop weights listed as graph inputs; other models pass
+    through unchanged. Quantization tools need this too: they mis-handle IR-3 weight inputs."""
+    import onnx
+
+    opset = model_opset(model)
+    if opset < UPGRADE_BELOW:
+        try:
+            model = onnx.version_converter.convert_version(model, target_opset)
+        except Exception as exc:
+            raise PassError(f"could not upgrade the model from opset {opset} to {target_opset}; "
+                            f"try a lower target_opset ({exc}).") from exc
+        # the converter keeps the old IR version (3), which opset 13+ does not allow
+        model.ir_version = max(model.ir_version, onnx.helper.find_min_ir_version_for(list(model.opset_import)))
+    _drop_initializer_inputs(model)
+    return model
 
 
 def _drop_initializer_inputs(model) -> None:

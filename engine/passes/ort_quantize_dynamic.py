@@ -15,6 +15,7 @@ from pydantic import Field
 from engine.artifact import Artifact
 from engine.errors import PassError
 from engine.passes.base import PassConfig, PassContext, PassResult, PassSpec
+from engine.passes._quant_prep import discard_staging, prepare_for_quantization
 
 
 class Config(PassConfig):
@@ -26,6 +27,8 @@ class Config(PassConfig):
                                 description="Quantize only these op types (e.g. MatMul,Gemm); empty means all "
                                             "supported ones.")
     exclude_nodes: list[str] = Field(default_factory=list, description="Node names to keep in float.")
+    preprocess: bool = Field(True, description="Run ONNX Runtime's quantization pre-processing first (shape "
+                                               "inference, constant folding, fusions).")
 
 
 def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
@@ -33,15 +36,17 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     import onnxruntime as ort
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    src = prepare_for_quantization(source, ctx, config.preprocess)
     out = ctx.scratch / "model.onnx"
     ctx.progress(0.1, f"quantizing weights to {config.weight_type}")
     weight_type = QuantType.QUInt8 if config.weight_type == "uint8" else QuantType.QInt8
     try:
-        quantize_dynamic(str(source.onnx_file), str(out), weight_type=weight_type, per_channel=config.per_channel,
+        quantize_dynamic(src, str(out), weight_type=weight_type, per_channel=config.per_channel,
                          op_types_to_quantize=list(config.op_types) or None,
                          nodes_to_exclude=list(config.exclude_nodes) or None)
     except Exception as exc:
         raise PassError(f"onnxruntime could not quantize this model dynamically: {exc}.") from exc
+    discard_staging(ctx)
     ctx.progress(0.8, "checking the quantized model loads")
     try:
         ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])

@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 from engine.artifact import Artifact
 from engine.errors import InputError, PassError
 from engine.passes.base import PassConfig, PassContext, PassResult, PassSpec
+from engine.passes._quant_prep import discard_staging, prepare_for_quantization
 
 
 class Config(PassConfig):
@@ -73,10 +74,7 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
 
     if ctx.dataset is None:
         raise InputError("static quantization needs a data set for calibration; pass one with --dataset.")
-    src = str(source.onnx_file)
-    if config.preprocess:
-        ctx.progress(0.05, "pre-processing (shape inference, fusions)")
-        src = _preprocess(src, ctx)
+    src = prepare_for_quantization(source, ctx, config.preprocess)
     inputs = ort.InferenceSession(src, providers=["CPUExecutionProvider"]).get_inputs()
     reader = _Reader(inputs, ctx.dataset.x, config.samples)
     out = ctx.scratch / "model.onnx"
@@ -96,7 +94,7 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     except Exception as exc:
         raise PassError(f"onnxruntime could not quantize this model statically; check the data set matches "
                         f"the model's inputs ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}).") from exc
-    (ctx.scratch / "preprocessed.onnx").unlink(missing_ok=True)
+    discard_staging(ctx)
     ctx.progress(0.9, "checking the quantized model loads")
     try:
         ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
@@ -120,18 +118,6 @@ def resolve_weight_type(config: Config) -> str:
 
     flags = fingerprint()["flags"]
     return "int8" if any(flags.get(f) for f in ("avx512_vnni", "avx_vnni", "amx_int8")) else "uint8"
-
-
-def _preprocess(src: str, ctx: PassContext) -> str:
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    staged = ctx.scratch / "preprocessed.onnx"
-    try:
-        quant_pre_process(src, str(staged))
-        return str(staged)
-    except Exception as exc:  # pre-processing is an optimization: quantize the model as it is
-        ctx.log.warning("quant_pre_process failed, quantizing without it: %s", exc)
-        return src
 
 
 PASS = PassSpec(

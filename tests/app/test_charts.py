@@ -102,3 +102,13 @@ def test_tables_format_numbers_and_rows():
     assert rows[2]["size × root"] == 0.3
     assert tables.job_outcome({"id": 5, "kind": "import", "status": "failed", "error": "the file is damaged"}) == \
         "Job #5 (import) failed: the file is damaged"
+
+
+def test_benchmark_rows_join_roofline_cells_in_either_shape():
+    results = [{"batch": 1, "threads": 1, "opt_level": "all", "latency_ms": {"p50": 1.0}},
+               {"batch": 8, "threads": 1, "opt_level": "all"}]
+    cells = [{"batch": 8, "threads": 1, "opt_level": "all", "achieved_gflops": 3.0, "percent_of_peak": 30.0}]
+    rows = tables.benchmark_rows(results, cells)
+    assert [r["GFLOP/s"] for r in rows] == [None, 3.0] and rows[1]["% of peak"] == 30.0
+    assert [r["GFLOP/s"] for r in tables.benchmark_rows(results, {"achieved_gflops": 2.0})] == [2.0, 2.0]
+    assert tables.benchmark_rows(results, None)[0]["p50 ms"] == 1.0

@@ -60,6 +60,19 @@ def test_static_quantization_of_opset9_zoo_model_after_optimize(light_model_dir,
     assert result.artifact.path.stat().st_size < optimized.path.stat().st_size / 2
 
 
+@pytest.mark.parametrize("pass_name", ["ort-quantize-static", "ort-quantize-dynamic"])
+def test_quantization_upgrades_an_opset9_zoo_model_by_itself(light_model_dir, tmp_path, pass_name):
+    from engine.passes.base import DatasetArrays
+
+    source = Artifact(light_model_dir / "light_squeezenet.onnx", "onnx")
+    data = DatasetArrays(np.random.default_rng(0).random((4, 3, 224, 224), dtype=np.float32))
+    extra = {"samples": 4} if pass_name == "ort-quantize-static" else {}
+    result = _run(pass_name, source, tmp_path, data, **extra)
+    ops = op_types(result.artifact.path)
+    assert ("QLinearConv" if pass_name == "ort-quantize-static" else "ConvInteger") in ops
+    assert result.metrics["fidelity"]["max_abs_diff"] < 0.05
+
+
 @pytest.mark.parametrize(("flags", "expected"), [({"avx2": True, "avx512_vnni": True}, "int8"),
                                                  ({"avx2": True, "avx512_vnni": False}, "uint8")])
 def test_static_auto_weight_type_follows_cpu_vnni(monkeypatch, flags, expected):
