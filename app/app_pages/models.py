@@ -17,10 +17,13 @@ with st.expander(f"All models ({len(everything)})", expanded=len(everything) <= 
     st.dataframe(tables.models_table(everything, champions), hide_index=True,
                  column_config={"params": st.column_config.NumberColumn(format="localized")})
 
-family = ui.pick_family()
+left, right = st.columns(2)
+with left:
+    family = ui.pick_family()
 members = ui.models(family["id"])
 champion = api.get_champion(family["id"])
-selected = ui.pick_model("Variant", members)
+with right:
+    selected = ui.pick_model("Variant", members)
 st.plotly_chart(charts.lineage_figure(members, champion, selected["id"]), key="lineage")
 
 doc = api.show_model(selected["id"])

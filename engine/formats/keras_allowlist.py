@@ -42,6 +42,11 @@ LAYER_CLASSES = frozenset({
     # recurrent
     "LSTM", "GRU", "SimpleRNN", "LSTMCell", "GRUCell", "SimpleRNNCell", "RNN", "StackedRNNCells",
     "Bidirectional", "TimeDistributed", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D",
+    # preprocessing baked into models (keras.applications' EfficientNet and MobileNetV3 carry these);
+    # their configs are numbers, strings and vocabularies, never callables
+    "Normalization", "Rescaling", "Resizing", "CenterCrop", "Discretization", "CategoryEncoding",
+    "Hashing", "IntegerLookup", "StringLookup", "RandomFlip", "RandomRotation", "RandomZoom",
+    "RandomTranslation", "RandomContrast", "RandomCrop", "RandomBrightness",
 })
 
 # Plain objects found inside layer configs; none of them carries code.

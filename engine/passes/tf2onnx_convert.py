@@ -1,7 +1,9 @@
 """TF → ONNX with tf2onnx: Keras 3 / tf-keras models through a ``tf.function``, SavedModels by signature.
 
 ``tf2onnx.convert.from_keras`` fails on Keras 3 models, so every Keras model is wrapped in
-``tf.function(lambda *x: model(x, training=False))`` and converted with ``from_function``.
+``tf.function(lambda *x: model(x, training=False))``. The traced function is frozen first (variables
+*and* captured eager tensors become constants): ``from_function`` leaves captured tensors — such as a
+Keras 3 ``Normalization`` layer's mean, in EfficientNet — behind as extra graph inputs.
 """
 from __future__ import annotations
 
@@ -32,10 +34,11 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     out = ctx.scratch / "model.onnx"
     ctx.progress(0.3, f"converting to ONNX opset {config.opset}")
     try:
-        model_proto, _ = tf2onnx.convert.from_function(fn, input_signature=spec, opset=config.opset)
+        model_proto = _convert_frozen(tf, tf2onnx, fn, spec, config.opset)
     except Exception as exc:
         raise PassError(f"tf2onnx could not convert this model to ONNX opset {config.opset}: "
                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}.") from exc
+    _rename_inputs(model_proto, [t.name for t in spec])
     _rename_outputs(model_proto, out_names)
     import onnx
 
@@ -94,23 +97,45 @@ def _savedmodel_function(tf: Any, path: Path, dynamic_batch: bool) -> tuple[Any,
     return fn, spec, out_keys
 
 
+def _convert_frozen(tf: Any, tf2onnx: Any, fn: Any, spec: list[Any], opset: int) -> Any:
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    frozen = convert_variables_to_constants_v2(fn.get_concrete_function(*spec))
+    graph_def = frozen.graph.as_graph_def()
+    model_proto, _ = tf2onnx.convert.from_graph_def(
+        graph_def, input_names=[t.name for t in frozen.inputs], output_names=[t.name for t in frozen.outputs],
+        opset=opset)
+    return model_proto
+
+
+def _rename_inputs(model: Any, names: list[str]) -> None:
+    """``image:0`` → ``image``: the names users gave their inputs; tf2onnx's ``unk__12`` batch → ``batch``."""
+    for graph_input, name in zip(model.graph.input, names):
+        _rename(model, graph_input, _clean(name))
+    for value in [*model.graph.input, *model.graph.output]:
+        dims = value.type.tensor_type.shape.dim
+        if dims and dims[0].dim_param.startswith("unk__"):
+            dims[0].dim_param = "batch"
+
+
+def _rename(model: Any, value: Any, name: str) -> None:
+    old = value.name
+    if name == old or any(i.name == name for i in model.graph.input) or any(o.name == name for o in model.graph.output):
+        return
+    for node in model.graph.node:
+        node.output[:] = [name if o == old else o for o in node.output]
+        node.input[:] = [name if i == old else i for i in node.input]
+    value.name = name
+
+
 def _clean(name: str) -> str:
     return name.split(":")[0].replace("/", "_") or "input"
 
 
 def _rename_outputs(model: Any, names: list[str]) -> None:
     """Give the graph outputs the model's own output names instead of tf2onnx's ``Identity:0``."""
-    taken = {i.name for i in model.graph.input}
     for output, name in zip(model.graph.output, names):
-        name = _clean(name)
-        if name in taken or name == output.name:
-            continue
-        old = output.name
-        for node in model.graph.node:
-            node.output[:] = [name if o == old else o for o in node.output]
-            node.input[:] = [name if i == old else i for i in node.input]
-        output.name = name
-        taken.add(name)
+        _rename(model, output, _clean(name))
 
 
 PASS = PassSpec(

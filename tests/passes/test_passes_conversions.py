@@ -30,6 +30,20 @@ def test_tf2onnx_digits_matches_keras_with_dynamic_batch(digits, tmp_path):
     assert session.get_outputs()[0].name == "probs"
 
 
+def test_tf2onnx_freezes_captured_tensors_of_efficientnet_normalization(tmp_path):
+    """Keras 3 Normalization keeps its mean as a captured eager tensor; it must become a constant."""
+    import keras
+
+    path = tmp_path / "effnet.keras"
+    keras.applications.EfficientNetB0(weights=None, input_shape=(64, 64, 3)).save(path)
+    result = _run("tf2onnx", Artifact(path, "keras"), tmp_path / "out")
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(result.artifact.path), providers=["CPUExecutionProvider"])
+    assert len(session.get_inputs()) == 1 and session.get_inputs()[0].shape[0] == "batch"
+    assert result.metrics["fidelity"]["max_abs_diff"] < 1e-4
+
+
 def test_tf2onnx_fixed_batch_and_opset13(digits, tmp_path):
     result = _run("tf2onnx", digits[0], tmp_path, opset=13, dynamic_batch=False)
     import onnx
