@@ -78,11 +78,28 @@ def submit_import(path: Path | None = None, name: str | None = None, upload: Pat
 
 
 def submit_dataset_import(path: Path | None = None, name: str | None = None, upload: Path | None = None,
-                          label_column: str | None = None) -> JobRecord:
+                          label_column: str | None = None, for_model_id: int | None = None) -> JobRecord:
+    """Import a data set. With ``for_model_id``, a zip of images is resized and laid out for that model."""
     ready()
+    layout = image_layout_for(get_model(for_model_id)) if for_model_id is not None else None
     staged = upload or _stage_local_file(Path(path))
     name = (name or (Path(path).stem if path else "dataset")).strip()[:200] or "dataset"
-    return service.submit("dataset_import", {"upload": str(staged), "name": name, "label_column": label_column})
+    return service.submit("dataset_import", {"upload": str(staged), "name": name, "label_column": label_column,
+                                             "image_layout": layout})
+
+
+def image_layout_for(model: ModelRecord) -> dict[str, Any]:
+    """Image size, channels and layout a model's first input expects (4-D inputs only)."""
+    shape = model.inputs[0]["shape"] if model.inputs else []
+    if len(shape) != 4:
+        raise InputError(f"model {model.id}'s input has shape {shape}; only image models (4-D input) set an "
+                         "image size for a data set")
+    dims = [d if isinstance(d, int) else None for d in shape[1:]]
+    channels_first = dims[0] in (1, 3, 4) and dims[2] not in (1, 3, 4)
+    h, w, c = (dims[1], dims[2], dims[0]) if channels_first else (dims[0], dims[1], dims[2])
+    if not (h and w and c):
+        raise InputError(f"model {model.id}'s input {shape} has no fixed image size to resize to")
+    return {"size": [h, w], "channels": c, "channels_first": channels_first}
 
 
 # ---------------------------------------------------------------- reading
@@ -185,6 +202,10 @@ def submit_optimize(model_id: int, pass_name: str, raw_config: dict[str, Any] | 
         config = validate_request(pass_name, raw_config or {}, parent.format, meta)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    if meta is not None:
+        from engine.formats import check_dataset_for_model
+
+        check_dataset_for_model(meta, parent.inputs, parent.outputs)
     config_json = config.model_dump(mode="json")
     key = derivation_key(model_identity(parent), pass_name, config_json, meta["sha256"] if meta else None)
     with session_scope() as s:

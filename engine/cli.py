@@ -187,11 +187,12 @@ def import_model(path: Path, name: Optional[str] = typer.Option(None, help="Disp
 @command(dataset_app, "import")
 def dataset_import(path: Path, name: Optional[str] = typer.Option(None, help="Display name."),
                    label_column: Optional[str] = typer.Option(None, help="CSV label column (default: label)."),
+                   for_model: Optional[int] = typer.Option(None, help="Resize and lay out images for this model."),
                    as_json: bool = JsonOpt) -> None:
     """Import a data set: .npz (x, optional y), CSV, or a zip of images with labels.csv."""
     from engine import api
 
-    job = _wait(api.submit_dataset_import(path, name, label_column=label_column))
+    job = _wait(api.submit_dataset_import(path, name, label_column=label_column, for_model_id=for_model))
     d = api.get_dataset(job.result["dataset_id"]).to_json()
     _emit(d, as_json, lambda d: f"{d['id']:>4}  {d['name']}  n={d['n_samples']} x={d['x_shape']} labels={d['has_labels']}")
 

@@ -76,10 +76,11 @@ def check_dataset_for_model(meta_or_arrays: dict[str, Any] | DatasetArrays, mode
             _check_input(spec["name"], *samples[spec["name"]], spec)
     if labels is None or not model_outputs:
         return
-    last = (model_outputs[0].get("shape") or [None])[-1]
-    if not isinstance(last, int) or last < 1:
+    dims = (model_outputs[0].get("shape") or [None])[1:]
+    if not dims or not all(isinstance(d, int) and d >= 1 for d in dims):
         return
-    n_classes = 2 if last == 1 else last  # one sigmoid unit: labels 0/1
+    width = int(np.prod(dims))  # (1000, 1, 1) score maps count as 1000 classes, as evaluation flattens them
+    n_classes = 2 if width == 1 else width  # one sigmoid unit: labels 0/1
     low, high = labels
     if low < 0 or high >= n_classes:
         raise InputError(f"the data set's labels run from {low} to {high} but the model's output has "

@@ -145,3 +145,32 @@ def test_keras_to_quantized_onnx_measured_compared_and_exported(cli_home: Path, 
     assert probs.shape == (5, 10)
     message = refused(cli_home, "export", str(root["id"]), "--format", "tflite", "-o", str(tmp_path / "x"))
     assert f"trimline optimize {root['id']} tflite" in message
+
+
+def test_image_zip_is_laid_out_for_an_nchw_zoo_model_and_evaluated(cli_home: Path, tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    import onnx
+    from PIL import Image
+
+    zoo = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light" / "light_squeezenet.onnx"
+    model = cli_json(cli_home, "import", str(zoo))
+    assert model["inputs"][0]["shape"] == [1, 3, 224, 224] and model["info"]["opset"] == 9
+    images = tmp_path / "images.zip"
+    rng = np.random.default_rng(0)
+    with zipfile.ZipFile(images, "w") as zf:
+        rows = ["filename,label"]
+        for i in range(4):
+            buffer = io.BytesIO()
+            Image.fromarray(rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)).save(buffer, "PNG")
+            zf.writestr(f"img{i}.png", buffer.getvalue())
+            rows.append(f"img{i}.png,{i % 2}")
+        zf.writestr("labels.csv", "\n".join(rows) + "\n")
+    dataset = cli_json(cli_home, "dataset", "import", str(images), "--for-model", str(model["id"]))
+    assert dataset["x_shape"] == [4, 3, 224, 224] and dataset["has_labels"]
+    evaluation = cli_json(cli_home, "evaluate", str(model["id"]), "--dataset", str(dataset["id"]))
+    assert evaluation["metrics"]["accuracy"] is not None and evaluation["fidelity"] is None
+    quantized = cli_json(cli_home, "optimize", str(model["id"]), "ort-quantize-static", "--dataset",
+                         str(dataset["id"]), "--set", "samples=4")
+    assert quantized["metrics"]["op_counts"].get("QLinearConv", 0) > 0

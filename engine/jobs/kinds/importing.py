@@ -11,7 +11,7 @@ from storage import artifacts, catalog
 
 def _prepare(session, job) -> dict[str, Any]:  # noqa: ANN001
     return {"upload": job.params["upload"], "name": job.params.get("name"),
-            "label_column": job.params.get("label_column")}
+            "label_column": job.params.get("label_column"), "image_layout": job.params.get("image_layout")}
 
 
 def _execute_model(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
@@ -35,8 +35,24 @@ def _execute_dataset(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
     from engine.formats import prepare_dataset
 
     ctx.progress(0.1, "reading the data set")
-    path, meta = prepare_dataset(Path(spec["upload"]), ctx.work, label_column=spec.get("label_column"))
+    layout = spec.get("image_layout") or {}
+    size = tuple(layout["size"]) if layout.get("size") else None
+    path, meta = prepare_dataset(Path(spec["upload"]), ctx.work, label_column=spec.get("label_column"),
+                                 image_size=size, channels=layout.get("channels"))
+    if layout.get("channels_first") and meta["source_format"] == "images":
+        path, meta = _to_channels_first(path, meta)
     return {"path": str(path.resolve().relative_to(ctx.scratch.resolve())), "meta": meta}
+
+
+def _to_channels_first(path: Path, meta: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    """Images are read as NHWC; a model that takes NCHW gets them transposed once, here."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["x"] = np.ascontiguousarray(arrays["x"].transpose(0, 3, 1, 2))
+    np.savez(path, **arrays)
+    return path, {**meta, "x_shape": list(arrays["x"].shape)}
 
 
 def _commit_dataset(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
