@@ -93,6 +93,16 @@ def weights_gzip_bytes(model: Any) -> int:
     return len(gzip.compress(raw, compresslevel=6))
 
 
+def save_compressed(model: Any, scratch: Path, parent_gzip: int) -> tuple[Path, dict[str, Any]]:
+    """Save a stripped model as ``model.h5`` and report what gzip makes of its weights against the parent's:
+    sparsity and shared weights only pay off in a compressed download."""
+    out = scratch / "model.h5"
+    model.save(str(out), save_format="h5")
+    child = weights_gzip_bytes(model)
+    return out, {"weights_gzip_bytes": child, "parent_weights_gzip_bytes": parent_gzip,
+                 "gzip_ratio": parent_gzip / max(child, 1)}
+
+
 def file_gzip_bytes(path: Path) -> int:
     return len(gzip.compress(Path(path).read_bytes(), compresslevel=6))
 

@@ -54,16 +54,11 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
                       verbose=0, callbacks=[ft.progress_callback(tf_keras, ctx, config.epochs, 0.15, 0.75,
                                                                  "fine-tuning clusters")])
     stripped = clustering.strip_clustering(clustered)
-    out = ctx.scratch / "model.h5"
-    stripped.save(str(out), save_format="h5")
+    out, sizes = ft.save_compressed(stripped, ctx.scratch, parent_gzip)
     unique = {name: int(np.unique(k).size) for name, k in ft.kernels(stripped).items()}
-    child_gzip = ft.weights_gzip_bytes(stripped)
     ctx.progress(1.0, "clustered")
     return PassResult(Artifact(out, "keras"), {
-        "unique_weights_per_layer": unique, "max_unique_weights": max(unique.values(), default=0),
-        "weights_gzip_bytes": child_gzip, "parent_weights_gzip_bytes": parent_gzip,
-        "gzip_ratio": parent_gzip / max(child_gzip, 1),
-    })
+        "unique_weights_per_layer": unique, "max_unique_weights": max(unique.values(), default=0), **sizes})
 
 
 PASS = PassSpec(

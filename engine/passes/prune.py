@@ -68,18 +68,14 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
                callbacks=[sparsity.UpdatePruningStep(),
                           ft.progress_callback(tf_keras, ctx, config.epochs, 0.1, 0.8, "pruning")])
     stripped = sparsity.strip_pruning(pruned)
-    out = ctx.scratch / "model.h5"
-    stripped.save(str(out), save_format="h5")
-    per_layer = {name: float((k == 0).mean()) for name, k in ft.kernels(stripped).items()}
-    zeros = sum(float((k == 0).sum()) for k in ft.kernels(stripped).values())
-    total = sum(k.size for k in ft.kernels(stripped).values())
-    child_gzip = ft.weights_gzip_bytes(stripped)
+    out, sizes = ft.save_compressed(stripped, ctx.scratch, parent_gzip)
+    kernels = ft.kernels(stripped)
+    per_layer = {name: float((k == 0).mean()) for name, k in kernels.items()}
+    zeros = sum(float((k == 0).sum()) for k in kernels.values())
+    total = sum(k.size for k in kernels.values())
     ctx.progress(1.0, "pruned")
     return PassResult(Artifact(out, "keras"), {
-        "sparsity": zeros / max(total, 1), "sparsity_per_layer": per_layer,
-        "weights_gzip_bytes": child_gzip, "parent_weights_gzip_bytes": parent_gzip,
-        "gzip_ratio": parent_gzip / max(child_gzip, 1),
-    })
+        "sparsity": zeros / max(total, 1), "sparsity_per_layer": per_layer, **sizes})
 
 
 PASS = PassSpec(
