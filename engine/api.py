@@ -364,3 +364,66 @@ def export_targets(model_format: str) -> list[str]:
             continue
         targets.append(target)
     return targets
+
+
+from storage.records import ChampionRecord  # noqa: E402  (for the dashboard: get_champion_record's type)
+
+
+def benchmark_schema() -> dict[str, Any]:  # for the dashboard
+    """The JSON schema of ``BenchmarkConfig``: the Models page builds its benchmark form from it."""
+    from engine.measure.benchmark import BenchmarkConfig
+
+    return BenchmarkConfig.model_json_schema()
+
+
+def benchmark_runtimes(model_format: str) -> list[str]:  # for the dashboard
+    """The runtimes that can time a ``model_format`` model, its default first."""
+    from engine.measure.runners import ACCEPTS, DEFAULT_RUNTIME
+
+    default = DEFAULT_RUNTIME.get(model_format)
+    return sorted((r for r, formats in ACCEPTS.items() if model_format in formats), key=lambda r: r != default)
+
+
+def op_class(op_type: str) -> str:  # for the dashboard
+    """``quantized``, ``qdq`` or ``float``: how the per-operator profile classes an op type."""
+    from engine.measure.profile import op_class as classify
+
+    return classify(op_type)
+
+
+def latest_benchmarks(model_ids: list[int]) -> dict[int, dict[str, Any]]:  # for the dashboard
+    """Each model's latest benchmark summary; models never benchmarked are left out."""
+    ready()
+    out: dict[int, dict[str, Any]] = {}
+    with session_scope() as s:
+        for model_id in model_ids:
+            latest = measurements.latest_measurement(s, int(model_id), "benchmark")
+            if latest is not None:
+                out[int(model_id)] = latest.summary
+    return out
+
+
+def recipe_for(model_id: int) -> str:  # for the dashboard
+    """The chain of passes from a derived model's root to it, as recipe YAML ``submit_recipe`` reads back.
+
+    Raises InputError for an upload (a root has no passes to save)."""
+    from engine.recipes import Recipe, Step, dump_recipe
+
+    model = get_model(model_id)
+    chain: list[ModelRecord] = []
+    node = model
+    while node.parent_id is not None:
+        chain.append(node)
+        node = get_model(node.parent_id)
+    if not chain:
+        raise InputError(f"model #{model.id} is an upload, not derived by passes; pick a derived model")
+    steps = [Step(pass_name=m.pass_name, config=m.config or {}) for m in reversed(chain)]
+    recipe = Recipe(name=f"{node.name}-to-{model.id}", steps=steps)
+    return f"# the passes from model #{node.id} ({node.name}) to model #{model.id}\n" + dump_recipe(recipe)
+
+
+def get_champion_record(root_id: int) -> ChampionRecord | None:  # for the dashboard
+    """The family's champion (``model_id``, ``note``, ``chosen_at``), or None when none was chosen."""
+    ready()
+    with session_scope() as s:
+        return catalog.get_champion(s, int(root_id))

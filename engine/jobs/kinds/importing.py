@@ -27,7 +27,6 @@ def _execute_model(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
 def _commit_model(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
     name = job.params.get("name") or "model"
     model = store_model(session, scratch, result, name=name)
-    Path(job.params["upload"]).unlink(missing_ok=True)
     return {"model_id": model.id}
 
 
@@ -55,15 +54,19 @@ def _to_channels_first(path: Path, meta: dict[str, Any]) -> tuple[Path, dict[str
     return path, {**meta, "x_shape": list(arrays["x"].shape)}
 
 
-def _commit_dataset(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
-    stored = artifacts.put(scratch / result["path"], name="dataset.npz")
-    meta = result["meta"]
-    dataset = catalog.add_dataset(
-        session, name=job.params.get("name") or "dataset", sha256=stored.sha256, artifact=stored.relpath,
-        n_samples=meta["n_samples"], x_shape=meta["x_shape"], x_dtype=meta["x_dtype"],
-        has_labels=meta["has_labels"], n_classes=meta.get("n_classes"), source_format=meta["source_format"],
+def _store_dataset(session, scratch: Path, output: dict[str, Any], name: str):  # noqa: ANN001, ANN202
+    """Move a child's normalised ``dataset.npz`` into the store and insert its row (same transaction)."""
+    stored = artifacts.put(scratch / output["path"], name="dataset.npz")
+    meta = output["meta"]
+    return catalog.add_dataset(
+        session, name=name, sha256=stored.sha256, artifact=stored.relpath, n_samples=meta["n_samples"],
+        x_shape=meta["x_shape"], x_dtype=meta["x_dtype"], has_labels=meta["has_labels"],
+        n_classes=meta.get("n_classes"), source_format=meta["source_format"],
     )
-    Path(job.params["upload"]).unlink(missing_ok=True)
+
+
+def _commit_dataset(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
+    dataset = _store_dataset(session, scratch, result, job.params.get("name") or "dataset")
     return {"dataset_id": dataset.id}
 
 
@@ -93,13 +96,7 @@ def _execute_demo(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
 def _commit_demo(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
     model = store_model(session, scratch, result["model"], name="digits-cnn (demo)",
                         metrics={"train_test_accuracy": result["accuracy"]})
-    stored = artifacts.put(scratch / result["dataset"]["path"], name="dataset.npz")
-    meta = result["dataset"]["meta"]
-    dataset = catalog.add_dataset(
-        session, name="digits test set (demo)", sha256=stored.sha256, artifact=stored.relpath,
-        n_samples=meta["n_samples"], x_shape=meta["x_shape"], x_dtype=meta["x_dtype"],
-        has_labels=meta["has_labels"], n_classes=meta.get("n_classes"), source_format=meta["source_format"],
-    )
+    dataset = _store_dataset(session, scratch, result["dataset"], "digits test set (demo)")
     return {"model_id": model.id, "dataset_id": dataset.id}
 
 
