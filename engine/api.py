@@ -334,10 +334,12 @@ def submit_export(model_id: int, target: str) -> JobRecord:
     return service.submit("export", {"model_id": model.id, "format": target})
 
 
-def copy_export(job: JobRecord, dest: Path) -> Path:
+def copy_export(job: JobRecord, dest: Path | str) -> Path:
+    """Copy a finished export to ``dest``: a file path, or a folder (existing, or written with a trailing /)."""
     src = export_path(job)
+    as_folder = str(dest).endswith(("/", "\\")) or Path(dest).is_dir()
     dest = Path(dest)
-    if dest.is_dir():
+    if as_folder:
         dest = dest / job.result["filename"]
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dest)

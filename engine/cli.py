@@ -343,7 +343,7 @@ def champion(model_id: int, note: str = typer.Option("", help="Why this variant.
 @command(app, "export")
 def export(model_id: int, format_: str = typer.Option(..., "--format", help="onnx, keras, savedmodel, tflite, "
                                                      "bundle, tfserving or triton."),
-           output: Path = typer.Option(..., "-o", "--output", help="File or folder to write."),
+           output: str = typer.Option(..., "-o", "--output", help="File to write, or a folder (ending in /)."),
            as_json: bool = JsonOpt) -> None:
     """Export a model as a file, a verified bundle, or a serving layout."""
     from engine import api

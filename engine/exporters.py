@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -146,7 +147,7 @@ def _sample(artifact: Artifact, inputs: list[dict[str, Any]]) -> tuple[dict[str,
 def build_export(artifact: Artifact, target: str, manifest: dict[str, Any], out_dir: Path) -> Path:
     """Write the export for ``target`` under ``out_dir`` and return the file to hand to the user."""
     check_export_request(artifact.format, target)
-    name = "".join(c if c.isalnum() or c in "-_" else "-" for c in manifest["model"]["name"])[:60] or "model"
+    name = re.sub(r"[^A-Za-z0-9_]+", "-", manifest["model"]["name"]).strip("-")[:60] or "model"
     stage = out_dir / "stage"
     stage.mkdir(parents=True)
     if target in ("onnx", "keras", "tflite"):
@@ -236,7 +237,8 @@ Exported by Trimline. Format: **{model['format']}**, file `{model_file}`, sha256
 ## How it was made
 {steps or 'An uploaded model, unchanged.'}
 
-`recipe.yaml` re-runs these steps on another model: `trimline recipe run ID recipe.yaml`.
+`recipe.yaml` re-runs these steps on another model: `trimline recipe run ID recipe.yaml`
+(add `--dataset DS` when a step calibrates or fine-tunes on data).
 
 ## Measured latency ({bench.get('hardware', {}).get('cpu', 'no benchmark yet')})
 {table}
