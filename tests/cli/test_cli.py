@@ -104,6 +104,15 @@ def test_keras_to_quantized_onnx_measured_compared_and_exported(cli_home: Path, 
     assert quantized["parent_id"] == onnx_model["id"]
     again = cli_json(cli_home, "optimize", str(onnx_model["id"]), "ort-quantize-dynamic")
     assert again["id"] == quantized["id"], "the same pass and config on the same parent is one node"
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("name: int8\nsteps:\n  - pass: tf2onnx\n    config: {opset: 17}\n"
+                      "  - pass: ort-quantize-dynamic\n  - pass: onnx-optimize\n")
+    chain = cli_json(cli_home, "recipe", "run", str(root["id"]), str(recipe), "--dataset", str(dataset["id"]))
+    assert [m["id"] for m in chain[:2]] == [onnx_model["id"], quantized["id"]], "existing steps are reused"
+    assert chain[2]["pass"] == "onnx-optimize" and chain[2]["parent_id"] == quantized["id"]
+    assert "already quantized" in refused(cli_home, "optimize", str(quantized["id"]), "fp16")
+    recipe.write_text("steps:\n  - pass: ort-quantize-dynamic\n")
+    assert "recipe step 1" in refused(cli_home, "recipe", "run", str(root["id"]), str(recipe))
 
     parent_bench = cli_json(cli_home, "benchmark", str(onnx_model["id"]), "--time-budget", "0.3")
     assert parent_bench["explanations"] == [] and parent_bench["results"][0]["batch"] == 1

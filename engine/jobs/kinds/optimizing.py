@@ -39,13 +39,33 @@ def _dataset_spec(session, dataset_id: int | None) -> dict[str, Any] | None:  # 
     return {"id": dataset.id, "path": str(artifacts.resolve(dataset.artifact)), "sha256": dataset.sha256}
 
 
+def _steps(params: dict[str, Any]) -> list[dict[str, Any]]:
+    return params.get("steps") or [{"pass": params["pass"], "config": params.get("config", {})}]
+
+
+def _existing_prefix(session, parent: ModelRecord, steps: list[dict[str, Any]],  # noqa: ANN001
+                     dataset_sha: str | None) -> list[ModelRecord]:
+    """The nodes that already exist for the leading steps: those steps are not recomputed."""
+    found = []
+    for step in steps:
+        node = catalog.find_derived(session, derivation_key(model_identity(parent), step["pass"], step["config"],
+                                                            dataset_sha))
+        if node is None:
+            break
+        found.append(node)
+        parent = node
+    return found
+
+
 def _prepare(session, job) -> dict[str, Any]:  # noqa: ANN001
     params = job.params
     parent = model_or_raise(session, params["model_id"])
-    steps = params.get("steps") or [{"pass": params["pass"], "config": params.get("config", {})}]
+    steps = _steps(params)
+    reused = _existing_prefix(session, parent, steps, params.get("dataset_sha256"))
+    start = reused[-1] if reused else parent
     extra = {int(i): model_spec(model_or_raise(session, i)) for i in params.get("model_refs", [])}
-    return {"parent": model_spec(parent), "steps": steps, "dataset": _dataset_spec(session, params.get("dataset_id")),
-            "models": extra}
+    return {"parent": model_spec(start), "steps": steps[len(reused):], "reused": len(reused),
+            "dataset": _dataset_spec(session, params.get("dataset_id")), "models": extra}
 
 
 def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
@@ -64,7 +84,8 @@ def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
         share = 1.0 / len(steps)
 
         def progress(fraction: float, message: str, n: int = n, name: str = step["pass"]) -> None:
-            prefix = f"step {n + 1}/{len(steps)} {name}: " if len(steps) > 1 else f"{name}: "
+            done, total = spec.get("reused", 0), spec.get("reused", 0) + len(steps)
+            prefix = f"step {done + n + 1}/{total} {name}: " if total > 1 else f"{name}: "
             ctx.progress(min(0.99, (n + fraction * 0.9) * share), prefix + message)
 
         pass_spec = get_pass(step["pass"])
@@ -84,10 +105,11 @@ def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
 def _commit(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
     params = job.params
     parent = model_or_raise(session, params["model_id"])
-    steps = params.get("steps") or [{"pass": params["pass"], "config": params.get("config", {})}]
+    steps = _steps(params)
     dataset_sha = params.get("dataset_sha256")
+    outputs = [None] * (len(steps) - len(result["outputs"])) + list(result["outputs"])  # reused steps: no output
     produced = []
-    for step, output in zip(steps, result["outputs"]):
+    for step, output in zip(steps, outputs):
         key = derivation_key(model_identity(parent), step["pass"], step["config"], dataset_sha)
         node = catalog.find_derived(session, key)
         if node is None:
