@@ -101,3 +101,38 @@ def test_hostile_uploads_fail_with_a_sentence_and_the_worker_survives(home: Path
     finally:
         os.killpg(worker.pid, signal.SIGINT)
         worker.wait(timeout=30)
+
+
+def test_mutated_models_end_succeeded_or_failed_through_the_sandboxed_runner(home: Path,
+                                                                           digits_onnx: Path) -> None:
+    """Bit flips and truncations of a real model go through the job path: each job ends, with one
+    sentence when it fails, and the runner that watched it is unharmed for the next one."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from engine.jobs.runner import run_job
+
+    api.ready()
+    original = digits_onnx.read_bytes()
+    seen: list[str] = []
+
+    @settings(max_examples=10, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.tuples(st.integers(0, len(original) - 1), st.integers(1, 255)), min_size=1, max_size=40),
+           st.integers(16, len(original)))
+    def mutate(flips, keep) -> None:  # noqa: ANN001
+        data = bytearray(original[:keep])
+        for offset, xor in flips:
+            if offset < len(data):
+                data[offset] ^= xor
+        path = home.parent / "mutant.onnx"
+        path.write_bytes(bytes(data))
+        final = run_job(api.submit_import(path).id)
+        assert final.status in ("succeeded", "failed")
+        if final.status == "failed":
+            assert final.error and "\n" not in final.error and "Traceback" not in final.error
+        seen.append(final.status)
+
+    mutate()
+    assert len(seen) == 10
+    assert run_job(api.submit_import(digits_onnx).id).status == "succeeded"
