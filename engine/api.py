@@ -258,6 +258,20 @@ def submit_benchmark(model_id: int, config: dict[str, Any] | None = None) -> Job
     return service.submit("benchmark", {"model_id": model.id, "config": parsed.model_dump(mode="json")})
 
 
+def submit_ab_compare(model_a: int, model_b: int, batch: int = 1, threads: int = 1,
+                      time_budget_s: float = 4.0) -> JobRecord:
+    """Time two ONNX models alternately (A B A B ...) on one thread pool; the result says whether the
+    difference is beyond the noise."""
+    a, b = get_model(model_a), get_model(model_b)
+    for m in (a, b):
+        if m.format != "onnx":
+            raise InputError(f"model {m.id} is a {m.format} model; the interleaved comparison times ONNX models")
+    if batch < 1 or threads < 1 or time_budget_s <= 0:
+        raise InputError("batch and threads must be positive integers and the time budget positive")
+    options = {"batch": batch, "threads": threads, "time_budget_s": time_budget_s}
+    return service.submit("ab_compare", {"model_id": a.id, "versus": b.id, "options": options})
+
+
 def submit_evaluate(model_id: int, dataset_id: int, task: str | None = None) -> JobRecord:
     from engine.formats import check_dataset_for_model
 

@@ -321,14 +321,33 @@ def evaluate(model_id: int, dataset: int = typer.Option(..., help="Data set id."
 
 
 @command(app, "compare")
-def compare(model_ids: list[int], as_json: bool = JsonOpt) -> None:
+def compare(model_ids: list[int],
+            interleaved: bool = typer.Option(False, help="Time two ONNX models now, alternately (A B A B ...), "
+                                                         "and say whether the difference is beyond the noise."),
+            batch: int = typer.Option(1, help="With --interleaved: batch size."),
+            threads: int = typer.Option(1, help="With --interleaved: intra-op threads."),
+            as_json: bool = JsonOpt) -> None:
     """Latest metrics of each model and ratios to the first."""
     from engine import api
 
+    if interleaved:
+        if len(model_ids) != 2:
+            _fail("--interleaved compares exactly two models")
+        result = _wait(api.submit_ab_compare(model_ids[0], model_ids[1], batch, threads)).result
+        _emit(result, as_json, _ab_line)
+        return
     rows = api.compare(model_ids)
     _emit(rows, as_json, lambda rows: "\n".join(
         f"{r['id']:>4} {r['name']:<40} p50={r['latency_p50_ms']} ms size={r['size_bytes']} acc={r['accuracy']} "
         f"ratios={r['delta']}" for r in rows))
+
+
+def _ab_line(r: dict[str, Any]) -> str:
+    lo, hi = r["ratio_ci95"]
+    verdict = "beyond the noise" if r["significant"] else "within the noise"
+    return (f"model {r['versus']} / model {r['model_id']}: p50 {r['b']['p50_ms']:.4f} ms / {r['a']['p50_ms']:.4f} ms"
+            f" = {r['ratio_b_over_a']:.3f} (95% CI {lo:.3f}–{hi:.3f}), "
+            f"{verdict}; {r['pairs']} interleaved pairs")
 
 
 @command(app, "champion")

@@ -140,6 +140,13 @@ def test_keras_to_quantized_onnx_measured_compared_and_exported(cli_home: Path, 
     assert [r["id"] for r in rows] == [onnx_model["id"], quantized["id"]]
     assert rows[0]["delta"]["size_bytes"] == 1.0 and rows[1]["delta"]["size_bytes"] < 0.6
 
+    ab = cli_json(cli_home, "compare", str(onnx_model["id"]), str(quantized["id"]), "--interleaved")
+    lo, hi = ab["ratio_ci95"]
+    assert lo <= ab["ratio_b_over_a"] <= hi and isinstance(ab["significant"], bool) and ab["pairs"] >= 30
+    assert ab["significant"] == (lo > 1 or hi < 1)
+    assert "times ONNX models" in refused(cli_home, "compare", str(root["id"]), str(quantized["id"]),
+                                          "--interleaved")
+
     shown = cli_json(cli_home, "show", str(onnx_model["id"]))
     assert shown["children"] == [quantized["id"]] and shown["parent_id"] == root["id"]
 

@@ -42,6 +42,7 @@ def _load() -> dict[str, JobKind]:
         "optimize": optimizing.OPTIMIZE,
         "recipe": optimizing.RECIPE,
         "benchmark": measuring.BENCHMARK,
+        "ab_compare": measuring.AB_COMPARE,
         "evaluate": measuring.EVALUATE,
         "export": exporting.EXPORT,
     }

@@ -105,5 +105,27 @@ def _commit_evaluate(session, job, result: dict[str, Any], scratch: Path) -> dic
             **result}
 
 
+def _prepare_ab(session, job) -> dict[str, Any]:  # noqa: ANN001
+    a = model_or_raise(session, job.params["model_id"])
+    b = model_or_raise(session, job.params["versus"])
+    return {"a": model_spec(a), "b": model_spec(b), "options": job.params.get("options", {})}
+
+
+def _execute_ab(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
+    from engine.measure.compare import compare
+
+    ctx.progress(0.1, "timing both models alternately (A B A B ...)")
+    a, b = artifact_of(spec["a"]), artifact_of(spec["b"])
+    return compare(a.onnx_file, b.onnx_file, **spec["options"])
+
+
+def _commit_ab(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
+    summary = {k: v for k, v in result.items() if k != "samples"}  # the raw pairs stay in the log, not the row
+    for side in ("a", "b"):
+        summary[side] = {k: v for k, v in summary[side].items() if k != "path"}
+    return {"model_id": job.params["model_id"], "versus": job.params["versus"], **summary}
+
+
 BENCHMARK = JobKind(prepare=_prepare_benchmark, execute=_execute_benchmark, commit=_commit_benchmark, exclusive=True)
+AB_COMPARE = JobKind(prepare=_prepare_ab, execute=_execute_ab, commit=_commit_ab, exclusive=True)
 EVALUATE = JobKind(prepare=_prepare_evaluate, execute=_execute_evaluate, commit=_commit_evaluate)

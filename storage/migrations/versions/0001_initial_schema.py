@@ -59,7 +59,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('started_at', sa.DateTime(), nullable=True),
     sa.Column('finished_at', sa.DateTime(), nullable=True),
-    sa.CheckConstraint("kind IN ('import', 'dataset_import', 'demo', 'optimize', 'recipe', 'benchmark', 'evaluate', 'export')", name='job_kind'),
+    sa.CheckConstraint("kind IN ('import', 'dataset_import', 'demo', 'optimize', 'recipe', 'benchmark', 'ab_compare', 'evaluate', 'export')", name='job_kind'),
     sa.CheckConstraint("status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')", name='job_status'),
     sa.CheckConstraint('progress >= 0 AND progress <= 1', name='job_progress'),
     sa.PrimaryKeyConstraint('id')
