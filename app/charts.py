@@ -1,6 +1,7 @@
 """Plotly figures as pure functions of plain rows, so tests can call them without a browser."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import plotly.graph_objects as go
@@ -189,3 +190,135 @@ def latency_bars(rows: list[dict[str, Any]], champion_id: int | None = None) -> 
                       for r in timed]))
     fig.update_yaxes(title="latency p50 (ms), bar to p99")
     return _layout(fig, "Latency per variant")
+
+
+# ---------------------------------------------------------------- inside one benchmark
+PEAK_RED = "#dc2626"
+CLASS_COLOURS = {"quantized": "#059669", "qdq": "#d97706", "float": "#2563eb"}
+CLASS_NAMES = {"quantized": "quantized kernels", "qdq": "(de)quantize", "float": "float kernels"}
+
+
+def profile_figure(profile: dict[str, Any], top: int = 20) -> go.Figure:
+    """Share of kernel time per op type (largest on top), one colour per class: quantized kernels,
+    (de)quantize conversions, float kernels. ``profile`` is a benchmark summary's ``profile``."""
+    from engine.api import op_class
+
+    rows = sorted(profile.get("op_types") or [], key=lambda r: -(r.get("share") or 0))[:top]
+    order = [r["op_type"] for r in reversed(rows)]
+    fig = go.Figure()
+    for cls in CLASS_COLOURS:
+        mine = [r for r in rows if op_class(r["op_type"]) == cls]
+        if not mine:
+            continue
+        fig.add_trace(go.Bar(
+            x=[100 * (r.get("share") or 0) for r in mine], y=[r["op_type"] for r in mine], orientation="h",
+            name=CLASS_NAMES[cls], marker_color=CLASS_COLOURS[cls], textposition="outside", cliponaxis=False,
+            text=[f"{r.get('share') or 0:.0%} · {r.get('ms_per_run') or 0:.3f} ms" for r in mine],
+            hovertext=[f"{r['op_type']}: {r.get('nodes', '?')} node(s), {r.get('ms_per_run') or 0:.4f} ms per run"
+                       for r in mine], hoverinfo="text"))
+    widest = max((100 * (r.get("share") or 0) for r in rows), default=100)
+    fig.update_xaxes(title="share of kernel time (%)", range=[0, min(100, widest * 1.35) or 100])
+    fig.update_yaxes(categoryorder="array", categoryarray=order)
+    fig.update_layout(legend={"orientation": "h", "y": -0.25}, barmode="overlay")
+    return _layout(fig, "Where the time goes, per operator type", height=max(260, 26 * len(rows) + 140))
+
+
+def profile_caption(profile: dict[str, Any]) -> str:
+    """One line under the profile chart: quantized against float share, and what the graph left unfused."""
+    parts = [f"Quantized kernels {profile.get('quantized_share') or 0:.0%}",
+             f"(de)quantize {profile.get('qdq_share') or 0:.0%}", f"float {profile.get('float_share') or 0:.0%}"]
+    text = " · ".join(parts)
+    if profile.get("kernel_ms_per_run") is not None:
+        text += (f" of {profile['kernel_ms_per_run']:.3f} ms kernel time per run "
+                 f"({profile.get('runs', '?')} runs, {profile.get('threads', '?')} thread(s), "
+                 f"opt level {profile.get('opt_level', '?')})")
+    text += "."
+    if profile.get("unfused_qdq_pairs"):
+        text += f" {profile['unfused_qdq_pairs']} DequantizeLinear → op → QuantizeLinear pattern(s) left unfused."
+    floats = profile.get("float_compute_ops") or {}
+    if floats:
+        text += " Compute ops left in float: " + ", ".join(f"{k} ×{v}" for k, v in sorted(floats.items())) + "."
+    return text
+
+
+def roofline_figure(rows: list[dict[str, Any]], title: str = "Achieved GFLOP/s against the measured peak") -> go.Figure:
+    """Achieved GFLOP/s per benchmark cell (or per variant: rows with a ``label``) as bars labelled with their
+    share of the peak, and the measured float32 peak each was judged against as a line. A log axis when the
+    model is far below the peak (tiny models are), so both stay readable."""
+    drawn = [r for r in rows if r.get("achieved_gflops") is not None]
+    labels = [r.get("label") or _cell_label(r) for r in drawn]
+    achieved = [float(r["achieved_gflops"]) for r in drawn]
+    fig = go.Figure(go.Bar(
+        x=labels, y=achieved, name="achieved", marker_color="#0f766e", textposition="outside", cliponaxis=False,
+        text=[f"{r['percent_of_peak']:.1f}% of peak" if r.get("percent_of_peak") is not None else "peak unknown"
+              for r in drawn]))
+    peaks = [r.get("peak_gflops") for r in drawn]
+    distinct = {p for p in peaks if p is not None}
+    low = min((a for a in achieved if a > 0), default=0)
+    log = bool(low) and max([*distinct, *achieved]) / low > 30
+    if log:
+        fig.update_yaxes(type="log")
+    if len(distinct) == 1:  # one peak for every bar: a line across the whole chart
+        peak = distinct.pop()
+        fig.add_hline(y=peak, line={"dash": "dash", "color": PEAK_RED})
+        # annotations on a log axis are placed in log10 units (shapes are not)
+        fig.add_annotation(text=f"measured peak {peak:.3g} GFLOP/s", xref="paper", x=0, xanchor="left",
+                           y=math.log10(peak) if log else peak, yanchor="bottom", showarrow=False,
+                           font={"color": PEAK_RED, "size": 11})
+    elif distinct:  # 1-thread and all-thread cells are judged against different peaks: a tick over each bar
+        fig.add_trace(go.Scatter(x=labels, y=peaks, mode="markers", name="measured peak",
+                                 marker={"symbol": "line-ew-open", "size": 60, "line": {"width": 3, "color": PEAK_RED}}))
+    fig.update_yaxes(title="GFLOP/s")
+    fig.update_layout(legend={"orientation": "h", "y": -0.2})
+    return _layout(fig, title)
+
+
+def variant_roofline(models: list[dict[str, Any]], benchmarks: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One roofline row per benchmarked variant: the cell of its latest benchmark's first configuration
+    (the one Compare's table shows), labelled ``#id pass``."""
+    out = []
+    for m in models:
+        summary = benchmarks.get(m["id"]) or {}
+        cells = [c for c in summary.get("roofline") or [] if isinstance(c, dict)]
+        if not cells:
+            continue
+        first = (summary.get("results") or [{}])[0]
+        key = (first.get("batch"), first.get("threads"), first.get("opt_level"))
+        cell = next((c for c in cells if (c.get("batch"), c.get("threads"), c.get("opt_level")) == key), cells[0])
+        out.append({**cell, "label": f"#{m['id']} {m.get('pass') or 'root'}"})
+    return out
+
+
+def grid_figure(results: list[dict[str, Any]]) -> go.Figure:
+    """p50 latency over batch × threads as a heatmap, one panel per opt level (and execution mode) when
+    the benchmark measured several; one colour scale across panels."""
+    from plotly.subplots import make_subplots
+
+    panels: dict[str, list[dict[str, Any]]] = {}
+    modes = {r.get("execution_mode") for r in results}
+    for r in results:
+        name = f"opt {r['opt_level']}" if r.get("opt_level") else str(r.get("runtime") or "grid")
+        if len(modes) > 1 and r.get("execution_mode"):
+            name += f" · {r['execution_mode']}"
+        panels.setdefault(name, []).append(r)
+    batches = sorted({r.get("batch") for r in results if r.get("batch") is not None})
+    threads = sorted({r.get("threads") for r in results if r.get("threads") is not None})
+    values = [(r.get("latency_ms") or {}).get("p50") for r in results]
+    values = [v for v in values if v is not None]
+    fig = make_subplots(rows=1, cols=max(1, len(panels)), subplot_titles=list(panels) if len(panels) > 1 else None,
+                        shared_yaxes=True, horizontal_spacing=0.06)
+    for col, (name, cells) in enumerate(panels.items(), start=1):
+        at = {(r.get("threads"), r.get("batch")): (r.get("latency_ms") or {}).get("p50") for r in cells}
+        z = [[at.get((t, b)) for b in batches] for t in threads]
+        fig.add_trace(go.Heatmap(
+            x=[str(b) for b in batches], y=[str(t) for t in threads], z=z, name=name, colorscale="YlOrRd",
+            zmin=min(values, default=0), zmax=max(values, default=1), showscale=col == len(panels),
+            colorbar={"title": "p50 ms"}, text=[[_ms_text(v) for v in row] for row in z], texttemplate="%{text}",
+            hovertemplate="batch %{x}, %{y} thread(s): p50 %{z:.4f} ms<extra>" + name + "</extra>"), row=1, col=col)
+        fig.update_xaxes(title="batch", type="category", row=1, col=col)
+    fig.update_yaxes(title="threads", type="category", row=1, col=1)
+    return _layout(fig, "p50 latency over batch × threads", height=max(260, 60 * len(threads) + 190))
+
+
+def _ms_text(v: float | None) -> str:
+    return "" if v is None else f"{v:.3g} ms"

@@ -1,16 +1,19 @@
 """Actions on one model (Models page): benchmark, evaluate, mark champion, optimize."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import streamlit as st
 
-from app import tables, ui
+from app import forms, tables, ui
 from engine import api
 
-RUNTIMES = {"onnx": ["onnxruntime"], "keras": ["tensorflow", "keras-predict"],
-            "savedmodel": ["tensorflow"], "tflite": ["tflite"]}
-OPT_LEVELS = ["disable", "basic", "extended", "all"]
+# The benchmark form's fields, in this order, with labels that read better than the schema's titles.
+BENCH_LABELS = {"batches": "Batch sizes", "threads": "Threads", "runtime": "Runtime",
+                "opt_levels": "ORT graph optimization", "time_budget_s": "Seconds per configuration",
+                "concurrency": "Concurrent clients (load test)", "profile": "Per-operator profile"}
+ORT_ONLY = {"opt_levels", "profile"}
 
 
 def render(doc: dict[str, Any]) -> None:
@@ -29,25 +32,34 @@ def render(doc: dict[str, Any]) -> None:
         ui.watch_job(job_id)
 
 
-def _ints(text: str) -> list[Any]:
-    return [int(t) if t.strip().isdigit() else t.strip() for t in text.split(",") if t.strip()]
+def benchmark_fields(schema: dict[str, Any], model_format: str, runtimes: list[str]) -> list[forms.FieldSpec]:
+    """The benchmark form's fields from ``BenchmarkConfig``'s schema: only the runtimes that run this format
+    (its own first), ONNX Runtime options for ONNX models only, and the profile on by default for them
+    (it is what explains a slow quantized variant)."""
+    by_name = {f.name: f for f in forms.fields_from_schema(schema)}
+    fields = []
+    for name, label in BENCH_LABELS.items():
+        if name not in by_name or (name in ORT_ONLY and model_format != "onnx"):
+            continue
+        spec = replace(by_name[name], label=label)
+        if name == "runtime":
+            spec = replace(spec, options=tuple(runtimes), default=runtimes[0] if runtimes else None, nullable=False)
+        elif name == "profile":
+            spec = replace(spec, default=True)
+        elif name == "time_budget_s":
+            spec = replace(spec, step=0.5)
+        fields.append(spec)
+    return fields
 
 
 def _benchmark_form(doc: dict[str, Any]) -> None:
+    fields = benchmark_fields(api.benchmark_schema(), doc["format"], api.benchmark_runtimes(doc["format"]))
     with st.form(f"bench_{doc['id']}", border=True):
         st.markdown("**Benchmark**")
-        batches = st.text_input("Batch sizes", "1", help="Comma-separated, e.g. 1,8.")
-        threads = st.text_input("Threads", "1", help="Intra-op thread counts, comma-separated.")
-        runtime = st.selectbox("Runtime", RUNTIMES.get(doc["format"], ["onnxruntime"]),
-                               help="Where the model is timed.")
-        config: dict[str, Any] = {"batches": _ints(batches), "threads": _ints(threads), "runtime": runtime}
-        if doc["format"] == "onnx":
-            config["opt_levels"] = st.multiselect("ORT graph optimization", OPT_LEVELS, default=["all"])
-            config["profile"] = st.checkbox("Per-operator profile", help="Where the time goes, per op type.")
-        config["time_budget_s"] = st.number_input("Seconds per configuration", 0.2, 60.0, 2.0, step=0.5)
+        values = forms.render_fields(fields, key=f"bench:{doc['id']}")
         if st.form_submit_button("Benchmark", type="primary"):
             with ui.shows_errors():
-                st.session_state["model_job"] = api.submit_benchmark(doc["id"], config).id
+                st.session_state["model_job"] = api.submit_benchmark(doc["id"], forms.to_config(fields, values)).id
 
 
 def _evaluate_form(doc: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ from typing import Any
 
 import streamlit as st
 
-from app import charts, netron_view, tables, ui
+from app import charts, measure_panel, netron_view, tables, ui
 from engine import api
 
 
@@ -30,7 +30,7 @@ def render(doc: dict[str, Any]) -> None:
     with ops:
         _operators(doc.get("info") or {})
     with measured:
-        _measurements(doc.get("measurements") or [])
+        measure_panel.render(doc.get("measurements") or [])
     with graph:
         _graph(doc)
 
@@ -68,56 +68,6 @@ def _operators(info: dict[str, Any]) -> None:
                      hide_index=True, column_config={"share": st.column_config.ProgressColumn(format="percent")})
 
 
-def _measurements(measurements: list[dict[str, Any]]) -> None:
-    if not measurements:
-        st.info("Not measured yet: benchmark or evaluate it with the buttons below.")
-        return
-    for m in sorted(measurements, key=lambda m: m.get("created_at") or "", reverse=True):
-        s = m.get("summary") or {}
-        if m.get("kind") == "benchmark":
-            _benchmark(m, s)
-        else:
-            _evaluation(m, s)
-
-
-def _benchmark(m: dict[str, Any], s: dict[str, Any]) -> None:
-    with st.container(border=True):
-        st.markdown(f"**Benchmark** · {s.get('runtime') or m.get('runtime') or '?'} · {m.get('created_at') or ''}")
-        cols = st.columns(4)
-        cols[0].metric("Load time", _ms(s.get("load_time_ms")))
-        cols[1].metric("First inference", _ms(s.get("cold_latency_ms")))
-        cols[2].metric("File size", tables.human_bytes(s.get("size_bytes")))
-        cols[3].metric("Gzipped", tables.human_bytes(s.get("gzip_bytes")))
-        results = s.get("results") or []
-        if results:
-            st.plotly_chart(charts.benchmark_figure(results), key=f"bench_{m['id']}")
-            st.dataframe(tables.benchmark_rows(results, s.get("roofline")), hide_index=True,
-                         column_config={"% of peak": st.column_config.NumberColumn(format="%.1f%%")})
-        compared = s.get("compared_with")
-        if isinstance(compared, dict) and compared.get("model_id"):
-            st.caption(f"Compared with the parent's (#{compared['model_id']}) latest benchmark on this hardware:")
-        for line in s.get("explanations") or []:
-            st.info(line if isinstance(line, str) else str(line))
-        profile = s.get("profile") or {}
-        if profile.get("op_types"):
-            st.markdown("**Where the time goes (per operator type)**")
-            st.dataframe([{"op": r.get("op_type"), "ms / run": r.get("ms_per_run"), "share": r.get("share"),
-                           "nodes": r.get("nodes")} for r in profile["op_types"]], hide_index=True,
-                         column_config={"share": st.column_config.ProgressColumn(format="percent")})
-
-
-def _evaluation(m: dict[str, Any], s: dict[str, Any]) -> None:
-    with st.container(border=True):
-        st.markdown(f"**Evaluation** on data set #{m.get('dataset_id')} · {s.get('n_samples', '?')} samples · "
-                    f"{m.get('created_at') or ''}")
-        scalars = {k: v for k, v in (s.get("metrics") or {}).items() if isinstance(v, (int, float))}
-        scalars |= {f"fidelity {k}": v for k, v in (s.get("fidelity") or {}).items() if isinstance(v, (int, float))}
-        if not scalars:
-            st.caption("No metrics were recorded.")
-        for col, (name, value) in zip(st.columns(max(1, min(len(scalars), 5))), list(scalars.items())[:5]):
-            col.metric(name.replace("_", " "), f"{value:.4g}")
-
-
 def _graph(doc: dict[str, Any]) -> None:
     if not ui.viewer_ready():
         st.warning("The graph viewer could not be installed in app/static; the rest of the studio works.")
@@ -147,7 +97,3 @@ def _plain(v: Any) -> str:
     if isinstance(v, (list, tuple)):
         return ", ".join(map(str, v)) if len(v) <= 20 else f"{len(v)} values"
     return str(v)
-
-
-def _ms(v: float | None) -> str:
-    return "—" if v is None else f"{v:.1f} ms"

@@ -67,11 +67,62 @@ def benchmark_rows(results: list[dict[str, Any]], roofline: Any = None) -> list[
         lat = r.get("latency_ms") or {}
         rf = roof.get(cell(r)) or {}
         rows.append({"batch": r.get("batch"), "threads": r.get("threads"), "opt level": r.get("opt_level"),
-                     "p50 ms": lat.get("p50"), "p90 ms": lat.get("p90"), "p99 ms": lat.get("p99"),
-                     "± CI95 p50": lat.get("ci95_p50"), "throughput /s": r.get("throughput_per_s"),
+                     "p50 ms": lat.get("p50"), "p50 95% CI (ms)": ci_text(lat.get("ci95_p50")),
+                     "p90 ms": lat.get("p90"), "p99 ms": lat.get("p99"), "throughput /s": r.get("throughput_per_s"),
                      "peak RSS MB": r.get("peak_rss_mb"), "GFLOP/s": rf.get("achieved_gflops"),
-                     "% of peak": rf.get("percent_of_peak")})
+                     "% of peak": rf.get("percent_of_peak"), "runs": r.get("runs"),
+                     "stopped by": STOPPED_BY.get(r.get("stopped_by"), r.get("stopped_by"))})
     return rows
+
+
+def concurrency_rows(load: Any) -> list[dict[str, Any]]:
+    """The load test's two setups (one shared session, a session per client) as rows; [] without one."""
+    if not isinstance(load, dict):
+        return []
+    rows = []
+    for key, setup in (("shared_session", "one shared session"), ("session_per_client", "a session per client")):
+        run = load.get(key)
+        if isinstance(run, dict):
+            lat = run.get("latency_ms") or {}
+            rows.append({"setup": setup, "intra-op threads": run.get("intra_op_threads"), "calls": run.get("runs"),
+                         "p50 ms": lat.get("p50"), "p99 ms": lat.get("p99"),
+                         "throughput /s": run.get("throughput_per_s")})
+    return rows
+
+
+STOPPED_BY = {"ci": "CI tight enough", "budget": "time budget", "max_runs": "max runs"}
+
+
+def ci_text(ci: Any) -> str:
+    """``[lo, hi]`` of a median's confidence interval as ``lo – hi`` (four significant digits)."""
+    if not isinstance(ci, (list, tuple)) or len(ci) != 2 or None in ci:
+        return "—"
+    return f"{ci[0]:.4g} – {ci[1]:.4g}"
+
+
+def explanation_tone(lines: list[str]) -> str:
+    """``warning`` when the first sentence reports a loss beyond the noise (the rest say why), else ``info``."""
+    first = lines[0] if lines else ""
+    return "warning" if "slower" in first and "loss is beyond the noise" in first else "info"
+
+
+def explanation_markdown(lines: list[str]) -> str:
+    """The verdict, then each cause as a bullet."""
+    if not lines:
+        return ""
+    return "\n".join([lines[0], ""] + [f"- {line}" for line in lines[1:]]) if len(lines) > 1 else lines[0]
+
+
+def champion_text(label: str, note: str | None, chosen_at: Any) -> str:
+    """``Champion: #3 net · onnx — “2× faster” (chosen 2026-11-26 09:14 UTC)``."""
+    return f"Champion: {label}{champion_note(note, chosen_at)}"
+
+
+def champion_note(note: str | None, chosen_at: Any) -> str:
+    """`` — “2× faster” (chosen 2026-11-26 09:14 UTC)``; storage keeps UTC."""
+    when = chosen_at.strftime("%Y-%m-%d %H:%M") if hasattr(chosen_at, "strftime") else str(chosen_at or "")[:16]
+    said = f" — “{note.strip()}”" if note and note.strip() else " — no note"
+    return said + (f" (chosen {when} UTC)" if when else "")
 
 
 def compare_table(rows: list[dict[str, Any]], front: set[int], champion_id: int | None) -> list[dict[str, Any]]:

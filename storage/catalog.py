@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.records import ChampionRecord, DatasetRecord, ModelRecord
-from storage.tables import Champion, Dataset, Model
+from storage.tables import Champion, Dataset, Model, utcnow
 
 
 def _model(row: Model) -> ModelRecord:
@@ -100,7 +100,7 @@ def list_datasets(session: Session) -> list[DatasetRecord]:
 
 def set_champion(session: Session, root_id: int, model_id: int, note: str = "") -> ChampionRecord:
     row = session.get(Champion, root_id) or Champion(root_id=root_id, model_id=model_id)
-    row.model_id, row.note = model_id, note
+    row.model_id, row.note, row.chosen_at = model_id, note, utcnow()
     session.add(row)
     session.flush()
     return ChampionRecord(root_id=row.root_id, model_id=row.model_id, note=row.note, chosen_at=row.chosen_at)

@@ -38,6 +38,10 @@ if len(rows) > len(unmeasured):
     left, right = st.columns(2)
     left.plotly_chart(charts.tradeoff_scatter(rows, champion), key="tradeoff")
     right.plotly_chart(charts.latency_bars(rows, champion), key="latency_bars")
+roofline = charts.variant_roofline([m for m in members if m["id"] in chosen], api.latest_benchmarks(sorted(chosen)))
+if roofline:
+    st.plotly_chart(charts.roofline_figure(roofline, "Achieved GFLOP/s per variant against the measured peak"),
+                    key="roofline")
 st.dataframe(tables.compare_table(rows, front, champion), hide_index=True, key="compare_table",
              column_config={"latency p50 ms": st.column_config.NumberColumn(format="%.3f"),
                             "latency × root": st.column_config.NumberColumn(format="%.2f×"),
@@ -57,5 +61,8 @@ with st.form("champion"):
         with ui.shows_errors():
             api.set_champion(pick, note)
             st.rerun()
-if champion:
-    st.caption(f"Current champion: {labels.get(champion, f'#{champion}')}. It is pre-selected on Download.")
+record = api.get_champion_record(family["id"])
+if record:
+    st.success(tables.champion_text(labels.get(record.model_id, f"#{record.model_id}"), record.note, record.chosen_at),
+               icon=":material/star:")
+    st.caption("It is pre-selected on Download.")

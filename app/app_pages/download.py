@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import ui
+from app import tables, ui
 from engine import api
 from engine.jobs import service
 
@@ -20,12 +20,14 @@ if not ui.families():
 
 family = ui.pick_family()
 members = ui.models(family["id"])
-champion = api.get_champion(family["id"])
+record = api.get_champion_record(family["id"])
+champion = record.model_id if record else None
 model = ui.pick_model("Model", members, state_key="download_model_id", default=champion)
-if model["id"] == champion:
-    st.caption("★ This is the family's champion.")
-elif champion:
-    st.caption(f"The family's champion is #{champion}.")
+if record and model["id"] == champion:
+    st.caption("★ This is the family's champion" + tables.champion_note(record.note, record.chosen_at))
+elif record:
+    label = next((tables.model_label(m) for m in members if m["id"] == champion), f"#{champion}")
+    st.caption(f"The family's champion is {label}" + tables.champion_note(record.note, record.chosen_at))
 
 targets = api.export_targets(model["format"])
 target = st.radio("Format", targets, format_func=lambda t: f"{t} — {TARGETS.get(t, t)}", key="export_target")

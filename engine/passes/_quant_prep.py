@@ -1,6 +1,8 @@
 """Shared first steps of the ONNX Runtime quantization passes."""
 from __future__ import annotations
 
+import contextlib
+
 from engine.artifact import Artifact
 from engine.passes.base import PassContext
 
@@ -25,7 +27,9 @@ def prepare_for_quantization(source: Artifact, ctx: PassContext, preprocess: boo
     ctx.progress(0.05, "pre-processing (shape inference, constant folding, fusions)")
     staged = ctx.scratch / "preprocessed.onnx"
     try:
-        quant_pre_process(src, str(staged))
+        # it leaves temp files (sym_shape_infer_temp.onnx, <uuid>.data) in the working directory
+        with contextlib.chdir(ctx.scratch):
+            quant_pre_process(src, str(staged))
         return str(staged)
     except Exception as exc:  # pre-processing is an optimization: quantize the model as it is
         ctx.log.warning("quant_pre_process failed, quantizing without it: %s", exc)

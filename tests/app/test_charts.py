@@ -112,3 +112,146 @@ def test_benchmark_rows_join_roofline_cells_in_either_shape():
     assert [r["GFLOP/s"] for r in rows] == [None, 3.0] and rows[1]["% of peak"] == 30.0
     assert [r["GFLOP/s"] for r in tables.benchmark_rows(results, {"achieved_gflops": 2.0})] == [2.0, 2.0]
     assert tables.benchmark_rows(results, None)[0]["p50 ms"] == 1.0
+
+
+PROFILE = {  # as engine.measure.profile.profile_onnx returns it (trimmed)
+    "runs": 20, "threads": 1, "opt_level": "all", "kernel_ms_per_run": 0.5,
+    "op_types": [{"op_type": "DynamicQuantizeLinear", "ms_per_run": 0.2, "share": 0.4, "nodes": 2},
+                 {"op_type": "MatMulInteger", "ms_per_run": 0.15, "share": 0.3, "nodes": 2},
+                 {"op_type": "Relu", "ms_per_run": 0.1, "share": 0.2, "nodes": 1},
+                 {"op_type": "Conv", "ms_per_run": 0.05, "share": 0.1, "nodes": 1}],
+    "quantized_share": 0.3, "qdq_share": 0.4, "float_share": 0.3, "unfused_qdq_pairs": 2,
+    "float_compute_ops": {"Conv": 1},
+}
+
+
+def test_profile_figure_colours_op_types_by_class_with_shares_in_percent():
+    fig = charts.profile_figure(PROFILE)
+    assert [t.name for t in fig.data] == ["quantized kernels", "(de)quantize", "float kernels"]
+    quantized, qdq, floats = fig.data
+    assert list(quantized.y) == ["MatMulInteger"] and list(quantized.x) == [30.0]
+    assert list(qdq.y) == ["DynamicQuantizeLinear"] and list(qdq.x) == [40.0]
+    assert list(floats.y) == ["Relu", "Conv"] and [round(v, 6) for v in floats.x] == [20.0, 10.0]
+    assert quantized.marker.color == charts.CLASS_COLOURS["quantized"] != floats.marker.color
+    assert list(qdq.text) == ["40% · 0.200 ms"]
+    # largest share on top: the y axis lists categories bottom-up
+    assert list(fig.layout.yaxis.categoryarray) == ["Conv", "Relu", "MatMulInteger", "DynamicQuantizeLinear"]
+
+
+def test_profile_figure_keeps_only_the_top_op_types():
+    fig = charts.profile_figure(PROFILE, top=2)
+    assert sorted(y for t in fig.data for y in t.y) == ["DynamicQuantizeLinear", "MatMulInteger"]
+
+
+def test_profile_caption_states_class_shares_and_what_stayed_unfused():
+    assert charts.profile_caption(PROFILE) == (
+        "Quantized kernels 30% · (de)quantize 40% · float 30% of 0.500 ms kernel time per run "
+        "(20 runs, 1 thread(s), opt level all). 2 DequantizeLinear → op → QuantizeLinear pattern(s) left "
+        "unfused. Compute ops left in float: Conv ×1.")
+    assert charts.profile_caption({"quantized_share": 0.0, "float_share": 1.0}) == \
+        "Quantized kernels 0% · (de)quantize 0% · float 100%."
+
+
+ROOF = [{"batch": 1, "threads": 1, "opt_level": "all", "achieved_gflops": 10.0, "peak_gflops": 50.0,
+         "percent_of_peak": 20.0},
+        {"batch": 8, "threads": 2, "opt_level": "all", "achieved_gflops": 30.0, "peak_gflops": 80.0,
+         "percent_of_peak": 37.5},
+        {"batch": 16, "threads": 2, "opt_level": "all", "achieved_gflops": None}]
+
+
+def test_roofline_figure_draws_achieved_bars_labelled_with_share_of_peak_and_the_peak_line():
+    fig = charts.roofline_figure(ROOF)
+    bars, peak = _trace(fig, "achieved"), _trace(fig, "measured peak")
+    assert list(bars.x) == ["batch 1 · 1 thr · all", "batch 8 · 2 thr · all"]
+    assert list(bars.y) == [10.0, 30.0] and list(bars.text) == ["20.0% of peak", "37.5% of peak"]
+    assert list(peak.x) == list(bars.x) and list(peak.y) == [50.0, 80.0]  # each cell's own peak
+    assert fig.layout.yaxis.type != "log" and not fig.layout.shapes
+
+
+def test_roofline_figure_switches_to_a_log_axis_far_below_the_peak_and_reads_variant_labels():
+    rows = [{"label": "#1 root", "achieved_gflops": 0.01, "peak_gflops": 98.0, "percent_of_peak": 0.0102},
+            {"label": "#2 tf2onnx", "achieved_gflops": 0.02, "peak_gflops": None, "percent_of_peak": None}]
+    fig = charts.roofline_figure(rows)
+    assert list(_trace(fig, "achieved").x) == ["#1 root", "#2 tf2onnx"]
+    assert list(_trace(fig, "achieved").text) == ["0.0% of peak", "peak unknown"]
+    assert fig.layout.yaxis.type == "log"
+    assert [t.name for t in fig.data] == ["achieved"]  # one peak for all: a line across, not a trace
+    assert [(s.y0, s.y1) for s in fig.layout.shapes] == [(98.0, 98.0)]
+    assert fig.layout.annotations[0].text == "measured peak 98 GFLOP/s"
+    no_peak = charts.roofline_figure([dict(r, peak_gflops=None) for r in rows])
+    assert [t.name for t in no_peak.data] == ["achieved"] and not no_peak.layout.shapes
+
+
+def test_variant_roofline_takes_the_cell_of_each_variants_first_configuration():
+    benchmarks = {
+        1: {"results": [{"batch": 8, "threads": 2, "opt_level": "all"}], "roofline": ROOF[:2]},
+        3: {"results": [{"batch": 4, "threads": 1}], "roofline": [dict(ROOF[0], achieved_gflops=5.0)]},
+        4: {"results": [{"batch": 1, "threads": 1}], "roofline": []},  # no FLOPs, no roofline
+    }
+    rows = charts.variant_roofline(FAMILY, benchmarks)
+    assert [(r["label"], r["achieved_gflops"]) for r in rows] == [("#1 root", 30.0), ("#3 ort-quantize-dynamic", 5.0)]
+
+
+def _cell(batch, threads, opt, p50):
+    return {"batch": batch, "threads": threads, "opt_level": opt, "execution_mode": "sequential",
+            "latency_ms": {"p50": p50}}
+
+
+def test_grid_figure_draws_one_p50_heatmap_per_opt_level_on_one_scale():
+    results = [_cell(b, t, opt, p) for opt, base in (("all", 1.0), ("disable", 2.0))
+               for (b, t, p) in ((1, 1, base), (8, 1, base * 4), (1, 2, base * 0.6))]
+    fig = charts.grid_figure(results)
+    assert [t.type for t in fig.data] == ["heatmap", "heatmap"]
+    assert [t.name for t in fig.data] == ["opt all", "opt disable"]
+    first = fig.data[0]
+    assert list(first.x) == ["1", "8"] and list(first.y) == ["1", "2"]
+    assert [list(row) for row in first.z] == [[1.0, 4.0], [0.6, None]]  # rows are threads, columns batches
+    assert [list(row) for row in first.text] == [["1 ms", "4 ms"], ["0.6 ms", ""]]
+    assert {(t.zmin, t.zmax) for t in fig.data} == {(0.6, 8.0)}
+    assert [t.showscale for t in fig.data] == [False, True]
+    assert [a.text for a in fig.layout.annotations] == ["opt all", "opt disable"]
+
+
+def test_grid_figure_has_one_panel_for_other_runtimes():
+    fig = charts.grid_figure([_cell(1, 1, None, 3.0), _cell(4, 1, None, 9.0)])
+    assert len(fig.data) == 1 and [list(r) for r in fig.data[0].z] == [[3.0, 9.0]]
+
+
+def test_benchmark_rows_show_the_medians_ci_runs_and_why_timing_stopped():
+    results = [{"batch": 1, "threads": 1, "latency_ms": {"p50": 1.0, "ci95_p50": [0.98765, 1.0234]},
+                "throughput_per_s": 990.0, "peak_rss_mb": 150.5, "runs": 200, "stopped_by": "ci"},
+               {"batch": 8, "threads": 1, "latency_ms": {"p50": 2.0}, "stopped_by": "budget"}]
+    rows = tables.benchmark_rows(results)
+    assert [r["p50 95% CI (ms)"] for r in rows] == ["0.9877 – 1.023", "—"]
+    assert [r["stopped by"] for r in rows] == ["CI tight enough", "time budget"]
+    assert (rows[0]["throughput /s"], rows[0]["peak RSS MB"], rows[0]["runs"]) == (990.0, 150.5, 200)
+
+
+def test_explanations_warn_only_about_a_loss_beyond_the_noise():
+    slower = ["The child is 2.10× slower than its parent at batch 1, 1 thread (p50 2 ms vs 1 ms); the ratio's "
+              "95% CI is 1.9–2.3, so the loss is beyond the noise.", "No VNNI here.", "Quantize ops take 40%."]
+    assert tables.explanation_tone(slower) == "warning"
+    assert tables.explanation_markdown(slower) == slower[0] + "\n\n- No VNNI here.\n- Quantize ops take 40%."
+    noise = ["The child is 1.04× slower than its parent at batch 1, 1 thread (p50 0.007 ms vs 0.007 ms); "
+             "the ratio's 95% CI is 0.69–1.12, so the loss is within the noise."]
+    assert tables.explanation_tone(noise) == "info" and tables.explanation_markdown(noise) == noise[0]
+    assert tables.explanation_tone(["The child is 3.00× as fast as its parent …"]) == "info"
+    assert tables.explanation_tone([]) == "info" and tables.explanation_markdown([]) == ""
+
+
+def test_champion_text_quotes_the_note_and_the_utc_date():
+    from datetime import datetime
+
+    when = datetime(2026, 11, 26, 9, 14, 30)
+    assert tables.champion_text("#3 net · onnx", " 2× faster ", when) == \
+        "Champion: #3 net · onnx — “2× faster” (chosen 2026-11-26 09:14 UTC)"
+    assert tables.champion_text("#3 net · onnx", "", when).startswith("Champion: #3 net · onnx — no note (chosen")
+
+
+def test_concurrency_rows_list_both_load_test_setups():
+    load = {"clients": 2, "batch": 1, "shared_session": None,
+            "session_per_client": {"intra_op_threads": 1, "runs": 400, "latency_ms": {"p50": 0.5, "p99": 0.9},
+                                   "throughput_per_s": 3900.0}}
+    assert tables.concurrency_rows(load) == [{"setup": "a session per client", "intra-op threads": 1, "calls": 400,
+                                              "p50 ms": 0.5, "p99 ms": 0.9, "throughput /s": 3900.0}]
+    assert tables.concurrency_rows(None) == []

@@ -1,6 +1,8 @@
 """Jobs, Compare and Download pages against real jobs run through the sandboxed runner."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from engine import api
@@ -53,7 +55,12 @@ def _family(imported):
 def test_compare_page_draws_charts_table_and_sets_champion(page, imported):
     child = _family(imported)
     at = page("compare")
-    assert plotly_count(at) == 2
+    assert plotly_count(at) == 3  # trade-off, latency bars, roofline per variant
+    roofline = json.loads(at.get("plotly_chart")[2].proto.spec)
+    assert roofline["data"][0]["x"] == [f"#{imported} root", f"#{child} ort-quantize-dynamic"]
+    latest = api.latest_benchmarks([imported, child])
+    assert roofline["data"][0]["y"] == [latest[m]["roofline"][0]["achieved_gflops"] for m in (imported, child)]
+    assert all(t.endswith("% of peak") for t in roofline["data"][0]["text"])
     table = at.dataframe[0].value
     assert list(table["id"]) == [imported, child]
     assert list(table["latency × root"])[0] == 1.0 and list(table["size × root"])[0] == 1.0
@@ -64,6 +71,11 @@ def test_compare_page_draws_charts_table_and_sets_champion(page, imported):
     by_label(at.button, "Mark as champion").click().run()
     assert api.get_champion(imported) == child
     assert list(at.dataframe[0].value["champion"]) == ["", "★"]
+    record = api.get_champion_record(imported)
+    assert (record.model_id, record.note) == (child, "smaller")
+    (shown,) = [s.value for s in at.success if s.value.startswith("Champion: ")]
+    assert shown == f"Champion: #{child} tiny · ort-quantize-dynamic · onnx — “smaller” (chosen " \
+        f"{record.chosen_at:%Y-%m-%d %H:%M} UTC)"
 
 
 def test_compare_page_offers_to_benchmark_unmeasured_variants(page, imported):
@@ -95,7 +107,12 @@ def test_download_page_preselects_the_champion(page, imported, tmp_path):
     api.set_champion(second, "quantized")
     at = page("download")
     assert by_label(at.selectbox, "Model").value == second
-    assert "★ This is the family's champion." in [c.value for c in at.caption]
+    record = api.get_champion_record(imported)
+    assert f"★ This is the family's champion — “quantized” (chosen {record.chosen_at:%Y-%m-%d %H:%M} UTC)" \
+        in [c.value for c in at.caption]
+    by_label(at.selectbox, "Model").set_value(imported).run()
+    assert f"The family's champion is #{second} tiny · ort-quantize-dynamic · onnx — “quantized” (chosen " \
+        f"{record.chosen_at:%Y-%m-%d %H:%M} UTC)" in [c.value for c in at.caption]
     other = write_tiny_onnx(tmp_path / "other.onnx", seed=1)
     run_job(api.submit_import(other, name="other").id)
     at = page("download")

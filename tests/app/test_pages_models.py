@@ -46,7 +46,8 @@ def test_models_page_benchmark_form_submits_the_typed_config(page, imported):
     assert job.params["config"]["batches"] == [1, 4] and job.params["config"]["runtime"] == "onnxruntime"
     run_job(job.id)
     at = page("models")
-    assert plotly_count(at) == 3  # lineage, operators, latency per configuration
+    assert plotly_count(at) == 5  # lineage, operators, batch × threads grid, roofline, per-operator profile
+    assert job.params["config"]["profile"] is True  # on by default for ONNX: it explains slow variants
     assert "**Benchmark** · onnxruntime" in " ".join(m.value for m in at.markdown)
 
 

@@ -82,10 +82,17 @@ class Studio:
     def __init__(self, page, base: str):
         self.page, self.base, self.n = page, base, 0
 
-    def shot(self, name: str) -> None:
+    def shot(self, name: str, height: int | None = None) -> None:
+        """Screenshot the page; ``height`` grows the window for it, since Streamlit scrolls its own main
+        block and a full-page shot would stop at the window's edge."""
         self.n += 1
-        self.page.wait_for_timeout(400)  # let charts finish drawing
+        size = self.page.viewport_size
+        if height:
+            self.page.set_viewport_size({"width": size["width"], "height": height})
+        self.page.wait_for_timeout(400 if not height else 1200)  # let charts finish drawing
         self.page.screenshot(path=str(SHOTS / f"{self.n:02d}-{name}.png"), full_page=True)
+        if height:
+            self.page.set_viewport_size(size)
 
     def go(self, title: str) -> None:
         self.page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
@@ -182,6 +189,13 @@ def test_demo_to_downloaded_quantized_onnx_in_a_browser(stack, tmp_path, monkeyp
             ui.wait_text(r"\(optimize\) succeeded: model #3 is ready")
             ui.no_error()
 
+            page.get_by_role("tab", name="Recipe").click()  # the two passes that made #3, as YAML
+            ui.choose("Derived model", r"^#3 ")
+            page.get_by_test_id("stCode").filter(has_text="- pass: ort-quantize-dynamic").wait_for()
+            assert "- pass: tf2onnx" in page.get_by_test_id("stCode").inner_text()
+            ui.shot("optimize-recipe", height=1400)
+            page.get_by_role("tab", name="Pass").click()
+
             page.get_by_role("button", name="Open model #3").click()
             page.get_by_role("heading", name=re.compile(r"^#3 ")).wait_for()
             page.get_by_role("tab", name="Graph").click()
@@ -194,14 +208,28 @@ def test_demo_to_downloaded_quantized_onnx_in_a_browser(stack, tmp_path, monkeyp
             page.get_by_role("button", name=re.compile("^Benchmark them")).click()
             for n in range(3):  # the Keras root, the ONNX child and the quantized grandchild
                 page.get_by_text(re.compile(r"\(benchmark\) succeeded")).nth(n).wait_for(timeout=JOB_TIMEOUT_MS)
-            page.get_by_test_id("stPlotlyChart").nth(1).wait_for()
-            assert page.get_by_test_id("stPlotlyChart").count() == 2
+            page.get_by_test_id("stPlotlyChart").nth(2).wait_for()  # trade-off, latency, roofline per variant
+            assert page.get_by_test_id("stPlotlyChart").count() == 3
             ui.no_error()
-            ui.shot("compare")
+            ui.shot("compare", height=1900)
 
             ui.choose("Champion of this family", r"^#3 ")
+            page.get_by_label("Note").fill("int8, accuracy kept")
             page.get_by_role("button", name="Mark as champion").click()
-            ui.wait_text(r"Current champion: #3 ", timeout=20_000)
+            ui.wait_text(r"Champion: #3 .*“int8, accuracy kept” \(chosen ", timeout=20_000)
+
+            # the quantized variant explains itself against its parent, with its per-operator profile
+            ui.go("Models")
+            ui.choose("Variant", r"^#3 ")
+            page.get_by_role("tab", name="Measurements").click()
+            ui.wait_text(r"^The child is \d+\.\d\d× (slower than|as fast as) its parent at batch 1, 1 thread",
+                         timeout=20_000)
+            profile = page.get_by_test_id("stPlotlyChart").filter(has_text="Where the time goes, per operator type")
+            profile.wait_for()
+            assert profile.is_visible()
+            ui.wait_text(r"^Quantized kernels \d+% · \(de\)quantize \d+% · float \d+%", timeout=5_000)
+            ui.no_error()
+            ui.shot("models-measurements", height=3400)
 
             ui.go("Download")
             ui.expect_selected("Model", r"^#3 ")  # the champion is pre-selected

@@ -108,3 +108,20 @@ def test_eight_concurrent_writers_lose_nothing_and_never_see_database_locked(hom
     assert errors == [0] * 8
     assert total == 8 * 500
     assert polls > 0
+
+
+def test_choosing_a_new_champion_replaces_model_note_and_time(home: Path) -> None:
+    import time
+
+    migrate.upgrade()
+    with session_scope() as s:
+        root = catalog.add_model(s, **_model_fields())
+        child = catalog.add_model(s, **_model_fields(parent_id=root.id, pass_name="fp16", derivation_key="c"))
+        first = catalog.set_champion(s, root.id, root.id, "baseline")
+    time.sleep(0.01)
+    with session_scope() as s:
+        second = catalog.set_champion(s, root.id, child.id, "int8 wins")
+    with session_scope() as s:
+        stored = catalog.get_champion(s, root.id)
+    assert (stored.model_id, stored.note) == (child.id, "int8 wins")
+    assert stored.chosen_at == second.chosen_at > first.chosen_at

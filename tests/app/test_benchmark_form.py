@@ -1,0 +1,47 @@
+"""The Models page's benchmark form is generated from BenchmarkConfig's JSON schema."""
+from __future__ import annotations
+
+from app import forms
+from app.model_actions import benchmark_fields
+from engine import api
+from engine.measure.benchmark import BenchmarkConfig
+
+
+def test_benchmark_schema_is_the_configs_schema():
+    schema = api.benchmark_schema()
+    assert schema == BenchmarkConfig.model_json_schema()
+    assert {"batches", "threads", "runtime", "opt_levels", "concurrency", "profile", "time_budget_s"} <= \
+        set(schema["properties"])
+
+
+def test_benchmark_runtimes_put_the_formats_own_first():
+    assert api.benchmark_runtimes("onnx") == ["onnxruntime"]
+    assert api.benchmark_runtimes("keras") == ["tensorflow", "keras-predict"]
+    assert api.benchmark_runtimes("tflite") == ["tflite"]
+
+
+def test_benchmark_fields_for_onnx_default_to_a_valid_config_with_the_profile_on():
+    fields = benchmark_fields(api.benchmark_schema(), "onnx", ["onnxruntime"])
+    assert [(f.name, f.label, f.widget) for f in fields] == [
+        ("batches", "Batch sizes", "list"), ("threads", "Threads", "list"), ("runtime", "Runtime", "select"),
+        ("opt_levels", "ORT graph optimization", "multiselect"), ("time_budget_s", "Seconds per configuration", "number"),
+        ("concurrency", "Concurrent clients (load test)", "number"), ("profile", "Per-operator profile", "checkbox")]
+    by_name = {f.name: f for f in fields}
+    assert by_name["runtime"].options == ("onnxruntime",) and not by_name["runtime"].nullable
+    assert by_name["opt_levels"].options == ("disable", "basic", "extended", "all")
+    assert by_name["concurrency"].minimum == 0 and by_name["concurrency"].integer
+    assert by_name["time_budget_s"].help == BenchmarkConfig.model_fields["time_budget_s"].description
+    config = forms.to_config(fields, {f.name: f.default for f in fields})
+    assert config == {"batches": [1], "threads": [1], "runtime": "onnxruntime", "opt_levels": ["all"],
+                      "time_budget_s": 2.0, "concurrency": 0, "profile": True}
+    assert BenchmarkConfig.model_validate(config).profile is True
+
+
+def test_benchmark_fields_for_keras_leave_out_onnx_runtime_options():
+    fields = benchmark_fields(api.benchmark_schema(), "keras", ["tensorflow", "keras-predict"])
+    by_name = {f.name: f for f in fields}
+    assert "opt_levels" not in by_name and "profile" not in by_name
+    assert by_name["runtime"].options == ("tensorflow", "keras-predict") and by_name["runtime"].default == "tensorflow"
+    config = forms.to_config(fields, {f.name: f.default for f in fields} | {"batches": "1, 8", "threads": "2"})
+    parsed = BenchmarkConfig.model_validate(config)
+    assert (parsed.batches, parsed.threads, parsed.runtime) == ([1, 8], [2], "tensorflow")
