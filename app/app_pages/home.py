@@ -53,11 +53,17 @@ with right:
                                       "labels.csv. Used for calibration, fine-tuning and evaluation.")
     data_name = st.text_input("Name", key="data_name", placeholder="defaults to the file name")
     label_column = st.text_input("Label column (CSV only)", key="label_column")
+    image_models = [m for m in models if len(m["inputs"]) == 1 and len(m["inputs"][0]["shape"]) == 4]
+    for_model = st.selectbox("Resize images for model (zip of images only)", [None, *image_models],
+                             format_func=lambda m: "keep their size" if m is None else f"#{m['id']} {m['name']}",
+                             key="images_for_model",
+                             help="Images are resized to this model's input and laid out NHWC or NCHW to match.")
     if st.button("Import data set", disabled=data_file is None, key="import_data"):
         with ui.shows_errors():
             staged = api.save_upload(data_file)
             name = data_name.strip() or Path(data_file.name).stem
-            job = api.submit_dataset_import(upload=staged, name=name, label_column=label_column.strip() or None)
+            job = api.submit_dataset_import(upload=staged, name=name, label_column=label_column.strip() or None,
+                                            for_model_id=for_model["id"] if for_model else None)
             st.session_state["home_job"] = job.id
             st.rerun()
 
