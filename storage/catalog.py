@@ -53,6 +53,16 @@ def find_derived(session: Session, derivation_key: str) -> ModelRecord | None:
     return _model(row) if row else None
 
 
+def lineage(session: Session, model_id: int) -> list[ModelRecord]:
+    """The chain from the model's root down to the model itself (root first)."""
+    chain = []
+    row = session.get(Model, model_id)
+    while row is not None:
+        chain.append(_model(row))
+        row = session.get(Model, row.parent_id) if row.parent_id is not None else None
+    return list(reversed(chain))
+
+
 def list_models(session: Session, root_id: int | None = None) -> list[ModelRecord]:
     query = select(Model).order_by(Model.id)
     if root_id is not None:

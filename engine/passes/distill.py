@@ -14,7 +14,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from engine.artifact import Artifact
-from engine.errors import InputError, PassError
+from engine.errors import InputError
 from engine.passes.base import PassConfig, PassContext, PassResult, PassSpec
 
 _WIDTH_KEYS = {"Conv1D": "filters", "Conv2D": "filters", "Conv3D": "filters", "SeparableConv2D": "filters",

@@ -2,7 +2,6 @@
 onnx-optimize, fp16."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from engine.artifact import Artifact

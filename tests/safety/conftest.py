@@ -56,7 +56,6 @@ def isolated() -> IsolatedInspector:
 def tiny_onnx_model(external: bool = False) -> Any:
     """x[1,4] → MatMul(W[4,4]) → Relu → y, opset 17."""
     import numpy as np
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     weight = numpy_helper.from_array(np.arange(16, dtype=np.float32).reshape(4, 4), "W")

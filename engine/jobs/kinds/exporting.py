@@ -10,11 +10,7 @@ from storage import artifacts, catalog, measurements
 
 
 def _recipe(session, model) -> list[dict[str, Any]]:  # noqa: ANN001
-    steps = []
-    while model.parent_id is not None:
-        steps.append({"pass": model.pass_name, "config": model.config})
-        model = model_or_raise(session, model.parent_id)
-    return list(reversed(steps))
+    return [{"pass": m.pass_name, "config": m.config} for m in catalog.lineage(session, model.id)[1:]]
 
 
 def _prepare(session, job) -> dict[str, Any]:  # noqa: ANN001
@@ -27,7 +23,7 @@ def _prepare(session, job) -> dict[str, Any]:  # noqa: ANN001
         "recipe": _recipe(session, model),
         "benchmark": {**bench.summary, "hardware": hardware.to_json() if hardware else {}} if bench else None,
         "evaluation": evaluation.summary if evaluation else None,
-        "champion": (catalog.get_champion(session, model.root_id) or None) is not None,
+        "champion": getattr(catalog.get_champion(session, model.root_id), "model_id", None) == model.id,
     }
     return {"model": model_spec(model), "target": job.params["format"], "manifest": manifest}
 

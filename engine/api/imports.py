@@ -1,0 +1,119 @@
+"""Uploads, imports and reading the catalogue: models, data sets, jobs."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from engine.api.common import get_model, ready
+from engine.errors import InputError
+from engine.jobs import service
+from storage import catalog, measurements
+from storage.db import session_scope
+from storage.records import DatasetRecord, JobRecord, ModelRecord
+from storage.settings import get_settings
+
+MAX_UPLOAD_BYTES = 2 << 30
+
+
+def save_upload(stream: BinaryIO, max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
+    """Stream an untrusted upload to disk under a generated name (never the client's file name)."""
+    ready()
+    folder = get_settings().upload_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / f"upload-{uuid.uuid4().hex}"
+    written = 0
+    with dest.open("wb") as out:
+        while chunk := stream.read(1 << 20):
+            written += len(chunk)
+            if written > max_bytes:
+                out.close()
+                dest.unlink(missing_ok=True)
+                raise InputError(f"the upload is larger than the limit of {max_bytes >> 20} MB")
+            out.write(chunk)
+    if written == 0:
+        dest.unlink(missing_ok=True)
+        raise InputError("the uploaded file is empty")
+    return dest
+
+
+def _stage_local_file(path: Path) -> Path:
+    if not path.exists():
+        raise InputError(f"no such file or folder: {path}")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; upload a SavedModel or an ONNX model with external data as a .zip")
+    with path.open("rb") as fh:
+        return save_upload(fh)
+
+
+def submit_import(path: Path | None = None, name: str | None = None, upload: Path | None = None) -> JobRecord:
+    """Import a model file (a local path, or an upload already saved by ``save_upload``)."""
+    ready()
+    staged = upload or _stage_local_file(Path(path))
+    name = (name or (Path(path).stem if path else "model")).strip()[:200] or "model"
+    return service.submit("import", {"upload": str(staged), "name": name})
+
+
+def submit_dataset_import(path: Path | None = None, name: str | None = None, upload: Path | None = None,
+                          label_column: str | None = None, for_model_id: int | None = None) -> JobRecord:
+    """Import a data set. With ``for_model_id``, a zip of images is resized and laid out for that model."""
+    ready()
+    layout = image_layout_for(get_model(for_model_id)) if for_model_id is not None else None
+    staged = upload or _stage_local_file(Path(path))
+    name = (name or (Path(path).stem if path else "dataset")).strip()[:200] or "dataset"
+    return service.submit("dataset_import", {"upload": str(staged), "name": name, "label_column": label_column,
+                                             "image_layout": layout})
+
+
+def image_layout_for(model: ModelRecord) -> dict[str, Any]:
+    """Image size, channels and layout a model's first input expects (4-D inputs only)."""
+    shape = model.inputs[0]["shape"] if model.inputs else []
+    if len(shape) != 4:
+        raise InputError(f"model {model.id}'s input has shape {shape}; only image models (4-D input) set an "
+                         "image size for a data set")
+    dims = [d if isinstance(d, int) else None for d in shape[1:]]
+    channels_first = dims[0] in (1, 3, 4) and dims[2] not in (1, 3, 4)
+    h, w, c = (dims[1], dims[2], dims[0]) if channels_first else (dims[0], dims[1], dims[2])
+    if not (h and w and c):
+        raise InputError(f"model {model.id}'s input {shape} has no fixed image size to resize to")
+    return {"size": [h, w], "channels": c, "channels_first": channels_first}
+
+
+def list_models(root_id: int | None = None) -> list[ModelRecord]:
+    ready()
+    with session_scope() as s:
+        return catalog.list_models(s, root_id)
+
+
+def list_datasets() -> list[DatasetRecord]:
+    ready()
+    with session_scope() as s:
+        return catalog.list_datasets(s)
+
+
+def list_jobs(limit: int = 200) -> list[JobRecord]:
+    ready()
+    from storage import jobs as jobstore
+
+    with session_scope() as s:
+        return jobstore.list_jobs(s, limit)
+
+
+def show_model(model_id: int) -> dict[str, Any]:
+    """A model with its lineage neighbours and measurements (the CLI's ``show``)."""
+    model = get_model(model_id)
+    with session_scope() as s:
+        kids = catalog.children(s, model.id)
+        ms = measurements.list_measurements(s, model.id)
+        champion = catalog.get_champion(s, model.root_id)
+    return {**model.to_json(), "children": [k.id for k in kids], "measurements": [m.to_json() for m in ms],
+            "champion": bool(champion and champion.model_id == model.id)}
+
+
+def load_demo() -> JobRecord:
+    """Queue the demo: train a small CNN on scikit-learn's digits, import it and its test set (one job)."""
+    ready()
+    return service.submit("demo", {})
+
+
+# added for the dashboard

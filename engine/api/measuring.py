@@ -1,0 +1,120 @@
+"""Benchmarks, evaluations and comparisons."""
+from __future__ import annotations
+
+from typing import Any
+
+from engine.api.common import dataset_meta, first_sentence, get_dataset, get_model, ready
+from engine.errors import InputError, NotFoundError
+from engine.jobs import service
+from storage import catalog, measurements
+from storage.db import session_scope
+from storage.records import JobRecord, ModelRecord
+
+
+def submit_benchmark(model_id: int, config: dict[str, Any] | None = None) -> JobRecord:
+    from engine.measure.benchmark import BenchmarkConfig, validate_for_model
+
+    model = get_model(model_id)
+    config = dict(config or {})
+    if model.format == "onnx":  # the per-operator profile is what explains a slow quantized variant
+        config.setdefault("profile", True)
+    try:
+        parsed = BenchmarkConfig(**config)
+        validate_for_model(parsed, model.format, model.inputs)
+    except ValueError as exc:
+        raise InputError(first_sentence(exc)) from None
+    return service.submit("benchmark", {"model_id": model.id, "config": parsed.model_dump(mode="json")})
+
+
+def submit_ab_compare(model_a: int, model_b: int, batch: int = 1, threads: int = 1,
+                      time_budget_s: float = 4.0) -> JobRecord:
+    """Time two ONNX models alternately (A B A B ...) on one thread pool; the result says whether the
+    difference is beyond the noise."""
+    a, b = get_model(model_a), get_model(model_b)
+    for m in (a, b):
+        if m.format != "onnx":
+            raise InputError(f"model {m.id} is a {m.format} model; the interleaved comparison times ONNX models")
+    if batch < 1 or threads < 1 or time_budget_s <= 0:
+        raise InputError("batch and threads must be positive integers and the time budget positive")
+    options = {"batch": batch, "threads": threads, "time_budget_s": time_budget_s}
+    return service.submit("ab_compare", {"model_id": a.id, "versus": b.id, "options": options})
+
+
+def submit_evaluate(model_id: int, dataset_id: int, task: str | None = None) -> JobRecord:
+    from engine.formats import check_dataset_for_model
+
+    model = get_model(model_id)
+    dataset = get_dataset(dataset_id)
+    check_dataset_for_model(dataset_meta(dataset.id), model.inputs, model.outputs)
+    return service.submit("evaluate", {"model_id": model.id, "dataset_id": dataset.id, "task": task})
+
+
+def compare(model_ids: list[int]) -> list[dict[str, Any]]:
+    """One row per model with its latest benchmark and evaluation, and deltas to the first model."""
+    ready()
+    rows = []
+    with session_scope() as s:
+        for model_id in model_ids:
+            model = catalog.get_model(s, int(model_id))
+            if model is None:
+                raise NotFoundError(f"model {model_id} does not exist")
+            bench = measurements.latest_measurement(s, model.id, "benchmark")
+            ev = measurements.latest_measurement(s, model.id, "evaluate")
+            rows.append(_compare_row(model, bench.summary if bench else None, ev.summary if ev else None))
+    base = rows[0] if rows else None
+    for row in rows:
+        row["delta"] = {k: _ratio(row[k], base[k]) for k in ("latency_p50_ms", "size_bytes", "accuracy")}
+    return rows
+
+
+def _compare_row(model: ModelRecord, bench: dict | None, ev: dict | None) -> dict[str, Any]:
+    first = (bench or {}).get("results", [{}])[0] if bench else {}
+    lat = first.get("latency_ms", {})
+    metrics = (ev or {}).get("metrics") or {}
+    return {"id": model.id, "name": model.name, "format": model.format, "pass": model.pass_name,
+            "parent_id": model.parent_id, "size_bytes": model.size_bytes, "params": model.params,
+            "latency_p50_ms": lat.get("p50"), "latency_p99_ms": lat.get("p99"),
+            "throughput_per_s": first.get("throughput_per_s"), "batch": first.get("batch"),
+            "threads": first.get("threads"), "accuracy": metrics.get("accuracy"),
+            "agreement": ((ev or {}).get("fidelity") or {}).get("agreement") or
+                         (model.metrics.get("fidelity") or {}).get("top1_agreement")}
+
+
+def _ratio(value: Any, base: Any) -> float | None:
+    if value is None or base in (None, 0):
+        return None
+    return round(float(value) / float(base), 4)
+
+
+def benchmark_schema() -> dict[str, Any]:
+    """The JSON schema of ``BenchmarkConfig``: the Models page builds its benchmark form from it."""
+    from engine.measure.benchmark import BenchmarkConfig
+
+    return BenchmarkConfig.model_json_schema()
+
+
+def benchmark_runtimes(model_format: str) -> list[str]:
+    """The runtimes that can time a ``model_format`` model, its default first."""
+    from engine.measure.runners import ACCEPTS, DEFAULT_RUNTIME
+
+    default = DEFAULT_RUNTIME.get(model_format)
+    return sorted((r for r, formats in ACCEPTS.items() if model_format in formats), key=lambda r: r != default)
+
+
+def op_class(op_type: str) -> str:
+    """``quantized``, ``qdq`` or ``float``: how the per-operator profile classes an op type."""
+    from engine.measure.profile import op_class as classify
+
+    return classify(op_type)
+
+
+def latest_benchmarks(model_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each model's latest benchmark summary; models never benchmarked are left out."""
+    ready()
+    out: dict[int, dict[str, Any]] = {}
+    with session_scope() as s:
+        for model_id in model_ids:
+            latest = measurements.latest_measurement(s, int(model_id), "benchmark")
+            if latest is not None:
+                out[int(model_id)] = latest.summary
+    return out

@@ -1,0 +1,93 @@
+"""Passes and recipes: validated at the edge, queued as jobs, or answered by an existing node."""
+from __future__ import annotations
+
+from typing import Any
+
+from engine.api.common import Submission, dataset_meta, get_model
+from engine.errors import InputError
+from engine.jobs import service
+from storage import catalog
+from storage.db import session_scope
+from storage.records import JobRecord
+
+
+def list_passes() -> list[dict[str, Any]]:
+    from engine.passes import PASSES
+
+    return [spec.describe() for spec in PASSES.values()]
+
+
+def _student_refs(config: dict[str, Any]) -> list[int]:
+    student = config.get("student")
+    if student is None:
+        return []
+    get_model(int(student))
+    return [int(student)]
+
+
+def submit_optimize(model_id: int, pass_name: str, raw_config: dict[str, Any] | None = None,
+                    dataset_id: int | None = None) -> Submission:
+    """Validate a pass request and queue it, or return the existing node for an identical derivation."""
+    from engine.jobs.kinds.optimizing import derivation_key, model_identity
+    from engine.passes import validate_request
+
+    parent = get_model(model_id)
+    meta = dataset_meta(dataset_id)
+    try:
+        config = validate_request(pass_name, raw_config or {}, parent.format, meta)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if meta is not None:
+        from engine.formats import check_dataset_for_model
+
+        check_dataset_for_model(meta, parent.inputs, parent.outputs)
+    config_json = config.model_dump(mode="json")
+    key = derivation_key(model_identity(parent), pass_name, config_json, meta["sha256"] if meta else None)
+    with session_scope() as s:
+        existing = catalog.find_derived(s, key)
+    if existing is not None:
+        return Submission(job=None, existing_model_id=existing.id)
+    params = {"model_id": parent.id, "pass": pass_name, "config": config_json, "dataset_id": dataset_id,
+              "dataset_sha256": meta["sha256"] if meta else None, "model_refs": _student_refs(config_json)}
+    return Submission(job=service.submit("optimize", params))
+
+
+def submit_recipe(model_id: int, recipe_text: str, dataset_id: int | None = None) -> JobRecord:
+    """Validate every step (format chain, data needs, typed configs) and queue the recipe as one job."""
+    from engine.passes import PASSES, validate_request
+    from engine.recipes import load_recipe
+
+    parent = get_model(model_id)
+    meta = dataset_meta(dataset_id)
+    try:
+        recipe = load_recipe(recipe_text)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    steps, current = [], parent.format
+    for number, step in enumerate(recipe.steps, start=1):
+        try:
+            config = validate_request(step.pass_name, step.config, current, meta)
+        except InputError as exc:
+            raise InputError(f"recipe step {number}: {exc}") from None
+        steps.append({"pass": step.pass_name, "config": config.model_dump(mode="json")})
+        current = PASSES[step.pass_name].produces
+    refs = sorted({r for step in steps for r in _student_refs(step["config"])})
+    params = {"model_id": parent.id, "steps": steps, "dataset_id": dataset_id,
+              "dataset_sha256": meta["sha256"] if meta else None, "model_refs": refs}
+    return service.submit("recipe", params)
+
+
+def recipe_for(model_id: int) -> str:
+    """The chain of passes from a derived model's root to it, as recipe YAML ``submit_recipe`` reads back.
+
+    Raises InputError for an upload (a root has no passes to save)."""
+    from engine.recipes import Recipe, Step, dump_recipe
+
+    model = get_model(model_id)
+    with session_scope() as s:
+        root, *derived = catalog.lineage(s, model.id)
+    if not derived:
+        raise InputError(f"model #{model.id} is an upload, not derived by passes; pick a derived model")
+    steps = [Step(pass_name=m.pass_name, config=m.config or {}) for m in derived]
+    recipe = Recipe(name=f"{root.name}-to-{model.id}", steps=steps)
+    return f"# the passes from model #{root.id} ({root.name}) to model #{model.id}\n" + dump_recipe(recipe)
