@@ -1,0 +1,93 @@
+"""The CLI's shared pieces: the Typer apps, the error boundary, JSON output and job waiting."""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from typing import Any, Callable
+
+import typer
+
+import engine  # noqa: F401  (environment defaults)
+from engine.errors import EngineError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Trimline: optimize trained models for deployment.")
+dataset_app = typer.Typer(no_args_is_help=True, help="Data sets for calibration, fine-tuning and evaluation.")
+recipe_app = typer.Typer(no_args_is_help=True, help="Ordered pass steps saved as YAML.")
+app.add_typer(dataset_app, name="dataset")
+app.add_typer(recipe_app, name="recipe")
+
+JsonOpt = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+
+
+def fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def command(group: typer.Typer, name: str | None = None) -> Callable:
+    """Register a verb whose EngineErrors become ``error: <sentence>`` and exit code 1."""
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except EngineError as exc:
+                fail(str(exc))
+            except KeyboardInterrupt:
+                fail("interrupted")
+            except typer.Exit:
+                raise
+            except Exception as exc:  # a bug, not bad input: say so in one line; TRIMLINE_DEBUG=1 shows the trace
+                if os.environ.get("TRIMLINE_DEBUG"):
+                    raise
+                fail(f"internal error ({type(exc).__name__}: {exc}); rerun with TRIMLINE_DEBUG=1 for the traceback")
+        return group.command(name)(wrapper)
+    return decorate
+
+
+def emit(data: Any, as_json: bool, human: Callable[[Any], str] | None = None) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+    else:
+        typer.echo(human(data) if human else json.dumps(data, indent=2, default=str))
+
+
+def show_progress(job) -> None:  # noqa: ANN001
+    if sys.stderr.isatty() or os.environ.get("TRIMLINE_PROGRESS"):
+        typer.echo(f"[job {job.id}] {job.status} {job.progress * 100:3.0f}% {job.message}", err=True)
+
+
+def wait_for(job) -> Any:  # noqa: ANN001
+    from engine.jobs import service
+
+    return service.wait(job.id, on_update=show_progress)
+
+
+def model_line(m: dict[str, Any]) -> str:
+    ins = ", ".join(f"{i['name']}{i['shape']}:{i['dtype']}" for i in m["inputs"])
+    origin = f"from {m['parent_id']} by {m['pass']}" if m.get("parent_id") else "uploaded"
+    return (f"{m['id']:>4}  {m['name']}  [{m['format']}]  {m['size_bytes'] / 1e6:.2f} MB  "
+            f"params={m['params']}  flops={m['flops']}  inputs: {ins}  ({origin})")
+
+
+def parse_sets(values: list[str]) -> dict[str, str]:
+    config = {}
+    for item in values:
+        if "=" not in item:
+            fail(f"--set expects key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        config[key.strip()] = value.strip()
+    return config
+
+
+def int_list(text: str | None, what: str) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        fail(f"{what} must be a comma-separated list of integers, got {text!r}")
+
+

@@ -1,0 +1,140 @@
+"""Measuring, comparing, choosing, exporting, and following jobs."""
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import typer
+
+from engine.cli.base import (
+    JsonOpt,
+    app,
+    command,
+    emit,
+    fail,
+    int_list,
+    wait_for,
+)
+
+
+# ---------------------------------------------------------------- measurement
+@command(app, "benchmark")
+def benchmark(model_id: int, batch: Optional[str] = typer.Option(None, help="Batch sizes, e.g. 1,8."),
+              threads: Optional[str] = typer.Option(None, help="Intra-op threads, e.g. 1,2."),
+              runtime: Optional[str] = typer.Option(None, help="onnxruntime, tensorflow, keras-predict or tflite."),
+              concurrency: int = typer.Option(0, help="Client threads for the serving test (0: off)."),
+              opt_level: Optional[str] = typer.Option(None, help="ORT graph optimization levels, e.g. basic,all."),
+              profile: Optional[bool] = typer.Option(None, "--profile/--no-profile",
+                                                     help="Per-operator profile (default: on for ONNX)."),
+              time_budget: Optional[float] = typer.Option(None, help="Seconds per grid cell."),
+              as_json: bool = JsonOpt) -> None:
+    """Measure latency percentiles, throughput and memory over a grid."""
+    from engine import api
+
+    config: dict[str, Any] = {"concurrency": concurrency}
+    for key, value in (("profile", profile), ("batches", int_list(batch, "--batch")), ("threads", int_list(threads, "--threads")),
+                       ("runtime", runtime), ("time_budget_s", time_budget),
+                       ("opt_levels", opt_level.split(",") if opt_level else None)):
+        if value is not None:
+            config[key] = value
+    job = wait_for(api.submit_benchmark(model_id, config))
+    emit(job.result, as_json, _bench_table)
+
+
+def _bench_table(r: dict[str, Any]) -> str:
+    lines = [f"model {r['model_id']} on {r['runtime']} — {r['hardware'].get('cpu')}",
+             f"{'batch':>5} {'thr':>4} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'items/s':>10} {'rss MB':>8}"]
+    for c in r["results"]:
+        lat = c["latency_ms"]
+        lines.append(f"{c['batch']:>5} {c['threads']:>4} {lat['p50']:>9.3f} {lat['p90']:>9.3f} {lat['p99']:>9.3f} "
+                     f"{c['throughput_per_s']:>10.1f} {c.get('peak_rss_mb') or 0:>8.0f}")
+    return "\n".join(lines)
+
+
+@command(app, "evaluate")
+def evaluate(model_id: int, dataset: int = typer.Option(..., help="Data set id."),
+             task: Optional[str] = typer.Option(None, help="classification or regression (default: inferred)."),
+             as_json: bool = JsonOpt) -> None:
+    """Accuracy on a data set, and fidelity to the parent model."""
+    from engine import api
+
+    job = wait_for(api.submit_evaluate(model_id, dataset, task))
+    emit(job.result, as_json, lambda r: f"model {r['model_id']} on data set {r['dataset_id']}: "
+                                         f"metrics {json.dumps(r.get('metrics'))} fidelity {json.dumps(r.get('fidelity'))}")
+
+
+@command(app, "compare")
+def compare(model_ids: list[int],
+            interleaved: bool = typer.Option(False, help="Time two ONNX models now, alternately (A B A B ...), "
+                                                         "and say whether the difference is beyond the noise."),
+            batch: int = typer.Option(1, help="With --interleaved: batch size."),
+            threads: int = typer.Option(1, help="With --interleaved: intra-op threads."),
+            as_json: bool = JsonOpt) -> None:
+    """Latest metrics of each model and ratios to the first."""
+    from engine import api
+
+    if interleaved:
+        if len(model_ids) != 2:
+            fail("--interleaved compares exactly two models")
+        result = wait_for(api.submit_ab_compare(model_ids[0], model_ids[1], batch, threads)).result
+        emit(result, as_json, _ab_line)
+        return
+    rows = api.compare(model_ids)
+    emit(rows, as_json, lambda rows: "\n".join(
+        f"{r['id']:>4} {r['name']:<40} p50={r['latency_p50_ms']} ms size={r['size_bytes']} acc={r['accuracy']} "
+        f"ratios={r['delta']}" for r in rows))
+
+
+def _ab_line(r: dict[str, Any]) -> str:
+    lo, hi = r["ratio_ci95"]
+    verdict = "beyond the noise" if r["significant"] else "within the noise"
+    return (f"model {r['versus']} / model {r['model_id']}: p50 {r['b']['p50_ms']:.4f} ms / {r['a']['p50_ms']:.4f} ms"
+            f" = {r['ratio_b_over_a']:.3f} (95% CI {lo:.3f}–{hi:.3f}), "
+            f"{verdict}; {r['pairs']} interleaved pairs")
+
+
+@command(app, "champion")
+def champion(model_id: int, note: str = typer.Option("", help="Why this variant.")) -> None:
+    """Mark a model as the champion of its family."""
+    from engine import api
+
+    api.set_champion(model_id, note)
+    typer.echo(f"model {model_id} is now its family's champion")
+
+
+@command(app, "export")
+def export(model_id: int, format_: str = typer.Option(..., "--format", help="onnx, keras, savedmodel, tflite, "
+                                                     "bundle, tfserving or triton."),
+           output: str = typer.Option(..., "-o", "--output", help="File to write, or a folder (ending in /)."),
+           as_json: bool = JsonOpt) -> None:
+    """Export a model as a file, a verified bundle, or a serving layout."""
+    from engine import api
+
+    job = wait_for(api.submit_export(model_id, format_))
+    dest = api.copy_export(job, output)
+    emit({"path": str(dest), "sha256": job.result["sha256"], "format": format_, "model_id": model_id,
+           "size_bytes": job.result["size_bytes"]}, as_json, lambda r: f"wrote {r['path']} (sha256 {r['sha256']})")
+
+
+# ---------------------------------------------------------------- jobs
+@command(app, "jobs")
+def jobs(as_json: bool = JsonOpt, limit: int = typer.Option(50, help="How many, newest first.")) -> None:
+    """Recent jobs with status, progress and error."""
+    from engine import api
+
+    rows = [j.to_json() for j in api.list_jobs(limit)]
+    emit(rows, as_json, lambda rows: "\n".join(
+        f"{j['id']:>5} {j['kind']:<14} {j['status']:<10} {j['progress'] * 100:3.0f}% {j['error'] or j['message']}"
+        for j in rows) or "no jobs yet")
+
+
+@command(app, "cancel")
+def cancel(job_id: int, as_json: bool = JsonOpt) -> None:
+    """Cancel a queued job, or stop a running one."""
+    from engine import api
+    from engine.jobs import service
+
+    api.ready()
+    job = service.cancel(job_id)
+    emit(job.to_json(), as_json, lambda j: f"job {j['id']}: {j['status']}"
+          + (" (stop requested)" if j["status"] == "running" else ""))

@@ -1,0 +1,91 @@
+"""Running the studio: the dashboard with its workers, a worker alone, migrations, the doctor."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+
+from engine.cli.base import (
+    JsonOpt,
+    app,
+    command,
+    emit,
+)
+
+
+# ---------------------------------------------------------------- running the studio
+@command(app, "up")
+def up(host: str = typer.Option("127.0.0.1", help="Address the dashboard binds to."),
+       port: int = typer.Option(int(os.environ.get("PORT", 8501)), help="Dashboard port (env PORT)."),
+       workers: int = typer.Option(1, help="Worker processes to start.")) -> None:
+    """Migrate, start worker(s) and the dashboard; Ctrl-C stops all."""
+    from engine import api
+
+    api.ready()
+    root = Path(__file__).resolve().parents[2]
+    procs = [subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], cwd=root) for _ in range(workers)]
+    procs.append(subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(root / "app" / "streamlit_app.py"),
+         "--server.address", host, "--server.port", str(port), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false"], cwd=root))
+    typer.echo(f"Trimline is starting on http://{host}:{port}  (Ctrl-C stops it)", err=True)
+
+    def _stop(signum, frame):  # noqa: ANN001  (SIGTERM stops everything, like Ctrl-C)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while all(p.poll() is None for p in procs):
+            try:
+                procs[-1].wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+@command(app, "worker")
+def worker(threads: int = typer.Option(1, help="Jobs run at once by this worker.")) -> None:
+    """Run a worker only (one per benchmark host when scaling out)."""
+    import logging
+
+    from engine.jobs.service import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_worker(threads=threads)
+
+
+@command(app, "migrate")
+def migrate_cmd() -> None:
+    """Create or upgrade the database to the newest schema."""
+    from storage import migrate
+
+    migrate.upgrade()
+    typer.echo(f"database at revision {migrate.current_revision()}")
+
+
+@command(app, "doctor")
+def doctor(as_json: bool = JsonOpt) -> None:
+    """Versions, CPU flags and checks that the studio can run here."""
+    from engine.doctor import run_checks
+
+    report = run_checks()
+    emit(report, as_json, lambda r: "\n".join(
+        [f"{'ok ' if c['ok'] else 'FAIL'} {c['name']}: {c['detail']}" for c in r["checks"]]
+        + [f"cpu: {r['hardware'].get('cpu')}  flags: "
+           f"{' '.join(f for f, on in r['hardware'].get('flags', {}).items() if on)}"]))
+    if not report["ok"]:
+        raise typer.Exit(1)
