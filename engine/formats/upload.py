@@ -43,7 +43,21 @@ def prepare_upload(src: Path, workdir: Path) -> Artifact:
         return _prepare_keras(src, workdir / "model.h5")
     if head[4:8] == TFLITE_ID:
         return _prepare_tflite(src, workdir / "model.tflite")
+    if _looks_like_text(src):
+        raise FormatError("the file is text, not a model; upload a .keras, .h5, .onnx or .tflite file, or a .zip "
+                          "holding a SavedModel or an ONNX model with its data")
     return _prepare_onnx_file(src, workdir / "model.onnx")
+
+
+def _looks_like_text(src: Path) -> bool:
+    """Printable UTF-8 with no NUL byte in the first 4 KiB: a protobuf model always has control bytes."""
+    with open(src, "rb") as f:
+        sample = f.read(4096)
+    try:
+        text = sample.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c in "\n\r\t" for c in text)
 
 
 def _scratch(workdir: Path) -> Path:
