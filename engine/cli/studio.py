@@ -38,6 +38,7 @@ def up(host: str = typer.Option("127.0.0.1", help="Address the dashboard binds t
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)  # also when started in the background, where SIGINT arrives ignored
     try:
         while all(p.poll() is None for p in procs):
             try:
@@ -49,7 +50,7 @@ def up(host: str = typer.Option("127.0.0.1", help="Address the dashboard binds t
     finally:
         for p in procs:
             if p.poll() is None:
-                p.send_signal(signal.SIGINT)
+                p.send_signal(signal.SIGTERM)  # huey and Streamlit stop at once; a running job is re-queued on the next start
         for p in procs:
             try:
                 p.wait(timeout=20)
