@@ -101,10 +101,20 @@ def _params(graph: Any, shapes: dict[str, Shape]) -> int:
 
 
 def _infer(model: Any) -> Any:
+    """The model with inferred shapes; quantized contrib ops are seen through a float shadow graph."""
     import onnx
 
+    from engine.formats.onnx_shadow import needs_shadow, shadow
+
     try:
-        return onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+        if not needs_shadow(model):
+            return onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+        inferred = onnx.shape_inference.infer_shapes(shadow(model), strict_mode=False, data_prop=True)
+        result = onnx.ModelProto()
+        result.CopyFrom(model)
+        del result.graph.value_info[:]
+        result.graph.value_info.extend(inferred.graph.value_info)
+        return result
     except Exception:  # inference is best effort: unknown ops or opsets leave shapes unknown
         return model
 
