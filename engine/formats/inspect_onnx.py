@@ -60,13 +60,13 @@ def _node_macs(node: Any, shapes: dict[str, Shape]) -> int | None:
         x, w = shape(0), shape(1)
         a, k = _count(x), _count(w[1:] if w else None, False)
         return a * k if a is not None and k is not None else None
-    if op in ("Gemm", "MatMul", "MatMulInteger", "QLinearMatMul"):
+    if op in ("Gemm", "QGemm", "MatMul", "MatMulInteger", "QLinearMatMul"):
         a = shape(0)
         out = _count(shape(0, "out"))
         if not a or out is None:
             return None
         trans_a = any(att.name == "transA" and att.i for att in node.attribute)
-        inner = a[-2] if (op == "Gemm" and trans_a and len(a) >= 2) else a[-1]
+        inner = a[-2] if (op in ("Gemm", "QGemm") and trans_a and len(a) >= 2) else a[-1]
         return out * inner if isinstance(inner, int) else None
     return 0
 

@@ -12,6 +12,7 @@ from typing import Any
 # op -> (standard op, positions of the data inputs among the node's inputs; None: every third from 2)
 _SHADOWS: dict[str, tuple[str, tuple[int, ...] | None]] = {
     "QLinearConcat": ("Concat", None),
+    "QGemm": ("Gemm", (0, 3)),
     "QLinearAdd": ("Add", (0, 3)),
     "QLinearMul": ("Mul", (0, 3)),
     "QLinearGlobalAveragePool": ("GlobalAveragePool", (0,)),
@@ -20,7 +21,7 @@ _SHADOWS: dict[str, tuple[str, tuple[int, ...] | None]] = {
     "QLinearSigmoid": ("Identity", (0,)),
     "QLinearSoftmax": ("Identity", (0,)),
 }
-_KEEP_ATTRIBUTES = {"Concat": {"axis"}, "AveragePool": {"kernel_shape", "strides", "pads", "auto_pad",
+_KEEP_ATTRIBUTES = {"Concat": {"axis"}, "Gemm": {"transA", "transB"}, "AveragePool": {"kernel_shape", "strides", "pads", "auto_pad",
                                                       "ceil_mode", "count_include_pad"}}
 
 
