@@ -29,6 +29,7 @@ def _bare_p50(path, feeds, runs: int = 300) -> float:
     return float(np.median(times))
 
 
+@pytest.mark.timing
 def test_p50_agrees_with_bare_session_loop(graphs):
     """Three alternating rounds; the fastest round of each is compared, since other processes on a shared
     2-core machine can slow any single round (the harness records that load itself as other_load)."""

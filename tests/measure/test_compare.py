@@ -15,6 +15,7 @@ def pair(tmp_path_factory):
     return conv_graph(folder / "light.onnx", channels=32, size=32), conv_graph(folder / "heavy.onnx", channels=64, size=32)
 
 
+@pytest.mark.timing
 def test_compare_finds_a_heavier_model_slower_beyond_noise(pair):
     light, heavy = pair
     out = compare(light, heavy, threads=2, time_budget_s=1.0)
@@ -26,12 +27,14 @@ def test_compare_finds_a_heavier_model_slower_beyond_noise(pair):
     assert out["thread_pool"] == "shared global pool"
 
 
+@pytest.mark.timing
 def test_compare_of_a_model_with_itself_gives_a_ratio_near_one(pair):
     out = compare(pair[0], pair[0], threads=2, time_budget_s=1.0)
     print(f"\nself ratio {out['ratio_b_over_a']:.3f} CI {out['ratio_ci95']}")
     assert 0.95 < out["ratio_b_over_a"] < 1.05
 
 
+@pytest.mark.timing
 def test_compare_in_process_uses_quiet_per_session_pools(pair):
     out = compare(pair[0], pair[1], threads=2, time_budget_s=0.5, isolate=False)
     print(f"\nin-process ratio {out['ratio_b_over_a']:.2f} CI {out['ratio_ci95']}")
