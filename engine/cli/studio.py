@@ -9,24 +9,40 @@ from pathlib import Path
 
 import typer
 
-from engine.cli.base import (
-    JsonOpt,
-    app,
-    command,
-    emit,
-)
+from engine.cli.base import JsonOpt, app, command, emit, fail
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _login_configured(root: Path) -> bool:
+    """The dashboard asks for a password when one is set in the environment or in Streamlit's secrets."""
+    if os.environ.get("TRIMLINE_PASSWORD"):
+        return True
+    import tomllib
+
+    secrets = root / ".streamlit" / "secrets.toml"
+    try:
+        return bool(tomllib.loads(secrets.read_text()).get("auth", {}).get("password"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
 
 
 # ---------------------------------------------------------------- running the studio
 @command(app, "up")
 def up(host: str = typer.Option("127.0.0.1", help="Address the dashboard binds to."),
        port: int = typer.Option(int(os.environ.get("PORT", 8501)), help="Dashboard port (env PORT)."),
-       workers: int = typer.Option(1, help="Worker processes to start.")) -> None:
+       workers: int = typer.Option(1, help="Worker processes to start."),
+       no_login: bool = typer.Option(False, "--insecure-no-login",
+                                     help="Serve beyond this machine without a password (not recommended).")) -> None:
     """Migrate, start worker(s) and the dashboard; Ctrl-C stops all."""
     from engine import api
 
-    api.ready()
     root = Path(__file__).resolve().parents[2]
+    if host not in LOOPBACK and not no_login and not _login_configured(root):
+        fail(f"refusing to serve on {host} without a login; set TRIMLINE_PASSWORD (or [auth] password in "
+             ".streamlit/secrets.toml), or bind to 127.0.0.1")
+    api.ready()
     procs = [subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], cwd=root) for _ in range(workers)]
     procs.append(subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(root / "app" / "streamlit_app.py"),

@@ -190,3 +190,10 @@ def test_image_zip_is_laid_out_for_an_nchw_zoo_model_and_evaluated(cli_home: Pat
     quantized = cli_json(cli_home, "optimize", str(model["id"]), "ort-quantize-static", "--dataset",
                          str(dataset["id"]), "--set", "samples=4")
     assert quantized["metrics"]["op_counts"].get("QLinearConv", 0) > 0
+
+
+def test_up_refuses_to_serve_beyond_this_machine_without_a_login(cli_home: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.delenv("TRIMLINE_PASSWORD", raising=False)
+    message = refused(cli_home, "up", "--host", "0.0.0.0", "--port", "8597")
+    assert "refusing to serve on 0.0.0.0 without a login; set TRIMLINE_PASSWORD" in message
+    assert not (cli_home / "trimline.db").exists(), "nothing started, nothing created"
