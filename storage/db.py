@@ -2,7 +2,9 @@
 
 SQLite is opened in WAL mode with a busy timeout and foreign keys on, and every transaction
 starts with ``BEGIN IMMEDIATE`` so concurrent writers queue on the lock instead of failing
-with "database is locked" when a reader upgrades to a writer.
+with "database is locked" when a reader upgrades to a writer. PostgreSQL (``postgresql://``, driven
+by psycopg 3) needs none of that: its row locks and READ COMMITTED re-checks keep the same
+guarantees, so the pragmas and ``BEGIN IMMEDIATE`` are for SQLite only.
 """
 from __future__ import annotations
 
@@ -21,10 +23,23 @@ _lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 
 BUSY_TIMEOUT_MS = 30_000
+CONNECT_TIMEOUT_S = 5
+
+
+def normalize_url(url: str) -> str:
+    """``postgres://`` and ``postgresql://`` mean psycopg 3 here (SQLAlchemy would pick psycopg2)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
 
 
 def _make_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
+    if is_sqlite(url):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -44,12 +59,13 @@ def _make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=4, max_overflow=8,
+                         connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
 
 
 def get_engine(url: str | None = None) -> Engine:
     """The process-wide engine for ``url`` (default: the configured database)."""
-    url = url or get_settings().database_url
+    url = normalize_url(url or get_settings().database_url)
     with _lock:
         if url not in _engines:
             _engines[url] = _make_engine(url)

@@ -1,7 +1,8 @@
 """Job rows: the single source of truth for background work.
 
-Claiming is a conditional UPDATE (``status='queued'``) inside the session's ``BEGIN IMMEDIATE``,
-so two workers can never both run a job. Leases are extended by heartbeats; the reaper re-queues
+Claiming is a conditional UPDATE (``status='queued'``): inside SQLite's ``BEGIN IMMEDIATE``, and on
+PostgreSQL under READ COMMITTED, where a second UPDATE of the same row waits for the first and then
+re-checks the condition. Either way two workers can never both run a job. Leases are extended by heartbeats; the reaper re-queues
 or fails jobs whose lease expired (their worker died: huey will not re-run that task itself).
 """
 from __future__ import annotations
@@ -112,7 +113,10 @@ def request_cancel(session: Session, job_id: int) -> JobRecord | None:
 def reap_expired(session: Session) -> list[int]:
     """Re-queue (within the attempt budget) or fail running jobs whose lease has expired."""
     now = utcnow()
-    rows = session.scalars(select(Job).where(Job.status == "running", Job.lease_until < now)).all()
+    # SKIP LOCKED: two reapers on PostgreSQL never handle the same row twice (SQLite ignores it; its
+    # BEGIN IMMEDIATE already serialises writers).
+    rows = session.scalars(select(Job).where(Job.status == "running", Job.lease_until < now)
+                           .with_for_update(skip_locked=True)).all()
     touched = []
     for row in rows:
         if row.cancel_requested:

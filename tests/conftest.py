@@ -25,6 +25,39 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
+def pg_server():
+    """One throwaway PostgreSQL 15 per test process (Debian's binaries, run as the postgres user)."""
+    from tests.servers import PostgresServer
+
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """One throwaway redis-server per test process, on a free port."""
+    from tests.servers import RedisServer
+
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_home(request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``home``, with its database on each backend in turn: a SQLite file, then a fresh PostgreSQL database."""
+    from storage.db import reset_engines
+
+    if request.param == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        monkeypatch.setenv("TRIMLINE_DATABASE_URL", server.url(server.create_database()))
+        reset_engines()
+    yield home
+    reset_engines()
+
+
+@pytest.fixture(scope="session")
 def digits_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(digits.keras, digits_test.npz): the demo CNN trained on scikit-learn's digits, and its test split."""
     from engine.demo import train_digits_cnn

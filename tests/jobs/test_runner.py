@@ -1,7 +1,8 @@
 """The job lifecycle on real processes: timeouts, cancellation, crashes and dead workers.
 
 The demo job (training the digits CNN in the child, ~10 s) is the real workload used to drive
-every failure mode; no job kind exists for testing only.
+every failure mode; no job kind exists for testing only. The lifecycle runs on SQLite and on PostgreSQL
+(``db_home``); a worker killed mid-job is covered on PostgreSQL by the several-hosts test.
 """
 from __future__ import annotations
 
@@ -49,17 +50,17 @@ def _model_count() -> int:
         return catalog.count_models(s)
 
 
-def test_job_over_its_time_limit_fails_and_its_process_group_is_killed(home: Path) -> None:
+def test_job_over_its_time_limit_fails_and_its_process_group_is_killed(db_home: Path) -> None:
     migrate.upgrade()
     job = service.submit("demo", {}, timeout_s=1.5)
     final = run_job(job.id)
     assert final.status == "failed"
     assert "longer than its limit of 2 s" in final.error
     assert _child_processes() == []
-    assert _model_count() == 0 and _store_files(home) == []
+    assert _model_count() == 0 and _store_files(db_home) == []
 
 
-def test_cancel_stops_a_running_job(home: Path) -> None:
+def test_cancel_stops_a_running_job(db_home: Path) -> None:
     migrate.upgrade()
     job = service.submit("demo", {})
     thread = threading.Thread(target=run_job, args=(job.id,))
@@ -74,14 +75,14 @@ def test_cancel_stops_a_running_job(home: Path) -> None:
     assert _model_count() == 0
 
 
-def test_cancel_of_a_queued_job_is_immediate(home: Path) -> None:
+def test_cancel_of_a_queued_job_is_immediate(db_home: Path) -> None:
     migrate.upgrade()
     job = service.submit("demo", {})
     assert service.cancel(job.id).status == "cancelled"
     assert run_job(job.id).status == "cancelled"  # a late worker cannot claim it
 
 
-def test_sigkilled_child_fails_the_job_with_a_sentence_and_stores_nothing(home: Path) -> None:
+def test_sigkilled_child_fails_the_job_with_a_sentence_and_stores_nothing(db_home: Path) -> None:
     migrate.upgrade()
     job = service.submit("demo", {})
     thread = threading.Thread(target=run_job, args=(job.id,))
@@ -93,10 +94,10 @@ def test_sigkilled_child_fails_the_job_with_a_sentence_and_stores_nothing(home: 
     final = service.get(job.id)
     assert final.status == "failed"
     assert "killed (SIGKILL)" in final.error
-    assert _model_count() == 0 and _store_files(home) == []
+    assert _model_count() == 0 and _store_files(db_home) == []
 
 
-def test_job_over_its_memory_limit_is_stopped(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_job_over_its_memory_limit_is_stopped(db_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIMLINE_JOB_MEMORY_MB", "120")  # importing TensorFlow alone needs more
     migrate.upgrade()
     final = run_job(service.submit("demo", {}).id)
