@@ -26,10 +26,13 @@ def submit_benchmark(model_id: int, config: dict[str, Any] | None = None) -> Job
     return service.submit("benchmark", {"model_id": model.id, "config": parsed.model_dump(mode="json")})
 
 
-def submit_ab_compare(model_a: int, model_b: int, batch: int = 1, threads: int = 1,
+def submit_ab_compare(model_a: int, model_b: int, batch: int = 1, threads: int | None = None,
                       time_budget_s: float = 4.0) -> JobRecord:
     """Time two ONNX models alternately (A B A B ...) on one thread pool; the result says whether the
-    difference is beyond the noise."""
+    difference is beyond the noise. ``threads`` defaults to this machine's cores."""
+    from engine.measure.hardware import usable_cores
+
+    threads = usable_cores() if threads is None else threads
     a, b = get_model(model_a), get_model(model_b)
     for m in (a, b):
         if m.format != "onnx":

@@ -87,8 +87,21 @@ def passes(as_json: bool = JsonOpt) -> None:
     from engine import api
 
     rows = api.list_passes()
-    emit(rows, as_json, lambda rows: "\n".join(
-        f"{p['name']:<22} {'/'.join(p['accepts'])} -> {p['produces']:<8} {p['summary']}" for p in rows))
+    emit(rows, as_json, lambda rows: "\n".join(_pass_lines(p) for p in rows))
+
+
+def _pass_lines(p: dict) -> str:
+    """A pass's line, then one line per setting: name, allowed values or type, default, description."""
+    schema = p["config_schema"]
+    lines = [f"{p['name']:<22} {'/'.join(p['accepts'])} -> {p['produces']:<8} {p['summary']}"]
+    for name, field in schema.get("properties", {}).items():
+        choices = field.get("enum") or next((o.get("enum") for o in field.get("anyOf", []) if o.get("enum")), None)
+        kind = "|".join(map(str, choices)) if choices else field.get("type") or "value"
+        if kind == "array":
+            kind = "list"
+        default = f" = {field['default']!r}" if "default" in field else ""
+        lines.append(f"    --set {name}=<{kind}>{default}  {field.get('description', '')}")
+    return "\n".join(lines)
 
 
 @command(app, "optimize")

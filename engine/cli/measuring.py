@@ -28,7 +28,7 @@ def benchmark(model_id: int, batch: Optional[str] = typer.Option(None, help="Bat
                                                      help="Per-operator profile (default: on for ONNX)."),
               time_budget: Optional[float] = typer.Option(None, help="Seconds per grid cell."),
               as_json: bool = JsonOpt) -> None:
-    """Measure latency percentiles, throughput and memory over a grid."""
+    """Measure latency percentiles, throughput and memory over a grid (threads default to the cores)."""
     from engine import api
 
     config: dict[str, Any] = {"concurrency": concurrency}
@@ -68,7 +68,8 @@ def compare(model_ids: list[int],
             interleaved: bool = typer.Option(False, help="Time two ONNX models now, alternately (A B A B ...), "
                                                          "and say whether the difference is beyond the noise."),
             batch: int = typer.Option(1, help="With --interleaved: batch size."),
-            threads: int = typer.Option(1, help="With --interleaved: intra-op threads."),
+            threads: Optional[int] = typer.Option(None, help="With --interleaved: intra-op threads "
+                                                             "(default: this machine's cores)."),
             as_json: bool = JsonOpt) -> None:
     """Latest metrics of each model and ratios to the first."""
     from engine import api

@@ -1,7 +1,10 @@
 """Latency, throughput and memory of one model over a grid of batch × threads × ORT settings.
 
 Each cell runs warm-up calls, then timed calls until the median's 95% CI is tight enough
-(``target_rel_ci``), its time budget is spent (after ``min_runs``), or ``max_runs``. Every ORT
+(``target_rel_ci``), its time budget is spent (after ``min_runs``), or ``max_runs``. The CI rule may
+stop a cell only after ``min_runs`` and ``min_time_s`` of timed work: on a tiny model (0.02 ms a call)
+20 runs are half a millisecond of the process's first, slower calls, and their tight-looking CI put
+one at twice its steady-state latency. Every ORT
 (threads, opt level, mode) cell gets its own session, released before the next is built so no idle
 pool spins beside the one being timed. TensorFlow can size its thread pools only once per process,
 so each further TF thread count is measured in a fresh child process.
@@ -51,7 +54,10 @@ def time_call(call: Callable[[], Any], config: BenchmarkConfig) -> tuple[list[fl
 def _timed_loop(call: Callable[[], Any], config: BenchmarkConfig) -> tuple[list[float], str]:
     samples: list[float] = []
     clock = time.perf_counter_ns
-    deadline = clock() + int(config.time_budget_s * 1e9)
+    began = clock()
+    deadline = began + int(config.time_budget_s * 1e9)
+    settled = began + int(min(config.min_time_s, config.time_budget_s) * 1e9)
+    check_every = 10
     while True:
         start = clock()
         call()
@@ -63,8 +69,10 @@ def _timed_loop(call: Callable[[], Any], config: BenchmarkConfig) -> tuple[list[
         if n >= config.min_runs:
             if end > deadline:
                 return samples, "budget"
-            if n % 10 == 0 and rel_half_width(samples) < config.target_rel_ci:
-                return samples, "ci"
+            if end >= settled and n % check_every == 0:
+                check_every = max(10, n // 20)  # the check is O(n): keep its share of the loop small
+                if rel_half_width(samples) < config.target_rel_ci:
+                    return samples, "ci"
 
 
 def artifact_sizes(path: Path) -> tuple[int, int]:

@@ -51,15 +51,20 @@ def _feeds(session, batch: int, dim_values: dict[str, int] | None) -> dict[str, 
     return make_feeds(sig, batch, dim_values)
 
 
-def compare(a: Path, b: Path, batch: int = 1, threads: int = 1, warmup: int = 5, min_pairs: int = 30,
+def compare(a: Path, b: Path, batch: int = 1, threads: int | None = None, warmup: int = 5, min_pairs: int = 30,
             max_pairs: int = 5000, time_budget_s: float = 4.0, target_rel_ci: float = 0.01,
             dim_values: dict[str, int] | None = None, isolate: bool = True) -> dict[str, Any]:
     """Time ``a`` and ``b`` (ONNX files) alternately; B/A ratio of medians with a paired-bootstrap CI.
 
     ``significant`` is true when the ratio's 95% CI excludes 1 — the difference is beyond the noise.
     ``isolate`` runs the timing in a fresh process that shares one global ORT thread pool between the
-    two sessions. Raises MeasureError when a model cannot be loaded or run.
+    two sessions; ``threads`` defaults to the cores this process may use. Raises MeasureError when a
+    model cannot be loaded or run.
     """
+    if threads is None:
+        from engine.measure.hardware import usable_cores
+
+        threads = usable_cores()
     args = (Path(a), Path(b), batch, threads, warmup, min_pairs, max_pairs, time_budget_s, target_rel_ci,
             dim_values, isolate)
     if not isolate:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.errors import InputError
+from engine.measure.hardware import usable_cores
 from engine.measure.inputs import check_batch
 from engine.measure.runners import DEFAULT_RUNTIME, check_runtime
 
@@ -23,14 +24,19 @@ class BenchmarkConfig(BaseModel):
         None, description="Runtime to time the model in; empty picks the model format's own "
                           "(ONNX → onnxruntime, Keras/SavedModel → tensorflow, TFLite → tflite).")
     batches: list[int] = Field([1], description="Batch sizes to measure, one grid axis.")
-    threads: list[int] = Field([1], description="Intra-op thread counts to measure, one grid axis.")
+    threads: list[int] = Field([usable_cores()],
+                               description="Intra-op thread counts to measure, one grid axis (default: the "
+                                           "cores this process may use).")
     opt_levels: list[Literal["disable", "basic", "extended", "all"]] = Field(
         ["all"], description="ONNX Runtime graph optimization levels to measure.")
     execution_modes: list[Literal["sequential", "parallel"]] = Field(
         ["sequential"], description="ONNX Runtime execution modes (parallel runs independent branches at once).")
     warmup: int = Field(5, ge=0, description="Untimed runs before timing each cell (caches, lazy init).")
     min_runs: int = Field(20, ge=1, description="Timed runs each cell makes at least.")
-    max_runs: int = Field(1000, ge=1, description="Timed runs each cell makes at most.")
+    min_time_s: float = Field(0.5, ge=0, description="Seconds of timed work a cell does before its confidence "
+                                                      "rule may stop it (a tiny model's first runs are not "
+                                                      "its steady state).")
+    max_runs: int = Field(100_000, ge=1, description="Timed runs each cell makes at most.")
     time_budget_s: float = Field(2.0, gt=0, description="Seconds of timing per cell once min_runs are done.")
     target_rel_ci: float = Field(0.02, ge=0, description="Stop a cell early once the 95% CI half-width "
                                                          "of its median is below this fraction of it.")

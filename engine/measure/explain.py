@@ -88,8 +88,11 @@ def _profile_sentences(info: dict, profile: dict | None) -> list[str]:
 
 
 def explain(parent: dict[str, Any], child: dict[str, Any], hardware: dict[str, Any],
-            child_graph_info: dict[str, Any] | None = None) -> list[str]:
-    """Why ``child`` (a benchmark result) is slower or faster than ``parent``; empty if no cell matches."""
+            child_graph_info: dict[str, Any] | None = None, identical: bool = False) -> list[str]:
+    """Why ``child`` (a benchmark result) is slower or faster than ``parent``; empty if no cell matches.
+
+    ``identical``: the two are the same computation (same file, or the same graph under other names);
+    then no difference is claimed, whatever two separate benchmarks happened to measure."""
     pair = _pair(parent, child)
     if pair is None:
         return []
@@ -97,6 +100,11 @@ def explain(parent: dict[str, Any], child: dict[str, Any], hardware: dict[str, A
     ratio, beyond, how = _ratio(parent, child, p, c)
     pp, cp = p["latency_ms"]["p50"], c["latency_ms"]["p50"]
     where = f"at batch {p['batch']}, {p['threads']} thread{'s' if p['threads'] > 1 else ''}"
+    if identical:
+        return [f"The child computes exactly what its parent does (the same operators and weights), so it "
+                f"cannot be faster or slower; the two benchmarks' p50s {where} ({cp:.3f} ms vs {pp:.3f} ms, "
+                f"ratio {ratio:.2f}) differ only by measurement noise. Time them together with "
+                "`trimline compare A B --interleaved` to see that."]
     if ratio <= 1:
         verdict = "beyond the noise" if beyond else "within the noise"
         return [f"The child is {1 / ratio:.2f}× as fast as its parent {where} (p50 {cp:.3f} ms vs "

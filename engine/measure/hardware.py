@@ -44,6 +44,14 @@ def _version(package: str) -> str | None:
         return None
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity): the default thread count for timing."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def fingerprint() -> dict[str, Any]:
     """CPU model, logical/physical cores, the ISA flags that decide kernel choice, memory, OS, versions."""
     name, flags = _cpuinfo()

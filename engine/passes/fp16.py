@@ -5,6 +5,8 @@ win is size, not speed: measure before choosing it for CPU serving.
 """
 from __future__ import annotations
 
+import re
+
 from pydantic import Field
 
 from engine.artifact import Artifact
@@ -25,6 +27,11 @@ class Config(PassConfig):
     op_block_list: list[str] = Field(default_factory=list,
                                      description="Op types to keep in float32 beyond the library's defaults "
                                                  "(e.g. Resize,TopK).")
+    node_block_list: list[str] = Field(default_factory=list, description="Node names to keep in float32.")
+    auto_block: bool = Field(False, description="When the float16 model fails to load or run, keep the node the "
+                                                "error names in float32 and retry (up to 20 nodes).")
+
+MAX_AUTO_BLOCKED = 20
 
 
 def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
@@ -38,29 +45,71 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
                         "models, so apply it to the float parent instead")
     ctx.progress(0.2, "converting weights and ops to float16")
     block = list(float16.DEFAULT_OP_BLOCK_LIST) + list(config.op_block_list)
-    try:
-        converted = float16.convert_float_to_float16(model, keep_io_types=config.keep_io_types,
-                                                     op_block_list=block)
-    except Exception as exc:
-        raise PassError(f"onnxconverter-common could not convert this model to float16 ({exc}).") from exc
+    nodes = list(config.node_block_list)
+    op_of = {n.name: n.op_type for n in model.graph.node}
     out = ctx.scratch / "model.onnx"
-    onnx.save(converted, str(out))
-    _check_loads(out)
+    while True:
+        try:
+            converted = float16.convert_float_to_float16(onnx.load(str(source.onnx_file)),
+                                                         keep_io_types=config.keep_io_types,
+                                                         op_block_list=block, node_block_list=nodes or None)
+        except Exception as exc:
+            raise PassError(f"onnxconverter-common could not convert this model to float16 ({exc}).") from exc
+        onnx.save(converted, str(out))
+        failure = _check_runs(out)
+        if failure is None:
+            break
+        node, text = failure
+        op = op_of.get(node or "", "an op")
+        if not (config.auto_block and node in op_of and node not in nodes and len(nodes) < MAX_AUTO_BLOCKED):
+            where = f"at node '{node}' ({op})" if node else ""
+            hint = (f"keep it in float32 with node_block_list={node} or op_block_list={op}, or set auto_block=true"
+                    if node in op_of else "keep the failing op type in float32 with op_block_list")
+            raise PassError(f"the float16 model fails in onnxruntime {where}: {text}; {hint}".replace("  ", " "))
+        ctx.log.warning("float16 model fails at node %s (%s); keeping it in float32", node, op)
+        nodes.append(node)
     halves = sum(1 for t in converted.graph.initializer if t.data_type == onnx.TensorProto.FLOAT16)
     ctx.progress(1.0, "converted")
     return PassResult(Artifact(out, "onnx"), {"float16_initializers": halves,
-                                              "initializers": len(converted.graph.initializer)})
+                                              "initializers": len(converted.graph.initializer),
+                                              "kept_float32_nodes": [{"node": n, "op": op_of.get(n)} for n in nodes]})
 
 
-def _check_loads(path) -> None:  # noqa: ANN001
+# onnxruntime names the node in its load errors ("... of node (name) ...", "node (name)") and its run errors
+# ("... running Add node. Name:'name' Status Message: ...")
+_NODE_PATTERNS = (re.compile(r"Name:'([^']+)'"), re.compile(r"\bnode \(([^)]+)\)"), re.compile(r"node with name '([^']+)'"))
+
+
+def node_in_error(text: str) -> str | None:
+    """The node an onnxruntime error message names, if any."""
+    for pattern in _NODE_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _check_runs(path) -> tuple[str | None, str] | None:  # noqa: ANN001
+    """None when the model loads and runs once on generated inputs, else (the node named, the error's gist)."""
     import onnxruntime as ort
 
+    from engine.measure.inputs import make_feeds
+
     try:
-        ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        signature = [{"name": i.name, "shape": list(i.shape), "dtype": _NP_TYPES.get(i.type, "float32")}
+                     for i in session.get_inputs()]
+        first = (signature[0]["shape"] or [1])[0] if signature else 1
+        session.run(None, make_feeds(signature, first if isinstance(first, int) and first > 0 else 1, {}))
     except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise PassError("the float16 model does not load in onnxruntime; keep the failing op type in float32 "
-                        f"with op_block_list ({first})") from exc
+        text = str(exc).strip() or type(exc).__name__
+        gist = text.splitlines()[0].split("failed:")[-1].strip()
+        return node_in_error(text), gist
+    return None
+
+
+_NP_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int64)": "int64",
+             "tensor(int32)": "int32", "tensor(bool)": "bool", "tensor(uint8)": "uint8", "tensor(int8)": "int8"}
 
 
 PASS = PassSpec(

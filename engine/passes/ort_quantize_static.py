@@ -9,6 +9,7 @@ QDQ is the portable form for other execution providers. The model is pre-process
 """
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Literal
 
 import numpy as np
@@ -29,6 +30,8 @@ class Config(PassConfig):
     per_channel: bool = Field(True, description="One weight scale per output channel (better accuracy).")
     samples: int = Field(100, ge=1, le=10_000, description="Number of data set rows used for calibration.")
     exclude_ops: list[str] = Field(default_factory=list, description="Op types to keep in float (e.g. Softmax,Add).")
+    exclude_nodes: list[str] = Field(default_factory=list, description="Node names to keep in float (the ones "
+                                                                       "that cost accuracy).")
     activation_type: Literal["uint8", "int8"] = Field("uint8", description="Integer type of activations.")
     weight_type: Literal["auto", "uint8", "int8"] = Field(
         "auto", description="Integer type of weights; auto: int8 on CPUs with VNNI/AMX (u8×s8 dot products), "
@@ -74,6 +77,7 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
 
     if ctx.dataset is None:
         raise InputError("static quantization needs a data set for calibration; pass one with --dataset.")
+    refuse_runtime_fused(source)
     src = prepare_for_quantization(source, ctx, config.preprocess)
     inputs = ort.InferenceSession(src, providers=["CPUExecutionProvider"]).get_inputs()
     reader = _Reader(inputs, ctx.dataset.x, config.samples)
@@ -87,6 +91,7 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
         quantize_static(src, str(out), reader,
                         quant_format=QuantFormat.QOperator if config.format == "qoperator" else QuantFormat.QDQ,
                         op_types_to_quantize=ops, per_channel=config.per_channel,
+                        nodes_to_exclude=list(config.exclude_nodes),
                         activation_type=qtype[config.activation_type], weight_type=qtype[weight_type],
                         calibrate_method={"minmax": CalibrationMethod.MinMax,
                                           "entropy": CalibrationMethod.Entropy,
@@ -101,11 +106,49 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     except Exception as exc:
         raise PassError(f"the quantized model does not run on this onnxruntime ({exc}); "
                         "try format=qdq or other types.") from exc
-    counts: dict[str, int] = {}
-    for node in onnx.load(str(out), load_external_data=False).graph.node:
-        counts[node.op_type] = counts.get(node.op_type, 0) + 1
-    return PassResult(Artifact(out, "onnx"), {"op_counts": counts, "weight_type": weight_type,
-                                              "activation_type": config.activation_type})
+    quantized = onnx.load(str(out), load_external_data=False)
+    counts = dict(Counter(node.op_type for node in quantized.graph.node))
+    eligible, done = quantized_share(model, quantized, config.exclude_ops)
+    metrics = {"op_counts": counts, "weight_type": weight_type, "activation_type": config.activation_type,
+               "eligible_ops": eligible, "quantized_ops": done}
+    if eligible and done * 2 < eligible:
+        metrics["warnings"] = [f"only {done} of {eligible} Conv/MatMul/Gemm ops were quantized; the rest stayed "
+                               "float, so expect little speed-up (check exclude_ops and the model's op types)"]
+        ctx.log.warning(metrics["warnings"][0])
+    return PassResult(Artifact(out, "onnx"), metrics)
+
+
+_ELIGIBLE = ("Conv", "MatMul", "Gemm")
+_QUANTIZED = ("QLinearConv", "QLinearMatMul", "QGemm", "ConvInteger", "MatMulInteger")
+
+
+def quantized_share(before, after, excluded: list[str]) -> tuple[int, int]:  # noqa: ANN001
+    """(eligible compute ops in the float graph, how many of them run in integers after quantization):
+    QOperator ops count directly; in QDQ form a float op counts when its first input is dequantized."""
+    eligible = sum(1 for n in before.graph.node if n.op_type in _ELIGIBLE and n.op_type not in excluded)
+    producers = {o: n.op_type for n in after.graph.node for o in n.output}
+    done = sum(1 for n in after.graph.node if n.op_type in _QUANTIZED or
+               (n.op_type in _ELIGIBLE and n.input and producers.get(n.input[0]) == "DequantizeLinear"))
+    return eligible, min(done, eligible)
+
+
+RUNTIME_FUSED_DOMAINS = ("com.microsoft", "com.microsoft.nchwc")
+
+
+def refuse_runtime_fused(source: Artifact) -> None:
+    """Refuse a graph holding onnxruntime's own fused ops (what ``onnx-optimize level=all`` writes): the
+    quantizer cannot quantize them and either crashes or leaves the model float without a word."""
+    import onnx
+
+    model = onnx.load(str(source.onnx_file), load_external_data=False)
+    fused = Counter(n.op_type for n in model.graph.node if n.domain in RUNTIME_FUSED_DOMAINS
+                    and not n.op_type.startswith("Q") and "Integer" not in n.op_type)  # quantized ops live there too
+    if fused:
+        listed = ", ".join(f"{op} ×{k}" for op, k in fused.most_common(3))
+        raise InputError(f"this graph holds onnxruntime-only fused ops ({listed}), as onnx-optimize level=extended "
+                         "or all writes them, and onnxruntime cannot quantize those; quantize its float parent "
+                         "(or an onnx-optimize level=basic copy) and apply level all as a session setting when "
+                         "serving (benchmark --opt-level all)")
 
 
 def resolve_weight_type(config: Config) -> str:

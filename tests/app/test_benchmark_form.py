@@ -32,7 +32,9 @@ def test_benchmark_fields_for_onnx_default_to_a_valid_config_with_the_profile_on
     assert by_name["concurrency"].minimum == 0 and by_name["concurrency"].integer
     assert by_name["time_budget_s"].help == BenchmarkConfig.model_fields["time_budget_s"].description
     config = forms.to_config(fields, {f.name: f.default for f in fields})
-    assert config == {"batches": [1], "threads": [1], "runtime": "onnxruntime", "opt_levels": ["all"],
+    from engine.measure.hardware import usable_cores
+
+    assert config == {"batches": [1], "threads": [usable_cores()], "runtime": "onnxruntime", "opt_levels": ["all"],
                       "time_budget_s": 2.0, "concurrency": 0, "profile": True}
     assert BenchmarkConfig.model_validate(config).profile is True
 

@@ -58,6 +58,13 @@ def test_passes_lists_each_pass_with_formats_and_config_schema(cli_home: Path) -
     assert "opset" in passes["tf2onnx"]["config_schema"]["properties"]
 
 
+def test_passes_plain_output_shows_every_setting(cli_home: Path) -> None:
+    text = cli(cli_home, "passes").stdout
+    for setting in ("activation_type=<uint8|int8> = 'uint8'", "weight_type=<auto|uint8|int8> = 'auto'",
+                    "preprocess=<boolean> = True", "level=<basic|extended|all> = 'basic'", "auto_block=<boolean>"):
+        assert f"--set {setting}" in text, setting
+
+
 @pytest.mark.parametrize("args, sentence", [
     (("import", "/nonexistent/model.onnx"), "no such file"),
     (("show", "42"), "model 42 does not exist"),

@@ -70,9 +70,26 @@ def test_results_carry_the_contract_keys_and_a_ci_around_the_median(graphs):
 
 def test_timing_stops_early_when_the_ci_is_tight(graphs):
     path = graphs["small_conv"]
-    config = BenchmarkConfig(warmup=2, min_runs=20, max_runs=100000, time_budget_s=30, target_rel_ci=0.5)
+    config = BenchmarkConfig(warmup=2, min_runs=20, min_time_s=0.0, max_runs=100000, time_budget_s=30,
+                             target_rel_ci=0.5)
     row = run_benchmark(Artifact(path, "onnx"), signature(path), config)["results"][0]
     assert row["stopped_by"] == "ci" and row["runs"] == 20
+
+
+def test_ci_rule_waits_for_the_minimum_timed_duration_on_a_tiny_model(graphs):
+    """A tight CI after 20 fast runs is not enough: the cell keeps timing until min_time_s has passed."""
+    path = graphs["small_conv"]
+    config = BenchmarkConfig(warmup=2, min_runs=20, min_time_s=0.4, time_budget_s=30, target_rel_ci=0.5)
+    out = run_benchmark(Artifact(path, "onnx"), signature(path), config)
+    row, samples = out["results"][0], next(iter(out["samples"].values()))
+    assert row["stopped_by"] == "ci" and row["runs"] > 20
+    assert sum(samples) / 1e3 >= 0.4 * 0.5  # timed work, not counting the loop's own bookkeeping
+
+
+def test_default_threads_are_the_cores_this_process_may_use():
+    import os
+
+    assert BenchmarkConfig().threads == [len(os.sched_getaffinity(0))]
 
 
 def test_load_test_reports_shared_and_per_client_sessions(graphs):

@@ -80,3 +80,10 @@ def test_grid_results_are_matched_cell_by_cell():
                          {**bench(0.5, 0.49, 0.51)["results"][0], "opt_level": "all"}]}
     lines = explain(parent, child, VNNI)
     assert "slower" in lines[0] and "(p50 3.000 ms vs 1.000 ms)" in lines[0]
+
+
+def test_identical_graphs_are_never_called_faster_or_slower():
+    lines = explain(bench(0.048, 0.046, 0.050), bench(0.025, 0.024, 0.026), NO_VNNI, identical=True)
+    assert len(lines) == 1
+    assert "computes exactly what its parent does" in lines[0] and "measurement noise" in lines[0]
+    assert "as fast" not in lines[0] and "beyond the noise" not in lines[0]

@@ -83,3 +83,36 @@ def test_static_auto_weight_type_follows_cpu_vnni(monkeypatch, flags, expected):
     assert resolve_weight_type(Config()) == expected
     assert resolve_weight_type(Config(weight_type="uint8")) == "uint8"
     assert resolve_weight_type(Config(activation_type="int8")) == "int8"
+
+
+def test_static_quantization_counts_the_ops_it_quantized(digits_onnx_artifact, digits, tmp_path):
+    result = _run("ort-quantize-static", digits_onnx_artifact, tmp_path, digits[1], samples=32)
+    assert result.metrics["eligible_ops"] > 0
+    assert result.metrics["quantized_ops"] == result.metrics["eligible_ops"]
+    assert "warnings" not in result.metrics
+
+
+def test_static_quantization_refuses_a_level_all_graph_with_a_sentence(digits_onnx_artifact, digits, tmp_path):
+    from engine.errors import InputError
+
+    fused = _run("onnx-optimize", digits_onnx_artifact, tmp_path / "opt", level="all").artifact
+    assert any(op in op_types(fused.path) for op in ("FusedConv", "FusedGemm", "NchwcConv", "Conv"))
+    with pytest.raises(InputError, match="onnxruntime-only fused ops .* quantize its float parent"):
+        _run("ort-quantize-static", fused, tmp_path / "q", digits[1], samples=16)
+
+
+def test_quantized_share_sees_ops_left_in_float():
+    from onnx import TensorProto, helper
+
+    from engine.passes.ort_quantize_static import quantized_share
+
+    def model(nodes):
+        return helper.make_model(helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                                                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])]))
+
+    before = model([helper.make_node("Conv", ["x", "w1"], ["a"]), helper.make_node("Conv", ["a", "w2"], ["b"]),
+                    helper.make_node("MatMul", ["b", "w3"], ["y"])])
+    after = model([helper.make_node("QLinearConv", ["x"], ["a"]), helper.make_node("Conv", ["a", "w2"], ["b"]),
+                   helper.make_node("DequantizeLinear", ["b"], ["d"]), helper.make_node("MatMul", ["d", "w3"], ["y"])])
+    assert quantized_share(before, after, []) == (3, 2)
+    assert quantized_share(before, after, ["MatMul"]) == (2, 2)

@@ -18,7 +18,8 @@ def _prepare_benchmark(session, job) -> dict[str, Any]:  # noqa: ANN001
         hardware = measurements.get_hardware(session, latest.hardware_id) if latest and latest.hardware_id else None
         if latest is not None and hardware is not None:
             parent = {"model_id": model.parent_id, "measurement_id": latest.id, "fingerprint": hardware.fingerprint,
-                      "result": {**latest.summary, "samples": latest.samples}}
+                      "result": {**latest.summary, "samples": latest.samples},
+                      "model": model_spec(model_or_raise(session, model.parent_id))}
     return {"model": model_spec(model), "config": job.params.get("config", {}), "parent": parent,
             "peak_cache": str(get_settings().home / "hardware" / "peak_gflops.json")}
 
@@ -61,10 +62,14 @@ def _explain(spec: dict[str, Any], result: dict[str, Any], hardware: dict[str, A
     cores = cores.get("logical", 0) if isinstance(cores, dict) else int(cores or 0)
     if measurements.fingerprint_of(hardware.get("cpu", "unknown"), cores, hardware) != parent["fingerprint"]:
         return ["The parent was benchmarked on other hardware; benchmark it here to compare."], None
+    from engine.measure.graph_identity import same_computation
+
     model = spec["model"]
     info = graph_info(artifact_of(model).onnx_file) if model["format"] == "onnx" else None
-    return explain(parent["result"], result, hardware, info), {"model_id": parent["model_id"],
-                                                                "measurement_id": parent["measurement_id"]}
+    mine, theirs = artifact_of(model), artifact_of(parent["model"])
+    identical = same_computation(theirs.path, theirs.format, mine.path, mine.format)
+    return explain(parent["result"], result, hardware, info, identical), {
+        "model_id": parent["model_id"], "measurement_id": parent["measurement_id"], "identical": identical}
 
 
 def _commit_benchmark(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
