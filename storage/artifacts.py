@@ -1,27 +1,33 @@
-"""Content-addressed artifact store under ``TRIMLINE_HOME/artifacts``.
+"""The content-addressed artifact store: a local folder (default) or any fsspec URL (``s3://bucket/prefix``).
 
-An artifact is a file or a folder (SavedModel, ONNX with external data). It is copied into a temp
-name inside the store, fsynced, then renamed to ``<sha256[:2]>/<sha256>/<name>`` — so no reader ever
-sees a half-written artifact, and identical content is stored once. Paths handed out are resolved
-from the database id by the caller and checked to stay under the store: a user-supplied path never
-reaches the filesystem.
+An artifact is a file or a folder (SavedModel, ONNX with external data), stored once under
+``<sha256[:2]>/<sha256>/<name>``. Publishing is atomic on every backend: bytes go under a temporary
+name first and reach their final name only when complete, and the caller inserts the row that points
+at them afterwards, in its own transaction. Relative paths come from the database, never from a user,
+and are still checked (``check_relpath``) before any backend sees them. ``resolve`` returns a local
+path: the folder itself, or a copy in this host's read cache (bounded in bytes) for remote stores.
 """
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import uuid
+import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from storage.settings import get_settings
 
 CHUNK = 1 << 20
+_PART = re.compile(r"^[^/\\%#?\x00-\x1f\x7f]+$")  # no separators, escapes, fragments or control characters
 
 
 class ArtifactPathError(ValueError):
     """A stored artifact path that would leave the store, or is a link."""
+
+
+class StoreError(RuntimeError):
+    """The artifact store could not be written or read; the message says which store and why."""
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,16 @@ class StoredArtifact:
     sha256: str
     relpath: str
     size_bytes: int
+
+
+class Store(Protocol):
+    url: str
+
+    def put(self, src: Path, name: str, digest: str) -> StoredArtifact: ...
+    def resolve(self, relpath: str) -> Path: ...
+    def exists(self, relpath: str) -> bool: ...
+    def relpaths(self) -> list[str]: ...
+    def check_writable(self) -> None: ...
 
 
 def sha256_of(path: Path) -> str:
@@ -51,61 +67,65 @@ def size_of(path: Path) -> int:
     return path.stat().st_size
 
 
-def _fsync_tree(path: Path) -> None:
-    items = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    for item in items:
-        with item.open("rb") as fh:
-            os.fsync(fh.fileno())
+def check_name(name: str) -> str:
+    if not _PART.match(name or "") or name in (".", ".."):
+        raise ArtifactPathError(f"not a plain file name: {name!r}")
+    return name
 
 
-def _copy(src: Path, dst: Path) -> None:
-    if src.is_symlink():
-        raise ArtifactPathError(f"refusing to store a symbolic link: {src.name}")
-    if src.is_dir():
-        for item in src.rglob("*"):
-            if item.is_symlink():
-                raise ArtifactPathError(f"refusing to store a symbolic link: {item.name}")
-        shutil.copytree(src, dst, symlinks=False)
-    else:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, dst)
+def check_relpath(relpath: str) -> list[str]:
+    """The parts of a store-relative path; ArtifactPathError for anything that could leave the store."""
+    parts = str(relpath).split("/")
+    if not relpath or any(not _PART.match(p) or p in (".", "..") for p in parts):
+        raise ArtifactPathError(f"invalid artifact path: {relpath!r}")
+    return parts
+
+
+def refuse_links(src: Path) -> None:
+    for item in [src, *(src.rglob("*") if src.is_dir() and not src.is_symlink() else [])]:
+        if item.is_symlink():
+            raise ArtifactPathError(f"refusing to store a symbolic link: {item.name}")
+
+
+_lock = threading.Lock()
+_stores: dict[tuple[str, str], Store] = {}
+
+
+def get_store(url: str | None = None) -> Store:
+    """The store for ``url`` (default: ``TRIMLINE_STORE_URL``, else the folder under TRIMLINE_HOME)."""
+    settings = get_settings()
+    url = url or settings.store_url
+    key = (url, str(settings.home))
+    with _lock:
+        if key not in _stores:
+            if "://" in url and not url.startswith("file://"):
+                from storage.store_remote import RemoteStore
+
+                _stores[key] = RemoteStore(url, settings.cache_dir, settings.cache_bytes)
+            else:
+                from storage.store_local import LocalStore
+
+                _stores[key] = LocalStore(Path(url.removeprefix("file://")))
+        return _stores[key]
+
+
+def _store(store: Path | None) -> Store:
+    if store is None:
+        return get_store()
+    from storage.store_local import LocalStore
+
+    return LocalStore(store)
 
 
 def put(src: Path, name: str | None = None, store: Path | None = None) -> StoredArtifact:
-    """Copy ``src`` (file or folder) into the store atomically and return where it lives."""
-    store = store or get_settings().store_dir
-    store.mkdir(parents=True, exist_ok=True)
-    digest = sha256_of(src)
-    name = name or src.name
-    if "/" in name or "\\" in name or name in ("", ".", ".."):
-        raise ArtifactPathError(f"not a plain file name: {name!r}")
-    relpath = f"{digest[:2]}/{digest}/{name}"
-    final = store / relpath
-    if not final.exists():
-        tmp = store / ".tmp" / uuid.uuid4().hex
-        try:
-            _copy(src, tmp / name)
-            _fsync_tree(tmp / name)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.rename(tmp / name, final)
-            except OSError:
-                if not final.exists():  # a concurrent writer may have won the race with identical bytes
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return StoredArtifact(sha256=digest, relpath=relpath, size_bytes=size_of(final))
+    """Publish ``src`` (file or folder) atomically and return where it lives. StoreError when the
+    store cannot take it (unwritable, full, unreachable)."""
+    name = check_name(name or src.name)
+    refuse_links(src)
+    return _store(store).put(src, name, sha256_of(src))
 
 
 def resolve(relpath: str, store: Path | None = None) -> Path:
-    """The absolute path of a stored artifact, refusing anything that escapes the store or is a link."""
-    store = (store or get_settings().store_dir).resolve()
-    candidate = store / relpath
-    if os.path.isabs(relpath) or ".." in Path(relpath).parts or "\\" in relpath:
-        raise ArtifactPathError(f"invalid artifact path: {relpath!r}")
-    if candidate.is_symlink():
-        raise ArtifactPathError(f"artifact path is a link: {relpath!r}")
-    resolved = candidate.resolve()
-    if not resolved.is_relative_to(store):
-        raise ArtifactPathError(f"artifact path leaves the store: {relpath!r}")
-    return resolved
+    """A local path holding the artifact, refusing anything that escapes the store or is a link."""
+    check_relpath(relpath)
+    return _store(store).resolve(relpath)

@@ -17,6 +17,16 @@ class Settings:
     queue_url: str
     job_timeout_s: float
     job_memory_mb: int
+    store_url: str = ""  # a folder, or an fsspec URL such as s3://bucket/prefix
+    cache_mb: int = 10240  # this host's read cache of a remote store
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache" / "artifacts"
+
+    @property
+    def cache_bytes(self) -> int:
+        return self.cache_mb << 20
 
     @property
     def store_dir(self) -> Path:
@@ -44,4 +54,6 @@ def get_settings() -> Settings:
         queue_url=os.environ.get("TRIMLINE_QUEUE_URL") or f"sqlite:///{home / 'queue.db'}",
         job_timeout_s=float(os.environ.get("TRIMLINE_JOB_TIMEOUT_S", "3600")),
         job_memory_mb=int(os.environ.get("TRIMLINE_JOB_MEMORY_MB", "12288")),
+        store_url=os.environ.get("TRIMLINE_STORE_URL") or str(home / "artifacts"),
+        cache_mb=int(os.environ.get("TRIMLINE_CACHE_MB", "10240")),
     )

@@ -44,6 +44,16 @@ def redis_server():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """One throwaway S3-compatible endpoint (moto's server) per test process, on a free port."""
+    from tests.servers import S3Server
+
+    server = S3Server().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_home(request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """``home``, with its database on each backend in turn: a SQLite file, then a fresh PostgreSQL database."""

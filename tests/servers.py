@@ -212,7 +212,7 @@ class S3Server:
     def env(self) -> dict[str, str]:
         """What a Trimline process needs to reach this endpoint."""
         return {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-                "TRIMLINE_S3_ENDPOINT_URL": self.endpoint}
+                "AWS_ENDPOINT_URL_S3": self.endpoint}
 
     def create_bucket(self, prefix: str = "trimline") -> str:
         import boto3

@@ -27,6 +27,7 @@ from engine.errors import EngineError
 from engine.jobs.hostlock import host_lock
 from engine.jobs.kinds import KINDS
 from storage import jobs as jobstore
+from storage.artifacts import StoreError
 from storage.db import session_scope
 from storage.records import JobRecord
 from storage.settings import Settings, get_settings
@@ -156,7 +157,7 @@ def run_job(job_id: int, worker: str | None = None) -> JobRecord:
         outcome = _run_child(job, kind.exclusive, scratch, log_path, worker, settings)
         with session_scope() as s:
             _finish(s, job, worker, outcome, scratch, kind)
-    except EngineError as exc:
+    except (EngineError, StoreError) as exc:  # StoreError: the outputs could not be published; no row was kept
         with session_scope() as s:
             jobstore.finish(s, job.id, worker, "failed", error=str(exc))
     except Exception as exc:
