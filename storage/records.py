@@ -92,6 +92,7 @@ class JobRecord:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    target: str | None = None  # a worker label or fingerprint the job must run on
 
     @property
     def done(self) -> bool:
@@ -108,10 +109,31 @@ class JobRecord:
             "params": self.params,
             "result": self.result,
             "attempts": self.attempts,
+            "worker": self.worker,
+            "target": self.target,
             "created_at": _iso(self.created_at),
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
         }
+
+
+@dataclass(frozen=True)
+class WorkerRecord:
+    id: str
+    host: str
+    pid: int
+    labels: list[str]
+    fingerprint: str | None
+    versions: dict[str, Any]
+    note: str | None
+    started_at: datetime
+    heartbeat_at: datetime
+    job: int | None  # the job it is running now
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "host": self.host, "labels": self.labels, "fingerprint": self.fingerprint,
+                "heartbeat": _iso(self.heartbeat_at), "job": self.job, "pid": self.pid, "versions": self.versions,
+                "note": self.note, "started_at": _iso(self.started_at)}
 
 
 @dataclass(frozen=True)

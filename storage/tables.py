@@ -94,6 +94,7 @@ class Job(Base):
     max_attempts: Mapped[int] = mapped_column(Integer, default=2)
     timeout_s: Mapped[float] = mapped_column(Float, default=3600.0)
     worker: Mapped[str | None] = mapped_column(String(120))
+    target: Mapped[str | None] = mapped_column(String(120))  # a worker label or hardware fingerprint; None: any
     lease_until: Mapped[datetime | None] = mapped_column(DateTime())
     cancel_requested: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
@@ -146,3 +147,16 @@ class Worker(Base):
     host: Mapped[str] = mapped_column(String(120))
     started_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+    labels: Mapped[list[Any] | None] = mapped_column(JSON)
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    versions: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(String(300))  # why it takes fewer jobs (library versions differ)
+
+
+class CatalogueInfo(Base):
+    """Facts about the whole catalogue, such as the library versions its conversions were made with."""
+
+    __tablename__ = "catalogue_info"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
