@@ -3,6 +3,7 @@
 Everything here refuses bad input with an ``InputError`` sentence *before* anything is queued or
 stored, and returns plain records or JSON-ready dicts. One module per topic; all names are here.
 """
+from engine.api import serving  # noqa: F401  (serving: engine.api.serving.*)
 from engine.api.common import (Submission, dataset_meta, dataset_path, get_dataset, get_model, model_path,
                                ready)
 from engine.api.imports import (MAX_UPLOAD_BYTES, image_layout_for, list_datasets, list_jobs, list_models,

@@ -1,0 +1,230 @@
+"""Serving: deployments (versions from the lineage, labels, policy, settings), running a server in the
+foreground or as a managed process, reading its metrics, trying it, and load tests stored as measurements."""
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from engine.api.common import first_sentence, get_model, ready
+from engine.errors import InputError, NotFoundError
+from storage import catalog, measurements
+from storage.db import session_scope
+
+
+def family_name(model_id: int) -> str:
+    """The served name of a model's family: its root model's name, made URL-safe."""
+    model = get_model(model_id)
+    with session_scope() as s:
+        root = catalog.get_model(s, model.root_id)
+    name = re.sub(r"\.(keras|h5|onnx|tflite|zip)$", "", (root or model).name)
+    return (re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or f"model-{model.root_id}")[:64]
+
+
+def default_settings(model_id: int) -> dict[str, Any]:
+    """Settings from the model's best benchmark cell at batch 1 (lowest p50): threads, opt level, mode."""
+    ready()
+    with session_scope() as s:
+        rows = [m for m in measurements.list_measurements(s, int(model_id), "benchmark") if m.runtime != "server-http"]
+    cells = [c for m in rows[-1:] for c in m.summary.get("results", []) if c.get("batch") == 1 and "latency_ms" in c]
+    if not cells:
+        return {}
+    best = min(cells, key=lambda c: c["latency_ms"]["p50"])
+    out: dict[str, Any] = {"intra_threads": int(best.get("threads") or 0)}
+    if best.get("opt_level"):
+        out["opt_level"] = best["opt_level"]
+    if best.get("execution_mode"):
+        out["execution_mode"] = best["execution_mode"]
+    return out
+
+
+def _settings(model_id: int, overrides: dict[str, Any] | None):  # noqa: ANN202
+    from engine.serving.settings import ModelSettings
+
+    merged = {**default_settings(model_id), **(overrides or {})}
+    for part in ("batching", "cache"):
+        if isinstance(merged.get(part), dict):
+            merged[part] = {**merged[part]}
+    try:
+        return ModelSettings.model_validate(merged)
+    except ValueError as exc:
+        raise InputError(first_sentence(exc)) from None
+
+
+def plan(model_ids: list[int], name: str | None = None, settings: dict[str, Any] | None = None,
+         policy: str = "all", labels: dict[str, int] | None = None) -> dict[str, Any]:
+    """Define and save a deployment: the given models as versions 1..N (the newest id highest), ``stable``
+    on the highest unless ``labels`` say otherwise. Settings default to the newest model's best cell."""
+    from engine.serving import deployments
+    from engine.serving.settings import Deployment, Policy
+
+    if not model_ids:
+        raise InputError("give at least one model id to serve")
+    ids = sorted({get_model(i).id for i in model_ids})
+    families = {get_model(i).root_id for i in ids}
+    if name is None and len(families) > 1:
+        raise InputError("the models come from different families; serve them one family at a time, or give --name")
+    try:
+        deployment = Deployment(name=name or family_name(ids[0]),
+                                versions=[{"version": n, "model_id": i} for n, i in enumerate(ids, 1)],
+                                labels=labels if labels is not None else {"stable": len(ids)},
+                                policy=Policy.parse(policy), settings=_settings(ids[-1], settings))
+    except ValueError as exc:
+        raise InputError(first_sentence(exc)) from None
+    deployments.save(deployment)
+    return deployment.model_dump()
+
+
+def get_deployment(name: str) -> dict[str, Any]:
+    from engine.serving import deployments
+
+    ready()
+    return deployments.load(name).model_dump()
+
+
+def list_deployments() -> list[dict[str, Any]]:
+    from engine.serving import deployments
+
+    ready()
+    return [deployments.load(n).model_dump() for n in deployments.names()]
+
+
+def _update(name: str, change) -> dict[str, Any]:  # noqa: ANN001
+    from engine.serving import deployments
+    from engine.serving.settings import Deployment
+
+    doc = get_deployment(name)
+    change(doc)
+    try:
+        deployment = Deployment.model_validate(doc)
+    except ValueError as exc:
+        raise InputError(first_sentence(exc)) from None
+    deployments.save(deployment)
+    _reload_if_running(name)
+    return deployment.model_dump()
+
+
+def promote(name: str, model_id: int, label: str | None = None) -> dict[str, Any]:
+    """Add ``model_id`` as the next version of ``name`` (optionally labelled), and reload a running server."""
+    model = get_model(model_id)
+
+    def change(doc: dict[str, Any]) -> None:
+        number = max(v["version"] for v in doc["versions"]) + 1
+        doc["versions"].append({"version": number, "model_id": model.id})
+        if label:
+            doc["labels"][label] = number
+    return _update(name, change)
+
+
+def set_label(name: str, label: str, version: int) -> dict[str, Any]:
+    """Point ``label`` at ``version`` (rollback is moving ``stable`` back), and reload a running server."""
+    if not re.match(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$", label):
+        raise InputError(f"label {label!r} must start with a letter and hold letters, digits, '_' or '-'")
+    return _update(name, lambda doc: doc["labels"].__setitem__(label, int(version)))
+
+
+def configure(name: str, settings: dict[str, Any] | None = None, policy: str | None = None) -> dict[str, Any]:
+    """Change a deployment's settings or version policy; a running server reloads it beside the old one."""
+    from engine.serving.settings import Policy
+
+    def change(doc: dict[str, Any]) -> None:
+        if settings:
+            doc["settings"] = {**doc["settings"], **settings}
+        if policy:
+            try:
+                doc["policy"] = Policy.parse(policy).model_dump()
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
+    return _update(name, change)
+
+
+def check_bind(host: str, port: int, token: str | None = None) -> None:
+    """Refuse before anything is saved: a host beyond loopback without a token, or a port in use."""
+    from engine.serving.common import ServerOptions
+    from engine.serving.server import check_bind as check
+
+    check(ServerOptions(host=host, port=port, token=token or os.environ.get("TRIMLINE_SERVE_TOKEN") or None))
+
+
+def serve(names: list[str], host: str = "127.0.0.1", port: int = 8600, token: str | None = None) -> None:
+    """Serve saved deployments in the foreground until Ctrl-C; raises InputError/EngineError with a sentence."""
+    from engine.serving import deployments
+    from engine.serving.common import ServerOptions
+    from engine.serving.server import serve_forever
+
+    ready()
+    loaded = [deployments.load(n) for n in names]
+    options = ServerOptions(host=host, port=port, token=token or os.environ.get("TRIMLINE_SERVE_TOKEN") or None)
+    serve_forever(loaded, options, deployments.artifact_for, deployments.load)
+
+
+def _reload_if_running(name: str) -> None:
+    from engine.serving import managed
+
+    managed.reload(name)
+
+
+def start_server(name: str, port: int = 8600, host: str = "127.0.0.1") -> dict[str, Any]:
+    """Start ``trimline serve --name NAME`` as a managed process beside the worker (it outlives the page)."""
+    from engine.serving import managed
+
+    get_deployment(name)
+    return managed.start(name, host, port)
+
+
+def stop_server(name: str) -> bool:
+    from engine.serving import managed
+
+    return managed.stop(name)
+
+
+def server_status(name: str) -> dict[str, Any] | None:
+    """``{pid, url, state: starting|ready|exited, log_tail}`` of the managed server, or None."""
+    from engine.serving import managed
+
+    return managed.status(name)
+
+
+def read_metrics(url: str, token: str | None = None) -> dict[str, Any]:
+    """The server's /metrics as plain numbers: per (model, version) counters and histograms, cache, process."""
+    from engine.serving.client import scrape
+
+    return scrape(url, token)
+
+
+def try_input(url: str, name: str, array: Any, version: int | None = None, top: int = 5,
+              token: str | None = None) -> dict[str, Any]:
+    """Send one input over KServe V2; the outputs, and the top classes when the first output is (1, classes)."""
+    from engine.serving.client import infer_once
+
+    return infer_once(url, name, array, version, top, token)
+
+
+def run_loadtest(url: str, name: str, concurrency: list[int], requests_per_level: int = 200,
+                 seconds_per_level: float = 10.0, p99_budget_ms: float = 100.0, version: int | None = None,
+                 token: str | None = None, store: bool = True) -> dict[str, Any]:
+    """A closed-loop sweep over ``concurrency`` levels against a running server; stored as a measurement."""
+    from engine.measure.hardware import fingerprint
+    from engine.serving.loadtest import LoadtestConfig, sweep
+
+    try:
+        config = LoadtestConfig(concurrency=concurrency, requests_per_level=requests_per_level,
+                                seconds_per_level=seconds_per_level, p99_budget_ms=p99_budget_ms)
+    except ValueError as exc:
+        raise InputError(first_sentence(exc)) from None
+    result = sweep(url, name, config, version, token)
+    result["hardware"] = hardware = fingerprint()
+    if store:
+        ready()
+        cores = hardware["cores"]["logical"]
+        with session_scope() as s:
+            hw = measurements.upsert_hardware(s, hardware["cpu"], cores, hardware)
+            if catalog.get_model(s, result["model_id"]) is None:
+                raise NotFoundError(f"the server's model {result['model_id']} is not in this studio's catalogue")
+            m = measurements.add_measurement(s, model_id=result["model_id"], hardware_id=hw.id, kind="benchmark",
+                                             runtime="server-http", summary={k: v for k, v in result.items()
+                                                                             if k != "samples"},
+                                             samples=result.get("samples", {}))
+        result["measurement_id"] = m.id
+    result.pop("samples", None)
+    return result

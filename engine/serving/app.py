@@ -1,0 +1,105 @@
+"""The ASGI application: both protocols, /metrics, Triton's model-repository control, token checks.
+
+Models load during start-up, so the server listens (and ``/v2/health/ready`` answers 200) only once
+every model is loaded; a model that fails to load stops the start with its sentence.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+from contextlib import asynccontextmanager
+from typing import Any, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from engine.artifact import Artifact
+from engine.serving import tfserving, v2
+from engine.serving.common import ServerOptions, ServerRuntime, error_handlers, runtime_of
+from engine.serving.metrics import ServingMetrics
+from engine.serving.repository import Repository
+from engine.serving.settings import Deployment
+
+log = logging.getLogger("trimline.serve")
+
+
+class TokenGate:
+    """Pure ASGI middleware: with a token set, every request needs ``Authorization: Bearer <token>``."""
+
+    def __init__(self, app: Any, token: str | None) -> None:
+        self.app, self.token = app, token.encode() if token else None
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if self.token is None or scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        given = dict(scope["headers"]).get(b"authorization", b"")
+        if given.startswith(b"Bearer ") and hmac.compare_digest(given[7:].strip(), self.token):
+            return await self.app(scope, receive, send)
+        response = JSONResponse({"error": "this server needs an 'Authorization: Bearer <token>' header with its "
+                                          "token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        await response(scope, receive, send)
+
+
+def create_app(deployments: list[Deployment], options: ServerOptions,
+               artifact_for: Callable[[int], Artifact], reread: Callable[[str], Deployment] | None = None,
+               load_errors: list | None = None) -> FastAPI:
+    """The server for ``deployments``. ``reread(name)`` returns a deployment's current definition for
+    ``POST /v2/repository/models/{name}/load``; start-up failures are appended to ``load_errors``."""
+    metrics = ServingMetrics()
+    runtime = ServerRuntime(Repository(metrics, artifact_for), metrics, options)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # noqa: ANN202
+        try:
+            for deployment in deployments:
+                await runtime.repository.apply(deployment)
+        except Exception as exc:
+            if load_errors is not None:
+                load_errors.append(exc)
+            raise
+        app.state.ready = True
+        yield
+        for name in list(runtime.repository.models):
+            await runtime.repository.unload(name)
+
+    app = FastAPI(title="Trimline serving", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
+                  exception_handlers=error_handlers())
+    app.state.runtime, app.state.ready = runtime, False
+    app.include_router(v2.router)
+    app.include_router(tfserving.router)
+
+    @app.get("/metrics")
+    async def metrics_route() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.post("/v2/repository/index")
+    async def index(request: Request) -> JSONResponse:
+        rows = [{"name": name, "version": str(v), "state": "READY"}
+                for name, served in runtime_of(request).repository.models.items() for v in sorted(served.versions)]
+        return JSONResponse(rows)
+
+    @app.post("/v2/repository/models/{name}/load")
+    async def load(request: Request, name: str) -> JSONResponse:
+        if reread is None:
+            return JSONResponse({"error": "this server was not started from saved deployments"}, status_code=400)
+        served = await runtime.repository.apply(reread(name))
+        return JSONResponse({"name": name, "versions": sorted(served.versions), "labels": served.labels})
+
+    @app.post("/v2/repository/models/{name}/unload")
+    async def unload(request: Request, name: str) -> JSONResponse:
+        runtime.lookup(name)
+        await runtime.repository.unload(name)
+        return JSONResponse({"name": name, "unloaded": True})
+
+    @app.get("/v2/models/{name}/stats")
+    async def stats(request: Request, name: str) -> JSONResponse:
+        served = runtime.repository.models.get(name)
+        runtime.lookup(name)
+        cache = served.cache
+        return JSONResponse({"name": name, "labels": served.labels,
+                             "versions": [v.describe() for v in served.versions.values()],
+                             "cache": None if cache is None else {
+                                 "entries": len(cache), "bytes": cache.bytes, "hits": cache.hits,
+                                 "misses": cache.misses, "hit_rate": cache.hit_rate()}})
+
+    return TokenGate(app, options.token)  # type: ignore[return-value]

@@ -1,0 +1,106 @@
+"""What both protocols share: the server's runtime state, bounded body reads, errors as one sentence,
+and counting every inference in the metrics."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
+
+from engine.errors import InputError, NotFoundError
+from engine.serving.metrics import ServingMetrics
+from engine.serving.repository import Repository
+from engine.serving.scheduler import LoadedVersion
+
+
+class BodyTooLarge(Exception):
+    """The request body is beyond the server's limit."""
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str = "127.0.0.1"
+    port: int = 8600
+    token: str | None = None
+    max_body_bytes: int = 64 << 20
+    max_tensor_elements: int = 16 << 20
+
+
+class ServerRuntime:
+    def __init__(self, repository: Repository, metrics: ServingMetrics, options: ServerOptions) -> None:
+        self.repository, self.metrics, self.options = repository, metrics, options
+
+    def lookup(self, name: str, version: str | None = None, label: str | None = None) -> LoadedVersion:
+        number = None
+        if version is not None:
+            if not version.isdigit():
+                raise InputError(f"version must be a positive integer, got '{version}'")
+            number = int(version)
+        return self.repository.get(name, number, label)
+
+    def count_failure(self, served: LoadedVersion, reason: str) -> None:
+        labels = {"model": served.name, "version": str(served.version)}
+        self.metrics.requests.labels(**labels).inc()
+        self.metrics.failures.labels(**labels, reason=reason).inc()
+
+
+def runtime_of(request: Request) -> ServerRuntime:
+    return request.app.state.runtime
+
+
+def bad_request(message: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused with ``BodyTooLarge`` as soon as it passes ``limit`` (chunked bodies included)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def infer_and_count(runtime: ServerRuntime, served: LoadedVersion,
+                          feeds: dict[str, np.ndarray]) -> list[np.ndarray] | Response:
+    """Run ``served`` on ``feeds``, recording requests, failures, latency and in-flight requests."""
+    labels = {"model": served.name, "version": str(served.version)}
+    metrics = runtime.metrics
+    metrics.inflight.labels(served.name).inc()
+    started = time.perf_counter()
+    try:
+        outputs = await served.infer(feeds)
+    except ValueError as exc:
+        metrics.failures.labels(**labels, reason="bad_input").inc()
+        return bad_request(str(exc))
+    except Exception as exc:  # a runtime failure answers 500 with a sentence; the server keeps serving
+        metrics.failures.labels(**labels, reason="runtime").inc()
+        first = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        return bad_request(f"the model failed on this input ({first})", status=500)
+    finally:
+        metrics.inflight.labels(served.name).dec()
+        metrics.requests.labels(**labels).inc()
+    metrics.latency.labels(**labels).observe(time.perf_counter() - started)
+    return outputs
+
+
+def error_handlers() -> dict:
+    async def not_found(request: Request, exc: Exception) -> JSONResponse:
+        return bad_request(str(exc), status=404 if isinstance(exc, NotFoundError) else 400)
+
+    async def too_large(request: Request, exc: Exception) -> JSONResponse:
+        limit = runtime_of(request).options.max_body_bytes
+        return bad_request(f"the request body is larger than this server's limit of {limit} bytes", status=413)
+
+    async def gone(request: Request, exc: Exception) -> Response:
+        return Response(status_code=499)  # the client left; nobody reads this
+
+    return {InputError: not_found, BodyTooLarge: too_large, ClientDisconnect: gone}

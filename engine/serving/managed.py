@@ -1,0 +1,116 @@
+"""A served deployment as a managed process beside the worker: started by the Deploy page, recorded
+under ``$TRIMLINE_HOME/serving/servers/NAME.json``, so it outlives the page and a reload finds it."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from engine.errors import InputError
+from engine.serving.deployments import serving_dir
+from engine.serving.server import check_bind
+
+
+def _record(name: str) -> Path:
+    folder = serving_dir() / "servers"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.json"
+
+
+def _alive(pid: int, created: float) -> bool:
+    try:
+        proc = psutil.Process(pid)
+        return abs(proc.create_time() - created) < 1.0 and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def start(name: str, host: str = "127.0.0.1", port: int = 8600, token: str | None = None) -> dict[str, Any]:
+    from engine.serving.common import ServerOptions
+
+    current = status(name)
+    if current and current["state"] != "exited":
+        raise InputError(f"'{name}' is already served at {current['url']}; stop it first")
+    check_bind(ServerOptions(host=host, port=port, token=token))
+    log = serving_dir() / "servers" / f"{name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "ORT_DISABLE_TELEMETRY": "1", "PYTHONUNBUFFERED": "1"}
+    if token:
+        env["TRIMLINE_SERVE_TOKEN"] = token
+    root = Path(__file__).resolve().parents[2]
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--name", name, "--host", host,
+                                 "--port", str(port)], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    record = {"name": name, "pid": proc.pid, "created": psutil.Process(proc.pid).create_time(),
+              "url": f"http://{host}:{port}", "log": str(log), "started_at": time.time()}
+    _record(name).write_text(json.dumps(record))
+    return record
+
+
+def status(name: str) -> dict[str, Any] | None:
+    """The recorded server with ``state``: starting (loading models), ready, or exited; None if never started."""
+    path = _record(name)
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    state = "exited"
+    if _alive(record["pid"], record["created"]):
+        state = "ready" if _ready(record["url"]) else "starting"
+    tail = ""
+    try:
+        tail = Path(record["log"]).read_text(errors="replace")[-2000:]
+    except OSError:
+        pass
+    return {**record, "state": state, "log_tail": tail}
+
+
+def _ready(url: str) -> bool:
+    from engine.serving.client import Connection
+
+    conn = Connection(url, os.environ.get("TRIMLINE_SERVE_TOKEN"), timeout_s=2)
+    try:
+        return conn.request("GET", "/v2/health/ready")[0] == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def stop(name: str, timeout_s: float = 15.0) -> bool:
+    """Stop the managed server (its own process group); True when one was running."""
+    record = status(name)
+    if record is None or record["state"] == "exited":
+        return False
+    try:
+        os.killpg(record["pid"], signal.SIGTERM)
+        psutil.Process(record["pid"]).wait(timeout_s)
+    except psutil.TimeoutExpired:
+        os.killpg(record["pid"], signal.SIGKILL)
+    except (ProcessLookupError, psutil.NoSuchProcess):
+        pass
+    return True
+
+
+def reload(name: str) -> bool:
+    """Ask a running managed server to re-read ``name``'s deployment; False when none is running."""
+    from engine.serving.client import Connection
+
+    record = status(name)
+    if record is None or record["state"] != "ready":
+        return False
+    conn = Connection(record["url"], os.environ.get("TRIMLINE_SERVE_TOKEN"), timeout_s=600)
+    try:
+        code, _, body = conn.request("POST", f"/v2/repository/models/{name}/load")
+    finally:
+        conn.close()
+    if code != 200:
+        raise InputError(f"the server could not reload '{name}': {json.loads(body).get('error', code)}")
+    return True

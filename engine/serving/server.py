@@ -1,0 +1,117 @@
+"""Running a server: in the foreground (``trimline serve``), or on a background thread (tests, load
+tests, the benchmark). Checks made before binding: a host beyond loopback needs a token; the port is free."""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from typing import Callable
+
+from engine.artifact import Artifact
+from engine.errors import EngineError, InputError
+from engine.serving.common import ServerOptions
+from engine.serving.settings import Deployment
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(options: ServerOptions) -> None:
+    """Refuse, with a sentence, a host beyond loopback without a token, and a port already in use."""
+    if not is_loopback(options.host) and not options.token:
+        raise InputError(f"serving on {options.host} reaches beyond this machine; set a token with --token or "
+                         "TRIMLINE_SERVE_TOKEN (clients send 'Authorization: Bearer <token>')")
+    if not 0 < options.port < 65536:
+        raise InputError(f"port {options.port} is not a TCP port (1-65535)")
+    family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((options.host, options.port))
+        except OSError as exc:
+            if exc.errno in (98, 48):  # EADDRINUSE on Linux and macOS
+                raise InputError(f"port {options.port} on {options.host} is in use; pick another with --port") from None
+            raise InputError(f"cannot listen on {options.host}:{options.port} ({exc.strerror})") from None
+
+
+def _server(deployments: list[Deployment], options: ServerOptions, artifact_for: Callable[[int], Artifact],
+            reread: Callable[[str], Deployment] | None, errors: list, sock: socket.socket | None = None):  # noqa: ANN202
+    import uvicorn
+
+    from engine.serving.app import create_app
+
+    app = create_app(deployments, options, artifact_for, reread, errors)
+    config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning", access_log=False,
+                            timeout_keep_alive=30, lifespan="on")
+    return uvicorn.Server(config)
+
+
+def serve_forever(deployments: list[Deployment], options: ServerOptions, artifact_for: Callable[[int], Artifact],
+                  reread: Callable[[str], Deployment] | None = None) -> None:
+    """Serve until Ctrl-C (or SIGTERM). Raises EngineError when a model fails to load."""
+    check_bind(options)
+    errors: list = []
+    server = _server(deployments, options, artifact_for, reread, errors)
+    server.run()
+    if errors:
+        exc = errors[0]
+        raise exc if isinstance(exc, EngineError) else EngineError(f"a model failed to load ({exc})")
+
+
+class BackgroundServer:
+    """A server on a thread, on a free loopback port unless one is given. ``with BackgroundServer(...) as s``."""
+
+    def __init__(self, deployments: list[Deployment], artifact_for: Callable[[int], Artifact],
+                 options: ServerOptions | None = None, reread: Callable[[str], Deployment] | None = None) -> None:
+        options = options or ServerOptions()
+        if options.port == 0:
+            options = ServerOptions(**{**options.__dict__, "port": free_port(options.host)})
+        self.options, self.errors = options, []
+        self._server = _server(deployments, options, artifact_for, reread, self.errors)
+        self._thread = threading.Thread(target=self._run, daemon=True, name="trimline-serve")
+
+    def _run(self) -> None:
+        self._server.config.install_signal_handlers = False
+        asyncio.run(self._server.serve())
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.options.host}:{self.options.port}"
+
+    def start(self, timeout_s: float = 120.0) -> "BackgroundServer":
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if self.errors or not self._thread.is_alive():
+                raise EngineError(f"the server did not start ({self.errors[0] if self.errors else 'see its log'})")
+            if time.monotonic() > deadline:
+                raise EngineError(f"the server did not start within {timeout_s:.0f} s")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=30)
+
+    def __enter__(self) -> "BackgroundServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+logging.getLogger("trimline.serve").setLevel(logging.INFO)

@@ -1,0 +1,155 @@
+"""KServe V2 / Triton HTTP: health, server and model metadata, readiness, and inference.
+
+Tensors travel as JSON (``data``, flat or nested row-major) or with Triton's binary tensor extension
+(``Inference-Header-Content-Length``: a JSON header, then raw little-endian bytes per tensor), which is
+what ``tritonclient.http`` sends by default.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from engine.serving.common import bad_request, infer_and_count, read_body, runtime_of
+from engine.serving.tensors import check_size, datatype_of, numpy_of
+
+router = APIRouter()
+HEADER = "Inference-Header-Content-Length"
+
+
+def parse_request(body: bytes, header_length: str | None, max_elements: int) -> tuple[dict[str, Any], dict]:
+    """(the JSON request, feeds by input name); ValueError with a sentence when malformed."""
+    split = len(body)
+    if header_length is not None:
+        if not header_length.isdigit() or int(header_length) > len(body):
+            raise ValueError(f"the {HEADER} header must be the byte length of the JSON part of the body")
+        split = int(header_length)
+    try:
+        request = json.loads(body[:split])
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"the request body is not valid JSON ({exc})") from None
+    if not isinstance(request, dict) or not isinstance(request.get("inputs"), list) or not request["inputs"]:
+        raise ValueError('the request needs "inputs": a list of {name, shape, datatype, data} tensors')
+    feeds, offset, binary = {}, 0, memoryview(body)[split:]
+    for tensor in request["inputs"]:
+        if not isinstance(tensor, dict) or not {"name", "shape", "datatype"} <= set(tensor):
+            raise ValueError("every input needs a name, a shape and a datatype")
+        name, shape = str(tensor["name"]), tensor["shape"]
+        count = check_size(name, shape, max_elements)
+        dtype = numpy_of(str(tensor["datatype"]))
+        size = (tensor.get("parameters") or {}).get("binary_data_size")
+        if size is not None:
+            if size != count * dtype.itemsize or offset + size > len(binary):
+                raise ValueError(f"input '{name}' declares {size} binary bytes; shape {shape} of "
+                                 f"{tensor['datatype']} needs {count * dtype.itemsize}")
+            value = np.frombuffer(binary[offset:offset + size], dtype=dtype).reshape(shape)
+            offset += size
+        elif "data" in tensor:
+            try:
+                value = np.asarray(tensor["data"], dtype=dtype)
+            except (ValueError, TypeError):
+                raise ValueError(f"input '{name}' data are not all {tensor['datatype']} values") from None
+            if value.size != count:
+                raise ValueError(f"input '{name}' has {value.size} values; shape {shape} needs {count}")
+            value = value.reshape(shape)
+        else:
+            raise ValueError(f"input '{name}' has neither data nor a binary_data_size parameter")
+        feeds[name] = value
+    return request, feeds
+
+
+def encode_response(request: dict[str, Any], name: str, version: int, specs: list[dict[str, Any]],
+                    outputs: list[np.ndarray]) -> Response:
+    params = request.get("parameters") or {}
+    binary_default = bool(params.get("binary_data_output", False))
+    asked = request.get("outputs")
+    by_name = dict(zip((s["name"] for s in specs), outputs))
+    if asked:
+        unknown = [o.get("name") for o in asked if o.get("name") not in by_name]
+        if unknown:
+            raise ValueError(f"the model has no output '{unknown[0]}'; its outputs: {', '.join(by_name)}")
+        chosen = [(o["name"], bool((o.get("parameters") or {}).get("binary_data", binary_default))) for o in asked]
+    else:
+        chosen = [(n, binary_default) for n in by_name]
+    tensors, blobs = [], []
+    for out_name, as_binary in chosen:
+        value = np.ascontiguousarray(by_name[out_name])
+        tensor = {"name": out_name, "datatype": datatype_of(value.dtype.name), "shape": list(value.shape)}
+        if as_binary:
+            raw = value.astype(value.dtype.newbyteorder("<"), copy=False).tobytes()
+            tensor["parameters"] = {"binary_data_size": len(raw)}
+            blobs.append(raw)
+        else:
+            tensor["data"] = value.ravel().tolist()
+        tensors.append(tensor)
+    doc = {"model_name": name, "model_version": str(version), "outputs": tensors}
+    if "id" in request:
+        doc["id"] = request["id"]
+    head = json.dumps(doc, separators=(",", ":")).encode()
+    if not blobs:
+        return Response(head, media_type="application/json")
+    return Response(b"".join([head, *blobs]), media_type="application/octet-stream",
+                    headers={HEADER: str(len(head))})
+
+
+def _tensor_meta(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"name": s["name"], "datatype": datatype_of(s["dtype"]),
+             "shape": [d if isinstance(d, int) and d >= 0 else -1 for d in s["shape"]]} for s in specs]
+
+
+@router.get("/v2/health/live")
+async def live() -> Response:
+    return Response(status_code=200)
+
+
+@router.get("/v2/health/ready")
+async def ready(request: Request) -> Response:
+    return Response(status_code=200 if request.app.state.ready else 503)
+
+
+@router.get("/v2")
+async def server_metadata() -> JSONResponse:
+    from importlib.metadata import version
+
+    return JSONResponse({"name": "trimline", "version": version("trimline"),
+                         "extensions": ["binary_tensor_data", "model_repository", "statistics"]})
+
+
+@router.get("/v2/models/{name}")
+@router.get("/v2/models/{name}/versions/{version}")
+async def model_metadata(request: Request, name: str, version: str | None = None) -> JSONResponse:
+    runtime = runtime_of(request)
+    served = runtime.lookup(name, version)
+    versions = sorted(runtime.repository.models[name].versions)
+    return JSONResponse({"name": name, "versions": [str(v) for v in versions], "platform": served.platform,
+                         "inputs": _tensor_meta(served.inputs), "outputs": _tensor_meta(served.outputs)})
+
+
+@router.get("/v2/models/{name}/ready")
+@router.get("/v2/models/{name}/versions/{version}/ready")
+async def model_ready(request: Request, name: str, version: str | None = None) -> Response:
+    runtime_of(request).lookup(name, version)
+    return Response(status_code=200)
+
+
+@router.post("/v2/models/{name}/infer")
+@router.post("/v2/models/{name}/versions/{version}/infer")
+async def infer(request: Request, name: str, version: str | None = None) -> Response:
+    runtime = runtime_of(request)
+    served = runtime.lookup(name, version)
+    body = await read_body(request, runtime.options.max_body_bytes)
+    try:
+        parsed, feeds = parse_request(body, request.headers.get(HEADER), runtime.options.max_tensor_elements)
+    except ValueError as exc:
+        runtime.count_failure(served, "bad_input")
+        return bad_request(str(exc))
+    outputs = await infer_and_count(runtime, served, feeds)
+    if isinstance(outputs, Response):
+        return outputs
+    try:
+        return encode_response(parsed, name, served.version, served.outputs, outputs)
+    except ValueError as exc:
+        return bad_request(str(exc))
