@@ -46,6 +46,7 @@ def serve(model_ids: Optional[list[int]] = typer.Argument(None, help="Models to 
     typer.echo(f"serving '{name}' ({versions}; labels {deployment['labels'] or 'none'}) on http://{host}:{port}"
                " — KServe V2 at /v2, TF Serving at /v1, metrics at /metrics; Ctrl-C stops", err=True)
     api.serving.serve([name], host, port, token)
+    typer.echo(f"stopped serving '{name}'", err=True)
 
 
 @command(app, "loadtest")

@@ -60,7 +60,10 @@ def serve_forever(deployments: list[Deployment], options: ServerOptions, artifac
     check_bind(options)
     errors: list = []
     server = _server(deployments, options, artifact_for, reread, errors)
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn shuts down gracefully, then re-raises Ctrl-C: the normal way to stop
+        pass
     if errors:
         exc = errors[0]
         raise exc if isinstance(exc, EngineError) else EngineError(f"a model failed to load ({exc})")

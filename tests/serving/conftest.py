@@ -1,0 +1,64 @@
+"""A studio home with the digits CNN imported as two versions, and real uvicorn servers on free loopback ports."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def scaled_copy(src: Path, dest: Path, factor: float) -> Path:
+    """The ONNX model with its first output multiplied by ``factor``: a second version we can tell apart."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(src))
+    out = model.graph.output[0]
+    inner = out.name + "_unscaled"
+    for node in model.graph.node:
+        node.output[:] = [inner if o == out.name else o for o in node.output]
+    model.graph.initializer.append(numpy_helper.from_array(np.array(factor, np.float32), "trimline_scale"))
+    model.graph.node.append(helper.make_node("Mul", [inner, "trimline_scale"], [out.name]))
+    onnx.save(model, str(dest))
+    return dest
+
+
+@pytest.fixture(scope="session")
+def studio(digits_onnx, tmp_path_factory):
+    """(home, v1 model id, v2 model id, sample images): a migrated home with two imported digits models."""
+    from engine import api
+    from engine.jobs import service
+    from storage.db import reset_engines
+
+    root = tmp_path_factory.mktemp("serving") / "home"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TRIMLINE_HOME", str(root))
+        mp.delenv("TRIMLINE_DATABASE_URL", raising=False)
+        mp.delenv("TRIMLINE_QUEUE_URL", raising=False)
+        mp.delenv("TRIMLINE_SERVE_TOKEN", raising=False)
+        reset_engines()
+        v2_file = scaled_copy(digits_onnx, root.parent / "digits_x2.onnx", 2.0)
+        first = service.wait(api.submit_import(digits_onnx, name="digits").id, timeout_s=300).result["model_id"]
+        second = service.wait(api.submit_import(v2_file, name="digits x2").id, timeout_s=300).result["model_id"]
+        images = np.random.default_rng(0).random((4, 8, 8, 1)).astype(np.float32)
+        yield root, first, second, images
+        reset_engines()
+
+
+@pytest.fixture(scope="session")
+def reference(studio, digits_onnx):
+    """The bare onnxruntime outputs of version 1 on the sample images."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(digits_onnx), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return name, session.run(None, {name: studio[3]})[0]
+
+
+def start_server(deployments, **options):
+    from engine.serving import deployments as store
+    from engine.serving.common import ServerOptions
+    from engine.serving.server import BackgroundServer
+
+    return BackgroundServer(deployments, store.artifact_for, ServerOptions(port=0, **options),
+                            reread=store.load).start()

@@ -1,0 +1,87 @@
+"""`trimline serve` and `trimline loadtest` through the installed entry point, in their own processes."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from engine.serving.server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIMLINE_")}
+    return {**env, "TRIMLINE_HOME": str(home), "PYTHONPATH": str(ROOT)}
+
+
+def _trimline(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=_env(home), cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_serve_answers_until_ctrl_c_and_loadtest_stores_a_measurement(studio):
+    home, first, second, images = studio
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", str(second), str(first), "--name", "cli",
+                             "--port", str(port)], env=_env(home), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "the server never became ready"
+            time.sleep(0.2)
+        meta = requests.get(f"{url}/v2/models/cli", timeout=10).json()
+        assert meta["versions"] == ["1", "2"]
+        stats = requests.get(f"{url}/v2/models/cli/stats", timeout=10).json()
+        assert {v["version"]: v["model_id"] for v in stats["versions"]} == {1: first, 2: second}  # newest id highest
+        done = _trimline(home, "loadtest", "cli", "--url", url, "--concurrency", "1,2", "--requests", "20",
+                         "--seconds", "20", "--p99-budget-ms", "5000", "--json")
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert [r["concurrency"] for r in result["results"]] == [1, 2]
+        assert all(r["requests"] == 20 and r["failures"] == 0 for r in result["results"])
+        assert result["best"]["throughput_per_s"] == max(r["throughput_per_s"] for r in result["results"])
+        shown = json.loads(_trimline(home, "show", str(second), "--json").stdout)
+        stored = [m for m in shown["measurements"] if m.get("runtime") == "server-http"]
+        assert stored and stored[-1]["summary"]["results"][0]["latency_ms"]["p50"] > 0
+        assert stored[-1]["hardware_id"] is not None
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/v2/health/live", timeout=2)
+
+
+def test_serve_refuses_bad_input_with_a_sentence(studio):
+    home, first, _, _ = studio
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        taken = _trimline(home, "serve", str(first), "--port", str(port))
+    assert taken.returncode == 1 and f"error: port {port} on 127.0.0.1 is in use" in taken.stderr
+    missing = _trimline(home, "serve", "9999")
+    assert missing.returncode == 1 and "error: model 9999 does not exist" in missing.stderr
+    open_host = _trimline(home, "serve", str(first), "--host", "0.0.0.0", "--port", str(free_port()))
+    assert open_host.returncode == 1 and "set a token with --token" in open_host.stderr
+    no_server = _trimline(home, "loadtest", "cli", "--url", f"http://127.0.0.1:{free_port()}")
+    assert no_server.returncode == 1 and no_server.stderr.startswith("error: ")
+    policy = _trimline(home, "serve", str(first), "--policy", "newest", "--port", str(free_port()))
+    assert policy.returncode == 1 and "version policy 'newest' is not one of" in policy.stderr
