@@ -10,7 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 MODEL_FORMATS = ("keras", "savedmodel", "onnx", "tflite")
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 JOB_KINDS = ("import", "dataset_import", "demo", "optimize", "recipe", "benchmark", "ab_compare", "evaluate",
-             "export")
+             "export", "auto")
 
 
 def utcnow() -> datetime:
