@@ -1,12 +1,12 @@
 """jobs: the ``auto`` kind (a search for the fastest artifact within an accuracy budget).
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 from alembic import op
 
-revision = '0002'
-down_revision = '0001'
+revision = '0003'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
