@@ -8,7 +8,7 @@ PORT   ?= 8501
 export ORT_DISABLE_TELEMETRY := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run test install bench e2e clean-home lint
+.PHONY: run test install bench
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) is required (set PYTHON=...)"; exit 1; }
@@ -25,6 +25,7 @@ run: $(STAMP)
 
 ## Install and run the whole test suite (browser tests need Debian's chromium; .ci/run installs it).
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -n 2 --dist loadgroup -m "not timing"
 	$(PY) -m pytest -q -m timing
 

@@ -7,17 +7,18 @@ every session sees only a login form until the password is given. With neither (
 from __future__ import annotations
 
 import hmac
-import os
 
 import streamlit as st
+
+from engine import api
 
 _KEY = "auth_ok"
 
 
 def configured_password() -> str | None:
-    env = os.environ.get("TRIMLINE_PASSWORD")
-    if env:
-        return env
+    env = api.settings().password
+    if env is not None:
+        return env.get_secret_value()
     try:
         return str(st.secrets["auth"]["password"]) or None
     except Exception:  # no secrets file, no [auth] table, or no password key: all mean "no login"

@@ -2,7 +2,6 @@
 boundary for actions, and a job watcher that polls storage from a fragment."""
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -12,13 +11,12 @@ from app import netron_view
 from app.tables import job_outcome, model_label
 from engine import api
 from engine.errors import EngineError
-from engine.jobs import service
 
 
 # ---------------------------------------------------------------- queries (plain dicts, cached briefly)
 def _where() -> str:
     # st.cache_data is per process; keying on the store keeps two homes (tests, a changed env) apart.
-    return os.environ.get("TRIMLINE_DATABASE_URL") or os.environ.get("TRIMLINE_HOME") or "~"
+    return api.settings().database_url
 
 
 @st.cache_data(ttl=2, show_spinner=False)
@@ -125,7 +123,7 @@ def watch_job(job_id: int, quiet: bool = False) -> dict[str, Any] | None:
     """Show a job's progress until it ends, then its outcome; returns the finished job's JSON.
     ``quiet`` shows a success as a caption (when the page itself shows the result)."""
     try:
-        job = service.get(job_id).to_json()
+        job = api.get_job(job_id).to_json()
     except EngineError:
         return None
     if job["status"] in ("queued", "running"):
@@ -140,7 +138,7 @@ def watch_job(job_id: int, quiet: bool = False) -> dict[str, Any] | None:
 
 @st.fragment(run_every=1.5)
 def _poll(job_id: int) -> None:
-    job = service.get(job_id)
+    job = api.get_job(job_id)
     if job.done:
         refresh()  # the job may have added a model or a data set
         st.rerun()  # the whole page draws the outcome, and this fragment stops polling

@@ -29,9 +29,10 @@ def main() -> None:
     import numpy as np
 
     from engine.artifact import Artifact
-    from engine.fidelity import run_pass
+    from engine.passes.gate import run_pass
     from engine.passes import PASSES
-    from engine.passes.base import DatasetArrays, PassContext
+    from engine.formats.datasets import DatasetArrays
+    from engine.passes.base import PassContext
 
     root = Path(tempfile.mkdtemp(prefix="passes-bench-"))
     keras.utils.set_random_seed(0)

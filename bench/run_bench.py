@@ -118,7 +118,7 @@ def build_models(work: Path):
     import keras
 
     from engine.demo import digits_arrays, train_digits_cnn
-    from engine.passes.base import DatasetArrays
+    from engine.formats.datasets import DatasetArrays
 
     digits = work / "digits" / "digits.keras"
     accuracy = train_digits_cnn(digits)

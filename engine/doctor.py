@@ -10,9 +10,9 @@ PACKAGES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx"
 
 
 def run_checks() -> dict[str, Any]:
+    from engine import environment
+    from engine.errors import ConfigError
     from engine.measure.hardware import fingerprint
-    from storage import migrate
-    from storage.settings import get_settings
 
     checks = []
     versions = {}
@@ -22,13 +22,13 @@ def run_checks() -> dict[str, Any]:
             checks.append({"name": name, "ok": True, "detail": versions[name]})
         except md.PackageNotFoundError:
             checks.append({"name": name, "ok": False, "detail": "not installed"})
-    settings = get_settings()
+    settings = environment.settings()
     try:
-        migrate.upgrade()
-        checks.append({"name": "database", "ok": True, "detail": f"{settings.database_url} at revision "
-                                                                 f"{migrate.current_revision()}"})
-    except Exception as exc:
-        checks.append({"name": "database", "ok": False, "detail": f"{type(exc).__name__}: {exc}"})
+        environment.check_home(settings)
+        revision = environment.open_database(settings, upgrade=settings.auto_migrate)
+        checks.append({"name": "database", "ok": True, "detail": f"{settings.database_url} at revision {revision}"})
+    except ConfigError as exc:
+        checks.append({"name": "database", "ok": False, "detail": str(exc)})
     try:
         import onnxruntime as ort
 

@@ -1,4 +1,10 @@
-"""Few error classes, caught once at the boundary. Every message is one sentence a user can act on."""
+"""Few error classes, caught once at the boundary. Every message is one sentence a user can act on.
+
+The two helpers below turn a library's exception into that sentence's words.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
 
 
 class EngineError(Exception):
@@ -35,3 +41,34 @@ class MeasureError(EngineError):
 
 class JobFailedError(EngineError):
     """A job ended failed or cancelled; the message is the job's error."""
+
+
+class ConfigError(EngineError):
+    """The environment Trimline runs in is unusable: its home folder, database or queue."""
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first non-empty line of an exception's message (at most ``limit`` characters), or its type's
+    name when the message is empty: library errors often span pages, a sentence quotes one line."""
+    for line in str(exc).splitlines():
+        if line.strip():
+            return line.strip()[:limit]
+    return type(exc).__name__
+
+
+def validation_sentence(exc: Any, owner: str = "", known: Iterable[str] = ()) -> str:
+    """A pydantic ``ValidationError`` as one sentence about its first problem.
+
+    ``owner`` names what was being set (``pass 'fp16'``); ``known`` lists its settings, named when a key
+    is unknown. A validator's own ``ValueError`` sentence is kept as it is.
+    """
+    err = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in err["loc"])
+    message = str((err.get("ctx") or {}).get("error") or err["msg"]).removeprefix("Value error, ")
+    subject = f"{owner} " if owner else ""
+    if err["type"] == "extra_forbidden" and where:
+        lead = f"{owner} has no setting {where!r}; its" if owner else f"there is no setting {where!r}; the"
+        return f"{lead} settings are: {', '.join(known) or 'none'}"
+    if err["type"] == "value_error" or not where:
+        return f"{owner}: {message}" if owner else message
+    return f"{subject}setting '{where}': {message[0].lower() + message[1:]} (got {err.get('input')!r})"

@@ -7,7 +7,6 @@ or fails jobs whose lease expired (their worker died: huey will not re-run that 
 """
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from storage.records import JobRecord
+from storage.settings import get_settings
 from storage.tables import Job, Worker, utcnow
 
 WORKER_ALIVE_S = 15.0
@@ -22,7 +22,7 @@ WORKER_ALIVE_S = 15.0
 
 def lease_s() -> float:
     """How long a claim holds without a heartbeat (workers beat every few seconds)."""
-    return float(os.environ.get("TRIMLINE_LEASE_S", "30"))
+    return get_settings().lease_s
 
 
 def _job(row: Job) -> JobRecord:

@@ -1,24 +1,62 @@
-"""Where Trimline keeps its state. Every setting comes from the environment.
+"""Every setting Trimline reads from the environment, typed, in one place.
 
-``TRIMLINE_HOME`` holds everything a default install writes (default ``~/.trimline``):
-the SQLite database, the queue file, the artifact store, job scratch folders and logs.
+``TRIMLINE_HOME`` holds everything a default install writes (default ``~/.trimline``): the SQLite
+database, the queue file, the artifact store, job scratch folders and logs. Other modules ask
+``get_settings()``; none reads ``os.environ`` for a Trimline setting itself.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-@dataclass(frozen=True)
-class Settings:
-    home: Path
-    database_url: str
-    queue_url: str
-    job_timeout_s: float
-    job_memory_mb: int
-    store_url: str = ""  # a folder, or an fsspec URL such as s3://bucket/prefix
-    cache_mb: int = 10240  # this host's read cache of a remote store
+class SettingsError(ValueError):
+    """An environment variable holds a value Trimline cannot use; the message names it."""
+
+
+def _flag(value: Any) -> bool:
+    """Any non-empty value turns a flag on, except 0/false/no/off (``TRIMLINE_DEBUG=1``)."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() not in ("", "0", "false", "no", "off")
+
+
+Flag = Annotated[bool, BeforeValidator(_flag)]
+
+
+class Settings(BaseSettings):
+    """Read from ``TRIMLINE_*`` variables (and ``PORT``); empty variables count as unset."""
+
+    model_config = SettingsConfigDict(env_prefix="TRIMLINE_", env_ignore_empty=True, frozen=True, extra="ignore")
+
+    home: Path = Field(Path.home() / ".trimline", description="Database, queue, artifacts, logs.")
+    database_url: str = Field("", description="Any SQLAlchemy URL; default: a SQLite file in the home.")
+    queue_url: str = Field("", description="huey queue: sqlite:///… (default, in the home) or redis://….")
+    job_timeout_s: float = Field(3600.0, gt=0, description="Wall-clock limit of one job.")
+    job_memory_mb: int = Field(12288, gt=0, description="Memory limit of one job's process tree.")
+    lease_s: float = Field(30.0, gt=0, description="How long a job's claim holds without a heartbeat.")
+    password: SecretStr | None = Field(None, description="When set, the dashboard asks for it.")
+    auto_migrate: Flag = Field(True, description="Upgrade the database on first use; off: refuse when behind.")
+    debug: Flag = Field(False, description="The CLI shows tracebacks of internal errors.")
+    progress: Flag = Field(False, description="The CLI prints job progress even when stderr is not a terminal.")
+    port: int = Field(8501, validation_alias="PORT", description="The dashboard's default port.")
+    store_url: str = Field("", description="The artifact store: a folder, or an fsspec URL such as "
+                                           "s3://bucket/prefix; default: a folder in the home.")
+    cache_mb: int = Field(10240, ge=0, description="This host's read cache of a remote store.")
+
+    def model_post_init(self, _context: Any) -> None:
+        home = self.home.expanduser().resolve()
+        object.__setattr__(self, "home", home)
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{home / 'trimline.db'}")
+        if not self.queue_url:
+            object.__setattr__(self, "queue_url", f"sqlite:///{home / 'queue.db'}")
+        if not self.store_url:
+            object.__setattr__(self, "store_url", str(home / "artifacts"))
 
     @property
     def cache_dir(self) -> Path:
@@ -45,15 +83,30 @@ class Settings:
         return self.home / "uploads"
 
 
+_ENV_NAMES = tuple(f.validation_alias if isinstance(f.validation_alias, str) else f"TRIMLINE_{name.upper()}"
+                   for name, f in Settings.model_fields.items())
+_cache: dict[tuple[str | None, ...], Settings] = {}
+
+
 def get_settings() -> Settings:
-    """Read the settings afresh (tests change the environment between cases)."""
-    home = Path(os.environ.get("TRIMLINE_HOME") or Path.home() / ".trimline").expanduser().resolve()
-    return Settings(
-        home=home,
-        database_url=os.environ.get("TRIMLINE_DATABASE_URL") or f"sqlite:///{home / 'trimline.db'}",
-        queue_url=os.environ.get("TRIMLINE_QUEUE_URL") or f"sqlite:///{home / 'queue.db'}",
-        job_timeout_s=float(os.environ.get("TRIMLINE_JOB_TIMEOUT_S", "3600")),
-        job_memory_mb=int(os.environ.get("TRIMLINE_JOB_MEMORY_MB", "12288")),
-        store_url=os.environ.get("TRIMLINE_STORE_URL") or str(home / "artifacts"),
-        cache_mb=int(os.environ.get("TRIMLINE_CACHE_MB", "10240")),
-    )
+    """The settings for the environment as it is now (tests change it between cases); parsed once per
+    distinct environment.
+
+    Raises SettingsError naming the variable when a value is unusable (``TRIMLINE_JOB_TIMEOUT_S=soon``).
+    """
+    key = (os.environ.get("HOME"), os.getcwd(), *(os.environ.get(name) for name in _ENV_NAMES))  # a relative home
+    if key not in _cache:
+        _cache[key] = _read()
+    return _cache[key]
+
+
+def _read() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        field = str(err["loc"][0]) if err["loc"] else ""
+        alias = Settings.model_fields[field].validation_alias if field in Settings.model_fields else None
+        name = alias if isinstance(alias, str) else f"TRIMLINE_{field.upper()}"
+        message = err["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{name} is set to {err.get('input')!r}: {message[0].lower() + message[1:]}") from None

@@ -5,7 +5,6 @@ import streamlit as st
 
 from app import tables, ui
 from engine import api
-from engine.jobs import service
 
 TARGETS = {"onnx": "ONNX model file", "keras": "Keras .keras file", "savedmodel": "TensorFlow SavedModel (zip)",
            "tflite": "TFLite flatbuffer", "bundle": "Verified bundle: model, sample input/outputs, run script, recipe",
@@ -40,7 +39,7 @@ if st.button("Export", type="primary", icon=":material/package_2:", key="export"
 if slot in exports:
     finished = ui.watch_job(exports[slot])
     if finished and finished["status"] == "succeeded":
-        path = api.export_path(service.get(finished["id"]))
+        path = api.export_path(api.get_job(finished["id"]))
         st.download_button(f"Download {finished['result']['filename']}", data=path.read_bytes,
                            file_name=finished["result"]["filename"], mime="application/octet-stream",
                            type="primary", icon=":material/download:", on_click="ignore", key="download")

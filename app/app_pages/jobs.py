@@ -5,7 +5,6 @@ import streamlit as st
 
 from app import tables, ui
 from engine import api
-from engine.jobs import service
 
 st.title("Jobs")
 st.caption("Every import, optimization, benchmark, evaluation and export runs as a background job. "
@@ -27,7 +26,7 @@ def live_table() -> None:
 
 @st.fragment(run_every=1.5)
 def job_detail(job_id: int) -> None:
-    job = service.get(job_id).to_json()
+    job = api.get_job(job_id).to_json()
     st.subheader(f"Job #{job['id']} · {job['kind']} · {job['status']}")
     st.progress(min(max(job["progress"], 0.0), 1.0), text=job["message"] or job["status"])
     if job["status"] == "failed" or job["status"] == "cancelled":
@@ -37,9 +36,9 @@ def job_detail(job_id: int) -> None:
     if job["status"] in ("queued", "running"):
         if st.button("Cancel job", icon=":material/cancel:", key=f"cancel_{job_id}"):
             with ui.shows_errors():
-                service.cancel(job_id)
+                api.cancel_job(job_id)
                 st.toast(f"Cancelling job #{job_id}…")
-    log = service.job_log(job_id, tail_bytes=8000)
+    log = api.job_log(job_id, tail_bytes=8000)
     with st.expander("Log (last lines)", expanded=job["status"] == "failed"):
         if log:
             st.code(log, language=None)

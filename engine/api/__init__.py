@@ -2,23 +2,29 @@
 
 Everything here refuses bad input with an ``InputError`` sentence *before* anything is queued or
 stored, and returns plain records or JSON-ready dicts. One module per topic; all names are here.
+``app/`` and ``engine/cli/`` import nothing else from the engine but ``engine.errors`` (checked by
+import-linter: ``lint-imports``).
 """
 from engine.api import serving  # noqa: F401  (serving: engine.api.serving.*)
+from engine.api.catalogue import list_datasets, list_jobs, list_models, show_model
 from engine.api.common import (Submission, dataset_meta, dataset_path, get_dataset, get_model, model_path,
                                ready)
-from engine.api.imports import (MAX_UPLOAD_BYTES, image_layout_for, list_datasets, list_jobs, list_models,
-                                load_demo, save_upload, show_model, submit_dataset_import, submit_import)
+from engine.api.imports import (MAX_UPLOAD_BYTES, image_layout_for, load_demo, save_upload, submit_dataset_import,
+                                submit_import)
+from engine.api.jobs import cancel_job, get_job, job_log, wait_job, worker_alive
 from engine.api.measuring import (benchmark_runtimes, benchmark_schema, compare, latest_benchmarks, op_class,
                                   submit_ab_compare, submit_benchmark, submit_evaluate)
 from engine.api.optimizing import list_passes, recipe_for, submit_optimize, submit_recipe
 from engine.api.releasing import (copy_export, export_path, export_targets, get_champion, get_champion_record,
                                   set_champion, submit_export)
+from engine.api.studio import doctor, migrate, run_worker, settings
 
 __all__ = [
-    "MAX_UPLOAD_BYTES", "Submission", "benchmark_runtimes", "benchmark_schema", "compare", "copy_export",
-    "dataset_meta", "dataset_path", "export_path", "export_targets", "get_champion", "get_champion_record",
-    "get_dataset", "get_model", "image_layout_for", "latest_benchmarks", "list_datasets", "list_jobs",
-    "list_models", "list_passes", "load_demo", "model_path", "op_class", "ready", "recipe_for", "save_upload",
-    "set_champion", "show_model", "submit_ab_compare", "submit_benchmark", "submit_dataset_import",
-    "submit_evaluate", "submit_export", "submit_import", "submit_optimize", "submit_recipe",
+    "MAX_UPLOAD_BYTES", "Submission", "benchmark_runtimes", "benchmark_schema", "cancel_job", "compare",
+    "copy_export", "dataset_meta", "dataset_path", "doctor", "export_path", "export_targets", "get_champion",
+    "get_champion_record", "get_dataset", "get_job", "get_model", "image_layout_for", "job_log",
+    "latest_benchmarks", "list_datasets", "list_jobs", "list_models", "list_passes", "load_demo", "migrate",
+    "model_path", "op_class", "ready", "recipe_for", "run_worker", "save_upload", "set_champion", "settings",
+    "show_model", "submit_ab_compare", "submit_benchmark", "submit_dataset_import", "submit_evaluate",
+    "submit_export", "submit_import", "submit_optimize", "submit_recipe", "wait_job", "worker_alive",
 ]

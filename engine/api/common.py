@@ -1,25 +1,23 @@
-"""What every part of the API shares: first-use migration, lookups by id, and the submission value."""
+"""What every part of the API shares: first-use preparation, lookups by id, and the submission value."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.errors import NotFoundError
-from storage import artifacts, catalog, migrate
+from engine import environment
+from engine.lookup import dataset_or_raise, model_or_raise
+from storage import artifacts
 from storage.db import session_scope
 from storage.records import DatasetRecord, JobRecord, ModelRecord
-from storage.settings import get_settings
-
-_ready: set[str] = set()
 
 
 def ready() -> None:
-    """Create or migrate the database on first use in this process."""
-    url = get_settings().database_url
-    if url not in _ready:
-        migrate.upgrade(url)
-        _ready.add(url)
+    """Create the home folder and create or migrate the database on first use in this process.
+
+    Raises ConfigError with one sentence when the home is a file or unwritable, or the database
+    cannot be opened."""
+    environment.ready()
 
 
 @dataclass(frozen=True)
@@ -31,21 +29,17 @@ class Submission:
 
 
 def get_model(model_id: int) -> ModelRecord:
+    """The model, or NotFoundError "model N does not exist"."""
     ready()
     with session_scope() as s:
-        model = catalog.get_model(s, int(model_id))
-    if model is None:
-        raise NotFoundError(f"model {model_id} does not exist")
-    return model
+        return model_or_raise(s, model_id)
 
 
 def get_dataset(dataset_id: int) -> DatasetRecord:
+    """The data set, or NotFoundError "dataset N does not exist"."""
     ready()
     with session_scope() as s:
-        dataset = catalog.get_dataset(s, int(dataset_id))
-    if dataset is None:
-        raise NotFoundError(f"dataset {dataset_id} does not exist")
-    return dataset
+        return dataset_or_raise(s, dataset_id)
 
 
 def model_path(model_id: int) -> Path:
@@ -63,11 +57,3 @@ def dataset_meta(dataset_id: int | None) -> dict[str, Any] | None:
     d = get_dataset(dataset_id)
     return {"id": d.id, "has_labels": d.has_labels, "n_samples": d.n_samples, "x_shape": d.x_shape,
             "x_dtype": d.x_dtype, "n_classes": d.n_classes, "sha256": d.sha256}
-
-
-def first_sentence(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        return str(first.get("ctx", {}).get("error") or first.get("msg")).removeprefix("Value error, ")
-    return str(exc)

@@ -1,25 +1,22 @@
-"""Uploads, imports and reading the catalogue: models, data sets, jobs."""
+"""Uploads and imports: models, data sets, and the demo."""
 from __future__ import annotations
 
 import uuid
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from engine import environment
 from engine.api.common import get_model, ready
 from engine.errors import InputError
 from engine.jobs import service
-from storage import catalog, measurements
-from storage.db import session_scope
-from storage.records import DatasetRecord, JobRecord, ModelRecord
-from storage.settings import get_settings
+from storage.records import JobRecord, ModelRecord
 
 MAX_UPLOAD_BYTES = 2 << 30
 
 
 def save_upload(stream: BinaryIO, max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
     """Stream an untrusted upload to disk under a generated name (never the client's file name)."""
-    ready()
-    folder = get_settings().upload_dir
+    folder = environment.ready().upload_dir
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / f"upload-{uuid.uuid4().hex}"
     written = 0
@@ -79,41 +76,8 @@ def image_layout_for(model: ModelRecord) -> dict[str, Any]:
     return {"size": [h, w], "channels": c, "channels_first": channels_first}
 
 
-def list_models(root_id: int | None = None) -> list[ModelRecord]:
-    ready()
-    with session_scope() as s:
-        return catalog.list_models(s, root_id)
-
-
-def list_datasets() -> list[DatasetRecord]:
-    ready()
-    with session_scope() as s:
-        return catalog.list_datasets(s)
-
-
-def list_jobs(limit: int = 200) -> list[JobRecord]:
-    ready()
-    from storage import jobs as jobstore
-
-    with session_scope() as s:
-        return jobstore.list_jobs(s, limit)
-
-
-def show_model(model_id: int) -> dict[str, Any]:
-    """A model with its lineage neighbours and measurements (the CLI's ``show``)."""
-    model = get_model(model_id)
-    with session_scope() as s:
-        kids = catalog.children(s, model.id)
-        ms = measurements.list_measurements(s, model.id)
-        champion = catalog.get_champion(s, model.root_id)
-    return {**model.to_json(), "children": [k.id for k in kids], "measurements": [m.to_json() for m in ms],
-            "champion": bool(champion and champion.model_id == model.id)}
-
-
 def load_demo() -> JobRecord:
     """Queue the demo: train a small CNN on scikit-learn's digits, import it and its test set (one job)."""
     ready()
     return service.submit("demo", {})
 
-
-# added for the dashboard

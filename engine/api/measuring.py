@@ -3,15 +3,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.api.common import dataset_meta, first_sentence, get_dataset, get_model, ready
-from engine.errors import InputError, NotFoundError
+from engine.api.common import dataset_meta, get_dataset, get_model, ready
+from engine.errors import InputError, validation_sentence
+from engine.lookup import model_or_raise
 from engine.jobs import service
-from storage import catalog, measurements
+from storage import measurements
 from storage.db import session_scope
 from storage.records import JobRecord, ModelRecord
 
 
 def submit_benchmark(model_id: int, config: dict[str, Any] | None = None) -> JobRecord:
+    from pydantic import ValidationError
+
     from engine.measure.benchmark import BenchmarkConfig, validate_for_model
 
     model = get_model(model_id)
@@ -20,9 +23,9 @@ def submit_benchmark(model_id: int, config: dict[str, Any] | None = None) -> Job
         config.setdefault("profile", True)
     try:
         parsed = BenchmarkConfig(**config)
-        validate_for_model(parsed, model.format, model.inputs)
-    except ValueError as exc:
-        raise InputError(first_sentence(exc)) from None
+    except ValidationError as exc:
+        raise InputError(validation_sentence(exc, known=BenchmarkConfig.model_fields)) from None
+    validate_for_model(parsed, model.format, model.inputs)
     return service.submit("benchmark", {"model_id": model.id, "config": parsed.model_dump(mode="json")})
 
 
@@ -58,9 +61,7 @@ def compare(model_ids: list[int]) -> list[dict[str, Any]]:
     rows = []
     with session_scope() as s:
         for model_id in model_ids:
-            model = catalog.get_model(s, int(model_id))
-            if model is None:
-                raise NotFoundError(f"model {model_id} does not exist")
+            model = model_or_raise(s, model_id)
             bench = measurements.latest_measurement(s, model.id, "benchmark")
             ev = measurements.latest_measurement(s, model.id, "evaluate")
             rows.append(_compare_row(model, bench.summary if bench else None, ev.summary if ev else None))

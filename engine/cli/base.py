@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 from typing import Any, Callable
 
@@ -40,11 +39,21 @@ def command(group: typer.Typer, name: str | None = None) -> Callable:
             except typer.Exit:
                 raise
             except Exception as exc:  # a bug, not bad input: say so in one line; TRIMLINE_DEBUG=1 shows the trace
-                if os.environ.get("TRIMLINE_DEBUG"):
+                if _setting("debug"):
                     raise
                 fail(f"internal error ({type(exc).__name__}: {exc}); rerun with TRIMLINE_DEBUG=1 for the traceback")
         return group.command(name)(wrapper)
     return decorate
+
+
+def _setting(name: str) -> bool:
+    """A CLI flag from the settings (TRIMLINE_DEBUG, TRIMLINE_PROGRESS); off when the settings are unusable."""
+    from engine import api
+
+    try:
+        return bool(getattr(api.settings(), name))
+    except EngineError:
+        return False
 
 
 def emit(data: Any, as_json: bool, human: Callable[[Any], str] | None = None) -> None:
@@ -55,14 +64,14 @@ def emit(data: Any, as_json: bool, human: Callable[[Any], str] | None = None) ->
 
 
 def show_progress(job) -> None:  # noqa: ANN001
-    if sys.stderr.isatty() or os.environ.get("TRIMLINE_PROGRESS"):
+    if sys.stderr.isatty() or _setting("progress"):
         typer.echo(f"[job {job.id}] {job.status} {job.progress * 100:3.0f}% {job.message}", err=True)
 
 
 def wait_for(job) -> Any:  # noqa: ANN001
-    from engine.jobs import service
+    from engine import api
 
-    return service.wait(job.id, on_update=show_progress)
+    return api.wait_job(job.id, on_update=show_progress)
 
 
 def model_line(m: dict[str, Any]) -> str:

@@ -133,9 +133,7 @@ def jobs(as_json: bool = JsonOpt, limit: int = typer.Option(50, help="How many, 
 def cancel(job_id: int, as_json: bool = JsonOpt) -> None:
     """Cancel a queued job, or stop a running one."""
     from engine import api
-    from engine.jobs import service
 
-    api.ready()
-    job = service.cancel(job_id)
+    job = api.cancel_job(job_id)
     emit(job.to_json(), as_json, lambda j: f"job {j['id']}: {j['status']}"
           + (" (stop requested)" if j["status"] == "running" else ""))

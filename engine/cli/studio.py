@@ -1,11 +1,11 @@
 """Running the studio: the dashboard with its workers, a worker alone, migrations, the doctor."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -17,9 +17,12 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 def _login_configured(root: Path) -> bool:
     """The dashboard asks for a password when one is set in the environment or in Streamlit's secrets."""
-    if os.environ.get("TRIMLINE_PASSWORD"):
-        return True
     import tomllib
+
+    from engine import api
+
+    if api.settings().password is not None:
+        return True
 
     secrets = root / ".streamlit" / "secrets.toml"
     try:
@@ -31,7 +34,7 @@ def _login_configured(root: Path) -> bool:
 # ---------------------------------------------------------------- running the studio
 @command(app, "up")
 def up(host: str = typer.Option("127.0.0.1", help="Address the dashboard binds to."),
-       port: int = typer.Option(int(os.environ.get("PORT", 8501)), help="Dashboard port (env PORT)."),
+       port: Optional[int] = typer.Option(None, help="Dashboard port (default: env PORT, else 8501)."),
        workers: int = typer.Option(1, help="Worker processes to start."),
        no_login: bool = typer.Option(False, "--insecure-no-login",
                                      help="Serve beyond this machine without a password (not recommended).")) -> None:
@@ -43,6 +46,7 @@ def up(host: str = typer.Option("127.0.0.1", help="Address the dashboard binds t
         fail(f"refusing to serve on {host} without a login; set TRIMLINE_PASSWORD (or [auth] password in "
              ".streamlit/secrets.toml), or bind to 127.0.0.1")
     api.ready()
+    port = port or api.settings().port
     procs = [subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], cwd=root) for _ in range(workers)]
     procs.append(subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(root / "app" / "streamlit_app.py"),
@@ -79,27 +83,26 @@ def worker(threads: int = typer.Option(1, help="Jobs run at once by this worker.
     """Run a worker only (one per benchmark host when scaling out)."""
     import logging
 
-    from engine.jobs.service import run_worker
+    from engine import api
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_worker(threads=threads)
+    api.run_worker(threads=threads)
 
 
 @command(app, "migrate")
 def migrate_cmd() -> None:
     """Create or upgrade the database to the newest schema."""
-    from storage import migrate
+    from engine import api
 
-    migrate.upgrade()
-    typer.echo(f"database at revision {migrate.current_revision()}")
+    typer.echo(f"database at revision {api.migrate()}")
 
 
 @command(app, "doctor")
 def doctor(as_json: bool = JsonOpt) -> None:
     """Versions, CPU flags and checks that the studio can run here."""
-    from engine.doctor import run_checks
+    from engine import api
 
-    report = run_checks()
+    report = api.doctor()
     emit(report, as_json, lambda r: "\n".join(
         [f"{'ok ' if c['ok'] else 'FAIL'} {c['name']}: {c['detail']}" for c in r["checks"]]
         + [f"cpu: {r['hardware'].get('cpu')}  flags: "

@@ -5,8 +5,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import InputError
-from engine.passes.base import DatasetArrays
+from engine.errors import FidelityError, InputError
+from engine.formats.datasets import DatasetArrays
 
 
 def _samples(data: dict[str, Any] | DatasetArrays) -> tuple[dict[str, tuple[list[int], str]], tuple[int, int] | None]:
@@ -85,3 +85,29 @@ def check_dataset_for_model(meta_or_arrays: dict[str, Any] | DatasetArrays, mode
     if low < 0 or high >= n_classes:
         raise InputError(f"the data set's labels run from {low} to {high} but the model's output has "
                          f"{n_classes} classes (0..{n_classes - 1}); relabel the data or pick the matching model")
+
+
+def _clean(name: str) -> str:
+    name = name.split(":")[0]
+    for prefix in ("serving_default_",):
+        name = name.removeprefix(prefix)
+    return name
+
+
+def match_inputs(inputs: list[dict[str, Any]], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Feeds in the order of ``inputs``: by exact name, then by name without ``:0``/``serving_default_``
+    decorations, then the remaining feeds by position (names differ across formats)."""
+    clean = {_clean(k): k for k in feeds}
+    chosen: list[str | None] = []
+    for spec in inputs:
+        name = spec["name"]
+        key = name if name in feeds else clean.get(_clean(name))
+        chosen.append(key)
+    spare = iter(k for k in feeds if k not in chosen)
+    out = []
+    for spec, key in zip(inputs, chosen):
+        key = key if key is not None else next(spare, None)
+        if key is None:
+            raise FidelityError(f"the model needs an input '{spec['name']}' the sample data does not provide.")
+        out.append(feeds[key])
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,21 @@ import numpy as np
 from engine.errors import FormatError
 from engine.formats.npysafe import NPY_MAGIC, load_npz
 from engine.formats.zipsafe import is_zip, open_zip
-from engine.passes.base import DatasetArrays
 
 MAX_CSV_BYTES = 512 << 20
+
+
+@dataclass(frozen=True)
+class DatasetArrays:
+    """A data set loaded in memory. ``x`` is one array, or a dict by input name for multi-input models."""
+
+    x: np.ndarray | dict[str, np.ndarray]
+    y: np.ndarray | None = None
+
+    @property
+    def n_samples(self) -> int:
+        first = next(iter(self.x.values())) if isinstance(self.x, dict) else self.x
+        return int(first.shape[0])
 
 
 def prepare_dataset(src: Path, workdir: Path, *, label_column: str | None = None,

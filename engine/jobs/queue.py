@@ -1,7 +1,8 @@
 """The huey queue only wakes workers: a task carries nothing but a job id.
 
 Embedded default: ``SqliteHuey`` on its own file under TRIMLINE_HOME. ``TRIMLINE_QUEUE_URL=redis://…``
-moves the queue to Redis so workers on many hosts share it.
+moves the queue to Redis so workers on many hosts share it. Re-queuing the jobs of dead workers lives
+here too: it is the other way a job reaches the queue.
 """
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import threading
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
+from storage import jobs as jobstore
+from storage.db import session_scope
 from storage.settings import get_settings
 
 TASK_NAME = "trimline.run_job"
@@ -22,12 +25,6 @@ def _run_job_task(job_id: int) -> None:
     run_job(job_id)
 
 
-def _reap_task() -> None:
-    from engine.jobs.service import reap_and_requeue
-
-    reap_and_requeue()
-
-
 def get_huey() -> Huey:
     """The huey instance for the configured queue, with Trimline's tasks registered on it."""
     url = get_settings().queue_url
@@ -39,7 +36,7 @@ def get_huey() -> Huey:
                 path = url.split("///", 1)[-1]
                 huey = SqliteHuey("trimline", filename=path)
             task = huey.task(name=TASK_NAME, retries=0)(_run_job_task)
-            huey.periodic_task(crontab(minute="*"), name="trimline.reap")(_reap_task)
+            huey.periodic_task(crontab(minute="*"), name="trimline.reap")(reap_and_requeue)
             _hueys[url] = (huey, task)
         return _hueys[url][0]
 
@@ -48,3 +45,13 @@ def enqueue(job_id: int) -> None:
     """Wake a worker for ``job_id`` (harmless if the job is already claimed: claims are atomic)."""
     get_huey()
     _hueys[get_settings().queue_url][1](job_id)
+
+
+def reap_and_requeue() -> list[int]:
+    """Expire dead workers' leases; wake a worker for each re-queued job. Returns the jobs touched."""
+    with session_scope() as s:
+        touched = jobstore.reap_expired(s)
+        requeued = [j for j in touched if jobstore.get_job(s, j).status == "queued"]
+    for job_id in requeued:
+        enqueue(job_id)
+    return touched

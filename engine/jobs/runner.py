@@ -14,7 +14,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import psutil
 
 from engine.errors import EngineError
 from engine.jobs.hostlock import host_lock
+from engine.jobs.identity import worker_id
 from engine.jobs.kinds import KINDS
 from storage import jobs as jobstore
 from storage.artifacts import StoreError
@@ -41,10 +41,6 @@ KEEP_ENV = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "TZ", "PYTHONPATH", "VIR
             "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # never the database or queue URLs: the child has no use for them
 
 SIGNAL_NAMES = {s.value: s.name for s in signal.Signals}
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -138,7 +134,7 @@ def _crash_sentence(kind: str, code: int) -> str:
 def run_job(job_id: int, worker: str | None = None) -> JobRecord:
     """Claim and run ``job_id`` to its end. Returns the final record (or the current one if not claimed)."""
     settings = get_settings()
-    worker = worker or worker_name()
+    worker = worker or worker_id()
     with session_scope() as s:
         if not jobstore.claim(s, job_id, worker):
             return jobstore.get_job(s, job_id)

@@ -6,16 +6,14 @@ labels are regression; integer labels with a single output column are binary cla
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import numpy as np
 
 from engine.artifact import Artifact
 from engine.errors import InputError
+from engine.formats.datasets import DatasetArrays
 from engine.runtime import Predictor, open_model
-
-if TYPE_CHECKING:
-    from engine.passes.base import DatasetArrays
 
 
 def _fixed(dim: Any) -> bool:
@@ -109,7 +107,7 @@ def _fidelity(out: list[np.ndarray], ref: list[np.ndarray]) -> dict[str, Any]:
             "mean_abs_diff": float(np.mean(np.abs(a - b)))}
 
 
-def evaluate(artifact: Artifact, dataset: "DatasetArrays", parent: Artifact | None = None,
+def evaluate(artifact: Artifact, dataset: DatasetArrays, parent: Artifact | None = None,
              task: str | None = None, batch_size: int = 64,
              progress: Callable[[float, str], None] = lambda f, m: None) -> dict[str, Any]:
     """Metrics of ``artifact`` on ``dataset`` (when it has labels) and its fidelity to ``parent``.

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from engine.errors import InputError
+from engine.errors import InputError, validation_sentence
 from engine.passes.base import PassConfig, PassSpec
 
 PASSES: dict[str, PassSpec] = {}
@@ -39,7 +39,7 @@ def parse_config(spec: PassSpec, raw: dict[str, Any]) -> PassConfig:
     try:
         return spec.config.model_validate(values)
     except ValidationError as exc:
-        raise ValueError(_sentence(spec.name, exc)) from None
+        raise ValueError(validation_sentence(exc, f"pass '{spec.name}'", fields)) from None
 
 
 def _is_list_field(field: Any) -> bool:
@@ -50,15 +50,6 @@ def _split_list(value: Any) -> Any:
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
     return value
-
-
-def _sentence(pass_name: str, exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"])
-    msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "value_error" or not where:
-        return f"pass '{pass_name}': {msg}"
-    return f"pass '{pass_name}' setting '{where}': {msg[0].lower() + msg[1:]} (got {err.get('input')!r})"
 
 
 def validate_request(pass_name: str, raw_config: dict[str, Any], source_format: str,

@@ -6,29 +6,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from engine.artifact import Artifact
+from engine.formats.datasets import DatasetArrays
 
 
 class PassConfig(BaseModel):
     """Base for pass configs: unknown keys are refused; every field carries a description (the UI help)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-@dataclass(frozen=True)
-class DatasetArrays:
-    """A data set loaded in memory. ``x`` is one array, or a dict by input name for multi-input models."""
-
-    x: np.ndarray | dict[str, np.ndarray]
-    y: np.ndarray | None = None
-
-    @property
-    def n_samples(self) -> int:
-        first = next(iter(self.x.values())) if isinstance(self.x, dict) else self.x
-        return int(first.shape[0])
 
 
 def _no_progress(fraction: float, message: str) -> None:

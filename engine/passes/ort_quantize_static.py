@@ -51,7 +51,7 @@ class _Reader:
     """Feeds calibration batches from the data set, in the model's batch size when it is fixed."""
 
     def __init__(self, inputs: list[Any], x: np.ndarray | dict[str, np.ndarray], samples: int) -> None:
-        from engine.fidelity import match_inputs
+        from engine.formats.dataset_match import match_inputs
 
         arrays = match_inputs([{"name": i.name} for i in inputs], x if isinstance(x, dict) else {inputs[0].name: x})
         fixed = inputs[0].shape[0] if inputs[0].shape else None

@@ -8,7 +8,8 @@ import numpy as np
 from engine.artifact import Artifact
 from engine.formats import inspect_model
 from engine.passes import PASSES
-from engine.passes.base import DatasetArrays, PassContext
+from engine.formats.datasets import DatasetArrays
+from engine.passes.base import PassContext
 
 
 def test_quantized_graph_flops_match_the_float_parent(digits_onnx: Path, digits_files: tuple[Path, Path],

@@ -8,7 +8,7 @@ import pytest
 from engine.artifact import Artifact
 from engine.errors import InputError
 from engine.measure.evaluate import evaluate
-from engine.passes.base import DatasetArrays
+from engine.formats.datasets import DatasetArrays
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from engine.artifact import Artifact
-from engine.passes.base import DatasetArrays, PassContext
+from engine.formats.datasets import DatasetArrays
+from engine.passes.base import PassContext
 
 
 @pytest.fixture(scope="session")

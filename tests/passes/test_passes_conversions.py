@@ -6,7 +6,7 @@ import pytest
 
 from engine.artifact import Artifact
 from engine.errors import FidelityError
-from engine.fidelity import run_pass
+from engine.passes.gate import run_pass
 from engine.passes import PASSES
 from tests.passes.conftest import make_ctx, op_types
 

@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 from engine.errors import FidelityError
-from engine.fidelity import compare, gate, sample_feeds
+from engine.fidelity import compare, sample_feeds
+from engine.passes.gate import gate
 from engine.passes import PASSES
-from engine.passes.base import DatasetArrays
+from engine.formats.datasets import DatasetArrays
 
 
 def test_sample_feeds_generates_from_signature():

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from engine.errors import InputError
-from engine.fidelity import run_pass
+from engine.passes.gate import run_pass
 from engine.passes import PASSES
-from engine.passes.base import DatasetArrays
+from engine.formats.datasets import DatasetArrays
 from tests.passes.conftest import make_ctx
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from engine.artifact import Artifact
-from engine.fidelity import run_pass
+from engine.passes.gate import run_pass
 from engine.passes import PASSES
 from tests.passes.conftest import make_ctx, op_types
 
@@ -50,7 +50,7 @@ def test_static_qdq_int8_entropy_makes_qdq_pairs(digits_onnx_artifact, digits, t
 
 
 def test_static_quantization_of_opset9_zoo_model_after_optimize(light_model_dir, tmp_path):
-    from engine.passes.base import DatasetArrays
+    from engine.formats.datasets import DatasetArrays
 
     source = Artifact(light_model_dir / "light_squeezenet.onnx", "onnx")
     optimized = _run("onnx-optimize", source, tmp_path / "opt").artifact
@@ -62,7 +62,7 @@ def test_static_quantization_of_opset9_zoo_model_after_optimize(light_model_dir,
 
 @pytest.mark.parametrize("pass_name", ["ort-quantize-static", "ort-quantize-dynamic"])
 def test_quantization_upgrades_an_opset9_zoo_model_by_itself(light_model_dir, tmp_path, pass_name):
-    from engine.passes.base import DatasetArrays
+    from engine.formats.datasets import DatasetArrays
 
     source = Artifact(light_model_dir / "light_squeezenet.onnx", "onnx")
     data = DatasetArrays(np.random.default_rng(0).random((4, 3, 224, 224), dtype=np.float32))

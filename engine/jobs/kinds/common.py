@@ -7,23 +7,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.artifact import Artifact
-from engine.errors import NotFoundError
 from storage import artifacts, catalog
-from storage.records import DatasetRecord, ModelRecord
-
-
-def model_or_raise(session: Session, model_id: int) -> ModelRecord:
-    model = catalog.get_model(session, int(model_id))
-    if model is None:
-        raise NotFoundError(f"model {model_id} does not exist")
-    return model
-
-
-def dataset_or_raise(session: Session, dataset_id: int) -> DatasetRecord:
-    dataset = catalog.get_dataset(session, int(dataset_id))
-    if dataset is None:
-        raise NotFoundError(f"dataset {dataset_id} does not exist")
-    return dataset
+from storage.records import ModelRecord
 
 
 def model_spec(model: ModelRecord) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.jobs.kinds import ChildContext, JobKind
-from engine.jobs.kinds.common import artifact_of, model_or_raise, model_spec
+from engine.jobs.kinds.common import artifact_of, model_spec
+from engine.lookup import model_or_raise
 from storage import artifacts, catalog, measurements
 
 

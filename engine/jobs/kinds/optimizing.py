@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.jobs.kinds import ChildContext, JobKind
-from engine.jobs.kinds.common import (artifact_of, dataset_or_raise, model_or_raise, model_spec, relative_output,
-                                      store_model)
+from engine.jobs.kinds.common import artifact_of, model_spec, relative_output, store_model
+from engine.lookup import dataset_or_raise, model_or_raise
 from storage import artifacts, catalog
 from storage.records import ModelRecord
 
@@ -70,7 +70,7 @@ def _prepare(session, job) -> dict[str, Any]:  # noqa: ANN001
 
 def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
     from engine.artifact import Artifact
-    from engine.fidelity import run_pass
+    from engine.passes.gate import run_pass
     from engine.formats import inspect_model, read_dataset
     from engine.passes import get_pass
     from engine.passes.base import PassContext

@@ -1,0 +1,37 @@
+"""Running the studio: its settings, the database schema, a worker, and the doctor's checks."""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from engine import environment
+from storage.settings import Settings
+
+
+def settings() -> Settings:
+    """The typed settings from the environment; ConfigError naming a variable whose value is unusable."""
+    return environment.settings()
+
+
+def migrate() -> str | None:
+    """Create or upgrade the database to the newest schema; returns the revision it is at.
+
+    Raises ConfigError when the home or the database cannot be used."""
+    current = environment.settings()
+    environment.check_home(current)
+    return environment.open_database(current, upgrade=True)
+
+
+def run_worker(threads: int = 1, stop: threading.Event | None = None) -> None:
+    """Prepare the home and database, then consume the queue until stopped (``trimline worker``)."""
+    from engine.jobs.worker import run_worker as consume
+
+    environment.ready()
+    consume(threads=threads, stop=stop)
+
+
+def doctor() -> dict[str, Any]:
+    """Versions, CPU flags and checks that the studio can run here (``trimline doctor``)."""
+    from engine.doctor import run_checks
+
+    return run_checks()
