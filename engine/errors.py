@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from storage.sentences import first_line  # noqa: F401  (one helper for every layer; the store uses it too)
+
 
 class EngineError(Exception):
     """Base class: the message is shown to the user as it is."""
@@ -47,21 +49,14 @@ class ConfigError(EngineError):
     """The environment Trimline runs in is unusable: its home folder, database or queue."""
 
 
-def first_line(exc: BaseException, limit: int = 200) -> str:
-    """The first non-empty line of an exception's message (at most ``limit`` characters), or its type's
-    name when the message is empty: library errors often span pages, a sentence quotes one line."""
-    for line in str(exc).splitlines():
-        if line.strip():
-            return line.strip()[:limit]
-    return type(exc).__name__
-
-
 def validation_sentence(exc: Any, owner: str = "", known: Iterable[str] = ()) -> str:
     """A pydantic ``ValidationError`` as one sentence about its first problem.
 
     ``owner`` names what was being set (``pass 'fp16'``); ``known`` lists its settings, named when a key
-    is unknown. A validator's own ``ValueError`` sentence is kept as it is.
+    is unknown. A validator's own ``ValueError`` sentence is kept as it is; so is a plain ValueError's.
     """
+    if not callable(getattr(exc, "errors", None)):
+        return f"{owner}: {exc}" if owner else str(exc)
     err = exc.errors(include_url=False)[0]
     where = ".".join(str(p) for p in err["loc"])
     message = str((err.get("ctx") or {}).get("error") or err["msg"]).removeprefix("Value error, ")

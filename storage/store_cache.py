@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from storage.artifacts import size_of
+from storage.store_base import size_of
 
 _lock = threading.Lock()
 

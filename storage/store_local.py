@@ -11,7 +11,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from storage.artifacts import ArtifactPathError, StoredArtifact, StoreError, check_relpath, size_of
+from storage.store_base import ArtifactPathError, StoredArtifact, StoreError, check_relpath, size_of
 
 
 def _fsync_tree(path: Path) -> None:

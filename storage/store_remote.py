@@ -9,19 +9,14 @@ verified against the manifest. The endpoint of an S3-compatible server comes fro
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import uuid
 from pathlib import Path
 
-from storage.artifacts import StoredArtifact, StoreError, check_relpath, sha256_of
+from storage.store_base import StoredArtifact, StoreError, check_relpath, file_sha256, sha256_of
+from storage.sentences import first_line
 from storage.store_cache import ReadCache
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _masked(url: str) -> str:
@@ -55,7 +50,7 @@ class RemoteStore:
         except FileNotFoundError:
             return None
         except Exception as exc:  # unreachable endpoint, refused credentials, ...
-            raise StoreError(f"the artifact store {self.url} could not be read: {_first_line(exc)}") from exc
+            raise StoreError(f"the artifact store {self.url} could not be read: {first_line(exc)}") from exc
 
     def put(self, src: Path, name: str, digest: str) -> StoredArtifact:
         relpath = f"{digest[:2]}/{digest}/{name}"
@@ -74,7 +69,7 @@ class RemoteStore:
             self.fs.pipe_file(f"{tmp}/manifest", json.dumps(manifest).encode())
             self.fs.mv(f"{tmp}/manifest", self._manifest_key(relpath))
         except Exception as exc:
-            raise StoreError(f"the artifact store {self.url} could not take {name}: {_first_line(exc)}; "
+            raise StoreError(f"the artifact store {self.url} could not take {name}: {first_line(exc)}; "
                              "check that it is reachable, writable and has room, then retry") from exc
         finally:
             try:
@@ -100,8 +95,8 @@ class RemoteStore:
             try:
                 self.fs.get_file(self._key("objects", relpath, entry["path"]), str(local))
             except Exception as exc:
-                raise StoreError(f"the artifact store {self.url} could not be read: {_first_line(exc)}") from exc
-            if _file_sha256(local) != entry["sha256"]:
+                raise StoreError(f"the artifact store {self.url} could not be read: {first_line(exc)}") from exc
+            if file_sha256(local) != entry["sha256"]:
                 raise StoreError(f"artifact {relpath} in the store {self.url} does not match its manifest")
 
     def exists(self, relpath: str) -> bool:
@@ -122,9 +117,4 @@ class RemoteStore:
             self.fs.pipe_file(probe, b"ok")
             self.fs.rm(probe)
         except Exception as exc:
-            raise StoreError(f"the artifact store {self.url} cannot be written: {_first_line(exc)}") from exc
-
-
-def _file_sha256(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+            raise StoreError(f"the artifact store {self.url} cannot be written: {first_line(exc)}") from exc

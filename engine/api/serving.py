@@ -6,8 +6,8 @@ import os
 import re
 from typing import Any
 
-from engine.api.common import first_sentence, get_model, ready
-from engine.errors import InputError, NotFoundError
+from engine.api.common import get_model, ready
+from engine.errors import InputError, NotFoundError, validation_sentence
 from storage import catalog, measurements
 from storage.db import session_scope
 
@@ -48,7 +48,7 @@ def _settings(model_id: int, overrides: dict[str, Any] | None):  # noqa: ANN202
     try:
         return ModelSettings.model_validate(merged)
     except ValueError as exc:
-        raise InputError(first_sentence(exc)) from None
+        raise InputError(validation_sentence(exc)) from None
 
 
 def plan(model_ids: list[int], name: str | None = None, settings: dict[str, Any] | None = None,
@@ -70,7 +70,7 @@ def plan(model_ids: list[int], name: str | None = None, settings: dict[str, Any]
                                 labels=labels if labels is not None else {"stable": len(ids)},
                                 policy=Policy.parse(policy), settings=_settings(ids[-1], settings))
     except ValueError as exc:
-        raise InputError(first_sentence(exc)) from None
+        raise InputError(validation_sentence(exc)) from None
     deployments.save(deployment)
     return deployment.model_dump()
 
@@ -98,7 +98,7 @@ def _update(name: str, change) -> dict[str, Any]:  # noqa: ANN001
     try:
         deployment = Deployment.model_validate(doc)
     except ValueError as exc:
-        raise InputError(first_sentence(exc)) from None
+        raise InputError(validation_sentence(exc)) from None
     deployments.save(deployment)
     _reload_if_running(name)
     return deployment.model_dump()
@@ -211,7 +211,7 @@ def run_loadtest(url: str, name: str, concurrency: list[int], requests_per_level
         config = LoadtestConfig(concurrency=concurrency, requests_per_level=requests_per_level,
                                 seconds_per_level=seconds_per_level, p99_budget_ms=p99_budget_ms)
     except ValueError as exc:
-        raise InputError(first_sentence(exc)) from None
+        raise InputError(validation_sentence(exc)) from None
     result = sweep(url, name, config, version, token)
     result["hardware"] = hardware = fingerprint()
     if store:
