@@ -6,6 +6,7 @@ stored, and returns plain records or JSON-ready dicts. One module per topic; all
 import-linter: ``lint-imports``).
 """
 from engine.api import serving  # noqa: F401  (serving: engine.api.serving.*)
+from engine.api.auto import auto_params, auto_view, submit_auto
 from engine.api.catalogue import list_datasets, list_jobs, list_models, show_model
 from engine.api.common import (Submission, dataset_meta, dataset_path, get_dataset, get_model, model_path,
                                ready)
@@ -20,6 +21,7 @@ from engine.api.releasing import (copy_export, export_path, export_targets, get_
 from engine.api.studio import doctor, migrate, run_worker, settings
 
 __all__ = [
+    "auto_params", "auto_view", "submit_auto",
     "MAX_UPLOAD_BYTES", "Submission", "benchmark_runtimes", "benchmark_schema", "cancel_job", "compare",
     "copy_export", "dataset_meta", "dataset_path", "doctor", "export_path", "export_targets", "get_champion",
     "get_champion_record", "get_dataset", "get_job", "get_model", "image_layout_for", "job_log",

@@ -210,7 +210,10 @@ def _run_child(job: JobRecord, exclusive: bool, scratch: Path, log_path: Path, w
 
 def _finish(session, job: JobRecord, worker: str, outcome: _Outcome, scratch: Path, kind) -> None:  # noqa: ANN001
     if outcome.status != "exited":
-        jobstore.finish(session, job.id, worker, outcome.status, error=outcome.error)
+        live = scratch / "live.json"
+        result = kind.partial(session, job, json.loads(live.read_text()), scratch) \
+            if kind.partial is not None and live.exists() else None
+        jobstore.finish(session, job.id, worker, outcome.status, error=outcome.error, result=result)
         return
     result_file, error_file = scratch / "result.json", scratch / "error.json"
     if result_file.exists():

@@ -30,10 +30,12 @@ class JobKind:
     execute: Callable[[dict[str, Any], ChildContext], dict[str, Any]]
     commit: Callable[[Session, JobRecord, dict[str, Any], Path], dict[str, Any]]
     exclusive: bool = False  # holds the host lock alone (measurements)
+    # commits what a cancelled or timed-out child left in its scratch ``live.json`` (a search's finished part)
+    partial: Callable[[Session, JobRecord, dict[str, Any], Path], dict[str, Any]] | None = None
 
 
 def _load() -> dict[str, JobKind]:
-    from engine.jobs.kinds import exporting, importing, measuring, optimizing
+    from engine.jobs.kinds import auto, exporting, importing, measuring, optimizing
 
     return {
         "import": importing.IMPORT,
@@ -45,6 +47,7 @@ def _load() -> dict[str, JobKind]:
         "ab_compare": measuring.AB_COMPARE,
         "evaluate": measuring.EVALUATE,
         "export": exporting.EXPORT,
+        "auto": auto.AUTO,
     }
 
 

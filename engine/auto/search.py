@@ -1,0 +1,284 @@
+"""The search itself, run inside one job's child process.
+
+Order: build the reference (the parent as ONNX Runtime serves it), then each planned candidate in the
+order ``space.plan`` chose — screened with a short interleaved timing and an accuracy check — then the
+accuracy fallback where INT8 missed, then the finalists re-timed longer against the reference. The
+table is written to ``live.json`` after every candidate, so the page can follow it and a cancelled
+search keeps what finished.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.auto import judge
+from engine.auto.accuracy import costly_nodes, measure
+from engine.auto.build import Builder, Node
+from engine.auto.params import AutoParams, AutoResult, Candidate
+from engine.auto.space import Plan, op_mix, plan, static_config, without_data_adds
+from engine.errors import EngineError
+
+SCREEN_S, FINAL_S, FINALISTS = 0.6, 2.0, 3
+COMMIT_MARGIN_S = 5.0
+
+
+class Search:
+    def __init__(self, spec: dict[str, Any], ctx) -> None:  # noqa: ANN001
+        from engine.artifact import Artifact
+        from engine.measure.hardware import fingerprint, usable_cores
+
+        self.spec, self.ctx = spec, ctx
+        self.params = AutoParams(**spec["params"])
+        self.started = time.monotonic()
+        self.deadline = self.started + self.params.budget_s - COMMIT_MARGIN_S
+        self.hardware = fingerprint()
+        self.threads = self.params.threads or usable_cores()
+        parent = spec["parent"]
+        self.parent = Artifact(Path(parent["path"]), parent["format"])
+        self.result = AutoResult(parent=parent["id"], hardware=self.hardware)
+        self.rows: list[Candidate] = []
+        self.data, self.eval_data, data_sha = self._data()
+        self.builder = Builder(self.parent, spec["parent_identity"], spec["existing"], ctx.work, self.data, data_sha,
+                               ctx.log, lambda m: self._progress(m))
+        self.reference: Candidate | None = None
+        self.reference_node: Node | None = None
+
+    # ------------------------------------------------------------------ inputs
+    def _data(self):  # noqa: ANN202
+        from engine.formats import read_dataset
+
+        ds, ev = self.spec.get("dataset"), self.spec.get("eval_dataset")
+        data = read_dataset(Path(ds["path"])) if ds else None
+        eval_data = read_dataset(Path(ev["path"])) if ev else data
+        sha = ds["sha256"] if ds else None
+        if data is None:
+            self.result.notes.append(without_data_adds(self.parent.format))
+            if self.params.synthetic_calibration:
+                from engine.auto.synthetic import synthetic_calibration
+
+                data, sha = synthetic_calibration(self.spec["parent"]["inputs"])
+                self.result.notes.append("INT8 candidates were calibrated on a seeded synthetic set (labelled "
+                                         "synthetic): their speed is real, their accuracy is not claimed.")
+        elif ev is None and data.y is not None:
+            self.result.notes.append("Accuracy was measured on the calibration data; pass --eval-dataset for a "
+                                     "held-out figure.")
+        return data, eval_data, sha
+
+    def _progress(self, message: str) -> None:
+        spent = time.monotonic() - self.started
+        self.ctx.progress(min(0.99, spent / self.params.budget_s), message)
+
+    def _settings(self, runtime: str) -> dict[str, Any]:
+        if runtime == "tflite":
+            return {"runtime": "tflite", "threads": self.threads, "delegate": "XNNPACK", "batch": self.params.batch}
+        return {"runtime": "onnxruntime", "threads": self.threads, "execution_mode": "sequential",
+                "opt_level": "all", "batch": self.params.batch}
+
+    def _live(self) -> None:
+        self.result.candidates = ([self.reference] if self.reference else []) + self.rows
+        self.result.wall_s = round(time.monotonic() - self.started, 1)
+        doc = {**self.result.model_dump(mode="json"), "nodes": self.builder.new_nodes(self.ctx.work.parent),
+               "known": {k: n.id for k, n in self.builder.nodes.items() if n.id is not None},
+               "time_left_s": max(0.0, round(self.deadline - time.monotonic(), 1)),
+               "best": self._best_label()}
+        tmp = self.ctx.scratch / "live.tmp"
+        tmp.write_text(json.dumps(doc, default=str))
+        os.replace(tmp, self.ctx.scratch / "live.json")
+
+    def _best_label(self) -> str | None:
+        ok = [c for c in self.rows if c.status == "accepted" and c.ratio is not None]
+        return min(ok, key=self._score).label if ok else None
+
+    def _score(self, c: Candidate) -> float:
+        return float(c.size_bytes or 0) if self.params.objective == "size" else c.ratio
+
+    # ------------------------------------------------------------------ steps
+    def run(self) -> dict[str, Any]:
+        from engine.auto.timing import Timer
+
+        plans = plan(self.parent.format, self.hardware["flags"], self._mix(), self.data is not None,
+                     self.params.objective, self.params.target)
+        self._progress("building the reference")
+        to_onnx = [("tf2onnx", {"opset": 17})] if self.parent.format in ("keras", "savedmodel") else []
+        self.reference_node = self.builder.build(to_onnx) if to_onnx else None
+        ref_art = self.reference_node.artifact if self.reference_node else self.parent
+        self.timer = Timer(str(ref_art.onnx_file), self.params.batch, self.threads)
+        try:
+            self._reference(ref_art)
+            self._live()
+            for p in plans:
+                if time.monotonic() > self.deadline:
+                    self._skip(p, "the time budget ran out before it was tried")
+                    continue
+                self._try(p)
+                self._live()
+            self._fallback()
+            self._finals()
+        finally:
+            self.timer.close()
+        return self._finish()
+
+    def _mix(self) -> dict[str, int]:
+        return op_mix(self.parent.onnx_file) if self.parent.format == "onnx" else {"conv": 1, "matmul": 0}
+
+    def _reference(self, ref_art) -> None:  # noqa: ANN001
+        from engine.measure.benchmark import artifact_sizes
+
+        label = "parent" if self.reference_node is None else "parent (as ONNX, tf2onnx)"
+        ref = Candidate(label=label, status="reference", ratio=1.0, ratio_ci95=[1.0, 1.0],
+                        settings=self._settings("onnxruntime"), size_bytes=artifact_sizes(self.parent.path)[0],
+                        key=self.reference_node.key if self.reference_node else None,
+                        recipe=[{"pass": "tf2onnx", "config": self.reference_node.config}] if self.reference_node else [])
+        timing = self.timer.ab(str(ref_art.onnx_file), "onnxruntime", SCREEN_S)
+        ref.p50_ms, ref.ci95_ms = timing["reference_p50_ms"], timing["ci95_ms"]
+        if self.eval_data is not None and self.eval_data.y is not None:
+            ref.accuracy = measure(ref_art, self.eval_data, None)["accuracy"]
+        self.reference = ref
+        self.budget = judge.accuracy_budget(self.params, self.eval_data is not None and self.eval_data.y is not None,
+                                            self.eval_data is not None and self.spec.get("dataset") is not None)
+
+    def _skip(self, p: Plan, reason: str) -> None:
+        self.rows.append(Candidate(label=p.label, runtime=p.runtime, status="skipped", reason=reason,
+                                   recipe=self._recipe(p), settings=self._settings(p.runtime)))
+        self.result.partial = True
+
+    def _recipe(self, p: Plan) -> list[dict[str, Any]]:
+        return [{"pass": name, "config": self.builder.full_config(name, cfg)} for name, cfg in p.steps]
+
+    def _try(self, p: Plan, float_nodes: list[str] | None = None) -> Candidate:
+        from engine.measure.benchmark import artifact_sizes
+
+        c = Candidate(label=p.label, runtime=p.runtime, recipe=self._recipe(p), settings=self._settings(p.runtime),
+                      float_nodes=float_nodes or [])
+        self.rows.append(c)
+        self._progress(f"building {p.label}")
+        try:
+            node = self.builder.build(p.steps)
+            c.key = node.key
+            c.size_bytes = artifact_sizes(node.artifact.path)[0]
+            if self._same_as_reference(node):
+                c.status, c.reason = "rejected", ("computes exactly what the parent does (the same operators and "
+                                                  "weights), so there is no speed to gain")
+                return c
+            self._progress(f"timing {p.label} against the parent")
+            timing = self.timer.ab(str(node.artifact.path), p.runtime, SCREEN_S)
+            c.p50_ms, c.ci95_ms, c.ratio, c.ratio_ci95 = (timing["p50_ms"], timing["ci95_ms"], timing["ratio"],
+                                                          timing["ratio_ci95"])
+            if self.eval_data is not None:
+                ref = self.reference_node.artifact if self.reference_node else self.parent
+                c.accuracy, c.agreement = measure(node.artifact, self.eval_data, ref).values()
+                if self.spec.get("dataset") is None:
+                    c.accuracy = None  # synthetic inputs: agreement only, no accuracy claim
+        except EngineError as exc:
+            c.status, c.reason = "failed", f"failed: {exc}"
+            return c
+        except Exception as exc:  # a library failure on one candidate must not end the search
+            self.ctx.log.exception("candidate %s failed", p.label)
+            c.status, c.reason = "failed", f"failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            return c
+        self._judge(c)
+        return c
+
+    def _same_as_reference(self, node: Node) -> bool:
+        from engine.measure.graph_identity import same_computation
+
+        ref = self.reference_node.artifact if self.reference_node else self.parent
+        return same_computation(ref.path, ref.format, node.artifact.path, node.artifact.format)
+
+    def _judge(self, c: Candidate) -> None:
+        miss = judge.accuracy_verdict(c, self.budget, self.reference.accuracy)
+        if miss:
+            c.status, c.reason = "rejected", miss
+            return
+        slow = judge.speed_reason(c) if self.params.objective != "size" else ""
+        if slow and (c.ratio_ci95 or [0])[0] > 1:
+            c.status, c.reason = "rejected", slow
+            return
+        c.status, c.reason = "accepted", slow or "within budget"
+
+    def _fallback(self) -> None:
+        """INT8 that missed the accuracy budget: keep the nodes that cost it in float, fewest first."""
+        missed = [c for c in self.rows if c.status == "rejected" and c.reason.startswith(("accuracy", "top-1"))
+                  and c.recipe and c.recipe[-1]["pass"] == "ort-quantize-static"]
+        good_int8 = [c for c in self.rows if c.status == "accepted" and "INT8" in c.label]
+        if not missed or good_int8 or self.eval_data is None or time.monotonic() > self.deadline:
+            return
+        worst = min(missed, key=lambda c: c.ratio or 9)
+        steps = [(s["pass"], s["config"]) for s in worst.recipe]
+        float_graph = self.builder.build(steps[:-1]).artifact.onnx_file
+        qdq_steps = steps[:-1] + [("ort-quantize-static", {**steps[-1][1], "format": "qdq"})]
+        self._progress("finding the nodes that cost accuracy")
+        try:
+            qdq = self.builder.build(qdq_steps).artifact.onnx_file
+            ranked = [r for r in costly_nodes(float_graph, qdq, self.eval_data, self.ctx.work) if r["node"]]
+        except Exception as exc:
+            self.result.notes.append(f"The accuracy fallback could not compare activations ({exc}).")
+            return
+        k = 1
+        while k <= len(ranked) and time.monotonic() < self.deadline:
+            names = [r["node"] for r in ranked[:k]]
+            cfg = {**steps[-1][1], "exclude_nodes": names}
+            p = Plan(f"{worst.label}, {k} node(s) float", steps[:-1] + [("ort-quantize-static", cfg)],
+                     family="int8-fallback", needs_data=True)
+            c = self._try(p, names)
+            self._live()
+            if c.status in ("accepted", "rejected") and not c.reason.startswith(("accuracy", "top-1")):
+                if c.ratio and worst.ratio:
+                    c.reason = (f"{c.reason}; kept {', '.join(names)} in float: speed cost "
+                                f"{c.ratio / worst.ratio:.2f}× the all-INT8 latency")
+                return
+            k *= 2
+
+    def _finals(self) -> None:
+        if self.params.objective == "size":
+            return
+        ok = sorted((c for c in self.rows if c.status == "accepted" and c.ratio is not None), key=lambda c: c.ratio)
+        for c in ok[:FINALISTS]:
+            if time.monotonic() > self.deadline:
+                self.result.partial = True
+                break
+            self._progress(f"final interleaved timing: {c.label}")
+            node = self.builder.nodes[c.key]
+            timing = self.timer.ab(str(node.artifact.path), c.runtime, FINAL_S, min_pairs=100)
+            c.p50_ms, c.ci95_ms, c.ratio, c.ratio_ci95 = (timing["p50_ms"], timing["ci95_ms"], timing["ratio"],
+                                                          timing["ratio_ci95"])
+            self._judge(c)
+            self._live()
+
+    def _finish(self) -> dict[str, Any]:
+        ref = self.reference
+        ok = [c for c in self.rows if c.status == "accepted" and c.ratio is not None]
+        if self.params.objective == "size":
+            ok = [c for c in ok if c.size_bytes and ref.size_bytes and c.size_bytes < ref.size_bytes]
+        else:
+            ok = [c for c in ok if (c.ratio_ci95 or [1, 1])[1] < 1]
+        best = min(ok, key=self._score) if ok else None
+        if best is not None:
+            best.status = "recommended"
+        reason = self._none_reason() if best is None else ""
+        self.result.explanation = judge.explanation(best, ref, self.params, self.hardware, reason)
+        self.result.settings = (best or ref).settings
+        self.result.pareto = []
+        self._live()
+        doc = json.loads((self.ctx.scratch / "live.json").read_text())
+        doc["recommended_key"] = best.key if best else (ref.key or None)
+        doc["pareto_keys"] = [c.key for c in judge.pareto([ref] + self.rows)]
+        return doc
+
+    def _none_reason(self) -> str:
+        tried = [c for c in self.rows if c.status != "skipped"]
+        if not tried:
+            return "No candidate could be tried within the budget; give the search more time."
+        close = sorted((c for c in tried if c.ratio is not None), key=lambda c: c.ratio)[:2]
+        hints = "; ".join(f"{c.label}: {c.reason}" for c in close)
+        relax = (" Relax the accuracy budget (--max-accuracy-drop) or give labelled data for the fallback"
+                 if any(c.reason.startswith(("accuracy", "top-1")) for c in tried) else "")
+        return (f"Nothing met the goal: no candidate was faster than the parent beyond the noise within the "
+                f"accuracy budget. Closest: {hints or 'none measured'}.{relax}")
+
+
+def run_search(spec: dict[str, Any], ctx) -> dict[str, Any]:  # noqa: ANN001
+    return Search(spec, ctx).run()

@@ -1,0 +1,113 @@
+"""The candidates a search may try, ordered by what the hardware and the model's op mix say pays first.
+
+Knowledge before brute force: on CPUs with VNNI or AMX, int8 dot products take unsigned activations and
+signed weights (u8×s8), so those go first; on AVX2-only CPUs uint8×uint8 QOperator per channel was the
+fastest INT8 form measured here. Dynamic quantization computes each activation's scale at run time:
+it pays on MatMul-heavy models and was 2–12× slower than float on conv networks, so it goes last there.
+Float16 runs through casts on CPUs without native half arithmetic: it is tried for size, last for speed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+
+
+@dataclass
+class Plan:
+    """A candidate before it is built: its steps from the parent, the runtime that serves it."""
+
+    label: str
+    steps: list[tuple[str, dict[str, Any]]]
+    runtime: str = "onnxruntime"
+    family: str = "graph"
+    needs_data: bool = False
+    float_nodes: list[str] = field(default_factory=list)
+
+
+def has_vnni(flags: dict[str, bool]) -> bool:
+    return any(flags.get(f) for f in VNNI_FLAGS)
+
+
+def op_mix(onnx_file) -> dict[str, int]:  # noqa: ANN001
+    """How many Conv and MatMul/Gemm nodes the float graph holds."""
+    import onnx
+
+    model = onnx.load(str(onnx_file), load_external_data=False)
+    conv = sum(1 for n in model.graph.node if n.op_type == "Conv")
+    matmul = sum(1 for n in model.graph.node if n.op_type in ("MatMul", "Gemm"))
+    return {"conv": conv, "matmul": matmul}
+
+
+def static_config(fmt: str, act: str, weight: str, per_channel: bool = True, **extra: Any) -> dict[str, Any]:
+    # preprocess off: the search quantizes the graph onnx-optimize level=basic already simplified, so node
+    # names stay those of that graph and the accuracy fallback can name the nodes it keeps in float
+    return {"format": fmt, "activation_type": act, "weight_type": weight, "per_channel": per_channel,
+            "preprocess": False, **extra}
+
+
+def _static_orders(vnni: bool) -> list[tuple[str, str, str, bool]]:
+    if vnni:
+        return [("qoperator", "uint8", "int8", True), ("qdq", "uint8", "int8", True),
+                ("qoperator", "uint8", "uint8", True), ("qdq", "int8", "int8", True),
+                ("qoperator", "uint8", "int8", False)]
+    return [("qoperator", "uint8", "uint8", True), ("qoperator", "uint8", "int8", True),
+            ("qdq", "uint8", "int8", True), ("qdq", "int8", "int8", True), ("qoperator", "uint8", "uint8", False)]
+
+
+def static_label(fmt: str, act: str, weight: str, per_channel: bool) -> str:
+    short = {"uint8": "u8", "int8": "s8"}
+    return (f"static INT8 {'QOperator' if fmt == 'qoperator' else 'QDQ'} {short[act]}/{short[weight]}"
+            f"{' per-channel' if per_channel else ''}")
+
+
+def plan(source_format: str, flags: dict[str, bool], mix: dict[str, int], has_data: bool, objective: str,
+         target: str | None) -> list[Plan]:
+    """Every candidate for a model of ``source_format``, in the order they should be tried."""
+    to_onnx = [("tf2onnx", {"opset": 17})] if source_format in ("keras", "savedmodel") else []
+    optimized = to_onnx + [("onnx-optimize", {"level": "basic"})]
+    ort_ok = target in (None, "cpu", "onnxruntime")
+    tfl_ok = target in (None, "cpu", "tflite") and source_format in ("keras", "savedmodel")
+    statics = [Plan(static_label(*o), optimized + [("ort-quantize-static", static_config(*o))], family="int8-static",
+                    needs_data=True) for o in _static_orders(has_vnni(flags))]
+    dynamic = Plan("dynamic INT8 (weights)", optimized + [("ort-quantize-dynamic", {"weight_type": "uint8"})],
+                   family="int8-dynamic")
+    fp16 = Plan("float16", optimized + [("fp16", {"auto_block": True})], family="fp16")
+    graph = Plan("graph-optimized (basic)", optimized, family="graph")
+    tfl = {q: Plan(f"TFLite {label} (XNNPACK)", [("tflite", {"quantization": q})], runtime="tflite",
+                   family="tflite", needs_data=q == "int8")
+           for q, label in (("int8", "full-integer INT8"), ("none", "float32"), ("dynamic", "dynamic-range INT8"),
+                            ("float16", "float16"))}
+    matmul_heavy = mix.get("matmul", 0) > mix.get("conv", 0)
+    order: list[Plan] = []
+    if ort_ok:
+        order.append(graph)
+        order.append(statics[0])
+    if tfl_ok:
+        order.append(tfl["int8"])
+    if ort_ok:
+        if matmul_heavy:
+            order.append(dynamic)
+        order += statics[1:3]
+    if tfl_ok:
+        order.append(tfl["none"])
+    if ort_ok:
+        order += statics[3:]
+        if objective == "size":
+            order.insert(2, fp16)
+        else:
+            order.append(fp16)
+        if not matmul_heavy:
+            order.append(dynamic)
+    if tfl_ok:
+        order += [tfl["dynamic"], tfl["float16"]]
+    return [p for p in order if has_data or not p.needs_data]
+
+
+def without_data_adds(source_format: str) -> str:
+    """What a data set would add to a search that had none."""
+    extra = " and TFLite full-integer INT8" if source_format in ("keras", "savedmodel") else ""
+    return ("A data set would add static INT8 (calibrated activations, usually the fastest on CPUs)" + extra +
+            ", and accuracy checks against a budget; pass one with --dataset (or --synthetic-calibration for a "
+            "latency-only search, with no accuracy claimed).")

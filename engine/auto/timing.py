@@ -1,0 +1,120 @@
+"""Interleaved timing of each candidate against the reference (the parent as ONNX Runtime serves it).
+
+Ratios the search acts on come from A B A B … loops, never from two separate benchmarks: drift hits both
+sides alike. One long-lived process times all ONNX candidates on one global ORT thread pool (two
+per-session pools steal the cores from each other, see ``engine.measure.compare``); TFLite candidates
+are timed in a second process against a reference session whose pool does not spin, since an idle
+spinning ORT pool would steal the cores from the TFLite interpreter.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+_SESSIONS: dict[tuple, Any] = {}
+
+
+def _init(threads: int, shared: bool) -> None:
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    if shared:
+        import onnxruntime as ort
+
+        ort.set_global_thread_pool_sizes(threads, 1)
+
+
+def _ort_session(path: str, threads: int, shared: bool, opt_level: str):  # noqa: ANN202
+    key = ("ort", path, threads, shared, opt_level)
+    if key not in _SESSIONS:
+        import onnxruntime as ort
+
+        from engine.measure.runners import ORT_LEVELS, ort_options
+
+        if shared:
+            options = ort.SessionOptions()
+            options.use_per_session_threads = False
+            options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, ORT_LEVELS[opt_level])
+        else:
+            options = ort_options(threads, opt_level, spinning=False)
+        _SESSIONS[key] = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    return _SESSIONS[key]
+
+
+def _call(path: str, runtime: str, threads: int, shared: bool, opt_level: str, batch: int):  # noqa: ANN202
+    from engine.measure.compare import _feeds
+
+    if runtime == "onnxruntime":
+        session = _ort_session(path, threads, shared, opt_level)
+        feeds = _feeds(session, batch, None)
+        return lambda: session.run(None, feeds), feeds
+    from engine.artifact import Artifact
+    from engine.measure.runners import open_session
+
+    key = ("tflite", path, threads)
+    if key not in _SESSIONS:
+        _SESSIONS[key] = open_session(Artifact(__import__("pathlib").Path(path), "tflite"), "tflite", threads)
+    return _SESSIONS[key], None
+
+
+def _ab(reference: str, candidate: str, runtime: str, batch: int, threads: int, shared: bool, opt_level: str,
+        budget_s: float, min_pairs: int) -> dict[str, Any]:
+    from engine.measure.stats import median_ci, ratio_ci, rel_half_width
+
+    ref_call, feeds = _call(reference, "onnxruntime", threads, shared, opt_level, batch)
+    if runtime == "onnxruntime":
+        cand_call, _ = _call(candidate, runtime, threads, shared, opt_level, batch)
+    else:
+        cand_call = _call(candidate, runtime, threads, shared, opt_level, batch)[0].prepare(
+            {k: v for k, v in feeds.items()})
+    for _ in range(5):
+        ref_call()
+        cand_call()
+    clock = time.perf_counter_ns
+    ta: list[float] = []
+    tb: list[float] = []
+    started = clock()
+    deadline = started + int(budget_s * 1e9)
+    settled = started + int(min(0.3, budget_s / 2) * 1e9)
+    while len(ta) < 200_000:
+        order = ((ref_call, ta), (cand_call, tb)) if len(ta) % 2 == 0 else ((cand_call, tb), (ref_call, ta))
+        for call, out in order:
+            t0 = clock()
+            call()
+            out.append((clock() - t0) / 1e6)
+        n = len(ta)
+        now = clock()
+        if n >= min_pairs and (now > deadline or (now > settled and n % 50 == 0 and rel_half_width(ta) < 0.01
+                                                   and rel_half_width(tb) < 0.01)):
+            break
+    ratio, lo, hi = ratio_ci(ta, tb)
+    return {"reference_p50_ms": float(np.median(ta)), "p50_ms": float(np.median(tb)),
+            "ci95_ms": list(median_ci(tb)), "ratio": ratio, "ratio_ci95": [lo, hi], "pairs": len(ta)}
+
+
+class Timer:
+    """Long-lived timing processes, one for ONNX Runtime candidates and one for TFLite ones."""
+
+    def __init__(self, reference: str, batch: int, threads: int, opt_level: str = "all") -> None:
+        self.reference, self.batch, self.threads, self.opt_level = reference, batch, threads, opt_level
+        self._pools: dict[str, Any] = {}
+
+    def _pool(self, runtime: str):  # noqa: ANN202
+        shared = runtime == "onnxruntime"
+        if runtime not in self._pools:
+            self._pools[runtime] = multiprocessing.get_context("spawn").Pool(
+                1, initializer=_init, initargs=(self.threads, shared))
+        return self._pools[runtime], shared
+
+    def ab(self, candidate: str, runtime: str, budget_s: float, min_pairs: int = 30) -> dict[str, Any]:
+        """Candidate vs reference, interleaved: p50s, ratio (candidate/reference) and its 95% CI."""
+        pool, shared = self._pool(runtime)
+        return pool.apply(_ab, (self.reference, candidate, runtime, self.batch, self.threads, shared,
+                                self.opt_level, budget_s, min_pairs))
+
+    def close(self) -> None:
+        for pool in self._pools.values():
+            pool.terminate()
+        self._pools.clear()

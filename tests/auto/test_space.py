@@ -1,0 +1,50 @@
+"""The search space is ordered by the hardware fingerprint and the op mix, and pruned by the goal."""
+from __future__ import annotations
+
+from engine.auto.space import plan
+
+VNNI = {"avx2": True, "avx512_vnni": True}
+AVX2 = {"avx2": True, "avx512_vnni": False}
+CONV = {"conv": 20, "matmul": 1}
+MATMUL = {"conv": 0, "matmul": 12}
+
+
+def _labels(plans):
+    return [p.label for p in plans]
+
+
+def test_vnni_cpus_try_unsigned_by_signed_int8_first():
+    first = next(p for p in plan("onnx", VNNI, CONV, True, "latency", None) if p.family == "int8-static")
+    assert first.label == "static INT8 QOperator u8/s8 per-channel"
+    assert first.steps[-1][1]["weight_type"] == "int8" and first.steps[-1][1]["activation_type"] == "uint8"
+
+
+def test_avx2_cpus_try_uint8_qoperator_first():
+    first = next(p for p in plan("onnx", AVX2, CONV, True, "latency", None) if p.family == "int8-static")
+    assert first.label == "static INT8 QOperator u8/u8 per-channel"
+
+
+def test_dynamic_int8_goes_early_for_matmul_models_and_last_for_conv_models():
+    conv = _labels(plan("onnx", VNNI, CONV, True, "latency", None))
+    matmul = _labels(plan("onnx", VNNI, MATMUL, True, "latency", None))
+    assert conv[-1] == "dynamic INT8 (weights)"
+    assert matmul.index("dynamic INT8 (weights)") < matmul.index("static INT8 QDQ u8/s8 per-channel")
+
+
+def test_keras_models_let_tflite_compete_and_targets_narrow_the_runtimes():
+    both = plan("keras", VNNI, CONV, True, "latency", None)
+    assert {p.runtime for p in both} == {"onnxruntime", "tflite"}
+    assert all(p.steps[0][0] == "tf2onnx" for p in both if p.runtime == "onnxruntime")
+    assert {p.runtime for p in plan("keras", VNNI, CONV, True, "latency", "tflite")} == {"tflite"}
+    assert {p.runtime for p in plan("onnx", VNNI, CONV, True, "latency", None)} == {"onnxruntime"}
+
+
+def test_without_data_only_what_needs_none_is_planned():
+    plans = plan("keras", VNNI, CONV, False, "latency", None)
+    assert plans and not any(p.needs_data for p in plans)
+    assert "TFLite full-integer INT8 (XNNPACK)" not in _labels(plans)
+
+
+def test_size_goals_try_float16_early():
+    labels = _labels(plan("onnx", VNNI, CONV, True, "size", None))
+    assert labels.index("float16") < labels.index("static INT8 QDQ u8/s8 per-channel")

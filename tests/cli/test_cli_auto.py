@@ -1,0 +1,82 @@
+"""`trimline auto` end to end on the digits CNN: the contract, honest verdicts, reuse, bad input."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.cli.test_cli import cli, cli_json, refused
+
+pytestmark = pytest.mark.xdist_group("cli")
+
+STATUSES = {"reference", "recommended", "accepted", "rejected", "failed", "skipped"}
+
+
+@pytest.fixture(scope="module")
+def digits_home(tmp_path_factory: pytest.TempPathFactory, digits_onnx: Path,
+                digits_files: tuple[Path, Path]) -> tuple[Path, int, int, int]:
+    """(home, ONNX digits model id, calibration set id, held-out labelled set id), shared by this module."""
+    tmp_path = tmp_path_factory.mktemp("auto")
+    home = tmp_path / "home"
+    data = np.load(digits_files[1])
+    np.savez(tmp_path / "calib.npz", x=data["x"][:200], y=data["y"][:200])
+    np.savez(tmp_path / "held_out.npz", x=data["x"][200:], y=data["y"][200:])
+    model = cli_json(home, "import", str(digits_onnx))["id"]
+    calib = cli_json(home, "dataset", "import", str(tmp_path / "calib.npz"))["id"]
+    held = cli_json(home, "dataset", "import", str(tmp_path / "held_out.npz"))["id"]
+    return home, model, calib, held
+
+
+def _search(home: Path, model: int, *extra: str) -> dict:
+    return cli_json(home, "auto", str(model), "--budget", "2m", "--target", "onnxruntime", *extra)
+
+
+def test_auto_recommends_only_a_faster_candidate_within_budget_and_reuses_nodes(digits_home) -> None:
+    home, model, calib, held = digits_home
+    out = _search(home, model, "--dataset", str(calib), "--eval-dataset", str(held), "--max-accuracy-drop", "0.01")
+    assert {"recommended", "parent", "candidates", "pareto"} <= set(out)
+    assert out["parent"] == model
+    rows = out["candidates"]
+    assert {"id", "recipe", "status", "p50_ms", "accuracy", "reason"} <= set(rows[0])
+    assert {r["status"] for r in rows} <= STATUSES
+    reference = next(r for r in rows if r["status"] == "reference")
+    assert reference["id"] == model and reference["accuracy"] > 0.9
+    assert any(r["recipe"] and r["recipe"][-1]["pass"] == "ort-quantize-static" for r in rows)
+    for r in rows:
+        if r["status"] in ("rejected", "failed"):
+            assert r["reason"], r
+        if r["status"] == "accepted" or r["status"] == "recommended":
+            assert reference["accuracy"] - r["accuracy"] <= 0.01 + 1e-9
+    chosen = [r for r in rows if r["status"] == "recommended"]
+    if out["recommended"] == model:
+        assert not chosen and "parent" in out["explanation"]
+    else:
+        (best,) = chosen
+        assert best["id"] == out["recommended"] and best["ratio_ci95"][1] < 1
+        assert "beyond the noise" in out["explanation"]
+    ids = {r["id"] for r in rows if r["id"] is not None}
+    assert set(out["pareto"]) <= ids and out["pareto"]
+    assert out["settings"]["threads"] >= 1 and out["settings"]["runtime"] == "onnxruntime" or out["recommended"] != model
+
+    before = len(cli_json(home, "models"))
+    again = _search(home, model, "--dataset", str(calib), "--eval-dataset", str(held), "--max-accuracy-drop", "0.01")
+    assert len(cli_json(home, "models")) == before  # every candidate was found by its derivation key
+    built = {tuple(map(str, r["recipe"])): r["id"] for r in rows if r["id"] is not None}
+    assert all(built.get(tuple(map(str, r["recipe"]))) == r["id"] for r in again["candidates"] if r["id"] is not None)
+
+
+def test_auto_without_data_runs_what_needs_none_and_says_what_data_would_add(digits_home) -> None:
+    home, model, _, _ = digits_home
+    out = _search(home, model)
+    passes = {step["pass"] for r in out["candidates"] for step in r["recipe"]}
+    assert "ort-quantize-static" not in passes and {"onnx-optimize", "ort-quantize-dynamic"} <= passes
+    assert any("A data set would add static INT8" in note for note in out["notes"])
+
+
+def test_auto_refuses_an_unknown_objective_before_queueing(digits_home) -> None:
+    home, model, _, _ = digits_home
+    jobs = len(cli_json(home, "jobs"))
+    assert "unknown objective 'speed'; choose latency, throughput or size" in refused(
+        home, "auto", str(model), "--objective", "speed")
+    assert len(cli_json(home, "jobs")) == jobs
