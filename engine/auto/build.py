@@ -45,7 +45,7 @@ class Builder:
         return get_pass(pass_name).config(**config).model_dump(mode="json")
 
     def key_of(self, parent_key: str | None, pass_name: str, config: dict[str, Any]) -> str:
-        from engine.jobs.kinds.optimizing import derivation_key
+        from engine.lineage import derivation_key
 
         return derivation_key(parent_key or self.parent_identity, pass_name, config, self.dataset_sha)
 

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.jobs.kinds import ChildContext, JobKind
-from engine.jobs.kinds.common import dataset_or_raise, model_or_raise, model_spec, store_model
-from engine.jobs.kinds.optimizing import model_identity
+from engine.jobs.kinds.common import model_spec, store_model
+from engine.lineage import model_identity
+from engine.lookup import dataset_or_raise, model_or_raise
 from storage import artifacts, catalog, measurements
 
 

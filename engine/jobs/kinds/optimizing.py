@@ -1,35 +1,15 @@
 """Optimize and recipe jobs: run passes in the child, store each output as a child lineage node."""
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 from engine.jobs.kinds import ChildContext, JobKind
 from engine.jobs.kinds.common import artifact_of, model_spec, relative_output, store_model
+from engine.lineage import derivation_key, model_identity  # noqa: F401  (re-exported for callers here)
 from engine.lookup import dataset_or_raise, model_or_raise
 from storage import artifacts, catalog
 from storage.records import ModelRecord
-
-
-def model_identity(model: ModelRecord) -> str:
-    """A root is identified by its content; a derived node by the key of its derivation."""
-    return model.derivation_key or f"root:{model.sha256}:{model.id}"
-
-
-def derivation_key(parent_identity: str, pass_name: str, config: dict[str, Any], dataset_sha: str | None) -> str:
-    """Content address of a derivation: the same pass and config on the same parent is one node. The data
-    set counts only for passes that use one (calibration, fine-tuning): a conversion run inside a recipe
-    that carries data is the same node as the conversion run alone."""
-    from engine.passes import get_pass, required_data
-
-    spec = get_pass(pass_name)
-    if required_data(spec, spec.config(**config)) == "nothing":
-        dataset_sha = None
-    payload = json.dumps({"parent": parent_identity, "pass": pass_name, "config": config, "data": dataset_sha},
-                         sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _dataset_spec(session, dataset_id: int | None) -> dict[str, Any] | None:  # noqa: ANN001
