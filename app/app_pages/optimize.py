@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import forms, recipe_panel, tables, ui
+from app import auto_panel, forms, recipe_panel, tables, ui
 from engine import api
 
 st.title("Optimize")
@@ -14,7 +14,7 @@ everything = ui.models()
 if not everything:
     ui.empty_state("No models to optimize yet.")
     st.stop()
-pass_tab, recipe_tab = st.tabs(["Pass", "Recipe"])
+pass_tab, recipe_tab, auto_tab = st.tabs(["Pass", "Recipe", "Auto"])
 
 
 def one_pass() -> None:
@@ -76,3 +76,5 @@ with pass_tab:
     one_pass()
 with recipe_tab:
     recipe_panel.render(everything)
+with auto_tab:
+    auto_panel.render(everything)

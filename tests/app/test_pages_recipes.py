@@ -33,7 +33,7 @@ def test_recipe_for_lists_the_passes_from_the_root_and_reads_back(home, imported
 def test_recipe_tab_saves_a_derived_models_passes_as_yaml(page, imported):
     child = run_job(api.submit_optimize(imported, "ort-quantize-dynamic", {}).job.id).result["model_id"]
     at = page("optimize", model_id=child)
-    assert [t.label for t in at.tabs] == ["Pass", "Recipe"]
+    assert [t.label for t in at.tabs] == ["Pass", "Recipe", "Auto"]
     assert by_label(at.selectbox, "Derived model").value == child
     (code,) = at.code
     assert code.language == "yaml" and code.value == api.recipe_for(child).rstrip("\n")

@@ -1,0 +1,146 @@
+"""The Optimize page's Auto tab: state a goal, follow the search live, take its recommendation."""
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from app import tables, ui
+from engine import api
+
+OBJECTIVES = {"latency": "Latency (p50 at the batch)", "throughput": "Throughput (items/s at the batch)",
+              "size": "Size on disk"}
+TARGETS = {None: "Let runtimes compete", "cpu": "This CPU", "onnxruntime": "ONNX Runtime only",
+           "tflite": "TFLite only"}
+
+
+def render(models: list[dict[str, Any]]) -> None:
+    searchable = [m for m in sorted(models, key=lambda m: -m["id"]) if m["format"] in ("onnx", "keras", "savedmodel")]
+    if not searchable:
+        st.info("The search starts from ONNX, Keras or SavedModel models; import one on Home.")
+        return
+    _form(searchable)
+    job_id = st.session_state.get("auto_job")
+    if job_id:
+        _follow(job_id)
+
+
+def _form(models: list[dict[str, Any]]) -> None:
+    data = {d["id"]: d for d in ui.datasets()}
+    label = lambda i: "(none)" if i is None else tables.dataset_label(data[i])  # noqa: E731
+    with st.form("auto_form"):
+        model = ui.pick_model("Search from", models, state_key="auto_model_id")
+        left, right = st.columns(2)
+        dataset = left.selectbox("Calibration data", [None, *data], format_func=label, key="auto_dataset",
+                                 help="Calibrates INT8 and, without a held-out set, measures accuracy.")
+        held_out = right.selectbox("Held-out data (accuracy)", [None, *data], format_func=label, key="auto_eval")
+        objective = left.selectbox("Objective", list(OBJECTIVES), format_func=OBJECTIVES.get, key="auto_objective")
+        target = right.selectbox("Runtime", list(TARGETS), format_func=TARGETS.get, key="auto_target")
+        kind = left.radio("Accuracy budget", ["Most accuracy lost", "Least agreement with the parent"],
+                          key="auto_budget_kind", horizontal=True)
+        amount = right.number_input("Points lost (0.01 = one point)" if kind.startswith("Most") else
+                                    "Top-1 agreement", min_value=0.0, max_value=1.0, key="auto_budget_value",
+                                    value=0.01 if kind.startswith("Most") else 0.99, step=0.005, format="%.3f")
+        batch = left.number_input("Batch", min_value=1, value=1, step=1, key="auto_batch")
+        threads = right.number_input("Threads (0: this machine's cores)", min_value=0, value=0, step=1,
+                                     key="auto_threads")
+        budget = left.text_input("Time budget", value="5m", key="auto_time", help="e.g. 90s, 10m, 1h")
+        synthetic = right.checkbox("No data: calibrate INT8 on synthetic inputs (no accuracy claimed)",
+                                   key="auto_synthetic")
+        go = st.form_submit_button("Search", type="primary", icon=":material/travel_explore:")
+    if go:
+        with ui.shows_errors():
+            job = api.submit_auto(model_id=model["id"], dataset_id=dataset, eval_dataset_id=held_out,
+                                  objective=objective, target=target, batch=int(batch),
+                                  threads=int(threads) or None, budget=budget, synthetic_calibration=synthetic,
+                                  max_accuracy_drop=amount if kind.startswith("Most") else None,
+                                  min_fidelity=None if kind.startswith("Most") else amount)
+            st.session_state["auto_job"] = job.id
+            ui.refresh()
+
+
+def candidate_rows(view: dict[str, Any]) -> list[dict[str, Any]]:
+    """The live table: one row per candidate, latency with its CI, size, accuracy, verdict."""
+    rows = []
+    for c in view.get("candidates", []):
+        ci = c.get("ci95_ms")
+        latency = (f"{c['p50_ms']:.3f} ({ci[0]:.3f}–{ci[1]:.3f})" if c.get("p50_ms") is not None and ci
+                   else (f"{c['p50_ms']:.3f}" if c.get("p50_ms") is not None else "–"))
+        accuracy = c.get("accuracy") if c.get("accuracy") is not None else c.get("agreement")
+        rows.append({"model": c.get("id"), "candidate": c.get("label"), "runtime": c.get("runtime"),
+                     "status": c.get("status"), "p50 ms (95% CI)": latency,
+                     "× parent": None if c.get("ratio") is None else round(c["ratio"], 3),
+                     "size MB": None if not c.get("size_bytes") else round(c["size_bytes"] / 1e6, 3),
+                     "accuracy": None if accuracy is None else round(accuracy, 4), "verdict": c.get("reason")})
+    return rows
+
+
+def pareto_figure(view: dict[str, Any]):  # noqa: ANN201
+    """Latency against size, coloured by accuracy; the Pareto front ringed."""
+    import plotly.graph_objects as go
+
+    front = set(view.get("pareto") or [])
+    rows = [c for c in view.get("candidates", []) if c.get("p50_ms") is not None and c.get("size_bytes")]
+    fig = go.Figure()
+    for on_front in (False, True):
+        pick = [c for c in rows if (c.get("id") in front) == on_front]
+        fig.add_scatter(x=[c["p50_ms"] for c in pick], y=[c["size_bytes"] / 1e6 for c in pick], mode="markers",
+                        name="Pareto front" if on_front else "other candidates", text=[c["label"] for c in pick],
+                        marker={"size": 14 if on_front else 9, "symbol": "circle-open" if on_front else "circle",
+                                "line": {"width": 2}})
+    fig.update_layout(xaxis_title="p50 latency (ms)", yaxis_title="size (MB)", height=360,
+                      margin={"l": 10, "r": 10, "t": 30, "b": 10}, title="Latency / size of every candidate")
+    return fig
+
+
+def _follow(job_id: int) -> None:
+    view = api.auto_view(job_id)
+    if view["live"] and view["status"] in ("queued", "running"):
+        _live(job_id)
+        return
+    _outcome(view)
+
+
+@st.fragment(run_every=2.0)
+def _live(job_id: int) -> None:
+    view = api.auto_view(job_id)
+    if not view["live"] or view["status"] not in ("queued", "running"):
+        ui.refresh()
+        st.rerun()
+    left, mid, right = st.columns(3)
+    left.metric("Current best", view.get("best") or "none yet")
+    mid.metric("Time left", f"{view.get('time_left_s', 0):.0f} s" if "time_left_s" in view else "–")
+    if right.button("Cancel (keeps what finished)", key="auto_cancel", icon=":material/stop:"):
+        with ui.shows_errors():
+            api.cancel_job(job_id)
+    st.caption(view.get("message") or ("waiting for a worker" if view["status"] == "queued" else "running"))
+    st.dataframe(candidate_rows(view), hide_index=True, key="auto_live_table")
+
+
+def _outcome(view: dict[str, Any]) -> None:
+    if view["status"] != "succeeded":
+        st.warning(f"The search ended {view['status']}"
+                   + (f": {view['error']}" if view.get("error") else "")
+                   + (". What finished is kept below." if view.get("candidates") else "."))
+    if not view.get("candidates"):
+        return
+    (st.warning if view.get("partial") else st.success)(
+        view.get("explanation") or "No recommendation: the search stopped before it could choose.")
+    for note in view.get("notes", []):
+        st.caption(note)
+    if view.get("settings"):
+        st.caption("Deployment settings: " + ", ".join(f"{k} {v}" for k, v in view["settings"].items()))
+    rec = view.get("recommended")
+    if rec is not None and st.button(f"Make model #{rec} the champion", type="primary", key="auto_champion",
+                                     icon=":material/trophy:"):
+        with ui.shows_errors():
+            api.set_champion(rec, note=view.get("explanation", ""))
+            st.success(f"Model #{rec} is now its family's champion.")
+    rows = candidate_rows(view)
+    st.dataframe(rows, hide_index=True, key="auto_table")
+    st.plotly_chart(pareto_figure(view), key="auto_pareto")
+    rejected = [r for r in rows if r["status"] in ("rejected", "failed", "skipped")]
+    if rejected:
+        st.markdown("**Rejected candidates**")
+        st.dataframe([{k: r[k] for k in ("candidate", "status", "verdict")} for r in rejected], hide_index=True,
+                     key="auto_rejected")

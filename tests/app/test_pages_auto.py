@@ -1,0 +1,70 @@
+"""The Auto tab: a goal is checked before queueing, the search is followed live (and can be cancelled), and
+its recommendation, Pareto front, rejected candidates and champion button are shown at the end."""
+from __future__ import annotations
+
+import json
+
+from engine import api
+from tests.app.apphelp import by_label
+from tests.app.conftest import run_job
+
+
+def _auto_form(at):
+    return [b for b in at.button if b.label == "Search"]
+
+
+def test_auto_tab_refuses_a_bad_budget_with_a_sentence_and_queues_nothing(page, imported):
+    at = page("optimize")
+    assert [t.label for t in at.tabs] == ["Pass", "Recipe", "Auto"]
+    at.text_input(key="auto_time").input("soon")
+    _auto_form(at)[0].click().run()
+    assert "budget 'soon' is not a duration" in " ".join(e.value for e in at.error)
+    assert not [j for j in api.list_jobs() if j.kind == "auto"]
+
+
+def test_auto_tab_follows_a_running_search_and_cancel_asks_it_to_stop(page, imported, home):
+    from engine.jobs import service
+    from storage import jobs as jobstore
+    from storage.db import session_scope
+
+    job = api.submit_auto(model_id=imported, budget="1m")
+    with session_scope() as s:
+        assert jobstore.claim(s, job.id, "test-worker")
+        attempts = jobstore.get_job(s, job.id).attempts
+    live = {"parent": imported, "best": "dynamic INT8 (weights)", "time_left_s": 42.0,
+            "candidates": [{"id": imported, "label": "parent", "status": "reference", "p50_ms": 0.02,
+                            "ci95_ms": [0.019, 0.021], "ratio": 1.0, "size_bytes": 1000, "reason": ""},
+                           {"id": None, "label": "dynamic INT8 (weights)", "status": "accepted", "p50_ms": 0.015,
+                            "ci95_ms": [0.014, 0.016], "ratio": 0.75, "size_bytes": 600, "reason": "within budget"}]}
+    scratch = api.settings().scratch_dir / f"job-{job.id}-{attempts}"
+    scratch.mkdir(parents=True)
+    (scratch / "live.json").write_text(json.dumps(live))
+    at = page("optimize", auto_job=job.id)
+    assert by_label(at.metric, "Current best").value == "dynamic INT8 (weights)"
+    assert by_label(at.metric, "Time left").value == "42 s"
+    (frame,) = at.dataframe
+    table = frame.value
+    assert list(table["candidate"]) == ["parent", "dynamic INT8 (weights)"]
+    assert table["p50 ms (95% CI)"][1] == "0.015 (0.014–0.016)"
+    at.button(key="auto_cancel").click().run()
+    assert service.get(job.id).status == "running"
+    with session_scope() as s:
+        assert jobstore.heartbeat(s, job.id, "test-worker")  # the worker is told to stop
+
+
+def test_auto_tab_shows_the_recommendation_front_and_rejections_and_makes_a_champion(page, imported):
+    job = run_job(api.submit_auto(model_id=imported, budget="40s", target="onnxruntime").id)
+    result = job.result
+    assert result["candidates"] and result["explanation"].startswith("Recommended")
+    at = page("optimize", auto_job=job.id)
+    assert not at.exception
+    assert result["explanation"] in [s.value for s in at.success] + [w.value for w in at.warning]
+    assert any("A data set would add static INT8" in c.value for c in at.caption)
+    table = at.dataframe[0].value
+    assert len(table) == len(result["candidates"]) and table["status"][0] == "reference"
+    assert len(at.get("plotly_chart")) == 1
+    rejected = [c for c in result["candidates"] if c["status"] in ("rejected", "failed", "skipped")]
+    if rejected:
+        assert list(at.dataframe[1].value["verdict"]) == [c["reason"] for c in rejected]
+    at.button(key="auto_champion").click().run()
+    assert api.get_champion(api.get_model(imported).root_id) == result["recommended"]
