@@ -48,8 +48,8 @@ def get_job(session: Session, job_id: int) -> JobRecord | None:
     return _job(row) if row else None
 
 
-def list_jobs(session: Session, limit: int = 200, status: str | None = None) -> list[JobRecord]:
-    query = select(Job).order_by(Job.id.desc()).limit(limit)
+def list_jobs(session: Session, limit: int = 200, status: str | None = None, oldest_first: bool = False) -> list[JobRecord]:
+    query = select(Job).order_by(Job.id if oldest_first else Job.id.desc()).limit(limit)
     if status:
         query = query.where(Job.status == status)
     return [_job(r) for r in session.scalars(query)]

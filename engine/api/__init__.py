@@ -16,16 +16,17 @@ from engine.api.jobs import cancel_job, get_job, job_log, wait_job, worker_alive
 from engine.api.measuring import (benchmark_runtimes, benchmark_schema, compare, latest_benchmarks, op_class,
                                   submit_ab_compare, submit_benchmark, submit_evaluate)
 from engine.api.optimizing import list_passes, recipe_for, submit_optimize, submit_recipe
+from engine.api.workers import check_target, list_workers
 from engine.api.releasing import (copy_export, export_path, export_targets, get_champion, get_champion_record,
                                   set_champion, submit_export)
 from engine.api.studio import doctor, migrate, run_worker, settings
 
 __all__ = [
     "auto_params", "auto_view", "submit_auto",
-    "MAX_UPLOAD_BYTES", "Submission", "benchmark_runtimes", "benchmark_schema", "cancel_job", "compare",
+    "MAX_UPLOAD_BYTES", "Submission", "benchmark_runtimes", "benchmark_schema", "cancel_job", "check_target", "compare",
     "copy_export", "dataset_meta", "dataset_path", "doctor", "export_path", "export_targets", "get_champion",
     "get_champion_record", "get_dataset", "get_job", "get_model", "image_layout_for", "job_log",
-    "latest_benchmarks", "list_datasets", "list_jobs", "list_models", "list_passes", "load_demo", "migrate",
+    "latest_benchmarks", "list_datasets", "list_jobs", "list_models", "list_workers", "list_passes", "load_demo", "migrate",
     "model_path", "op_class", "ready", "recipe_for", "run_worker", "save_upload", "set_champion", "settings",
     "show_model", "submit_ab_compare", "submit_benchmark", "submit_dataset_import", "submit_evaluate",
     "submit_export", "submit_import", "submit_optimize", "submit_recipe", "wait_job", "worker_alive",

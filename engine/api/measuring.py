@@ -12,9 +12,11 @@ from storage.db import session_scope
 from storage.records import JobRecord, ModelRecord
 
 
-def submit_benchmark(model_id: int, config: dict[str, Any] | None = None) -> JobRecord:
+def submit_benchmark(model_id: int, config: dict[str, Any] | None = None, target: str | None = None) -> JobRecord:
+    """Measure a model; with ``target`` (a worker label, host or fingerprint) only on that host."""
     from pydantic import ValidationError
 
+    from engine.api.workers import check_target
     from engine.measure.benchmark import BenchmarkConfig, validate_for_model
 
     model = get_model(model_id)
@@ -26,7 +28,8 @@ def submit_benchmark(model_id: int, config: dict[str, Any] | None = None) -> Job
     except ValidationError as exc:
         raise InputError(validation_sentence(exc, known=BenchmarkConfig.model_fields)) from None
     validate_for_model(parsed, model.format, model.inputs)
-    return service.submit("benchmark", {"model_id": model.id, "config": parsed.model_dump(mode="json")})
+    return service.submit("benchmark", {"model_id": model.id, "config": parsed.model_dump(mode="json")},
+                          target=check_target(target))
 
 
 def submit_ab_compare(model_a: int, model_b: int, batch: int = 1, threads: int | None = None,

@@ -5,6 +5,7 @@ import threading
 from typing import Any
 
 from engine import environment
+from engine.errors import InputError
 from storage.settings import Settings
 
 
@@ -22,12 +23,18 @@ def migrate() -> str | None:
     return environment.open_database(current, upgrade=True)
 
 
-def run_worker(threads: int = 1, stop: threading.Event | None = None) -> None:
-    """Prepare the home and database, then consume the queue until stopped (``trimline worker``)."""
+def run_worker(threads: int = 1, stop: threading.Event | None = None, labels: list[str] | tuple[str, ...] = ()) -> None:
+    """Prepare the home and database, then consume the queue until stopped (``trimline worker``),
+    answering to ``labels`` (e.g. ``edge``) besides its host name and hardware fingerprint."""
+    from engine.jobs import placement
     from engine.jobs.worker import run_worker as consume
 
+    try:
+        checked = tuple(placement.check_label(label) for label in labels)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     environment.ready()
-    consume(threads=threads, stop=stop)
+    consume(threads=threads, stop=stop, labels=checked)
 
 
 def doctor() -> dict[str, Any]:

@@ -27,6 +27,7 @@ def benchmark(model_id: int, batch: Optional[str] = typer.Option(None, help="Bat
               profile: Optional[bool] = typer.Option(None, "--profile/--no-profile",
                                                      help="Per-operator profile (default: on for ONNX)."),
               time_budget: Optional[float] = typer.Option(None, help="Seconds per grid cell."),
+              target: Optional[str] = typer.Option(None, help="Run on the worker with this label, host or fingerprint."),
               as_json: bool = JsonOpt) -> None:
     """Measure latency percentiles, throughput and memory over a grid (threads default to the cores)."""
     from engine import api
@@ -37,7 +38,7 @@ def benchmark(model_id: int, batch: Optional[str] = typer.Option(None, help="Bat
                        ("opt_levels", opt_level.split(",") if opt_level else None)):
         if value is not None:
             config[key] = value
-    job = wait_for(api.submit_benchmark(model_id, config))
+    job = wait_for(api.submit_benchmark(model_id, config, target=target))
     emit(job.result, as_json, _bench_table)
 
 

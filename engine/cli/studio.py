@@ -79,14 +79,27 @@ def up(host: str = typer.Option("127.0.0.1", help="Address the dashboard binds t
 
 
 @command(app, "worker")
-def worker(threads: int = typer.Option(1, help="Jobs run at once by this worker.")) -> None:
+def worker(threads: int = typer.Option(1, help="Jobs run at once by this worker."),
+           label: list[str] = typer.Option([], "--label", help="A name jobs can target, e.g. edge (repeatable).")) -> None:
     """Run a worker only (one per benchmark host when scaling out)."""
     import logging
 
     from engine import api
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    api.run_worker(threads=threads)
+    api.run_worker(threads=threads, labels=label)
+
+
+@command(app, "workers")
+def workers(as_json: bool = JsonOpt) -> None:
+    """Live workers: host, labels, hardware fingerprint, last heartbeat and the job each runs."""
+    from engine import api
+
+    api.ready()
+    rows = api.list_workers()
+    emit(rows, as_json, lambda rs: "\n".join(
+        f"{w['id']}  labels={','.join(w['labels']) or '-'}  fingerprint={(w['fingerprint'] or '')[:12]}  "
+        f"job={w['job'] or '-'}" + (f"  ({w['note']})" if w['note'] else "") for w in rs) or "no live workers")
 
 
 @command(app, "migrate")

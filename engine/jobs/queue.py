@@ -20,9 +20,9 @@ _hueys: dict[str, tuple[Huey, object]] = {}
 
 
 def _run_job_task(job_id: int) -> None:
-    from engine.jobs.runner import run_job
+    from engine.jobs.placement import run_from_queue
 
-    run_job(job_id)
+    run_from_queue(job_id)
 
 
 def get_huey() -> Huey:

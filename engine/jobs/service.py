@@ -20,11 +20,12 @@ DEFAULT_TIMEOUTS = {"import": 900, "dataset_import": 900, "optimize": 3600, "rec
                     "auto": 7200}
 
 
-def submit(kind: str, params: dict[str, Any], timeout_s: float | None = None) -> JobRecord:
-    """Write a queued job row, then wake a worker."""
+def submit(kind: str, params: dict[str, Any], timeout_s: float | None = None, target: str | None = None) -> JobRecord:
+    """Write a queued job row, then wake a worker. ``target``: only a worker with that label, host or
+    fingerprint may run it."""
     timeout = timeout_s or min(DEFAULT_TIMEOUTS.get(kind, 3600), get_settings().job_timeout_s)
     with session_scope() as s:
-        job = jobstore.create_job(s, kind, params, timeout_s=timeout)
+        job = jobstore.create_job(s, kind, params, timeout_s=timeout, target=target)
     try:
         queue.enqueue(job.id)
     except Exception as exc:  # the row is the truth; a worker sweep or the CLI will still run it
@@ -59,7 +60,7 @@ def wait(job_id: int, timeout_s: float | None = None, on_update: Callable[[JobRe
             last = (job.progress, job.message, job.status)
         if job.done:
             break
-        if job.status == "queued" and run_inline and not worker_alive():
+        if job.status == "queued" and run_inline and not job.target and not worker_alive():
             run_job(job_id)
             continue
         if job.status == "running" and job.lease_until is not None:

@@ -1,12 +1,11 @@
-"""The worker loop: announce this process, re-queue what dead workers left, consume the queue."""
+"""The worker loop: announce this process (host, labels, fingerprint), re-queue what dead workers left,
+consume the queue, and sweep the jobs table for what a lost wake-up left queued."""
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 
-from engine.jobs import queue
+from engine.jobs import placement, queue
 from engine.jobs.identity import worker_id
 from storage import jobs as jobstore
 from storage.db import session_scope
@@ -16,21 +15,29 @@ log = logging.getLogger("trimline.jobs")
 BEAT_S = 3.0
 
 
-def run_worker(threads: int = 1, stop: threading.Event | None = None) -> None:
+def run_worker(threads: int = 1, stop: threading.Event | None = None, labels: tuple[str, ...] = ()) -> None:
     """Consume the queue until stopped. The caller has migrated the database (``engine.api.ready``)."""
     me = worker_id()
     stop = stop or threading.Event()
+    profile = placement.start(me, labels, threads)
 
     def beat() -> None:
         while not stop.is_set():
             try:
-                with session_scope() as s:
-                    jobstore.worker_beat(s, me, os.getpid(), socket.gethostname())
-            except Exception as exc:  # keep beating through a transient lock or disk hiccup
+                placement.beat(profile)
+            except Exception as exc:  # keep beating through a transient lock, a database restart or a disk hiccup
                 log.warning("worker heartbeat failed: %s", exc)
             stop.wait(BEAT_S)
 
+    def sweep() -> None:  # the jobs table is the truth: pick up what a lost or foreign wake-up left queued
+        while not stop.wait(placement.SWEEP_S):
+            try:
+                placement.sweep(profile)
+            except Exception as exc:
+                log.warning("worker sweep failed: %s", exc)
+
     threading.Thread(target=beat, name="trimline-worker-beat", daemon=True).start()
+    threading.Thread(target=sweep, name="trimline-worker-sweep", daemon=True).start()
     queue.reap_and_requeue()
     with session_scope() as s:
         pending = jobstore.queued_ids(s)
@@ -42,5 +49,6 @@ def run_worker(threads: int = 1, stop: threading.Event | None = None) -> None:
         consumer.run()
     finally:
         stop.set()
+        placement.stop()
         with session_scope() as s:
             jobstore.worker_gone(s, me)

@@ -83,7 +83,8 @@ def _commit_benchmark(session, job, result: dict[str, Any], scratch: Path) -> di
     m = measurements.add_measurement(session, model_id=job.params["model_id"], job_id=job.id,
                                      hardware_id=hardware.id, kind="benchmark", runtime=bench.get("runtime"),
                                      summary=bench, samples=samples)
-    return {"measurement_id": m.id, "model_id": job.params["model_id"], "hardware": hardware.to_json(), **bench}
+    return {"measurement_id": m.id, "model_id": job.params["model_id"], "hardware": hardware.to_json(), **bench,
+            "worker": job.worker}
 
 
 def _prepare_evaluate(session, job) -> dict[str, Any]:  # noqa: ANN001

@@ -1,0 +1,115 @@
+"""Workers on one PostgreSQL database and one Redis queue: registration, targeting, lost wake-ups,
+and a worker whose library versions differ from the catalogue's. Real worker processes throughout."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from engine import api
+from engine.errors import InputError
+from engine.jobs import service
+from engine.jobs.placement import library_versions
+from storage import workers as registry
+from storage.db import reset_engines, session_scope
+from tests.app.conftest import write_tiny_onnx
+
+pytestmark = pytest.mark.xdist_group("jobs")
+
+FAST_BENCH = {"batches": [1], "threads": [1], "time_budget_s": 0.2, "profile": False}
+
+
+def _wait_for(predicate, timeout: float = 60.0, what: str = "condition"):  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture()
+def cluster(home: Path, pg_server, redis_server, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN201
+    """TRIMLINE_* pointing at a fresh PostgreSQL database and a Redis queue; starts workers on demand."""
+    monkeypatch.setenv("TRIMLINE_DATABASE_URL", pg_server.url(pg_server.create_database()))
+    monkeypatch.setenv("TRIMLINE_QUEUE_URL", redis_server.url())
+    monkeypatch.setenv("TRIMLINE_STORE_URL", str(home.parent / "shared-store"))  # a mount every host shares
+    redis.Redis.from_url(redis_server.url()).flushdb()
+    reset_engines()
+    api.ready()
+    procs: list[subprocess.Popen] = []
+
+    def start(*labels: str, home_dir: Path | None = None) -> subprocess.Popen:
+        env = {**os.environ, "TRIMLINE_HOME": str(home_dir or home)}
+        args = [a for label in labels for a in ("--label", label)]
+        proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker", *args], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        procs.append(proc)
+        _wait_for(lambda: any(w["pid"] == proc.pid for w in api.list_workers()), what="the worker to register")
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    reset_engines()
+
+
+def test_workers_register_and_a_targeted_benchmark_runs_on_the_labelled_one(cluster, tmp_path: Path) -> None:  # noqa: ANN001
+    plain = cluster()
+    edge = cluster("edge", home_dir=tmp_path / "edge-host")
+    listed = json.loads(subprocess.run([sys.executable, "-m", "engine.cli", "workers", "--json"], check=True,
+                                       capture_output=True, text=True, env=os.environ.copy()).stdout)
+    assert {"id", "host", "labels", "fingerprint", "heartbeat", "job"} <= set(listed[0])
+    by_pid = {w["pid"]: w for w in listed}
+    assert by_pid[edge.pid]["labels"] == ["edge"] and by_pid[plain.pid]["labels"] == []
+    assert len(by_pid[edge.pid]["fingerprint"]) == 64
+
+    model_id = service.wait(api.submit_import(write_tiny_onnx(tmp_path / "t.onnx")).id, timeout_s=300).result["model_id"]
+    # Whichever worker the wake-up reaches, only the edge one may run it.
+    bench = service.wait(api.submit_benchmark(model_id, FAST_BENCH, target="edge").id, timeout_s=300)
+    assert bench.result["worker"] == by_pid[edge.pid]["id"] == bench.worker
+    with pytest.raises(InputError, match="no live worker answers to 'gpu'"):
+        api.submit_benchmark(model_id, FAST_BENCH, target="gpu")
+
+
+def test_a_lost_wake_up_costs_latency_not_the_job(cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  redis_server) -> None:  # noqa: ANN001
+    cluster()
+    model_id = service.wait(api.submit_import(write_tiny_onnx(tmp_path / "t.onnx")).id, timeout_s=300).result["model_id"]
+    queue_url = os.environ["TRIMLINE_QUEUE_URL"]
+    # The wake-up goes to a queue no worker reads, as when a message is lost: the row is the truth.
+    monkeypatch.setenv("TRIMLINE_QUEUE_URL", f"redis://127.0.0.1:{redis_server.port}/15")
+    job = api.submit_export(model_id, "onnx")
+    monkeypatch.setenv("TRIMLINE_QUEUE_URL", queue_url)
+    done = service.wait(job.id, timeout_s=120, run_inline=False)
+    assert done.status == "succeeded" and done.attempts == 1
+    assert (done.started_at - done.created_at).total_seconds() < 10
+
+
+def test_a_worker_with_other_library_versions_says_so_and_takes_only_measurements_aimed_at_it(
+        cluster, tmp_path: Path) -> None:  # noqa: ANN001
+    model_id = service.wait(api.submit_import(write_tiny_onnx(tmp_path / "t.onnx")).id, timeout_s=300).result["model_id"]
+    with session_scope() as s:  # the catalogue was built by a release with another onnxruntime
+        registry.set_catalogue_versions(s, {**library_versions(), "onnxruntime": "1.20.0"})
+    proc = cluster("lab")
+    row = next(w for w in api.list_workers() if w["pid"] == proc.pid)
+    assert "onnxruntime 1.32.0 (catalogue: 1.20.0)" in row["note"]
+    export = api.submit_export(model_id, "onnx")
+    bench = service.wait(api.submit_benchmark(model_id, FAST_BENCH, target="lab").id, timeout_s=300)
+    assert bench.worker == row["id"]
+    assert service.get(export.id).status == "queued"  # a conversion it would make differently waits for another
+    service.cancel(export.id)
