@@ -141,7 +141,15 @@ def compare_table(rows: list[dict[str, Any]], front: set[int], champion_id: int 
 def jobs_table(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"id": j["id"], "kind": j["kind"], "status": j["status"], "progress": j.get("progress") or 0.0,
              "model": (j.get("params") or {}).get("model_id"), "created": j.get("created_at"),
+             "worker": j.get("worker") or (f"→ {j['target']}" if j.get("target") else ""),
              "message": j.get("message") or "", "error": j.get("error") or ""} for j in jobs]
+
+
+def workers_table(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per live worker: where it runs, what it answers to, and what it is doing."""
+    return [{"worker": w["id"], "host": w["host"], "labels": ", ".join(w["labels"]) or "-",
+             "fingerprint": (w.get("fingerprint") or "")[:12], "heartbeat": w.get("heartbeat"),
+             "job": f"#{w['job']}" if w.get("job") else "idle", "note": w.get("note") or ""} for w in workers]
 
 
 def job_outcome(job: dict[str, Any]) -> str:

@@ -46,7 +46,19 @@ def job_detail(job_id: int) -> None:
             st.caption("Nothing logged yet.")
 
 
+@st.fragment(run_every=3)
+def workers_section() -> None:
+    workers = api.list_workers()
+    with st.expander(f"Workers ({len(workers)} live)", expanded=False):
+        if workers:
+            st.dataframe(tables.workers_table(workers), hide_index=True, key="workers_table")
+        else:
+            st.caption("No worker is running: jobs run in the command that submits them. Start `trimline worker` "
+                       "(with `--label NAME` on a benchmark host) to run them in the background.")
+
+
 live_table()
+workers_section()
 by_id = {j.id: j for j in api.list_jobs()}  # newest first
 if by_id:
     chosen = ui.pick("Job", list(by_id), "job_id", format_func=lambda i: f"#{i} {by_id[i].kind} ({by_id[i].status})")

@@ -38,6 +38,25 @@ def test_jobs_page_cancels_a_queued_job(page, imported):
     assert after.cancel_requested or after.status == "cancelled"
 
 
+def test_jobs_page_lists_live_workers_with_their_labels_and_job(page, home):
+    from storage import workers as registry
+    from storage.db import session_scope
+
+    api.ready()
+    job = api.submit_import(write_tiny_onnx(home.parent / "t.onnx"))
+    with session_scope() as s:
+        registry.register(s, "edge-box:41:ab12cd", 41, "edge-box", ["edge", "arm"], "f" * 64, {}, None)
+    with session_scope() as s:  # the worker has claimed the job
+        from storage import jobs as jobstore
+
+        assert jobstore.claim(s, job.id, "edge-box:41:ab12cd")
+    at = page("jobs")
+    workers = at.dataframe[1].value
+    assert list(workers["host"]) == ["edge-box"] and list(workers["labels"]) == ["edge, arm"]
+    assert list(workers["job"]) == [f"#{job.id}"] and list(workers["fingerprint"]) == ["f" * 12]
+    assert list(at.dataframe[0].value["worker"]) == ["edge-box:41:ab12cd"]
+
+
 def test_jobs_page_shows_progress_and_log_of_a_finished_job(page, imported):
     at = page("jobs")
     assert at.get("progress")[0].proto.value == 100
