@@ -18,11 +18,11 @@ def list_passes() -> list[dict[str, Any]]:
 
 
 def _student_refs(config: dict[str, Any]) -> list[int]:
-    student = config.get("student")
-    if student is None:
-        return []
-    get_model(int(student))
-    return [int(student)]
+    """Other stored models a config names (distill's student, compose's second model); each must exist."""
+    refs = [int(config[k]) for k in ("student", "second") if config.get(k) is not None]
+    for ref in refs:
+        get_model(ref)
+    return refs
 
 
 def submit_optimize(model_id: int, pass_name: str, raw_config: dict[str, Any] | None = None,

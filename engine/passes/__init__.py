@@ -89,6 +89,7 @@ def _load() -> None:
     # Explicit list: greppable, no import-order magic. Each module defines PASS.
     from engine.passes import (
         cluster,
+        compose,
         distill,
         fp16,
         onnx_optimize,
@@ -103,6 +104,8 @@ def _load() -> None:
     for module in (tf2onnx_convert, tflite, onnx_optimize, fp16, ort_quantize_dynamic, ort_quantize_static,
                    prune, cluster, qat, distill):
         register(module.PASS)
+    register(compose.PASS)
+    register(compose.KERAS_PASS)
 
 
 _load()

@@ -13,7 +13,7 @@ UNLABELLED = {"has_labels": False, "n_samples": 100, "x_shape": [100, 8, 8, 1]}
 
 def test_registry_lists_every_pass_with_described_fields():
     assert set(PASSES) == {"tf2onnx", "tflite", "onnx-optimize", "fp16", "ort-quantize-dynamic",
-                           "ort-quantize-static", "prune", "cluster", "qat", "distill"}
+                           "ort-quantize-static", "prune", "cluster", "qat", "distill", "compose", "compose-keras"}
     for spec in PASSES.values():
         schema = spec.describe()["config_schema"]
         for name, field in schema["properties"].items():
@@ -29,7 +29,7 @@ def test_validate_request_coerces_set_strings():
 
 
 @pytest.mark.parametrize(("name", "raw", "fmt", "dataset", "sentence"), [
-    ("nope", {}, "keras", None, "unknown pass 'nope'; known passes: cluster, distill"),
+    ("nope", {}, "keras", None, "unknown pass 'nope'; known passes: cluster, compose, compose-keras, distill"),
     ("prune", {}, "onnx", LABELLED, "pass 'prune' accepts keras models, not onnx"),
     ("tf2onnx", {}, "onnx", None, "pass 'tf2onnx' accepts keras or savedmodel models, not onnx"),
     ("ort-quantize-static", {}, "onnx", None, "pass 'ort-quantize-static' needs a data set"),
