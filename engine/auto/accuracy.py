@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from engine.artifact import Artifact
-from engine.passes.base import DatasetArrays
+from engine.formats.datasets import DatasetArrays
 
 _ELIGIBLE = ("Conv", "MatMul", "Gemm")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.artifact import Artifact
-from engine.passes.base import DatasetArrays
+from engine.formats.datasets import DatasetArrays
 
 
 @dataclass
@@ -51,7 +51,7 @@ class Builder:
 
     def build(self, steps: list[tuple[str, dict[str, Any]]]) -> Node | None:
         """The last node of ``steps`` (None for no steps: the parent itself). Raises what the pass raises."""
-        from engine.fidelity import run_pass
+        from engine.passes.gate import run_pass
         from engine.formats import inspect_model
         from engine.passes import get_pass
         from engine.passes.base import PassContext

@@ -206,8 +206,8 @@ class Search:
         good_int8 = [c for c in self.rows if c.status == "accepted" and "INT8" in c.label]
         if not missed or good_int8 or self.eval_data is None or time.monotonic() > self.deadline:
             return
-        worst = min(missed, key=lambda c: c.ratio or 9)
-        steps = [(s["pass"], s["config"]) for s in worst.recipe]
+        closest = min(missed, key=lambda c: c.ratio or 9)
+        steps = [(s["pass"], s["config"]) for s in closest.recipe]
         float_graph = self.builder.build(steps[:-1]).artifact.onnx_file
         qdq_steps = steps[:-1] + [("ort-quantize-static", {**steps[-1][1], "format": "qdq"})]
         self._progress("finding the nodes that cost accuracy")
@@ -217,20 +217,22 @@ class Search:
         except Exception as exc:
             self.result.notes.append(f"The accuracy fallback could not compare activations ({exc}).")
             return
-        k = 1
-        while k <= len(ranked) and time.monotonic() < self.deadline:
+        sizes = sorted({min(2 ** i, len(ranked)) for i in range(len(ranked).bit_length() + 1)})
+        for k in sizes:
+            if time.monotonic() > self.deadline:
+                self.result.partial = True
+                return
             names = [r["node"] for r in ranked[:k]]
             cfg = {**steps[-1][1], "exclude_nodes": names}
-            p = Plan(f"{worst.label}, {k} node(s) float", steps[:-1] + [("ort-quantize-static", cfg)],
+            p = Plan(f"{closest.label}, {k} node(s) float", steps[:-1] + [("ort-quantize-static", cfg)],
                      family="int8-fallback", needs_data=True)
             c = self._try(p, names)
             self._live()
             if c.status in ("accepted", "rejected") and not c.reason.startswith(("accuracy", "top-1")):
-                if c.ratio and worst.ratio:
+                if c.ratio and closest.ratio:
                     c.reason = (f"{c.reason}; kept {', '.join(names)} in float: speed cost "
-                                f"{c.ratio / worst.ratio:.2f}× the all-INT8 latency")
+                                f"{c.ratio / closest.ratio:.2f}× the all-INT8 latency")
                 return
-            k *= 2
 
     def _finals(self) -> None:
         if self.params.objective == "size":
@@ -274,7 +276,8 @@ class Search:
             return "No candidate could be tried within the budget; give the search more time."
         close = sorted((c for c in tried if c.ratio is not None), key=lambda c: c.ratio)[:2]
         hints = "; ".join(f"{c.label}: {c.reason}" for c in close)
-        relax = (" Relax the accuracy budget (--max-accuracy-drop) or give labelled data for the fallback"
+        relax = (" Relax the accuracy budget (--max-accuracy-drop or --min-fidelity), or give labelled data for "
+                 "the fallback."
                  if any(c.reason.startswith(("accuracy", "top-1")) for c in tried) else "")
         return (f"Nothing met the goal: no candidate was faster than the parent beyond the noise within the "
                 f"accuracy budget. Closest: {hints or 'none measured'}.{relax}")

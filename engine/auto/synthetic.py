@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.passes.base import DatasetArrays
+from engine.formats.datasets import DatasetArrays
 
 SEED = 1234
 

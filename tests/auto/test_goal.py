@@ -18,7 +18,8 @@ def test_bad_goals_get_one_sentence_before_any_lookup(home, kwargs, sentence):
     from engine import api
 
     with pytest.raises(InputError, match=sentence):
-        api.auto_params(model_id=999, **kwargs)
+        api.submit_auto(model_id=999, **kwargs)
+    assert api.list_jobs() == []
 
 
 def test_budgets_read_like_durations_and_one_accuracy_budget_at_most():
