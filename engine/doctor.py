@@ -9,6 +9,29 @@ PACKAGES = ("tensorflow", "tf-keras", "tensorflow-model-optimization", "tf2onnx"
             "streamlit", "netron", "plotly", "sqlalchemy", "huey", "numpy")
 
 
+def _service_checks(settings) -> list[dict[str, Any]]:  # noqa: ANN001
+    """One line per configured service: database (reachable, migrated), queue, store, library versions."""
+    from engine import environment, services
+    from engine.errors import ConfigError
+
+    out = []
+    try:
+        environment.check_home(settings)
+        revision = environment.open_database(settings, upgrade=settings.auto_migrate)
+        out.append({"name": "database", "ok": True,
+                    "detail": f"{services.safe_url(settings.database_url)} reachable, migrated to revision {revision}"})
+    except ConfigError as exc:
+        return [{"name": "database", "ok": False, "detail": str(exc)}]
+    for name, check in (("queue", services.check_queue), ("artifact store", services.check_store)):
+        try:
+            out.append({"name": name, "ok": True, "detail": check(settings)})
+        except ConfigError as exc:
+            out.append({"name": name, "ok": False, "detail": str(exc)})
+    ok, detail = services.check_versions()
+    out.append({"name": "library versions", "ok": ok, "detail": detail})
+    return out
+
+
 def run_checks() -> dict[str, Any]:
     from engine import environment
     from engine.errors import ConfigError
@@ -23,12 +46,7 @@ def run_checks() -> dict[str, Any]:
         except md.PackageNotFoundError:
             checks.append({"name": name, "ok": False, "detail": "not installed"})
     settings = environment.settings()
-    try:
-        environment.check_home(settings)
-        revision = environment.open_database(settings, upgrade=settings.auto_migrate)
-        checks.append({"name": "database", "ok": True, "detail": f"{settings.database_url} at revision {revision}"})
-    except ConfigError as exc:
-        checks.append({"name": "database", "ok": False, "detail": str(exc)})
+    checks.extend(_service_checks(settings))
     try:
         import onnxruntime as ort
 

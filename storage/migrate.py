@@ -28,6 +28,7 @@ def _config(url: str) -> Config:
 def upgrade(url: str | None = None) -> None:
     """Create or migrate the database to the newest revision (idempotent)."""
     url = url or get_settings().database_url
+    _refuse_unknown(current_revision(url))
     cfg = _config(url)
     with get_engine(url).connect() as conn:
         cfg.attributes["connection"] = conn
@@ -43,11 +44,36 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config("sqlite://")).get_current_head()
 
 
-def check(url: str | None = None) -> None:
-    """Raise SchemaBehindError with the command that fixes it when the database is not at head."""
-    current, head = current_revision(url), head_revision()
-    if current != head:
+def missing_revisions(current: str | None) -> list[str]:
+    """``"0002 (workers on many hosts: ...)"`` for each revision after ``current`` up to head, oldest first."""
+    script = ScriptDirectory.from_config(_config("sqlite://"))
+    revisions = list(script.iterate_revisions("head", current or "base"))
+    return [f"{r.revision} ({(r.doc or '').strip().splitlines()[0].rstrip('.,:;')})" for r in reversed(revisions)
+            if r.revision != current]
+
+
+def _refuse_unknown(current: str | None) -> None:
+    """A database migrated by a newer Trimline: this host's code must not touch it."""
+    script = ScriptDirectory.from_config(_config("sqlite://"))
+    try:
+        known = current is None or script.get_revision(current) is not None
+    except Exception:  # alembic raises its own error for a revision it has never heard of
+        known = False
+    if not known:
         raise SchemaBehindError(
-            f"the database is at revision {current or 'none'} but this Trimline needs {head}; "
-            "run `trimline migrate` (or `make run`, which migrates) first"
-        )
+            f"the database is at revision {current}, newer than this Trimline knows (its newest is "
+            f"{head_revision()}); upgrade Trimline on this host to the release that serves the database")
+
+
+def check(url: str | None = None) -> None:
+    """Raise SchemaBehindError naming the missing migrations (and the command that applies them) when
+    the database is not at head, or naming the unknown revision when it is newer than this Trimline."""
+    current, head = current_revision(url), head_revision()
+    if current == head:
+        return
+    _refuse_unknown(current)
+    missing = missing_revisions(current)
+    raise SchemaBehindError(
+        f"the database is at revision {current or 'none'} but this Trimline needs {head}; missing migration"
+        f"{'s' if len(missing) > 1 else ''} {', '.join(missing)}; run `trimline migrate` (or `make run`, "
+        "which migrates) first")

@@ -73,17 +73,28 @@ class PostgresServer:
                         "-E", "UTF8", "--no-locale"], check=True, capture_output=True, **who)
         for _ in range(5):
             self.port = free_port()
-            self.proc = subprocess.Popen(
-                [pg_bin("postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.folder),
-                 "-c", f"listen_addresses={','.join(self.listen)}", "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "shared_buffers=32MB"],
-                stdout=subprocess.DEVNULL, stderr=open(self.folder / "server.log", "ab"), start_new_session=True, **who)
             try:
-                _wait(self._ready, 30, "PostgreSQL", self.proc)
-                return self
+                return self._spawn()
             except RuntimeError:
                 self._kill()
         raise RuntimeError(f"PostgreSQL would not start; see {self.folder / 'server.log'}")
+
+    def _spawn(self) -> "PostgresServer":
+        self.proc = subprocess.Popen(
+            [pg_bin("postgres"), "-D", str(self.folder / "data"), "-p", str(self.port), "-k", str(self.folder),
+             "-c", f"listen_addresses={','.join(self.listen)}", "-c", "fsync=off", "-c", "synchronous_commit=off",
+             "-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "shared_buffers=32MB"],
+            stdout=subprocess.DEVNULL, stderr=open(self.folder / "server.log", "ab"), start_new_session=True,
+            **_pg_user())
+        _wait(self._ready, 30, "PostgreSQL", self.proc)
+        return self
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data and port (an outage)."""
+        self._kill()
+
+    def resume(self) -> None:
+        self._spawn()
 
     def _ready(self) -> bool:
         import psycopg
@@ -133,21 +144,30 @@ class RedisServer:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "RedisServer":
-        binary = shutil.which("redis-server")
-        if not binary:
+        if not shutil.which("redis-server"):
             raise RuntimeError("redis-server is not installed (bash .ci/run installs Debian's redis-server)")
         for _ in range(5):
             self.port = free_port()
-            self.proc = subprocess.Popen(
-                [binary, "--port", str(self.port), "--bind", *self.listen, "--save", "", "--appendonly", "no",
-                 "--dir", str(self.folder), "--protected-mode", "no"],
-                stdout=open(self.folder / "server.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True)
             try:
-                _wait(self._ready, 15, "Redis", self.proc)
-                return self
+                return self._spawn()
             except RuntimeError:
                 self._kill()
         raise RuntimeError(f"Redis would not start; see {self.folder / 'server.log'}")
+
+    def _spawn(self) -> "RedisServer":
+        self.proc = subprocess.Popen(
+            [shutil.which("redis-server"), "--port", str(self.port), "--bind", *self.listen, "--save", "",
+             "--appendonly", "no", "--dir", str(self.folder), "--protected-mode", "no"],
+            stdout=open(self.folder / "server.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        _wait(self._ready, 15, "Redis", self.proc)
+        return self
+
+    def pause(self) -> None:
+        """Stop the server, keeping its port (an outage; queued messages are lost with it)."""
+        self._kill()
+
+    def resume(self) -> None:
+        self._spawn()
 
     def _ready(self) -> bool:
         import redis

@@ -33,7 +33,9 @@ def run_worker(threads: int = 1, stop: threading.Event | None = None, labels: li
         checked = tuple(placement.check_label(label) for label in labels)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    environment.ready()
+    from engine import services
+
+    services.require(environment.ready())
     consume(threads=threads, stop=stop, labels=checked)
 
 

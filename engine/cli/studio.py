@@ -87,6 +87,7 @@ def worker(threads: int = typer.Option(1, help="Jobs run at once by this worker.
     from engine import api
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a refusal at start stays one line
     api.run_worker(threads=threads, labels=label)
 
 
