@@ -41,39 +41,83 @@ def tree_positions(models: list[dict[str, Any]]) -> dict[int, tuple[float, float
     return pos
 
 
+def lineage_focus(models: list[dict[str, Any]], selected_id: int | None, hits: set[int] | None = None,
+                  max_children: int = 20, max_siblings: int = 10) -> tuple[list[dict[str, Any]], str]:
+    """The part of a large family worth drawing: the selected variant's ancestors, some of its siblings and
+    children, and every search hit with its ancestors. Returns the models and a sentence on what was left out."""
+    by_id = {m["id"]: m for m in models}
+    kids: dict[int | None, list[int]] = {}
+    for m in models:
+        kids.setdefault(m.get("parent_id"), []).append(m["id"])
+
+    def chain(i: int | None) -> list[int]:
+        out = []
+        while i in by_id and i not in out:
+            out.append(i)
+            i = by_id[i].get("parent_id")
+        return out
+
+    keep = set(chain(selected_id))
+    parent = by_id.get(selected_id, {}).get("parent_id")
+    siblings = [i for i in kids.get(parent, []) if i != selected_id] if parent is not None else []
+    children = kids.get(selected_id, [])
+    keep |= set(siblings[:max_siblings]) | set(children[:max_children])
+    for hit in sorted(hits or set())[:40]:
+        keep |= set(chain(hit))
+    left_out = []
+    if len(children) > max_children:
+        left_out.append(f"{len(children) - max_children} more children of #{selected_id}")
+    if len(siblings) > max_siblings:
+        left_out.append(f"{len(siblings) - max_siblings} more siblings")
+    shown = [m for m in models if m["id"] in keep]
+    note = f"Showing {len(shown)} of {len(models)} variants around #{selected_id}"
+    return shown, note + (f" ({', '.join(left_out)})." if left_out else ".")
+
+
 def lineage_figure(models: list[dict[str, Any]], champion_id: int | None = None,
-                   selected_id: int | None = None) -> go.Figure:
-    """A model family as a left-to-right tree: nodes are variants, edges are labelled with the pass."""
+                   selected_id: int | None = None, hits: set[int] | None = None) -> go.Figure:
+    """A model family as a left-to-right tree: nodes are variants, edges are labelled with the pass. Search
+    ``hits`` are ringed; past 60 nodes the labels move into the hover text so the tree stays readable."""
     pos = tree_positions(models)
     by_id = {m["id"]: m for m in models}
     fig = go.Figure()
     edge_x: list[float | None] = []
     edge_y: list[float | None] = []
+    mid_x, mid_y, mid_text = [], [], []
     for m in models:
         parent = m.get("parent_id")
         if parent in pos:
             (x0, y0), (x1, y1) = pos[parent], pos[m["id"]]
             edge_x += [x0, x1, None]
             edge_y += [y0, y1, None]
-            fig.add_annotation(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=m.get("pass") or "", showarrow=False,
-                               yshift=10, font={"size": 11, "color": "#475569"})
-    fig.add_trace(go.Scatter(x=edge_x, y=edge_y, mode="lines", line={"color": "#94a3b8", "width": 2},
+            mid_x.append((x0 + x1) / 2)
+            mid_y.append((y0 + y1) / 2)
+            mid_text.append(m.get("pass") or "")
+    dense = len(pos) > 60
+    fig.add_trace(go.Scatter(x=edge_x, y=edge_y, mode="lines", line={"color": "#94a3b8", "width": 1 if dense else 2},
                              hoverinfo="skip", showlegend=False, name="derivations"))
+    if not dense:  # one text trace, not one annotation per edge: a thousand annotations take seconds to build
+        fig.add_trace(go.Scatter(x=mid_x, y=mid_y, mode="text", text=mid_text, textposition="top center",
+                                 textfont={"size": 11, "color": "#475569"}, hoverinfo="skip", showlegend=False,
+                                 name="passes"))
+    hits = hits or set()
     order = [m["id"] for m in models if m["id"] in pos]
     fig.add_trace(go.Scatter(
-        x=[pos[i][0] for i in order], y=[pos[i][1] for i in order], mode="markers+text", name="variants",
-        text=[_node_label(by_id[i], champion_id) for i in order], textposition="bottom center",
-        marker={"size": [26 if i == selected_id else 18 for i in order],
+        x=[pos[i][0] for i in order], y=[pos[i][1] for i in order], mode="markers" if dense else "markers+text",
+        name="variants", text=[_node_label(by_id[i], champion_id) for i in order], textposition="bottom center",
+        marker={"size": [26 if i == selected_id else (10 if dense else 18) for i in order],
                 "symbol": ["star" if i == champion_id else "circle" for i in order],
                 "color": [CHAMPION_GOLD if i == champion_id else FORMAT_COLOURS.get(by_id[i]["format"], "#64748b")
                           for i in order],
-                "line": {"width": [3 if i == selected_id else 1 for i in order], "color": "#0f172a"}},
+                "line": {"width": [3 if i == selected_id or i in hits else 1 for i in order],
+                         "color": ["#dc2626" if i in hits else "#0f172a" for i in order]}},
         customdata=order, hovertext=[_node_hover(by_id[i]) for i in order], hoverinfo="text", showlegend=False))
     rows = max((p[1] for p in pos.values()), default=0)
     depth = max((p[0] for p in pos.values()), default=0)
     fig.update_xaxes(visible=False, range=[-0.5, depth + 0.5])
     fig.update_yaxes(visible=False, range=[rows + 0.7, -0.7])  # first row on top
-    return _layout(fig, "Lineage (★ champion)", height=max(220, 110 * (rows + 1)))
+    height = max(220, min(1400, (14 if dense else 110) * (rows + 1)))
+    return _layout(fig, "Lineage (★ champion)", height=height)
 
 
 def _node_label(m: dict[str, Any], champion_id: int | None) -> str:
@@ -133,26 +177,34 @@ def pareto_ids(rows: list[dict[str, Any]]) -> set[int]:
     return {r["id"] for r in timed if not dominated(r)}
 
 
-def tradeoff_scatter(rows: list[dict[str, Any]], champion_id: int | None = None) -> go.Figure:
+def tradeoff_scatter(rows: list[dict[str, Any]], champion_id: int | None = None,
+                     labelled: set[int] | None = None) -> go.Figure:
     """Latency p50 against size, one point per benchmarked variant; colour is accuracy where known.
-    Pareto-optimal variants are outlined and joined by the front; the champion is a star."""
+    Pareto-optimal variants are outlined and joined by the front; the champion is a star. Only the
+    ``labelled`` variants, the front and the champion carry a text label (all of them when ``labelled`` is
+    None and there are at most 15), so labels do not pile up."""
     timed = [r for r in rows if r.get("latency_p50_ms") is not None and r.get("size_bytes") is not None]
-    front = pareto_ids(timed)
+    front = {r["id"] for r in timed if r.get("pareto")} if any("pareto" in r for r in timed) else pareto_ids(timed)
+    if labelled is None and len(timed) <= 15:
+        labelled = {r["id"] for r in timed}
+    named = (labelled or set()) | front | {champion_id}
     accs = [r.get("accuracy") for r in timed]
     has_acc = any(a is not None for a in accs)
     marker: dict[str, Any] = {
-        "size": [20 if r["id"] in front else 13 for r in timed],
+        "size": [20 if r["id"] in front else (13 if len(timed) <= 60 else 7) for r in timed],
         "symbol": ["star" if r["id"] == champion_id else "circle" for r in timed],
         "line": {"width": [3 if r["id"] in front else 1 for r in timed], "color": "#0f172a"},
     }
     if has_acc:
+        known = [a for a in accs if a is not None]
         marker.update(color=[a if a is not None else float("nan") for a in accs], colorscale="Viridis",
-                      showscale=True, colorbar={"title": "accuracy"})
+                      cmin=min(known), cmax=max(known) if max(known) > min(known) else min(known) + 1e-6,
+                      showscale=True, colorbar={"title": "accuracy", "tickformat": ".1%"})
     else:
         marker["color"] = [FORMAT_COLOURS.get(r.get("format"), "#64748b") for r in timed]
     fig = go.Figure(go.Scatter(
         x=[r["size_bytes"] / 1024 for r in timed], y=[r["latency_p50_ms"] for r in timed],
-        mode="markers+text", text=[f"#{r['id']} {r.get('pass') or 'root'}" for r in timed],
+        mode="markers+text", text=[f"#{r['id']} {r.get('pass') or 'root'}" if r["id"] in named else "" for r in timed],
         textposition="middle right", marker=marker, name="variants", showlegend=False, customdata=[r["id"] for r in timed],
         hovertext=[_variant_hover(r, r["id"] in front) for r in timed], hoverinfo="text"))
     edge = sorted((r for r in timed if r["id"] in front), key=lambda r: r["size_bytes"])
@@ -322,3 +374,17 @@ def grid_figure(results: list[dict[str, Any]]) -> go.Figure:
 
 def _ms_text(v: float | None) -> str:
     return "" if v is None else f"{v:.3g} ms"
+
+
+def op_histograms_figure(histograms: dict[str, dict[str, int]], top: int = 20) -> go.Figure:
+    """Operator counts of several variants as grouped bars, the op types most used overall on top."""
+    totals: dict[str, int] = {}
+    for hist in histograms.values():
+        for op, n in hist.items():
+            totals[op] = totals.get(op, 0) + n
+    ops = sorted(totals, key=lambda op: (totals[op], op))[-top:]
+    fig = go.Figure([go.Bar(x=[hist.get(op, 0) for op in ops], y=ops, orientation="h", name=name)
+                     for name, hist in histograms.items()])
+    fig.update_xaxes(title="count")
+    fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.15})
+    return _layout(fig, "Operators side by side", height=max(260, 18 * len(ops) * max(1, len(histograms)) // 2 + 120))

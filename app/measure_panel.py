@@ -6,10 +6,16 @@ from typing import Any
 
 import streamlit as st
 
-from app import charts, tables
+from app import charts, tables, ui
+from engine import api
+
+HISTORY_PAGE = 20
 
 
-def render(measurements: list[dict[str, Any]]) -> None:
+def render(measurements: list[dict[str, Any]], hardware: dict[str, Any] | None = None) -> None:
+    """The latest benchmark and the latest evaluation on each data set (``api.model_review``'s measurements);
+    ``hardware`` maps hardware ids (as strings) to fingerprints, for the provenance line."""
+    hardware = hardware or {}
     if not measurements:
         st.info("Not measured yet: benchmark or evaluate it with the buttons below.")
         return
@@ -19,7 +25,7 @@ def render(measurements: list[dict[str, Any]]) -> None:
     for m in newest_first:
         if m["id"] == latest_bench:
             with st.container(border=True):
-                benchmark(m, m.get("summary") or {})
+                benchmark(m, m.get("summary") or {}, hardware.get(str(m.get("hardware_id"))))
         elif m.get("kind") != "benchmark":
             evaluation(m, m.get("summary") or {})
     for m in earlier:
@@ -27,8 +33,10 @@ def render(measurements: list[dict[str, Any]]) -> None:
             benchmark(m, m.get("summary") or {})
 
 
-def benchmark(m: dict[str, Any], s: dict[str, Any]) -> None:
+def benchmark(m: dict[str, Any], s: dict[str, Any], hw: dict[str, Any] | None = None) -> None:
     st.markdown(f"**Benchmark** · {s.get('runtime') or m.get('runtime') or '?'} · {m.get('created_at') or ''}")
+    if hw is not None:
+        st.caption(f"Measured on {api.hardware_text(hw)}", help=api.versions_text(hw))
     _explanations(s)
     for warning in s.get("warnings") or []:
         st.warning(str(warning), icon=":material/speed:")
@@ -75,8 +83,10 @@ def _explanations(s: dict[str, Any]) -> None:
 
 def evaluation(m: dict[str, Any], s: dict[str, Any]) -> None:
     with st.container(border=True):
-        st.markdown(f"**Evaluation** on data set #{m.get('dataset_id')} · {s.get('n_samples', '?')} samples · "
-                    f"{m.get('created_at') or ''}")
+        data = next((d for d in ui.datasets() if d["id"] == m.get("dataset_id")), None)
+        where = f"{data['name']} (#{data['id']}{', ' + data['role'] if data.get('role') else ''})" if data \
+            else f"data set #{m.get('dataset_id')}"
+        st.markdown(f"**Evaluation** on {where} · {s.get('n_samples', '?')} samples · {m.get('created_at') or ''}")
         scalars = {k: v for k, v in (s.get("metrics") or {}).items() if isinstance(v, (int, float))}
         scalars |= {f"fidelity {k}": v for k, v in (s.get("fidelity") or {}).items() if isinstance(v, (int, float))}
         if not scalars:
@@ -87,3 +97,14 @@ def evaluation(m: dict[str, Any], s: dict[str, Any]) -> None:
 
 def _ms(v: float | None) -> str:
     return "—" if v is None else f"{v:.1f} ms"
+
+
+def history(model_id: int, total: int) -> None:
+    """Every measurement of the model, newest first, a page at a time."""
+    if total <= 1:
+        return
+    pages = (total + HISTORY_PAGE - 1) // HISTORY_PAGE
+    with st.expander(f"All {total} measurements"):
+        page = st.number_input("Page", 1, pages, 1, key=f"history_page_{model_id}") if pages > 1 else 1
+        rows, _ = api.measurement_history(model_id, offset=(page - 1) * HISTORY_PAGE, limit=HISTORY_PAGE)
+        st.dataframe(tables.history_rows(rows), hide_index=True, key=f"history_{model_id}")

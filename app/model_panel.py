@@ -9,6 +9,9 @@ from app import charts, measure_panel, netron_view, tables, ui
 from engine import api
 
 
+TABS = ["Overview", "Operators", "Measurements", "Graph"]
+
+
 def render(doc: dict[str, Any]) -> None:
     """``doc`` is ``api.show_model(id)``."""
     star = " ★" if doc.get("champion") else ""
@@ -24,15 +27,21 @@ def render(doc: dict[str, Any]) -> None:
     agreement = fid.get("top1_agreement", fid.get("agreement")) if isinstance(fid, dict) else None
     cols[4].metric("Top-1 agreement with parent",
                    f"{agreement:.2%}" if isinstance(agreement, (int, float)) else "—")
-    overview, ops, measured, graph = st.tabs(["Overview", "Operators", "Measurements", "Graph"])
-    with overview:
-        _overview(doc)
-    with ops:
-        _operators(doc.get("info") or {})
-    with measured:
-        measure_panel.render(doc.get("measurements") or [])
-    with graph:
-        _graph(doc)
+    # the open tab is in the URL (?tab=Graph); closed tabs are not drawn (the graph copies a model file)
+    overview, ops, measured, graph = st.tabs(TABS, key="tab", bind="query-params")
+    if overview.open is not False:
+        with overview:
+            _overview(doc)
+    if ops.open is not False:
+        with ops:
+            _operators(doc.get("info") or {})
+    if measured.open is not False:
+        with measured:
+            measure_panel.render(doc.get("measurements") or [], doc.get("hardware") or {})
+            measure_panel.history(doc["id"], doc.get("measurement_count") or 0)
+    if graph.open is not False:
+        with graph:
+            _graph(doc)
 
 
 def _overview(doc: dict[str, Any]) -> None:

@@ -37,10 +37,12 @@ def model_label(m: dict[str, Any]) -> str:
 
 
 def models_table(models: list[dict[str, Any]], champions: set[int]) -> list[dict[str, Any]]:
+    sizes = sizes_in([m.get("size_bytes") for m in models])
     return [{"id": m["id"], "name": m["name"], "format": m["format"], "pass": m.get("pass") or "upload",
              "parent": m.get("parent_id"), "family": m.get("root_id"), "params": m.get("params"),
-             "FLOPs": human_count(m.get("flops")), "size": human_bytes(m.get("size_bytes")),
-             "champion": "★" if m["id"] in champions else ""} for m in models]
+             "FLOPs": human_count(m.get("flops")), "size": size, "champion": "★" if m["id"] in champions else "",
+             "tags": ", ".join(m.get("tags") or []), "archived": "archived" if m.get("archived") else ""}
+            for m, size in zip(models, sizes)]
 
 
 def io_table(model: dict[str, Any]) -> list[dict[str, Any]]:
@@ -139,8 +141,11 @@ def compare_table(rows: list[dict[str, Any]], front: set[int], champion_id: int 
 
 
 def jobs_table(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``api.find_jobs`` rows: what ran on which model, what it made, when, how long, and what it said."""
     return [{"id": j["id"], "kind": j["kind"], "status": j["status"], "progress": j.get("progress") or 0.0,
-             "model": (j.get("params") or {}).get("model_id"), "created": j.get("created_at"),
+             "model": (j.get("params") or {}).get("model_id"), "pass": j.get("pass") or "",
+             "output model": j.get("output_model_id"), "queued": j.get("created_at"), "started": j.get("started_at"),
+             "finished": j.get("finished_at"), "duration s": j.get("duration_s"), "by": j.get("submitted_by") or "",
              "worker": j.get("worker") or (f"→ {j['target']}" if j.get("target") else ""),
              "message": j.get("message") or "", "error": j.get("error") or ""} for j in jobs]
 
@@ -172,3 +177,136 @@ def job_outcome(job: dict[str, Any]) -> str:
 def dataset_label(d: dict[str, Any]) -> str:
     labels = "labelled" if d.get("has_labels") else "no labels"
     return f"#{d['id']} {d['name']} ({d['n_samples']} samples, {labels})"
+
+
+def history_rows(measurements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One line per measurement: when, what, and its headline figure."""
+    rows = []
+    for m in measurements:
+        s = m.get("summary") or {}
+        first = (s.get("results") or [{}])[0]
+        lat = first.get("latency_ms") or {}
+        rows.append({"id": m["id"], "when": m.get("created_at"), "kind": m["kind"], "runtime": m.get("runtime"),
+                     "batch": first.get("batch"), "threads": first.get("threads"), "p50 ms": lat.get("p50"),
+                     "data set": m.get("dataset_id"), "accuracy": (s.get("metrics") or {}).get("accuracy"),
+                     "samples": s.get("n_samples"), "noisy": "⚠" if s.get("warnings") else "", "job": m.get("job_id")})
+    return rows
+
+
+def variant_label(r: dict[str, Any]) -> str:
+    """``#12 ort-quantize-dynamic · onnx`` — short enough for a chart label or a multiselect chip."""
+    return f"#{r['id']} {r.get('pass') or 'root'} · {r.get('format')}"
+
+
+def provenance_warnings(rows: list[dict[str, Any]]) -> list[str]:
+    """Sentences about figures that must not be read as like with like: several hardware fingerprints,
+    ratios across runtimes or settings, and benchmarks timed while other processes used the CPU."""
+    out = []
+    machines = {r["hardware_id"] for r in rows if r.get("hardware_id") is not None}
+    if len(machines) > 1:
+        out.append(f"These latencies were measured on {len(machines)} different machines (hardware fingerprints); "
+                   "ratios across them are marked “different hardware”.")
+    for basis in ("different runtime", "different settings"):
+        odd = [r["id"] for r in rows if r.get("ratio_basis") == basis]
+        if odd:
+            out.append(f"{len(odd)} latency ratio(s) divide by the root's figure on a {basis.split()[1]} "
+                       f"({', '.join(f'#{i}' for i in odd[:8])}{'…' if len(odd) > 8 else ''}): read them as "
+                       f"“{basis}”, not as a speed-up.")
+    noisy = [r["id"] for r in rows if r.get("noise")]
+    if noisy:
+        example = next(r for r in rows if r.get("noise"))["noise"][0]
+        out.append(f"{len(noisy)} variant(s) were timed while other processes used the CPU "
+                   f"({', '.join(f'#{i}' for i in noisy[:8])}{'…' if len(noisy) > 8 else ''}), e.g. “{example}”.")
+    return out
+
+
+def one_unit(values: list[int | float | None]) -> tuple[str, float]:
+    """The byte unit (and divisor) that fits the largest value, so one column never mixes MiB and KiB."""
+    top = max((abs(v) for v in values if v is not None), default=0)
+    for unit, div in (("GiB", 1024.0 ** 3), ("MiB", 1024.0 ** 2), ("KiB", 1024.0)):
+        if top >= div:
+            return unit, div
+    return "B", 1.0
+
+
+def sizes_in(values: list[int | float | None]) -> list[str]:
+    unit, div = one_unit(values)
+    return ["—" if v is None else (f"{v:.0f} B" if unit == "B" else f"{v / div:,.1f} {unit}") for v in values]
+
+
+def decision_table(rows: list[dict[str, Any]], champion_id: int | None) -> list[dict[str, Any]]:
+    """The decision columns first (Pareto, champion, accuracy, latency, size), then where each figure came from."""
+    out = []
+    sizes = dict(zip([r["id"] for r in rows], sizes_in([r.get("size_bytes") for r in rows])))
+    for r in rows:
+        basis = r.get("ratio_basis")
+        out.append({"id": r["id"], "variant": variant_label(r), "Pareto": "✓" if r.get("pareto") else "",
+                    "champion": "★" if r["id"] == champion_id else "", "accuracy": r.get("accuracy"),
+                    "accuracy Δ root": r.get("accuracy_delta"), "latency p50 ms": r.get("latency_p50_ms"),
+                    "p50 95% CI": ci_text(r.get("latency_ci95")), "latency × root": r.get("latency_ratio"),
+                    "basis": "" if basis in (None, "like with like") else basis, "size": sizes[r["id"]],
+                    "size × root": r.get("size_ratio"), "noisy": "⚠" if r.get("noise") else "",
+                    "latency measured with": r.get("latency_provenance") or "", "libraries": r.get("versions") or "",
+                    "accuracy measured": r.get("accuracy_provenance") or "", "agreement": r.get("agreement")})
+    return out
+
+
+def side_by_side_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per figure, one column per variant; deltas are to the first variant, with the median's CI."""
+    first = rows[0]
+
+    def delta(key: str, r: dict[str, Any], fmt: str) -> str:
+        a, b = first.get(key), r.get(key)
+        if r is first or a in (None, 0) or b is None:
+            return ""
+        return f" ({b / a:{fmt}}× #{first['id']})"
+
+    lines = {
+        "latency p50 ms": lambda r: ("—" if r.get("latency_p50_ms") is None else
+                                     f"{r['latency_p50_ms']:.4g} [{ci_text(r.get('latency_ci95'))}]"
+                                     + delta("latency_p50_ms", r, ".2f")),
+        "latency p99 ms": lambda r: "—" if r.get("latency_p99_ms") is None else f"{r['latency_p99_ms']:.4g}",
+        "throughput /s": lambda r: "—" if r.get("throughput_per_s") is None else f"{r['throughput_per_s']:,.0f}",
+        "peak RSS MB · CPU %": lambda r: f"{r.get('peak_rss_mb') or '—'} · {r.get('cpu_percent') or '—'}",
+        "size": lambda r: human_bytes(r.get("size_bytes")) + delta("size_bytes", r, ".2f"),
+        "accuracy": lambda r: "—" if r.get("accuracy") is None else f"{r['accuracy']:.2%}"
+                              + (f" ({(r['accuracy'] - first['accuracy']) * 100:+.2f} pt)"
+                                 if r is not first and first.get("accuracy") is not None else ""),
+        "accuracy measured": lambda r: r.get("accuracy_provenance") or "—",
+        "latency measured with": lambda r: r.get("latency_provenance") or "—",
+        "noise": lambda r: "; ".join(r.get("noise") or []) or "none reported",
+    }
+    return [{"figure": name, **{variant_label(r): fn(r) for r in rows}} for name, fn in lines.items()]
+
+
+def graph_diff_sentence(nodes: dict[str, Any]) -> str:
+    """``3 nodes replaced (Conv → QLinearConv ×2, MatMul → MatMulInteger), 4 added, 1 removed, 12 kept; 1
+    compute node left in float.``"""
+    kinds = ", ".join(f"{k} ×{v}" if v > 1 else k for k, v in (nodes.get("replacements") or {}).items())
+    text = (f"{nodes['n_replaced']} node(s) replaced" + (f" ({kinds})" if kinds else "")
+            + f", {nodes['n_added']} added, {nodes['n_removed']} removed, {nodes['kept']} kept unchanged")
+    if nodes.get("n_kept_float"):
+        text += f"; {nodes['n_kept_float']} compute node(s) left in float"
+    return text + "."
+
+
+def ab_verdict(r: dict[str, Any]) -> str:
+    """The interleaved A/B in one sentence: the ratio, its CI and whether it is beyond the noise."""
+    lo, hi = r["ratio_ci95"]
+    faster = "faster" if r["ratio_b_over_a"] < 1 else "slower"
+    verdict = (f"#{r['versus']} is {faster} than #{r['model_id']}: the difference is beyond the noise"
+               if r["significant"] else f"no difference beyond the noise between #{r['versus']} and #{r['model_id']}")
+    return (f"{verdict}. p50 B/A = {r['ratio_b_over_a']:.3f} (95% CI {lo:.3f}–{hi:.3f}); "
+            f"{r['b']['p50_ms']:.4g} ms against {r['a']['p50_ms']:.4g} ms over {r['pairs']} interleaved pairs.")
+
+
+def champion_history_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = []
+    for e in events:
+        f = e.get("figures") or {}
+        rows.append({"when": e.get("at"), "action": e["action"], "model": f"#{e['model_id']}" if e.get("model_id") else "—",
+                     "who": e.get("who") or "—", "note": e.get("note") or "",
+                     "machine": f"hardware #{e['hardware_id']}" if e.get("hardware_id") else "any",
+                     "p50 ms then": f.get("latency_p50_ms"), "accuracy then": f.get("accuracy"),
+                     "size then": human_bytes(f.get("size_bytes")) if f.get("size_bytes") else "—"})
+    return rows

@@ -25,6 +25,26 @@ def _models(where: str, root_id: int | None) -> list[dict[str, Any]]:
 
 
 @st.cache_data(ttl=2, show_spinner=False)
+def _families(where: str) -> list[dict[str, Any]]:
+    return api.families()
+
+
+@st.cache_data(ttl=2, show_spinner=False)
+def _members(where: str, root_id: int) -> list[dict[str, Any]]:
+    return api.family_members(root_id)
+
+
+@st.cache_data(ttl=2, show_spinner=False)
+def _overview(where: str, root_id: int, dataset_id: int | None) -> list[dict[str, Any]]:
+    return api.family_overview(root_id, dataset_id)
+
+
+def overview(root_id: int, dataset_id: int | None = None) -> list[dict[str, Any]]:
+    """Every variant of a family with its latest figures and their provenance (``api.family_overview``)."""
+    return _overview(_where(), root_id, dataset_id)
+
+
+@st.cache_data(ttl=2, show_spinner=False)
 def _datasets(where: str) -> list[dict[str, Any]]:
     return [d.to_json() for d in api.list_datasets()]
 
@@ -47,13 +67,21 @@ def passes() -> list[dict[str, Any]]:
 
 
 def families() -> list[dict[str, Any]]:
-    """Root models (uploads), newest first: each one heads a lineage."""
-    return sorted((m for m in models() if m.get("parent_id") is None), key=lambda m: -m["id"])
+    """Root models (uploads), newest first: each one heads a lineage (slim rows with a ``variants`` count)."""
+    return _families(_where())
+
+
+def members(root_id: int) -> list[dict[str, Any]]:
+    """Slim rows of one family's models (no signatures or op histograms), oldest first."""
+    return _members(_where(), root_id)
 
 
 def refresh() -> None:
     """Forget cached lists after this session changed something."""
     _models.clear()
+    _families.clear()
+    _members.clear()
+    _overview.clear()
     _datasets.clear()
 
 
@@ -78,16 +106,42 @@ def shows_errors() -> Iterator[None]:
 
 
 # ---------------------------------------------------------------- pickers (selections live in session state)
+# selections that live in the URL too, so a link (or a reload) opens the same view
+URL_KEYS = {"family_id": "family", "model_id": "model", "job_id": "job"}
+
+
+def from_url(state_key: str) -> Any:
+    """The id a shared link carries for ``state_key`` (``?family=3``), or None."""
+    raw = st.query_params.get(URL_KEYS.get(state_key, state_key))
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def to_url(state_key: str, value: Any) -> None:
+    name = URL_KEYS.get(state_key, state_key)
+    if value is None:
+        st.query_params.pop(name, None)
+    elif st.query_params.get(name) != str(value):
+        st.query_params[name] = str(value)
+
+
 def pick(label: str, options: list[Any], state_key: str, format_func=str, default: Any = None, **kwargs: Any) -> Any:
-    """A selectbox whose choice is remembered under ``state_key`` across pages and reruns;
-    ``default`` (else the first option) until the user chooses."""
+    """A selectbox whose choice is remembered under ``state_key`` across pages and reruns, and kept in the URL
+    for ids that links carry; the link's value, else ``default`` (else the first option) until the user
+    chooses."""
     if not options:
         return None
     current = st.session_state.get(state_key)
+    if current not in options and state_key in URL_KEYS:
+        current = from_url(state_key)
     current = current if current in options else default
     index = options.index(current) if current in options else 0
     chosen = st.selectbox(label, options, index=index, format_func=format_func, **kwargs)
     st.session_state[state_key] = chosen
+    if state_key in URL_KEYS:
+        to_url(state_key, chosen)
     return chosen
 
 

@@ -16,6 +16,7 @@ def _model(row: Model) -> ModelRecord:
         pass_name=row.pass_name, config=row.config or {}, derivation_key=row.derivation_key, sha256=row.sha256, artifact=row.artifact,
         size_bytes=row.size_bytes, params=row.params, flops=row.flops, inputs=row.inputs or [],
         outputs=row.outputs or [], info=row.info or {}, metrics=row.metrics or {}, created_at=row.created_at,
+        tags=list(row.tags or []), archived=bool(row.archived),
     )
 
 
@@ -23,7 +24,8 @@ def _dataset(row: Dataset) -> DatasetRecord:
     return DatasetRecord(
         id=row.id, name=row.name, sha256=row.sha256, artifact=row.artifact, n_samples=row.n_samples,
         x_shape=row.x_shape, x_dtype=row.x_dtype, has_labels=row.has_labels, n_classes=row.n_classes,
-        source_format=row.source_format, created_at=row.created_at,
+        source_format=row.source_format, created_at=row.created_at, role=row.role, tags=list(row.tags or []),
+        archived=bool(row.archived),
     )
 
 

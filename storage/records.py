@@ -30,6 +30,8 @@ class ModelRecord:
     info: dict[str, Any]
     metrics: dict[str, Any]
     created_at: datetime
+    tags: list[str] = field(default_factory=list)
+    archived: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The CLI contract's model document."""
@@ -49,6 +51,8 @@ class ModelRecord:
             "config": self.config,
             "info": self.info,
             "metrics": self.metrics,
+            "tags": self.tags,
+            "archived": self.archived,
             "created_at": _iso(self.created_at),
         }
 
@@ -66,6 +70,9 @@ class DatasetRecord:
     n_classes: int | None
     source_format: str
     created_at: datetime
+    role: str | None = None
+    tags: list[str] = field(default_factory=list)
+    archived: bool = False
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -4,11 +4,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 MODEL_FORMATS = ("keras", "savedmodel", "onnx", "tflite")
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+DATASET_ROLES = ("calibration", "fine-tuning", "evaluation")
+USER_ROLES = ("viewer", "engineer", "admin")
 JOB_KINDS = ("import", "dataset_import", "demo", "optimize", "recipe", "benchmark", "ab_compare", "evaluate",
              "export", "auto")
 
@@ -53,6 +55,8 @@ class Model(Base):
     outputs: Mapped[list[Any]] = mapped_column(default=list)
     info: Mapped[dict[str, Any]] = mapped_column(default=dict)  # op histogram, opset, versions, ...
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)  # fidelity, sparsity, compressed size, ...
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    archived: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
 
 
@@ -69,6 +73,9 @@ class Dataset(Base):
     has_labels: Mapped[bool] = mapped_column(default=False)
     n_classes: Mapped[int | None] = mapped_column(Integer)
     source_format: Mapped[str] = mapped_column(String(20))
+    role: Mapped[str | None] = mapped_column(String(20))  # calibration, fine-tuning or evaluation
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    archived: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
 
 
@@ -83,7 +90,7 @@ class Job(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20), index=True)
     status: Mapped[str] = mapped_column(String(12), default="queued", index=True)
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -97,6 +104,7 @@ class Job(Base):
     target: Mapped[str | None] = mapped_column(String(120))  # a worker label or hardware fingerprint; None: any
     lease_until: Mapped[datetime | None] = mapped_column(DateTime())
     cancel_requested: Mapped[bool] = mapped_column(default=False)
+    submitted_by: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime())
@@ -114,7 +122,8 @@ class Hardware(Base):
 
 class Measurement(Base):
     __tablename__ = "measurements"
-    __table_args__ = (CheckConstraint("kind IN ('benchmark', 'evaluate')", name="measurement_kind"),)
+    __table_args__ = (CheckConstraint("kind IN ('benchmark', 'evaluate')", name="measurement_kind"),
+                      Index("ix_measurements_model_kind", "model_id", "kind", "dataset_id", "id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
@@ -135,6 +144,49 @@ class Champion(Base):
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
     note: Mapped[str] = mapped_column(Text, default="")
     chosen_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+
+class ChampionEvent(Base):
+    """Every promotion and demotion, with who, why and the figures at the time (never updated)."""
+
+    __tablename__ = "champion_events"
+    __table_args__ = (CheckConstraint("action IN ('promote', 'demote')", name="champion_action"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    root_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"))
+    hardware_id: Mapped[int | None] = mapped_column(ForeignKey("hardware.id"))
+    action: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str] = mapped_column(Text, default="")
+    who: Mapped[str | None] = mapped_column(String(120))
+    figures: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who deleted, archived or renamed what, and when."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    who: Mapped[str | None] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(30))
+    target: Mapped[str] = mapped_column(String(60))  # "model 12", "dataset 3", "user ana"
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+
+class User(Base):
+    """A named account; the shared password (solo mode) needs none."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", USER_ROLES), name="user_role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
 
 
 class Worker(Base):

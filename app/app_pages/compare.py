@@ -1,31 +1,57 @@
-"""Compare: one family's variants on speed, size and accuracy; Pareto front; choose the champion."""
+"""Compare: a family's variants on speed, size and accuracy with the provenance of every figure; the Pareto
+front; 2–4 variants side by side with an interleaved A/B; the champion and its history."""
 from __future__ import annotations
 
 import streamlit as st
 
-from app import charts, tables, ui
+from app import charts, side_by_side, tables, ui
 from engine import api
 
+SMALL_FAMILY = 12  # every variant is chosen by default up to this size; past it, the root, champion and front
+
 st.title("Compare")
-st.caption("Latest benchmark (first configuration) and evaluation of each variant; ratios are to the family's root.")
+st.caption("Each variant's latest benchmark (first configuration) and its latest evaluation on the chosen data set. "
+           "Ratios are to the family's root; the basis column says whether they compare like with like.")
 if not ui.families():
     ui.empty_state("No models to compare yet.")
     st.stop()
 
-family = ui.pick_family()
-members = ui.models(family["id"])
-labels = {m["id"]: tables.model_label(m) for m in members}
-chosen = st.multiselect("Variants", list(labels), default=list(labels), format_func=labels.get, key="compare_ids")
+top_left, top_right = st.columns(2)
+with top_left:
+    family = ui.pick_family()
+evaluated = api.evaluation_datasets(family["id"])
+with top_right:
+    sets = {d["id"]: d for d in evaluated}
+    dataset_id = ui.pick("Accuracy on data set", list(sets), "eval_dataset",
+                         format_func=lambda i: f"#{i} {sets[i]['name']}" + (f" ({sets[i]['role']})" if sets[i]["role"]
+                                                                           else ""),
+                         help="Accuracy figures are shown only for evaluations on this data set.") if sets else None
+rows = ui.overview(family["id"], dataset_id)
+by_id = {r["id"]: r for r in rows}
+champion = api.get_champion(family["id"])
+labels = {r["id"]: tables.variant_label(r) for r in rows}
+
+if len(rows) <= SMALL_FAMILY:
+    default = list(labels)
+else:
+    front = [r["id"] for r in rows if r["pareto"]][:8]
+    default = list(dict.fromkeys([family["id"], *([champion] if champion in labels else []), *front]))
+from_link = [int(v) for v in st.query_params.get_all("variants") if v.isdigit() and int(v) in labels]
+if "compare_ids" not in st.session_state or st.session_state.get("compare_family") != family["id"]:
+    st.session_state["compare_ids"] = from_link or default  # switching family picks a sensible default
+    st.session_state["compare_family"] = family["id"]
+chosen = st.multiselect("Variants", list(labels), format_func=labels.get, key="compare_ids")
+st.query_params["variants"] = [str(i) for i in chosen]
 if not chosen:
     st.info("Choose at least one variant.")
     st.stop()
-rows = api.compare(sorted(chosen))
-champion = api.get_champion(family["id"])
-front = charts.pareto_ids(rows)
+picked = [by_id[i] for i in chosen]
 
-unmeasured = [r["id"] for r in rows if r.get("latency_p50_ms") is None]
+for line in tables.provenance_warnings(rows):
+    st.warning(line, icon=":material/report:")
+unmeasured = [r["id"] for r in picked if r.get("latency_p50_ms") is None]
 if unmeasured:
-    st.warning(f"{len(unmeasured)} of {len(rows)} variants have no benchmark yet: "
+    st.warning(f"{len(unmeasured)} of {len(picked)} variants have no benchmark yet: "
                + ", ".join(f"#{i}" for i in unmeasured) + ".")
     if st.button("Benchmark them (batch 1, 1 thread)", type="primary", key="bench_missing"):
         with ui.shows_errors():
@@ -34,35 +60,30 @@ if unmeasured:
 for job_id in st.session_state.get("compare_jobs", []):
     ui.watch_job(job_id, quiet=True)
 
-if len(rows) > len(unmeasured):
+if len(picked) > len(unmeasured):
     left, right = st.columns(2)
-    left.plotly_chart(charts.tradeoff_scatter(rows, champion), key="tradeoff")
-    right.plotly_chart(charts.latency_bars(rows, champion), key="latency_bars")
-roofline = charts.variant_roofline([m for m in members if m["id"] in chosen], api.latest_benchmarks(sorted(chosen)))
+    left.plotly_chart(charts.tradeoff_scatter(rows, champion, labelled=set(chosen)), key="tradeoff")
+    right.plotly_chart(charts.latency_bars(picked, champion), key="latency_bars")
+roofline = charts.variant_roofline(picked, api.latest_benchmarks(chosen))
 if roofline:
     st.plotly_chart(charts.roofline_figure(roofline, "Achieved GFLOP/s per variant against the measured peak"),
                     key="roofline")
-st.dataframe(tables.compare_table(rows, front, champion), hide_index=True, key="compare_table",
-             column_config={"latency p50 ms": st.column_config.NumberColumn(format="%.3f"),
-                            "latency × root": st.column_config.NumberColumn(format="%.2f×"),
-                            "size × root": st.column_config.NumberColumn(format="%.2f×"),
-                            "accuracy": st.column_config.NumberColumn(format="percent"),
-                            "accuracy × root": st.column_config.NumberColumn(format="%.3f×"),
-                            "agreement": st.column_config.NumberColumn(format="percent")})
-st.caption("Pareto ✓: no other variant is at once faster, smaller and (where measured) more accurate. "
-           "Accuracy needs an evaluation on a labelled data set (Models page → Evaluate).")
+st.dataframe(tables.decision_table(picked, champion), hide_index=True, key="compare_table",
+             column_config=side_by_side.DECISION_COLUMNS)
+st.caption("Pareto ✓: no other variant of the family is at once faster, smaller and (where every variant has it) "
+           "more accurate. Hover a column title for what it means.")
+for r in picked:
+    if r.get("explanation") and tables.explanation_tone(r["explanation"]) == "warning":
+        st.warning(f"**#{r['id']} {r.get('pass') or 'root'}**: " + tables.explanation_markdown(r["explanation"]),
+                   icon=":material/insights:")
+if len(rows) > len(picked):
+    with st.expander(f"Every variant of the family ({len(rows)})"):
+        st.dataframe(tables.decision_table(rows, champion), hide_index=True, key="family_table",
+                     column_config=side_by_side.DECISION_COLUMNS)
 
-st.subheader("Champion")
-with st.form("champion"):
-    pick = st.selectbox("Champion of this family", list(labels), format_func=labels.get,
-                        index=list(labels).index(champion) if champion in labels else 0)
-    note = st.text_input("Note", placeholder="why this variant: e.g. 2.1× faster, accuracy unchanged")
-    if st.form_submit_button("Mark as champion", type="primary"):
-        with ui.shows_errors():
-            api.set_champion(pick, note)
-            st.rerun()
-record = api.get_champion_record(family["id"])
-if record:
-    st.success(tables.champion_text(labels.get(record.model_id, f"#{record.model_id}"), record.note, record.chosen_at),
-               icon=":material/star:")
-    st.caption("It is pre-selected on Download.")
+if 2 <= len(picked) <= 4:
+    side_by_side.render(picked)
+elif len(picked) > 4:
+    st.caption("Choose 2–4 variants to see them side by side, with their graph diff and an interleaved A/B.")
+
+side_by_side.champion_section(family["id"], labels, champion, by_id)

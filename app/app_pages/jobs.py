@@ -1,4 +1,5 @@
-"""Jobs: the live queue, and one job's progress, error, log tail and cancel button."""
+"""Jobs: the queue filtered by kind, status and family, a page at a time, and one job's progress, whole
+message, error, log tail and cancel button."""
 from __future__ import annotations
 
 import streamlit as st
@@ -6,22 +7,35 @@ import streamlit as st
 from app import tables, ui
 from engine import api
 
+PAGE = 50
+STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"]
+KINDS = ["import", "dataset_import", "demo", "optimize", "recipe", "benchmark", "ab_compare", "evaluate", "export"]
+
 st.title("Jobs")
 st.caption("Every import, optimization, benchmark, evaluation and export runs as a background job. "
            "This page refreshes itself.")
-statuses = st.multiselect("Show", ["queued", "running", "succeeded", "failed", "cancelled"],
-                          default=["queued", "running", "succeeded", "failed", "cancelled"], key="job_filter")
+kind_col, status_col, family_col = st.columns(3)
+kinds = kind_col.multiselect("Kind", KINDS, key="job_kinds", placeholder="every kind")
+statuses = status_col.multiselect("Show", STATUSES, default=STATUSES, key="job_filter")
+roots = {f["id"]: f for f in ui.families()}
+family = family_col.selectbox("Family", [None, *roots], key="job_family",
+                              format_func=lambda i: "every family" if i is None else f"#{i} {roots[i]['name']}")
 
 
 @st.fragment(run_every=1.5)
 def live_table() -> None:
-    jobs = [j.to_json() for j in api.list_jobs() if j.status in statuses]
+    _, total = api.find_jobs(kinds, statuses, family, limit=0)
+    pages = max(1, (total + PAGE - 1) // PAGE)
+    page = st.number_input(f"Page (of {pages}, {total} jobs)", 1, pages, 1, key="job_page") if pages > 1 else 1
+    jobs, _ = api.find_jobs(kinds, statuses, family, offset=(page - 1) * PAGE, limit=PAGE)
     if not jobs:
-        st.info("No jobs yet. Upload a model or load the demo on Home.")
+        st.info("No jobs match." if total == 0 and (kinds or family) else "No jobs yet. Upload a model or load the "
+                "demo on Home.")
         return
     st.dataframe(tables.jobs_table(jobs), hide_index=True, key="jobs_table",
                  column_config={"progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0),
-                                "error": st.column_config.TextColumn(width="medium")})
+                                "message": st.column_config.TextColumn(width="large"),
+                                "error": st.column_config.TextColumn(width="large")})
 
 
 @st.fragment(run_every=1.5)
@@ -59,7 +73,9 @@ def workers_section() -> None:
 
 live_table()
 workers_section()
-by_id = {j.id: j for j in api.list_jobs()}  # newest first
+recent, _ = api.find_jobs(kinds, statuses, family, limit=PAGE)
+by_id = {j["id"]: j for j in recent}
 if by_id:
-    chosen = ui.pick("Job", list(by_id), "job_id", format_func=lambda i: f"#{i} {by_id[i].kind} ({by_id[i].status})")
+    chosen = ui.pick("Job", list(by_id), "job_id",
+                     format_func=lambda i: f"#{i} {by_id[i]['kind']} ({by_id[i]['status']})")
     job_detail(chosen)

@@ -17,8 +17,11 @@ from engine.api.measuring import (benchmark_runtimes, benchmark_schema, compare,
                                   submit_ab_compare, submit_benchmark, submit_evaluate)
 from engine.api.optimizing import list_passes, recipe_for, submit_optimize, submit_recipe
 from engine.api.workers import check_target, list_workers
-from engine.api.releasing import (copy_export, export_path, export_targets, get_champion, get_champion_record,
-                                  set_champion, submit_export)
+from engine.api.releasing import (champion_history, champions_by_hardware, copy_export, export_path,
+                                  export_targets, get_champion, get_champion_record, set_champion, submit_export)
+from engine.api.review import (config_diff, evaluation_datasets, families, family_members, family_overview,
+                               find_jobs, graph_diff, measurement_history, model_review)
+from engine.provenance import hardware_text, versions_text
 from engine.api.studio import doctor, migrate, run_worker, settings
 
 __all__ = [
@@ -30,4 +33,7 @@ __all__ = [
     "model_path", "op_class", "ready", "recipe_for", "run_worker", "save_upload", "set_champion", "settings",
     "show_model", "submit_ab_compare", "submit_benchmark", "submit_dataset_import", "submit_evaluate",
     "submit_export", "submit_import", "submit_optimize", "submit_recipe", "wait_job", "worker_alive",
+    "champion_history", "champions_by_hardware", "config_diff", "evaluation_datasets", "families", "family_members",
+    "family_overview", "find_jobs", "graph_diff", "hardware_text", "measurement_history", "model_review",
+    "versions_text",
 ]

@@ -3,19 +3,49 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 from engine.api.common import get_model, ready
 from engine.errors import InputError
 from engine.jobs import service
-from storage import artifacts, catalog
+from storage import artifacts, catalog, history
 from storage.db import session_scope
 from storage.records import ChampionRecord, JobRecord
 
 
-def set_champion(model_id: int, note: str = "") -> None:
+def set_champion(model_id: int, note: str = "", who: str | None = None, hardware_id: int | None = None) -> None:
+    """Make a model its family's champion (for ``hardware_id``'s machine, when given), keeping a history entry
+    with who, why and the figures the reviewer saw (the family overview's row of this model)."""
+    from engine.api.review import family_overview
+
     model = get_model(model_id)
+    row = next(iter(family_overview(model.root_id, model_ids=[model.id])), {})
+    figures = {k: row.get(k) for k in FIGURES}
     with session_scope() as s:
+        previous = catalog.get_champion(s, model.root_id)
+        if previous is not None and previous.model_id != model.id and hardware_id is None:
+            history.add_champion_event(s, model.root_id, previous.model_id, "demote", f"replaced by #{model.id}", who)
         catalog.set_champion(s, model.root_id, model.id, note)
+        history.add_champion_event(s, model.root_id, model.id, "promote", note, who, hardware_id, figures)
+
+
+FIGURES = ("latency_p50_ms", "latency_ci95", "latency_ratio", "ratio_basis", "latency_provenance", "size_bytes",
+           "size_ratio", "accuracy", "accuracy_provenance", "noise", "pareto")
+
+
+def champion_history(root_id: int) -> list[dict[str, Any]]:
+    """Every promotion and demotion of a family's champion, newest first: ``model_id, action, note, who,
+    hardware_id, figures, at``."""
+    ready()
+    with session_scope() as s:
+        return history.champion_events(s, int(root_id))
+
+
+def champions_by_hardware(root_id: int) -> dict[int | None, dict[str, Any]]:
+    """The champion chosen for each target machine (hardware id; None when none was named)."""
+    ready()
+    with session_scope() as s:
+        return history.champions_by_hardware(s, int(root_id))
 
 
 def get_champion_record(root_id: int) -> ChampionRecord | None:
