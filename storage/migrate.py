@@ -1,7 +1,9 @@
 """Alembic from day one: ``upgrade()`` brings any database to head; ``check()`` fails loudly when behind."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
@@ -32,7 +34,23 @@ def upgrade(url: str | None = None) -> None:
     cfg = _config(url)
     with get_engine(url).connect() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        with _foreign_keys_off(conn):
+            command.upgrade(cfg, "head")
+
+
+@contextmanager
+def _foreign_keys_off(conn) -> Iterator[None]:  # noqa: ANN001
+    """SQLite batch migrations copy a table and drop the old one; with foreign keys on, that drop deletes
+    (CASCADE) or nulls (SET NULL) every row pointing at it. The pragma only works outside a transaction,
+    so it is set on the driver connection before alembic begins one, and restored after."""
+    raw = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+    if raw is not None:
+        raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=ON")
 
 
 def current_revision(url: str | None = None) -> str | None:

@@ -1,0 +1,43 @@
+"""Migrations keep what is stored: a populated database upgraded to head loses no row and no link."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+
+from storage import migrate
+from storage.db import get_engine
+from storage.settings import get_settings
+from storage.tables import Base
+
+
+def test_upgrade_of_a_populated_database_keeps_rows_and_links(home: Path) -> None:
+    url = get_settings().database_url
+    cfg = migrate._config(url)
+    with get_engine(url).connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with get_engine(url).begin() as conn:
+        conn.execute(text("INSERT INTO models (id, name, format, sha256, artifact, size_bytes, config, inputs, outputs,"
+                          " info, metrics, created_at, root_id) VALUES (1, 'm', 'onnx', :s, 'a', 1, '{}', '[]', '[]',"
+                          " '{}', '{}', '2026-01-01', 1)"), {"s": "0" * 64})
+        conn.execute(text("INSERT INTO jobs (id, kind, status, params, progress, message, attempts, max_attempts,"
+                          " timeout_s, cancel_requested, created_at) VALUES (7, 'benchmark', 'succeeded', '{}', 1,"
+                          " '', 1, 2, 60, 0, '2026-01-01')"))
+        conn.execute(text("INSERT INTO measurements (model_id, job_id, kind, summary, samples, created_at) VALUES"
+                          " (1, 7, 'benchmark', '{}', '{}', '2026-01-01')"))
+    migrate.upgrade(url)  # later revisions rebuild tables that other rows point at
+    with get_engine(url).connect() as conn:
+        assert conn.execute(text("SELECT model_id, job_id FROM measurements")).all() == [(1, 7)]
+        assert conn.execute(text("SELECT count(*) FROM models")).scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_schema_after_migrations_matches_the_tables(home: Path) -> None:
+    migrate.upgrade()
+    with get_engine().connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert [d for d in diff if d[0] not in ("add_fk", "remove_fk")] == []
