@@ -71,7 +71,7 @@ def test_lineage_figure_places_children_right_of_parents_with_pass_labels():
     assert list(nodes.customdata) == [1, 2, 3, 4]
     assert list(nodes.x) == [0.0, 1.0, 2.0, 1.0]
     assert nodes.marker.symbol[2] == "star" and nodes.marker.size[1] == 26
-    assert sorted(a.text for a in fig.layout.annotations) == ["ort-quantize-dynamic", "tf2onnx", "tflite"]
+    assert sorted(_trace(fig, "passes").text) == ["ort-quantize-dynamic", "tf2onnx", "tflite"]
     edges = _trace(fig, "derivations")
     assert sum(v is None for v in edges.x) == 3
 

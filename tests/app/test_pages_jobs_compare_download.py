@@ -74,7 +74,7 @@ def _family(imported):
 def test_compare_page_draws_charts_table_and_sets_champion(page, imported):
     child = _family(imported)
     at = page("compare")
-    assert plotly_count(at) == 3  # trade-off, latency bars, roofline per variant
+    assert plotly_count(at) == 4  # trade-off, latency bars, roofline per variant, op histograms side by side
     roofline = json.loads(at.get("plotly_chart")[2].proto.spec)
     assert roofline["data"][0]["x"] == [f"#{imported} root", f"#{child} ort-quantize-dynamic"]
     latest = api.latest_benchmarks([imported, child])
@@ -84,7 +84,9 @@ def test_compare_page_draws_charts_table_and_sets_champion(page, imported):
     assert list(table["id"]) == [imported, child]
     assert list(table["latency × root"])[0] == 1.0 and list(table["size × root"])[0] == 1.0
     assert set(table["Pareto"]) <= {"✓", ""} and "✓" in set(table["Pareto"])
-    assert not at.warning
+    assert not [w for w in at.warning if "no benchmark yet" in w.value]
+    side = next(d.value for d in at.dataframe if "figure" in d.value.columns)
+    assert "onnxruntime · batch 1 · 1 thread(s)" in side[f"#{child} ort-quantize-dynamic · onnx"][7]
     by_label(at.selectbox, "Champion of this family").set_value(child)
     by_label(at.text_input, "Note").input("smaller")
     by_label(at.button, "Mark as champion").click().run()
@@ -93,8 +95,12 @@ def test_compare_page_draws_charts_table_and_sets_champion(page, imported):
     record = api.get_champion_record(imported)
     assert (record.model_id, record.note) == (child, "smaller")
     (shown,) = [s.value for s in at.success if s.value.startswith("Champion: ")]
-    assert shown == f"Champion: #{child} tiny · ort-quantize-dynamic · onnx — “smaller” (chosen " \
+    assert shown == f"Champion: #{child} ort-quantize-dynamic · onnx — “smaller” (chosen " \
         f"{record.chosen_at:%Y-%m-%d %H:%M} UTC)"
+    (event,) = api.champion_history(imported)
+    assert (event["action"], event["model_id"], event["note"]) == ("promote", child, "smaller")
+    assert event["figures"]["latency_p50_ms"] == next(r for r in api.family_overview(imported)
+                                                      if r["id"] == child)["latency_p50_ms"]
 
 
 def test_compare_page_offers_to_benchmark_unmeasured_variants(page, imported):

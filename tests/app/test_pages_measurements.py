@@ -61,7 +61,7 @@ def _charts(at) -> dict[str, dict]:
 
 def test_measurements_tab_shows_explanation_warning_grid_roofline_profile_and_table(page, imported):
     _store(imported, SUMMARY)
-    at = page("models")
+    at = page("models", tab="Measurements")
     assert not at.exception and not at.error, [e.value for e in at.error]
     warnings = [w.value for w in at.warning]
     assert warnings[0] == f"{SLOWER}\n\n- {CAUSE}"  # the verdict first, as a warning, with its cause
@@ -86,20 +86,21 @@ def test_measurements_tab_shows_explanation_warning_grid_roofline_profile_and_ta
     assert list(load["setup"]) == ["a session per client"] and list(load["calls"]) == [50]
 
 
-def test_measurements_tab_folds_earlier_benchmarks_away(page, imported):
+def test_measurements_tab_shows_the_latest_benchmark_and_pages_the_history(page, imported):
     _store(imported, dict(SUMMARY, explanations=[], warnings=[]))
     _store(imported, dict(SUMMARY, explanations=["The child is 3.00× as fast as its parent."], warnings=[]))
-    at = page("models")
+    at = page("models", tab="Measurements")
     assert [i.value for i in at.info] == ["The child is 3.00× as fast as its parent."]
-    earlier = [e.label for e in at.expander if e.label.startswith("Earlier benchmark")]
-    assert len(earlier) == 1 and earlier[0].startswith("Earlier benchmark · onnxruntime · ")
+    assert [e.label for e in at.expander if e.label.startswith("All ")] == ["All 2 measurements"]
+    history = next(d.value for d in at.dataframe if "kind" in d.value.columns)
+    assert list(history["kind"]) == ["benchmark", "benchmark"] and list(history["id"]) == sorted(history["id"])[::-1]
 
 
 def test_measurements_tab_explains_a_real_quantized_childs_benchmark_with_its_profile(page, imported):
     child = run_job(api.submit_optimize(imported, "ort-quantize-dynamic", {}).job.id).result["model_id"]
     for model_id in (imported, child):
         run_job(api.submit_benchmark(model_id, {"batches": [1, 2], "threads": [1], "time_budget_s": 0.1}).id)
-    at = page("models", model_id=child)
+    at = page("models", model_id=child, tab="Measurements")
     assert at.subheader[0].value.startswith(f"#{child} ")
     boxes = [b.value for b in [*at.info, *at.warning]]
     verdicts = [b for b in boxes if b.startswith("The child is ")]

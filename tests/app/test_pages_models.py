@@ -18,7 +18,13 @@ def test_models_page_shows_table_lineage_and_details(page, imported):
     assert metrics["Size"] == f"{api.get_model(imported).size_bytes} B"
     io = at.dataframe[1].value
     assert list(io["name"]) == ["x", "y"] and list(io["shape"]) == ["[?, 4]", "[?, 3]"]
+    assert plotly_count(at) == 1  # the lineage; closed tabs are not drawn
+    assert at.query_params["family"] == str(imported) and at.query_params["model"] == str(imported)
+    at.session_state["tab"] = "Operators"
+    at.run()
     assert plotly_count(at) == 2  # lineage and operator histogram
+    at.session_state["tab"] = "Measurements"
+    at.run()
     assert "Not measured yet: benchmark or evaluate it with the buttons below." in [i.value for i in at.info]
 
 
@@ -26,6 +32,9 @@ def test_models_page_graph_tab_embeds_netron_on_a_copied_model(page, imported):
     from app import netron_view
 
     at = page("models")
+    assert not at.get("iframe")  # the graph tab copies a model file only when it is open
+    at.session_state["tab"] = "Graph"
+    at.run()
     sha = api.get_model(imported).sha256
     frames = at.get("iframe")
     assert len(frames) == 1
@@ -45,8 +54,8 @@ def test_models_page_benchmark_form_submits_the_typed_config(page, imported):
     assert job.kind == "benchmark" and job.params["model_id"] == imported
     assert job.params["config"]["batches"] == [1, 4] and job.params["config"]["runtime"] == "onnxruntime"
     run_job(job.id)
-    at = page("models")
-    assert plotly_count(at) == 5  # lineage, operators, batch × threads grid, roofline, per-operator profile
+    at = page("models", tab="Measurements")
+    assert plotly_count(at) == 4  # lineage, batch × threads grid, roofline, per-operator profile
     assert job.params["config"]["profile"] is True  # on by default for ONNX: it explains slow variants
     assert "**Benchmark** · onnxruntime" in " ".join(m.value for m in at.markdown)
 
