@@ -9,7 +9,7 @@ from engine import api
 
 PAGE = 50
 STATUSES = ["queued", "running", "succeeded", "failed", "cancelled"]
-KINDS = ["import", "dataset_import", "demo", "optimize", "recipe", "benchmark", "ab_compare", "evaluate", "export"]
+KINDS = ["import", "dataset_import", "demo", "optimize", "recipe", "auto", "benchmark", "ab_compare", "evaluate", "export"]
 
 st.title("Jobs")
 st.caption("Every import, optimization, benchmark, evaluation and export runs as a background job. "
