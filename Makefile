@@ -33,3 +33,4 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/run_bench.py
 	$(PY) bench/passes_bench.py
+	$(PY) bench/auto_bench.py

@@ -228,6 +228,10 @@ def _readme(manifest: dict[str, Any], model_file: str) -> str:
         f"| {r.get('batch')} | {r.get('threads')} | {r['latency_ms']['p50']:.3f} | {r['latency_ms']['p99']:.3f} |"
         for r in bench.get("results", []) if "latency_ms" in r)
     table = ("| batch | threads | p50 ms | p99 ms |\n|---|---|---|---|\n" + rows) if rows else "not measured yet"
+    deployment = manifest.get("deployment") or {}
+    if deployment.get("settings"):
+        table += ("\n\nServe it with the settings the search chose (`metrics.json` → `deployment`): "
+                  + ", ".join(f"{k} {v}" for k, v in deployment["settings"].items()) + ".")
     return f"""# {model['name']}
 
 Exported by Trimline. Format: **{model['format']}**, file `{model_file}`, sha256 `{model['sha256']}`.

@@ -8,6 +8,9 @@ steps:
   - pass: ort-quantize-static
     config: {samples: 200}
 ```
+
+The last step may be a search instead of a pass: ``- auto: {objective: latency, max_accuracy_drop: 0.01,
+budget: 5m}`` runs ``trimline auto`` from the output of the steps before it.
 """
 from __future__ import annotations
 
@@ -28,6 +31,13 @@ class Recipe(BaseModel):
 
     name: str = Field("recipe", description="A name for the recipe.")
     steps: list[Step] = Field(description="The passes to run, in order.")
+    auto: dict[str, Any] | None = Field(None, description="A last step searching from the passes' output "
+                                                          "(objective, max_accuracy_drop, min_fidelity, batch, "
+                                                          "threads, budget, target).")
+
+
+AUTO_KEYS = ("objective", "max_accuracy_drop", "min_fidelity", "batch", "threads", "budget", "target",
+             "synthetic_calibration")
 
 
 def load_recipe(text: str) -> Recipe:
@@ -45,8 +55,11 @@ def load_recipe(text: str) -> Recipe:
     unknown = sorted(set(data) - {"name", "steps"})
     if unknown:
         raise ValueError(f"the recipe has unknown keys {', '.join(map(repr, unknown))}; it takes name and steps")
-    steps = []
+    steps, auto = [], None
     for number, raw in enumerate(data["steps"], start=1):
+        if isinstance(raw, dict) and "auto" in raw:
+            auto = _auto_step(number, raw, len(data["steps"]))
+            continue
         if not isinstance(raw, dict) or "pass" not in raw:
             raise ValueError(f"step {number} needs a 'pass' key naming the pass to run")
         extra = sorted(set(raw) - {"pass", "config"})
@@ -62,14 +75,28 @@ def load_recipe(text: str) -> Recipe:
         except ValueError as exc:
             raise ValueError(f"step {number}: {exc}") from None
         steps.append(Step(pass_name=name, config=config))
-    return Recipe(name=str(data.get("name") or "recipe"), steps=steps)
+    return Recipe(name=str(data.get("name") or "recipe"), steps=steps, auto=auto)
+
+
+def _auto_step(number: int, raw: dict[str, Any], total: int) -> dict[str, Any]:
+    if number != total:
+        raise ValueError(f"step {number}: an auto step searches from what the passes made, so it must come last")
+    settings = raw["auto"] or {}
+    if set(raw) != {"auto"} or not isinstance(settings, dict):
+        raise ValueError(f"step {number}: an auto step is 'auto:' with a mapping of goal settings")
+    unknown = sorted(set(settings) - set(AUTO_KEYS))
+    if unknown:
+        raise ValueError(f"step {number}: auto has no setting {', '.join(map(repr, unknown))}; "
+                         f"its settings are: {', '.join(AUTO_KEYS)}")
+    return settings
 
 
 def dump_recipe(recipe: Recipe) -> str:
     """The recipe as YAML that ``load_recipe`` reads back."""
     import yaml
 
-    data = {"name": recipe.name, "steps": [{"pass": s.pass_name, "config": dict(s.config)} for s in recipe.steps]}
+    data = {"name": recipe.name, "steps": [{"pass": s.pass_name, "config": dict(s.config)} for s in recipe.steps]
+            + ([{"auto": dict(recipe.auto)}] if recipe.auto is not None else [])}
     return yaml.safe_dump(data, sort_keys=False)
 
 

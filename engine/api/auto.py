@@ -17,7 +17,8 @@ def auto_params(model_id: int, dataset_id: int | None = None, eval_dataset_id: i
                 objective: str = "latency", max_accuracy_drop: float | None = None,
                 min_fidelity: float | None = None, batch: int = 1, threads: int | None = None,
                 budget: str | float = "10m", target: str | None = None,
-                synthetic_calibration: bool = False) -> dict[str, Any]:
+                synthetic_calibration: bool = False, prefix: list[dict[str, Any]] | None = None,
+                prefix_format: str | None = None) -> dict[str, Any]:
     """The validated params of a search; InputError with one sentence for anything it cannot run."""
     from pydantic import ValidationError
 
@@ -34,7 +35,7 @@ def auto_params(model_id: int, dataset_id: int | None = None, eval_dataset_id: i
     except ValueError as exc:
         raise InputError(str(exc)) from None
     model = get_model(model_id)
-    if model.format not in ("onnx", "keras", "savedmodel"):
+    if (prefix_format or model.format) not in ("onnx", "keras", "savedmodel"):
         raise InputError(f"model {model.id} is a {model.format} model; the search starts from ONNX, Keras or "
                          "SavedModel models")
     for ds in (dataset_id, eval_dataset_id):
@@ -47,7 +48,7 @@ def auto_params(model_id: int, dataset_id: int | None = None, eval_dataset_id: i
         params = AutoParams(model_id=model.id, dataset_id=dataset_id, eval_dataset_id=eval_dataset_id,
                             objective=objective, max_accuracy_drop=max_accuracy_drop, min_fidelity=min_fidelity,
                             batch=batch, threads=threads, budget_s=budget_s, target=target,
-                            synthetic_calibration=synthetic_calibration)
+                            synthetic_calibration=synthetic_calibration, prefix=prefix or [])
     except ValidationError as exc:
         first = exc.errors()[0]
         raise InputError(str(first["msg"]).removeprefix("Value error, ") + (

@@ -71,6 +71,14 @@ def submit_recipe(model_id: int, recipe_text: str, dataset_id: int | None = None
             raise InputError(f"recipe step {number}: {exc}") from None
         steps.append({"pass": step.pass_name, "config": config.model_dump(mode="json")})
         current = PASSES[step.pass_name].produces
+    if recipe.auto is not None:
+        from engine.api.auto import submit_auto
+
+        if current not in ("onnx", "keras", "savedmodel"):
+            raise InputError(f"recipe: the auto step searches from ONNX, Keras or SavedModel models; the steps "
+                             f"before it make a {current} model")
+        return submit_auto(model_id=parent.id, dataset_id=dataset_id, prefix=steps, prefix_format=current,
+                           **recipe.auto)
     refs = sorted({r for step in steps for r in _student_refs(step["config"])})
     params = {"model_id": parent.id, "steps": steps, "dataset_id": dataset_id,
               "dataset_sha256": meta["sha256"] if meta else None, "model_refs": refs}

@@ -37,6 +37,11 @@ class Builder:
         self.work, self.dataset, self.dataset_sha, self.log, self.progress = work, dataset, dataset_sha, log, progress
         self.nodes: dict[str, Node] = {}  # built or reused in this search, in creation order
         self.reused: set[str] = set()
+        self.root_key: str | None = None  # None: steps start at the search's parent
+
+    def rebase(self, node: Node) -> None:
+        """Later recipes start from ``node`` (the output of a recipe's steps before its auto step)."""
+        self.parent, self.parent_identity, self.root_key = node.artifact, node.key, node.key
 
     def full_config(self, pass_name: str, config: dict[str, Any]) -> dict[str, Any]:
         """The config as a stored node records it (every field), so manual runs and searches share nodes."""
@@ -59,14 +64,14 @@ class Builder:
         node: Node | None = None
         for pass_name, raw in steps:
             config = self.full_config(pass_name, raw)
-            key = self.key_of(node.key if node else None, pass_name, config)
+            key = self.key_of(node.key if node else self.root_key, pass_name, config)
             if key in self.nodes:
                 node = self.nodes[key]
                 continue
             stored = self.existing.get(key)
             if stored is not None:
                 node = Node(key, Artifact(Path(stored["path"]), stored["format"]), pass_name, config,
-                            node.key if node else None, id=int(stored["id"]))
+                            node.key if node else self.root_key, id=int(stored["id"]))
                 self.reused.add(key)
                 self.nodes[key] = node
                 continue
@@ -79,7 +84,7 @@ class Builder:
                               progress=lambda f, m, name=pass_name: self.progress(f"{name}: {m}"))
             result = run_pass(spec, source, spec.config(**config), ctx)
             metrics = {**result.metrics, "pass_wall_s": round(time.perf_counter() - started, 2)}
-            node = Node(key, result.artifact, pass_name, config, node.key if node else None,
+            node = Node(key, result.artifact, pass_name, config, node.key if node else self.root_key,
                         inspection=inspect_model(result.artifact), metrics=metrics)
             self.nodes[key] = node
         return node

@@ -44,6 +44,8 @@ class AutoParams(BaseModel):
                                                  "or tflite; leave empty to let runtimes compete.")
     synthetic_calibration: bool = Field(False, description="Without a data set, calibrate INT8 on seeded random "
                                                            "inputs (labelled synthetic; no accuracy is claimed).")
+    prefix: list[dict[str, Any]] = Field(default_factory=list, description="Pass steps run first (a recipe's "
+                                                                           "steps before its auto step).")
 
     @field_validator("target")
     @classmethod

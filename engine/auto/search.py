@@ -45,6 +45,11 @@ class Search:
                                ctx.log, lambda m: self._progress(m))
         self.reference: Candidate | None = None
         self.reference_node: Node | None = None
+        if self.params.prefix:  # a recipe's steps before its auto step: the search starts from their output
+            self._progress("running the recipe's steps before the search")
+            start = self.builder.build([(s["pass"], s["config"]) for s in self.params.prefix])
+            self.builder.rebase(start)
+            self.parent = start.artifact
 
     # ------------------------------------------------------------------ inputs
     def _data(self):  # noqa: ANN202
@@ -130,7 +135,7 @@ class Search:
         label = "parent" if self.reference_node is None else "parent (as ONNX, tf2onnx)"
         ref = Candidate(label=label, status="reference", ratio=1.0, ratio_ci95=[1.0, 1.0],
                         settings=self._settings("onnxruntime"), size_bytes=artifact_sizes(self.parent.path)[0],
-                        key=self.reference_node.key if self.reference_node else None,
+                        key=self.reference_node.key if self.reference_node else self.builder.root_key,
                         recipe=[{"pass": "tf2onnx", "config": self.reference_node.config}] if self.reference_node else [])
         timing = self.timer.ab(str(ref_art.onnx_file), "onnxruntime", SCREEN_S)
         ref.p50_ms, ref.ci95_ms = timing["reference_p50_ms"], timing["ci95_ms"]

@@ -61,6 +61,18 @@ def test_auto_recommends_only_a_faster_candidate_within_budget_and_reuses_nodes(
     assert set(out["pareto"]) <= ids and out["pareto"]
     assert out["settings"]["threads"] >= 1 and out["settings"]["runtime"] == "onnxruntime" or out["recommended"] != model
 
+    bundle = cli_json(home, "export", str(out["recommended"]), "--format", "bundle", "-o", str(home.parent / "b") + "/")
+    import json
+    import zipfile
+
+    path = Path(bundle["path"])
+    if path.is_dir():
+        manifest = json.loads(next(path.rglob("metrics.json")).read_text())
+    else:
+        with zipfile.ZipFile(path) as z:
+            manifest = json.loads(z.read(next(n for n in z.namelist() if n.endswith("metrics.json"))))
+    assert manifest["deployment"]["settings"] == out["settings"]
+
     before = len(cli_json(home, "models"))
     again = _search(home, model, "--dataset", str(calib), "--eval-dataset", str(held), "--max-accuracy-drop", "0.01")
     assert len(cli_json(home, "models")) == before  # every candidate was found by its derivation key

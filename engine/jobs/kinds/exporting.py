@@ -8,10 +8,19 @@ from engine.jobs.kinds import ChildContext, JobKind
 from engine.jobs.kinds.common import artifact_of, model_spec
 from engine.lookup import model_or_raise
 from storage import artifacts, catalog, measurements
+from storage import jobs as jobstore
 
 
 def _recipe(session, model) -> list[dict[str, Any]]:  # noqa: ANN001
     return [{"pass": m.pass_name, "config": m.config} for m in catalog.lineage(session, model.id)[1:]]
+
+
+def _deployment(session, model_id: int) -> dict[str, Any] | None:  # noqa: ANN001
+    """The session settings of the newest search that recommended this model (threads, mode, opt level)."""
+    for job in jobstore.list_jobs(session, limit=500, status="succeeded"):
+        if job.kind == "auto" and (job.result or {}).get("recommended") == model_id:
+            return {"settings": job.result.get("settings"), "why": job.result.get("explanation"), "search_job": job.id}
+    return None
 
 
 def _prepare(session, job) -> dict[str, Any]:  # noqa: ANN001
@@ -25,6 +34,7 @@ def _prepare(session, job) -> dict[str, Any]:  # noqa: ANN001
         "benchmark": {**bench.summary, "hardware": hardware.to_json() if hardware else {}} if bench else None,
         "evaluation": evaluation.summary if evaluation else None,
         "champion": getattr(catalog.get_champion(session, model.root_id), "model_id", None) == model.id,
+        "deployment": _deployment(session, model.id),
     }
     return {"model": model_spec(model), "target": job.params["format"], "manifest": manifest}
 

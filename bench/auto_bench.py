@@ -1,0 +1,147 @@
+"""`make bench`: what `trimline auto` finds, against the variants a user would try one by one, in ONE run.
+
+Rows, all through the `trimline` CLI on a fresh TRIMLINE_HOME (what a user runs):
+- MobileNetV2 224×224 (Keras, weights=None: latency does not depend on trained weights), searched with a
+  seeded synthetic calibration set: the recommendation's speed against the best single-runtime INT8
+  ONNX variant (tf2onnx → static QOperator per-channel, the CPU's preferred types), and the search's wall.
+- ONNX light zoo models (ResNet-50, SqueezeNet): the search against eight static INT8 flows run variant
+  by variant (`trimline optimize` + `trimline compare --interleaved` each): never slower than the parent,
+  at least the best variant's speed, and the search's wall against the flows' wall.
+- The digits CNN with a 1% accuracy budget on a held-out split: accuracy loss and speed.
+
+Ratios are p50 over the parent's p50, each from an interleaved A/B against the parent (1.00 = as fast).
+Run: .venv/bin/python bench/auto_bench.py [--quick]
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+TRIMLINE = str(ROOT / ".venv" / "bin" / "trimline")
+QUICK = "--quick" in sys.argv
+LIGHT = ROOT / ".venv" / "lib" / "python3.11" / "site-packages" / "onnx" / "backend" / "test" / "data" / "light"
+FLOWS = [("qoperator", "uint8", "uint8", True), ("qoperator", "uint8", "int8", True), ("qdq", "uint8", "int8", True),
+         ("qdq", "int8", "int8", True), ("qoperator", "uint8", "uint8", False), ("qoperator", "uint8", "int8", False),
+         ("qdq", "uint8", "uint8", True), ("qdq", "uint8", "int8", False)]
+
+
+def cli(home: Path, *args: str):  # noqa: ANN201
+    env = {**os.environ, "TRIMLINE_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([TRIMLINE, *args, "--json"], env=env, capture_output=True, text=True, timeout=3600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"trimline {' '.join(args)}: {proc.stderr.strip().splitlines()[-1]}")
+    return json.loads(proc.stdout)
+
+
+def timed(fn, *args):  # noqa: ANN001, ANN201
+    start = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - start
+
+
+def recommended_row(out: dict) -> dict:
+    rec = out["recommended"]
+    return next((c for c in out["candidates"] if c["id"] == rec and c["status"] in ("recommended", "reference")),
+                {"ratio": 1.0, "label": "parent", "p50_ms": None})
+
+
+def flows(home: Path, model: int, dataset: int) -> tuple[float, float, str]:
+    """Eight static INT8 variants made and compared one by one: (best ratio, wall seconds, its label)."""
+    start, best, label = time.perf_counter(), 9.9, ""
+    for fmt, act, weight, per_channel in FLOWS[: 4 if QUICK else 8]:
+        child = cli(home, "optimize", str(model), "ort-quantize-static", "--dataset", str(dataset), "--set",
+                    f"format={fmt}", "--set", f"activation_type={act}", "--set", f"weight_type={weight}",
+                    "--set", f"per_channel={str(per_channel).lower()}")["id"]
+        ab = cli(home, "compare", str(model), str(child), "--interleaved")
+        if ab["ratio_b_over_a"] < best:
+            best, label = ab["ratio_b_over_a"], f"{fmt} {act}/{weight}{' pc' if per_channel else ''}"
+    return best, time.perf_counter() - start, label
+
+
+def zoo(home: Path, name: str, budget: str) -> dict:
+    model = cli(home, "import", str(LIGHT / f"light_{name}.onnx"))["id"]
+    x = np.random.default_rng(0).random((32, 3, 224, 224), dtype=np.float32)
+    np.savez(home.parent / f"{name}.npz", x=x)
+    data = cli(home, "dataset", "import", str(home.parent / f"{name}.npz"))["id"]
+    out, wall = timed(cli, home, "auto", str(model), "--dataset", str(data), "--min-fidelity", "0",
+                      "--target", "onnxruntime", "--budget", budget)
+    best, flows_wall, label = flows(home, model, data)
+    rec = recommended_row(out)
+    return {"model": f"{name} (ONNX zoo, light)", "search": rec["label"], "ratio": rec["ratio"], "search_s": wall,
+            "manual": f"best of {4 if QUICK else 8} INT8 flows: {label}", "manual_ratio": best, "manual_s": flows_wall}
+
+
+def mobilenet(home: Path, budget: str) -> dict:
+    import keras
+
+    keras.utils.set_random_seed(0)
+    path = home.parent / "mobilenet_v2.keras"
+    keras.applications.MobileNetV2(weights=None, input_shape=(224, 224, 3)).save(path)
+    model = cli(home, "import", str(path))["id"]
+    out, wall = timed(cli, home, "auto", str(model), "--synthetic-calibration", "--budget", budget)
+    np.savez(home.parent / "mnv2.npz", x=np.random.default_rng(0).random((32, 224, 224, 3), dtype=np.float32))
+    data = cli(home, "dataset", "import", str(home.parent / "mnv2.npz"))["id"]
+    start = time.perf_counter()
+    fp32 = cli(home, "optimize", str(model), "tf2onnx")["id"]
+    int8 = cli(home, "optimize", str(fp32), "ort-quantize-static", "--dataset", str(data))["id"]
+    ab = cli(home, "compare", str(fp32), str(int8), "--interleaved")
+    rec = recommended_row(out)
+    return {"model": "MobileNetV2 224 (Keras)", "search": rec["label"], "ratio": rec["ratio"], "search_s": wall,
+            "manual": "ORT static INT8 QOperator per-channel", "manual_ratio": ab["ratio_b_over_a"],
+            "manual_s": time.perf_counter() - start}
+
+
+def digits(home: Path, budget: str) -> dict:
+    from engine.demo import train_digits_cnn
+
+    model_path, data_path = home.parent / "digits.keras", home.parent / "digits.npz"
+    train_digits_cnn(model_path, data_path)
+    data = np.load(data_path)
+    np.savez(home.parent / "calib.npz", x=data["x"][:200], y=data["y"][:200])
+    np.savez(home.parent / "held.npz", x=data["x"][200:], y=data["y"][200:])
+    model = cli(home, "import", str(model_path))["id"]
+    calib = cli(home, "dataset", "import", str(home.parent / "calib.npz"))["id"]
+    held = cli(home, "dataset", "import", str(home.parent / "held.npz"))["id"]
+    out, wall = timed(cli, home, "auto", str(model), "--dataset", str(calib), "--eval-dataset", str(held),
+                      "--max-accuracy-drop", "0.01", "--budget", budget)
+    rec = recommended_row(out)
+    ref = next(c for c in out["candidates"] if c["status"] == "reference")
+    drop = None if rec.get("accuracy") is None else ref["accuracy"] - rec["accuracy"]
+    return {"model": "digits CNN (Keras), 1% budget", "search": rec["label"], "ratio": rec["ratio"], "search_s": wall,
+            "manual": f"accuracy {ref['accuracy']:.3f} → {rec.get('accuracy') or ref['accuracy']:.3f}"
+                      f" (drop {0 if drop is None else drop:+.3f})", "manual_ratio": None, "manual_s": None}
+
+
+def main() -> None:
+    budget = "2m" if QUICK else "5m"
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="trimline-auto-bench-") as tmp:
+        for fn in ((digits, "d"), (zoo, "squeezenet"), (zoo, "resnet50"), (mobilenet, "m")):
+            home = Path(tmp) / f"home-{len(rows)}"
+            home.mkdir()
+            try:
+                rows.append(fn[0](home, fn[1], budget) if fn[0] is zoo else fn[0](home, budget))
+            except Exception as exc:  # one model's failure is a row, not the end of the table
+                rows.append({"model": fn[1], "search": f"failed: {exc}", "ratio": None, "search_s": None,
+                             "manual": "", "manual_ratio": None, "manual_s": None})
+            print(rows[-1], file=sys.stderr, flush=True)
+    fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+    print(f"\n{'model':<32} {'search picks':<44} {'×parent':>7} {'wall s':>7} | {'by hand':<44} {'×parent':>7} "
+          f"{'wall s':>7} | {'search speed-up vs by hand':>10}")
+    for r in rows:
+        gain = (r["manual_ratio"] / r["ratio"]) if r["ratio"] and r["manual_ratio"] else None
+        print(f"{r['model']:<32} {r['search'][:44]:<44} {fmt(r['ratio'], '.3f'):>7} {fmt(r['search_s'], '.0f'):>7} | "
+              f"{r['manual'][:44]:<44} {fmt(r['manual_ratio'], '.3f'):>7} {fmt(r['manual_s'], '.0f'):>7} | "
+              f"{fmt(gain, '.2f'):>10}")
+
+
+if __name__ == "__main__":
+    main()
