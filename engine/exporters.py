@@ -166,22 +166,35 @@ def build_export(artifact: Artifact, target: str, manifest: dict[str, Any], out_
         else:
             _savedmodel_from_keras(artifact, version)
         return _zip_dir(stage, out_dir / f"{name}.tfserving.zip")
+    if manifest.get("serving") and target in ("tfserving", "triton"):  # a deployment: every version, its settings
+        from engine.serving.layouts import write_layout
+
+        return _zip_dir(write_layout(target, manifest["serving"], stage), out_dir / f"{name}.{target}.zip")
     if target == "triton":
         return _triton(artifact, manifest, name, stage, out_dir)
     return _bundle(artifact, manifest, name, stage, out_dir)
 
 
 def _triton(artifact: Artifact, manifest: dict[str, Any], name: str, stage: Path, out_dir: Path) -> Path:
-    version = stage / name / "1"
+    copy_triton_version(artifact, stage / name / "1")
+    (stage / name / "config.pbtxt").write_text(triton_config(name, manifest["model"]))
+    return _zip_dir(stage, out_dir / f"{name}.triton.zip")
+
+
+def copy_triton_version(artifact: Artifact, version: Path) -> None:
+    """``model.onnx`` (and its external-data files) in a Triton version folder."""
     version.mkdir(parents=True)
     shutil.copyfile(artifact.onnx_file, version / "model.onnx")
     if artifact.path.is_dir():
         for item in artifact.path.iterdir():
             if item.name != "model.onnx":
                 shutil.copyfile(item, version / item.name)
+
+
+def triton_config(name: str, model: dict[str, Any], extra: str = "", max_batch: int = 64) -> str:
+    """A Triton ``config.pbtxt`` for an ONNX model's IO; ``extra`` adds blocks (instances, batching, policy)."""
     dtype_map = {"float32": "TYPE_FP32", "float16": "TYPE_FP16", "int64": "TYPE_INT64", "int32": "TYPE_INT32",
                  "int8": "TYPE_INT8", "uint8": "TYPE_UINT8", "bool": "TYPE_BOOL", "float64": "TYPE_FP64"}
-    model = manifest["model"]
     dynamic = all(io["shape"] and not isinstance(io["shape"][0], int) for io in model["inputs"])
 
     def block(kind: str, ios: list[dict[str, Any]]) -> str:
@@ -193,10 +206,8 @@ def _triton(artifact: Artifact, manifest: dict[str, Any], name: str, stage: Path
                         f"    dims: [ {dims} ]\n  }}")
         return f"{kind} [\n" + ",\n".join(rows) + "\n]"
 
-    config = (f'name: "{name}"\nbackend: "onnxruntime"\nmax_batch_size: {64 if dynamic else 0}\n'
-              f"{block('input', model['inputs'])}\n{block('output', model['outputs'])}\n")
-    (stage / name / "config.pbtxt").write_text(config)
-    return _zip_dir(stage, out_dir / f"{name}.triton.zip")
+    return (f'name: "{name}"\nbackend: "onnxruntime"\nmax_batch_size: {max_batch if dynamic else 0}\n'
+            f"{block('input', model['inputs'])}\n{block('output', model['outputs'])}\n{extra}")
 
 
 def _bundle(artifact: Artifact, manifest: dict[str, Any], name: str, stage: Path, out_dir: Path) -> Path:

@@ -228,3 +228,26 @@ def run_loadtest(url: str, name: str, concurrency: list[int], requests_per_level
         result["measurement_id"] = m.id
     result.pop("samples", None)
     return result
+
+
+def submit_deployment_export(name: str, target: str):  # noqa: ANN201
+    """Export a deployment's served versions with labels, policy and settings: ``tfserving`` (SavedModel per
+    version and models.config) or ``triton`` (model.onnx per version, instance count, dynamic batching)."""
+    from engine.exporters import check_export_request
+    from engine.jobs import service
+    from engine.serving import deployments
+
+    if target not in ("tfserving", "triton"):
+        raise InputError(f"a served model exports as tfserving or triton, not {target!r}")
+    deployment = deployments.load(name)
+    served = deployment.served()
+    for number in served:
+        model = get_model(deployment.model_of(number))
+        try:
+            check_export_request(model.format, target, model.id)
+        except InputError as exc:
+            raise InputError(f"version {number} (model {model.id}): {exc}") from None
+    doc = deployment.model_dump()
+    doc["versions"] = [v for v in doc["versions"] if v["version"] in served]
+    newest = deployment.model_of(max(served))
+    return service.submit("export", {"model_id": newest, "format": target, "deployment": doc})

@@ -36,7 +36,19 @@ def _prepare(session, job) -> dict[str, Any]:  # noqa: ANN001
         "champion": getattr(catalog.get_champion(session, model.root_id), "model_id", None) == model.id,
         "deployment": _deployment(session, model.id),
     }
+    if job.params.get("deployment"):  # a served model's versions, labels and settings (engine.serving.layouts)
+        manifest["serving"] = _serving(session, job.params["deployment"])
     return {"model": model_spec(model), "target": job.params["format"], "manifest": manifest}
+
+
+def _serving(session, deployment: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
+    versions = []
+    for entry in deployment["versions"]:
+        model = model_or_raise(session, entry["model_id"])
+        spec = model_spec(model)
+        versions.append({"version": entry["version"], "path": spec["path"], "format": model.format,
+                         "model": {k: v for k, v in model.to_json().items() if k in ("inputs", "outputs", "name")}})
+    return {**{k: deployment[k] for k in ("name", "labels", "policy", "settings")}, "versions": versions}
 
 
 def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
