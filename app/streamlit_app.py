@@ -16,6 +16,7 @@ PAGES = [
     st.Page("app_pages/jobs.py", title="Jobs", icon=":material/pending_actions:"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/scatter_plot:"),
     st.Page("app_pages/download.py", title="Download", icon=":material/download:"),
+    st.Page("app_pages/deploy.py", title="Deploy", icon=":material/rocket_launch:"),
 ]
 
 if not auth.gate():

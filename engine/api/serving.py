@@ -186,10 +186,19 @@ def server_status(name: str) -> dict[str, Any] | None:
 
 
 def read_metrics(url: str, token: str | None = None) -> dict[str, Any]:
-    """The server's /metrics as plain numbers: per (model, version) counters and histograms, cache, process."""
+    """One reading of the server's /metrics: requests, failures, latency percentiles, batch sizes, cache hit
+    rate, in-flight requests, process CPU % and RSS (see ``engine.serving.readings.reduce``)."""
     from engine.serving.client import scrape
+    from engine.serving.readings import reduce
 
-    return scrape(url, token)
+    return reduce(scrape(url, token)["samples"])
+
+
+def throughput(history: list[dict[str, Any]]) -> list[float | None]:
+    """Requests per second between consecutive ``read_metrics`` readings."""
+    from engine.serving.readings import throughput as rates
+
+    return rates(history)
 
 
 def try_input(url: str, name: str, array: Any, version: int | None = None, top: int = 5,
@@ -198,6 +207,20 @@ def try_input(url: str, name: str, array: Any, version: int | None = None, top: 
     from engine.serving.client import infer_once
 
     return infer_once(url, name, array, version, top, token)
+
+
+def input_from(kind: str, value: Any, model_id: int | None = None, row: int = 0) -> Any:
+    """One try-it input: ``json`` (text), ``image`` (bytes, resized for ``model_id``) or ``dataset`` (an id)."""
+    from engine.api.common import dataset_path
+    from engine.serving import inputs
+
+    if kind == "json":
+        return inputs.from_json(value)
+    if kind == "image":
+        return inputs.from_image(value, get_model(model_id).inputs[0]["shape"])
+    if kind == "dataset":
+        return inputs.from_dataset(dataset_path(int(value)), int(row))
+    raise InputError(f"unknown input kind {kind!r}; use json, image or dataset")
 
 
 def run_loadtest(url: str, name: str, concurrency: list[int], requests_per_level: int = 200,

@@ -29,7 +29,7 @@ class Connection:
         try:
             self._conn.request(method, path, body=body, headers={**self.headers, **(headers or {})})
             response = self._conn.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
         except (OSError, http.client.HTTPException):
             self._conn.close()
             raise
@@ -64,7 +64,7 @@ def encode_infer(inputs: dict[str, np.ndarray]) -> tuple[bytes, dict[str, str]]:
 
 
 def decode_infer(headers: dict[str, str], body: bytes) -> dict[str, np.ndarray]:
-    length = int(headers.get(HEADER) or headers.get(HEADER.lower()) or len(body))
+    length = int(headers.get(HEADER.lower()) or len(body))
     doc, offset, out = json.loads(body[:length]), length, {}
     for tensor in doc["outputs"]:
         dtype = numpy_of(tensor["datatype"])
@@ -111,9 +111,9 @@ def infer_once(url: str, name: str, array: Any, version: int | None = None, top:
     finally:
         conn.close()
     first = next(iter(outputs.values()))
+    head = json.loads(payload[:int(resp_headers.get(HEADER.lower(), len(payload)))])
     result: dict[str, Any] = {"outputs": {k: v.tolist() for k, v in outputs.items()},
-                              "version": json.loads(payload[:int(resp_headers.get(HEADER, len(payload)))])
-                              .get("model_version")}
+                              "version": head.get("model_version")}
     if first.ndim == 2 and first.shape[0] == 1 and first.shape[1] > 1:
         order = np.argsort(first[0])[::-1][:top]
         result["top"] = [{"class": int(i), "score": float(first[0][i])} for i in order]

@@ -1,0 +1,208 @@
+"""Deploy: serve the chosen variant, watch it live, try it, load-test it, add versions and move labels."""
+from __future__ import annotations
+
+import streamlit as st
+
+from app import serving_charts, tables, ui
+from engine import api
+
+st.title("Deploy")
+st.caption("Serve a variant over KServe V2 (Triton clients) and TensorFlow Serving REST, as a process beside the "
+           "worker that keeps running when you leave this page. Watch it, try it, load-test it, then add a version.")
+if not ui.families():
+    ui.empty_state("Nothing to serve yet.")
+    st.stop()
+
+family = ui.pick_family()
+members = ui.models(family["id"])
+by_id = {m["id"]: m for m in members}
+champion = api.get_champion(family["id"])
+name = api.serving.family_name(family["id"])
+saved = {d["name"]: d for d in api.serving.list_deployments()}
+deployment = saved.get(name)
+
+
+def _settings_form(current: dict, key: str) -> dict:
+    c1, c2, c3, c4 = st.columns(4)
+    threads = c1.number_input("Threads per instance (0: all cores)", 0, 64, current.get("intra_threads", 0), key=f"{key}_threads")
+    instances = c2.number_input("Instances", 1, 16, current.get("instances", 1), key=f"{key}_instances")
+    batching = c3.toggle("Dynamic batching", current.get("batching", {}).get("enabled", False), key=f"{key}_batching")
+    cache = c4.toggle("Response cache", current.get("cache", {}).get("enabled", False), key=f"{key}_cache")
+    max_batch = c3.number_input("Max batch", 1, 256, current.get("batching", {}).get("max_batch", 8), key=f"{key}_mb",
+                                disabled=not batching)
+    delay = c3.number_input("Max queue delay (ms)", 0.0, 1000.0,
+                            float(current.get("batching", {}).get("max_queue_delay_ms", 2.0)), key=f"{key}_delay",
+                            disabled=not batching)
+    return {"intra_threads": int(threads), "instances": int(instances), "cache": {"enabled": cache},
+            "batching": {"enabled": batching, "max_batch": int(max_batch), "max_queue_delay_ms": float(delay)}}
+
+
+if deployment is None:
+    st.subheader(f"Serve '{name}'")
+    chosen = ui.pick_model("Variant to serve as version 1", members, state_key="deploy_model_id", default=champion)
+    defaults = api.serving.default_settings(chosen["id"])
+    st.caption("Settings start from this variant's best benchmark cell." if defaults else
+               "No benchmark yet: the runtime's defaults are used.")
+    settings = _settings_form(defaults, "new")
+    port = st.number_input("Port", 1024, 65535, 8600, key="deploy_port")
+    if st.button("Start serving", type="primary", icon=":material/rocket_launch:", key="deploy_start"):
+        with ui.shows_errors():
+            api.serving.check_bind("127.0.0.1", int(port))
+            api.serving.plan([chosen["id"]], name=name, settings=settings)
+            api.serving.start_server(name, int(port))
+            st.rerun()
+    st.stop()
+
+status = api.serving.server_status(name)
+state = status["state"] if status else "stopped"
+st.subheader(f"'{name}' · {state}" + (f" at {status['url']}" if status and state != "exited" else ""))
+labels_of = {}
+for label, version in deployment["labels"].items():
+    labels_of.setdefault(version, []).append(label)
+st.dataframe([{"version": v["version"], "model": tables.model_label(by_id[v["model_id"]]) if v["model_id"] in by_id
+               else f"#{v['model_id']}", "labels": ", ".join(sorted(labels_of.get(v["version"], [])))}
+              for v in deployment["versions"]], hide_index=True, key="deploy_versions")
+
+c1, c2 = st.columns(2)
+if state in ("ready", "starting"):
+    if c1.button("Stop", icon=":material/stop_circle:", key="deploy_stop"):
+        api.serving.stop_server(name)
+        st.rerun()
+else:
+    port = c1.number_input("Port", 1024, 65535, int((status or {}).get("url", ":8600").rsplit(":", 1)[-1]),
+                           key="deploy_restart_port")
+    if c1.button("Start", type="primary", icon=":material/play_circle:", key="deploy_restart"):
+        with ui.shows_errors():
+            api.serving.start_server(name, int(port))
+            st.rerun()
+    if state == "exited" and status:
+        st.error("The server stopped. Its log ends:")
+        st.code(status["log_tail"][-1500:] or "(empty)")
+
+with st.expander("Versions, labels and settings"):
+    variant = ui.pick_model("Promote a variant as the next version", members, state_key="deploy_promote_id")
+    label = st.text_input("with label", "canary", key="deploy_promote_label")
+    if st.button("Promote", key="deploy_promote"):
+        with ui.shows_errors():
+            api.serving.promote(name, variant["id"], label.strip() or None)
+            st.rerun()
+    versions = [v["version"] for v in deployment["versions"]]
+    l1, l2 = st.columns(2)
+    move = l1.text_input("Label", "stable", key="deploy_move_label")
+    target = l2.selectbox("points at version", versions, index=len(versions) - 1, key="deploy_move_version")
+    if st.button("Move label", key="deploy_move"):
+        with ui.shows_errors():
+            api.serving.set_label(name, move.strip(), int(target))
+            st.rerun()
+    new_settings = _settings_form(deployment["settings"], "edit")
+    if st.button("Apply settings (loads beside the running versions, then swaps)", key="deploy_apply"):
+        with ui.shows_errors():
+            api.serving.configure(name, settings=new_settings)
+            st.rerun()
+    for target_format in ("triton", "tfserving"):
+        if st.button(f"Export as {target_format} layout", key=f"deploy_export_{target_format}"):
+            with ui.shows_errors():
+                st.session_state["deploy_export_job"] = api.serving.submit_deployment_export(name, target_format).id
+    if "deploy_export_job" in st.session_state:
+        finished = ui.watch_job(st.session_state["deploy_export_job"])
+        if finished and finished["status"] == "succeeded":
+            path = api.export_path(api.get_job(finished["id"]))
+            st.download_button(f"Download {finished['result']['filename']}", data=path.read_bytes,
+                               file_name=finished["result"]["filename"], on_click="ignore", key="deploy_download")
+
+@st.fragment(run_every=1.0)
+def wait_until_ready() -> None:
+    if (api.serving.server_status(name) or {}).get("state") != "starting":
+        st.rerun()
+    st.info("Loading the model… this page refreshes when the server is ready.")
+
+
+if state != "ready":
+    if state == "starting":
+        wait_until_ready()
+    st.stop()
+
+url = status["url"]
+
+
+@st.fragment(run_every=2.0)
+def live() -> None:
+    history = st.session_state.setdefault("deploy_history", {}).setdefault(url, [])
+    try:
+        history.append(api.serving.read_metrics(url))
+    except Exception as exc:  # the server went away between reruns
+        st.warning(f"Could not read the server's metrics ({exc}).")
+        return
+    del history[:-150]
+    now = history[-1]
+    m = st.columns(5)
+    m[0].metric("Requests", f"{now['requests']:.0f}")
+    m[1].metric("Failures", f"{now['failures']:.0f}")
+    m[2].metric("p99 ms", "–" if now["latency_ms"]["p99"] is None else f"{now['latency_ms']['p99']:.1f}")
+    m[3].metric("Cache hit rate", "–" if now["hit_rate"] is None else f"{now['hit_rate']:.0%}")
+    m[4].metric("RSS MB", f"{now['rss_mb']:.0f}")
+    g1, g2 = st.columns(2)
+    g1.plotly_chart(serving_charts.latency_figure(history), key="deploy_latency")
+    g2.plotly_chart(serving_charts.throughput_figure(history, api.serving.throughput(history)), key="deploy_throughput")
+    g3, g4, g5 = st.columns(3)
+    g3.plotly_chart(serving_charts.batch_figure(now), key="deploy_batches")
+    g4.plotly_chart(serving_charts.cache_figure(history), key="deploy_cache")
+    g5.plotly_chart(serving_charts.resources_figure(history), key="deploy_resources")
+
+
+st.subheader("Live")
+live()
+
+st.subheader("Try it")
+kind = st.radio("Input", ["JSON", "Data set row", "Image file"], horizontal=True, key="deploy_try_kind")
+version_choice = st.selectbox("Version", ["newest"] + [v["version"] for v in deployment["versions"]],
+                              key="deploy_try_version")
+newest_model = max(deployment["versions"], key=lambda v: v["version"])["model_id"]
+with ui.shows_errors():
+    value = None
+    if kind == "JSON":
+        text = st.text_area("One input (a nested JSON array, without the batch dimension)", key="deploy_try_json")
+        value = ("json", text) if text.strip() else None
+    elif kind == "Data set row":
+        sets = ui.datasets()
+        ds = ui.pick("Data set", [d["id"] for d in sets], "deploy_try_dataset",
+                     format_func=lambda i: f"#{i}") if sets else None
+        row = st.number_input("Row", 0, 10**7, 0, key="deploy_try_row")
+        value = ("dataset", ds, int(row)) if ds else None
+    else:
+        upload = st.file_uploader("Image", type=["png", "jpg", "jpeg", "bmp"], key="deploy_try_image")
+        value = ("image", upload.getvalue()) if upload else None
+    if st.button("Send", disabled=value is None, key="deploy_try_send") and value:
+        array = api.serving.input_from(value[0], value[1], model_id=newest_model,
+                                       row=value[2] if len(value) > 2 else 0)
+        answer = api.serving.try_input(url, name, array, None if version_choice == "newest" else int(version_choice))
+        st.caption(f"answered by version {answer['version']}")
+        if "top" in answer:
+            st.dataframe(answer["top"], hide_index=True, key="deploy_try_top")
+        else:
+            st.json(answer["outputs"])
+
+st.subheader("Load test")
+l1, l2, l3, l4 = st.columns(4)
+levels = l1.text_input("Concurrency levels", "1,2,4,8", key="deploy_lt_levels")
+per_level = l2.number_input("Requests per level (at most)", 1, 100_000, 200, key="deploy_lt_requests")
+seconds = l3.number_input("Seconds per level (at most)", 1.0, 120.0, 10.0, key="deploy_lt_seconds")
+budget = l4.number_input("p99 budget (ms)", 0.1, 100_000.0, 100.0, key="deploy_lt_budget")
+if st.button("Run load test", type="primary", icon=":material/speed:", key="deploy_lt_run"):
+    with ui.shows_errors(), st.spinner("Sweeping concurrency levels over HTTP…"):
+        try:
+            concurrency = [int(c) for c in levels.split(",") if c.strip()]
+        except ValueError:
+            concurrency = []
+            st.error(f"concurrency levels must be integers separated by commas, got {levels!r}")
+        if concurrency:
+            st.session_state["deploy_loadtest"] = api.serving.run_loadtest(url, name, concurrency, int(per_level),
+                                                                         float(seconds), float(budget))
+result = st.session_state.get("deploy_loadtest")
+if result:
+    best = result["best"]
+    st.success(f"Best within p99 {result['config']['p99_budget_ms']:g} ms: {best['throughput_per_s']:.1f} req/s at "
+               f"{best['concurrency']} clients" if best else "No level kept its p99 within the budget.")
+    st.plotly_chart(serving_charts.curve_figure(result), key="deploy_curve")
+    st.caption(f"Stored as measurement #{result.get('measurement_id')} of model {result['model_id']} "
+               f"({result['failures']} failed requests); it appears on Compare.")

@@ -1,0 +1,255 @@
+"""`make bench` (serving): what `trimline serve` costs and gains on MobileNetV2 224x224, side by side in ONE run.
+
+1. server overhead at concurrency 1: p50 of a bare ``session.run`` loop vs p50 over HTTP (tritonclient,
+   binary tensors; same session settings: 2 intra-op threads, one instance);
+2. dynamic batching at concurrency 16: closed-loop throughput of the same server with and without it;
+3. a cache hit: p50 in process (``LoadedVersion.infer``: shape check, input hash, lookup) and over HTTP;
+4. a reload of a new version (and a label move) under steady load: failed requests counted.
+
+MobileNetV2 comes from keras.applications with weights=None (latency does not depend on trained
+weights), converted to ONNX in a child process so TensorFlow's thread pools never share the cores
+with the timed ONNX Runtime sessions. Servers are real uvicorn servers, each in its own process (the
+clients never share its interpreter lock), on free loopback ports.
+
+Run: .venv/bin/python bench/serving_bench.py [--quick]
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+QUICK = "--quick" in sys.argv
+SECONDS = 4.0 if QUICK else 10.0
+THREADS = 2
+
+
+def convert(out: str) -> None:
+    import keras
+    import tensorflow as tf
+    import tf2onnx
+
+    model = keras.applications.MobileNetV2(input_shape=(224, 224, 3), weights=None)
+    spec = (tf.TensorSpec((None, 224, 224, 3), tf.float32, name="input"),)
+    fn = tf.function(lambda x: model(x, training=False))
+    tf2onnx.convert.from_function(fn, input_signature=spec, opset=17, output_path=out)
+
+
+class ChildServer:
+    """A real server in its own process (the bench's client threads must not share its interpreter lock).
+    It serves the deployment saved in ``spec`` and re-reads that file on a repository load."""
+
+    def __init__(self, deployment, spec: Path, model: Path) -> None:  # noqa: ANN001
+        from engine.serving.server import free_port
+
+        spec.write_text(deployment.model_dump_json())
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, __file__, "--server", str(spec), str(model), str(self.port)])
+
+    def __enter__(self) -> "ChildServer":
+        import requests
+
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.url}/v2/health/ready", timeout=2).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        raise RuntimeError("the server did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.terminate()
+        self.proc.wait(60)
+
+
+def child_server(spec: str, model: str, port: str) -> None:
+    from engine.artifact import Artifact
+    from engine.serving.common import ServerOptions
+    from engine.serving.server import serve_forever
+    from engine.serving.settings import Deployment
+
+    read = lambda name=None: Deployment.model_validate_json(Path(spec).read_text())  # noqa: E731
+    serve_forever([read()], ServerOptions(port=int(port)), lambda model_id: Artifact(Path(model), "onnx"), read)
+
+
+def p50(samples: list[float]) -> float:
+    return float(np.percentile(samples, 50))
+
+
+def bare_loop(path: Path, x: np.ndarray) -> list[float]:
+    from engine.serving.runtimes import open_instance
+    from engine.serving.settings import ModelSettings
+    from engine.artifact import Artifact
+
+    inst = open_instance(Artifact(path, "onnx"), ModelSettings(intra_threads=THREADS))
+    feeds = {inst.inputs[0]["name"]: x}
+    for _ in range(5):
+        inst.run(feeds)
+    out, end = [], time.perf_counter() + SECONDS
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        inst.run(feeds)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def deployment(name: str, model_id: int, **settings):  # noqa: ANN201
+    from engine.serving.settings import Deployment
+
+    return Deployment.model_validate({"name": name, "versions": [{"version": 1, "model_id": model_id}],
+                                      "labels": {"stable": 1}, "settings": {"intra_threads": THREADS, **settings}})
+
+
+def http_loop(url: str, name: str, x: np.ndarray, seconds: float) -> list[float]:
+    import tritonclient.http as httpclient
+
+    client = httpclient.InferenceServerClient(url.removeprefix("http://"))
+    tensor = httpclient.InferInput("input", list(x.shape), "FP32")
+    tensor.set_data_from_numpy(x)
+    for _ in range(5):
+        client.infer(name, [tensor])
+    out, end = [], time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t0 = time.perf_counter()
+        client.infer(name, [tensor])
+        out.append((time.perf_counter() - t0) * 1000)
+    client.close()
+    return out
+
+
+def cache_in_process(path: Path, x: np.ndarray) -> list[float]:
+    from engine.artifact import Artifact
+    from engine.serving.cache import ResponseCache
+    from engine.serving.metrics import ServingMetrics
+    from engine.serving.scheduler import LoadedVersion
+    from engine.serving.settings import ModelSettings
+
+    settings = ModelSettings(intra_threads=THREADS, cache={"enabled": True})
+    version = LoadedVersion.load("m", 1, 1, Artifact(path, "onnx"), settings, ServingMetrics(),
+                                 ResponseCache(16, 1 << 26))
+    feeds = {"input": x}
+
+    async def run() -> list[float]:
+        await version.infer(feeds)
+        out = []
+        for _ in range(2000):
+            t0 = time.perf_counter()
+            await version.infer(feeds)
+            out.append((time.perf_counter() - t0) * 1000)
+        return out
+    return asyncio.run(run())
+
+
+def closed_loop(url: str, name: str, clients: int) -> dict:
+    from engine.serving.loadtest import LoadtestConfig, sweep
+
+    config = LoadtestConfig(concurrency=[clients], requests_per_level=100_000, seconds_per_level=SECONDS,
+                            p99_budget_ms=10_000)
+    return sweep(url, name, config)["results"][0]
+
+
+def reload_under_load(url: str, x: np.ndarray, apply) -> tuple[int, int]:  # noqa: ANN001
+    from engine.serving.client import Connection, encode_infer, infer_path
+
+    body, headers = encode_infer({"input": x})
+    stop, counts = threading.Event(), {"ok": 0, "failed": 0}
+
+    def client(path: str) -> None:
+        conn = Connection(url)
+        while not stop.is_set():
+            try:
+                status = conn.request("POST", path, body, headers)[0]
+            except OSError:
+                status, conn = 0, Connection(url)
+            counts["ok" if status == 200 else "failed"] += 1
+        conn.close()
+
+    workers = [threading.Thread(target=client, args=(infer_path("rolling", None),)) for _ in range(4)]
+    for w in workers:
+        w.start()
+    time.sleep(1.0)
+    apply()
+    time.sleep(1.0)
+    stop.set()
+    for w in workers:
+        w.join()
+    return counts["ok"], counts["failed"]
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "mobilenetv2.onnx"
+        subprocess.run([sys.executable, __file__, "--convert", str(path)], check=True)
+        x = np.random.default_rng(0).random((1, 224, 224, 3)).astype(np.float32)
+
+        bare = bare_loop(path, x)
+        spec = Path(tmp) / "deployment.json"
+        plain, batched = deployment("plain", 1), deployment("batched", 1, batching={
+            "enabled": True, "max_batch": 16, "preferred_sizes": [8, 16], "max_queue_delay_ms": 5})
+        cached = deployment("cached", 1, cache={"enabled": True})
+        with ChildServer(plain, spec, path) as server:
+            over_http = http_loop(server.url, "plain", x, SECONDS)
+            unbatched16 = closed_loop(server.url, "plain", 16)
+        with ChildServer(batched, spec, path) as server:
+            batched16 = closed_loop(server.url, "batched", 16)
+        with ChildServer(cached, spec, path) as server:
+            hit_http = http_loop(server.url, "cached", x, min(SECONDS, 3.0))
+        hit_local = cache_in_process(path, x)
+
+        from engine.serving.settings import Deployment
+
+        first = deployment("rolling", 1)
+        second = Deployment.model_validate({**first.model_dump(), "versions": [{"version": 1, "model_id": 1},
+                                                                              {"version": 2, "model_id": 2}],
+                                            "labels": {"stable": 2, "canary": 2}})
+        with ChildServer(first, spec, path) as server:
+            import requests
+
+            def apply() -> None:
+                spec.write_text(second.model_dump_json())
+                assert requests.post(f"{server.url}/v2/repository/models/rolling/load", timeout=300).ok
+
+            ok, failed = reload_under_load(server.url, x, apply)
+
+    b, h = p50(bare), p50(over_http)
+    ratio = batched16["throughput_per_s"] / unbatched16["throughput_per_s"]
+    print(f"\nMobileNetV2 224x224 ONNX, {THREADS} intra-op threads, one instance, {SECONDS:.0f} s per figure")
+    print(f"{'figure':<52} {'measured':>14} {'target':>18}")
+    rows = [
+        ("bare session.run p50 (ms), concurrency 1", f"{b:.2f}", ""),
+        ("HTTP infer p50 (ms), tritonclient, concurrency 1", f"{h:.2f}", ""),
+        ("  server overhead", f"{h - b:+.2f} ms ({(h / b - 1) * 100:+.1f}%)", "<= 15% or 1 ms"),
+        ("throughput, concurrency 16, no batching (req/s)", f"{unbatched16['throughput_per_s']:.1f}", ""),
+        ("throughput, concurrency 16, dynamic batching (req/s)", f"{batched16['throughput_per_s']:.1f}", ""),
+        ("  batching gain", f"{ratio:.2f}x", ">= 1.5x"),
+        ("  p99 (ms) without / with batching", f"{unbatched16['latency_ms']['p99']:.0f} / "
+                                               f"{batched16['latency_ms']['p99']:.0f}", ""),
+        ("cache hit p50 in process (ms)", f"{p50(hit_local):.3f}", "<= 0.5 ms"),
+        ("cache hit p50 over HTTP (ms)", f"{p50(hit_http):.3f}", "<= 2 ms"),
+        ("reload under load: requests answered / failed", f"{ok} / {failed}", "0 failed"),
+    ]
+    for label, value, target in rows:
+        print(f"{label:<52} {value:>14} {target:>18}")
+    print(f"failed requests while measuring: {unbatched16['failures'] + batched16['failures']}")
+
+
+if __name__ == "__main__":
+    if "--server" in sys.argv:
+        child_server(*sys.argv[sys.argv.index("--server") + 1:][:3])
+    elif "--convert" in sys.argv:
+        convert(sys.argv[sys.argv.index("--convert") + 1])
+    else:
+        main()

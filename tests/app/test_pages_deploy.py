@@ -1,0 +1,99 @@
+"""Deploy page: start a managed server, try it, load-test it, promote a version, move a label, stop — for real."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from engine import api
+from engine.serving.server import free_port
+from tests.app.apphelp import by_label, plotly_count
+
+
+def test_deploy_page_without_models_points_to_home(page):
+    at = page("deploy")
+    assert "Nothing to serve yet." in [i.value for i in at.info]
+
+
+def _wait_for(name: str, state: str, timeout_s: float = 180) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = api.serving.server_status(name)
+        if status and status["state"] == state:
+            return status
+        time.sleep(0.3)
+    raise AssertionError(f"the server never became {state}: {status}")
+
+
+def test_deploy_page_serves_tries_loadtests_promotes_and_stops(page, imported):
+    name = api.serving.family_name(imported)
+    at = page("deploy")
+    assert at.subheader[0].value == f"Serve '{name}'"
+    port = free_port()
+    at.number_input(key="deploy_port").set_value(port)
+    by_label(at.button, "Start serving").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    try:
+        status = _wait_for(name, "ready")
+        assert status["url"] == f"http://127.0.0.1:{port}"
+        at = page("deploy")  # a fresh session (a page reload) finds the running server
+        assert at.subheader[0].value == f"'{name}' · ready at http://127.0.0.1:{port}"
+        assert list(at.dataframe[0].value["version"]) == [1] and list(at.dataframe[0].value["labels"]) == ["stable"]
+
+        at.text_area(key="deploy_try_json").set_value("[1, 2, 3, 4]").run()
+        by_label(at.button, "Send").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        top = at.dataframe[-1].value
+        assert len(top) == 3 and list(top["score"]) == sorted(top["score"], reverse=True)
+
+        at.text_input(key="deploy_lt_levels").set_value("1,2")
+        at.number_input(key="deploy_lt_requests").set_value(20)
+        at.number_input(key="deploy_lt_budget").set_value(10_000.0)
+        by_label(at.button, "Run load test").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert at.success[-1].value.startswith("Best within p99 10000 ms:")
+        assert plotly_count(at) >= 1
+        stored = api.show_model(imported)["measurements"]
+        assert any(m["runtime"] == "server-http" for m in stored)
+
+        by_label(at.button, "Promote").click().run()  # the same variant as version 2, labelled canary
+        assert not at.error, [e.value for e in at.error]
+        assert api.serving.get_deployment(name)["labels"] == {"stable": 1, "canary": 2}
+        at.text_input(key="deploy_move_label").set_value("stable")
+        at.selectbox(key="deploy_move_version").set_value(2)
+        by_label(at.button, "Move label").click().run()
+        import requests
+
+        doc = requests.get(f"http://127.0.0.1:{port}/v1/models/{name}/labels/stable", timeout=10).json()
+        assert [s["version"] for s in doc["model_version_status"]] == ["2"]  # the running server reloaded
+        by_label(at.button, "Stop").click().run()
+        assert _wait_for(name, "exited", 60)["state"] == "exited"
+    finally:
+        api.serving.stop_server(name)
+
+
+def test_serving_charts_build_from_readings():
+    from app import serving_charts
+    from engine.serving.readings import reduce, throughput
+
+    samples = [("trimline_requests_total", {"model": "m", "version": "1"}, 10.0),
+               ("trimline_request_latency_seconds_bucket", {"model": "m", "version": "1", "le": "0.01"}, 5.0),
+               ("trimline_request_latency_seconds_bucket", {"model": "m", "version": "1", "le": "0.02"}, 10.0),
+               ("trimline_request_latency_seconds_bucket", {"model": "m", "version": "1", "le": "+Inf"}, 10.0),
+               ("trimline_batch_size_bucket", {"model": "m", "version": "1", "le": "1.0"}, 4.0),
+               ("trimline_batch_size_bucket", {"model": "m", "version": "1", "le": "2.0"}, 7.0),
+               ("trimline_batch_size_sum", {"model": "m", "version": "1"}, 10.0),
+               ("trimline_batch_size_count", {"model": "m", "version": "1"}, 7.0),
+               ("trimline_cache_hits_total", {"model": "m"}, 1.0), ("trimline_cache_misses_total", {"model": "m"}, 3.0),
+               ("trimline_process_rss_bytes", {}, 2**21)]
+    first, later = reduce(samples, at=0.0), reduce([(n, l, v * 3 if n == "trimline_requests_total" else v)
+                                                   for n, l, v in samples], at=2.0)
+    assert first["latency_ms"]["p50"] == pytest.approx(10.0) and first["latency_ms"]["p90"] == pytest.approx(18.0)
+    assert first["batch_hist"] == {"1": 4.0, "2": 3.0} and first["hit_rate"] == 0.25 and first["rss_mb"] == 2.0
+    assert throughput([first, later]) == [None, 10.0]
+    assert len(serving_charts.latency_figure([first, later]).data) == 3
+    curve = serving_charts.curve_figure({"config": {"p99_budget_ms": 50}, "results": [
+        {"concurrency": 1, "throughput_per_s": 10, "latency_ms": {"p50": 1, "p99": 2}},
+        {"concurrency": 2, "throughput_per_s": 15, "latency_ms": {}}]})
+    assert [list(t.x) for t in curve.data] == [[10], [10]]
