@@ -34,3 +34,4 @@ bench: $(STAMP)
 	$(PY) bench/run_bench.py
 	$(PY) bench/passes_bench.py
 	$(PY) bench/auto_bench.py
+	$(PY) bench/serving_bench.py
