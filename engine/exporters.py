@@ -166,10 +166,6 @@ def build_export(artifact: Artifact, target: str, manifest: dict[str, Any], out_
         else:
             _savedmodel_from_keras(artifact, version)
         return _zip_dir(stage, out_dir / f"{name}.tfserving.zip")
-    if manifest.get("serving") and target in ("tfserving", "triton"):  # a deployment: every version, its settings
-        from engine.serving.layouts import write_layout
-
-        return _zip_dir(write_layout(target, manifest["serving"], stage), out_dir / f"{name}.{target}.zip")
     if target == "triton":
         return _triton(artifact, manifest, name, stage, out_dir)
     return _bundle(artifact, manifest, name, stage, out_dir)

@@ -47,11 +47,14 @@ def triton_extra(settings: dict[str, Any], policy: dict[str, Any], labels: dict[
     return "\n".join(lines) + "\n"
 
 
-def write_layout(target: str, serving: dict[str, Any], stage: Path) -> Path:
-    """Write ``serving`` (name, versions[{version, model, spec}], labels, policy, settings) under ``stage``."""
-    from engine.exporters import _savedmodel_from_keras, copy_triton_version, triton_config
+def build_layout(target: str, serving: dict[str, Any], out_dir: Path) -> Path:
+    """Write ``serving`` (name, versions[{version, path, format, model}], labels, policy, settings) as a
+    ``target`` layout zipped under ``out_dir``; returns the zip."""
+    from engine.exporters import _savedmodel_from_keras, _zip_dir, copy_triton_version, triton_config
 
     name = serving["name"]
+    stage = out_dir / "stage"
+    stage.mkdir(parents=True)
     for entry in serving["versions"]:
         artifact = Artifact(Path(entry["path"]), entry["format"])
         folder = stage / name / str(entry["version"])
@@ -69,4 +72,4 @@ def write_layout(target: str, serving: dict[str, Any], stage: Path) -> Path:
         config = triton_config(name, newest["model"], triton_extra(serving["settings"], serving["policy"],
                                                                   serving["labels"]), max_batch)
         (stage / name / "config.pbtxt").write_text(config)
-    return stage
+    return _zip_dir(stage, out_dir / f"{name}.{target}.zip")

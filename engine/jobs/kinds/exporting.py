@@ -55,7 +55,12 @@ def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
     from engine.exporters import build_export
 
     ctx.progress(0.1, f"building the {spec['target']} export")
-    path = build_export(artifact_of(spec["model"]), spec["target"], spec["manifest"], ctx.work)
+    if spec["manifest"].get("serving"):  # a served model: every version with its labels and settings
+        from engine.serving.layouts import build_layout
+
+        path = build_layout(spec["target"], spec["manifest"]["serving"], ctx.work)
+    else:
+        path = build_export(artifact_of(spec["model"]), spec["target"], spec["manifest"], ctx.work)
     return {"path": str(path.resolve().relative_to(ctx.scratch.resolve())), "filename": path.name}
 
 
