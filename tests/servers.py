@@ -21,9 +21,9 @@ from typing import Callable
 PG_BIN_DIRS = [Path("/usr/lib/postgresql/15/bin"), Path("/usr/lib/postgresql/16/bin"), Path("/usr/lib/postgresql/17/bin")]
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
@@ -71,8 +71,11 @@ class PostgresServer:
         data = self.folder / "data"
         subprocess.run([pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync",
                         "-E", "UTF8", "--no-locale"], check=True, capture_output=True, **who)
+        if any(a not in ("127.0.0.1", "localhost") for a in self.listen):  # test networks of our own making
+            with open(data / "pg_hba.conf", "a") as hba:
+                hba.write("host all all samenet trust\n")
         for _ in range(5):
-            self.port = free_port()
+            self.port = free_port(self.listen[0])
             try:
                 return self._spawn()
             except RuntimeError:
@@ -105,11 +108,11 @@ class PostgresServer:
         except psycopg.OperationalError:
             return False
 
-    def admin_dsn(self, host: str = "127.0.0.1") -> str:
-        return f"postgresql://postgres@{host}:{self.port}/postgres"
+    def admin_dsn(self, host: str | None = None) -> str:
+        return f"postgresql://postgres@{host or self.listen[0]}:{self.port}/postgres"
 
-    def url(self, database: str, host: str = "127.0.0.1") -> str:
-        return f"postgresql+psycopg://postgres@{host}:{self.port}/{database}"
+    def url(self, database: str, host: str | None = None) -> str:
+        return f"postgresql+psycopg://postgres@{host or self.listen[0]}:{self.port}/{database}"
 
     def create_database(self, prefix: str = "t") -> str:
         """A new empty database; returns its name."""
@@ -147,7 +150,7 @@ class RedisServer:
         if not shutil.which("redis-server"):
             raise RuntimeError("redis-server is not installed (bash .ci/run installs Debian's redis-server)")
         for _ in range(5):
-            self.port = free_port()
+            self.port = free_port(self.listen[0])
             try:
                 return self._spawn()
             except RuntimeError:
@@ -173,12 +176,12 @@ class RedisServer:
         import redis
 
         try:
-            return bool(redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1).ping())
+            return bool(redis.Redis(host=self.listen[0], port=self.port, socket_timeout=1).ping())
         except redis.RedisError:
             return False
 
-    def url(self, db: int = 0, host: str = "127.0.0.1") -> str:
-        return f"redis://{host}:{self.port}/{db}"
+    def url(self, db: int = 0, host: str | None = None) -> str:
+        return f"redis://{host or self.listen[0]}:{self.port}/{db}"
 
     def _kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -207,7 +210,7 @@ class S3Server:
         import sys
 
         for _ in range(5):
-            self.port = free_port()
+            self.port = free_port(self.host)
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", "from moto.server import main; main()", "-H", self.host, "-p", str(self.port)],
                 stdout=open(self.folder / "server.log", "ab"), stderr=subprocess.STDOUT, start_new_session=True)

@@ -82,6 +82,9 @@ class WorkerProfile:
     def may_run(self, job: JobRecord) -> bool:
         if not self.matches(job.target):
             return False
+        upload = job.params.get("upload")
+        if upload and not os.path.exists(upload):  # staged on another host: a worker there imports it
+            return False
         return not self.differs or (job.kind in MEASURING and bool(job.target))
 
 

@@ -13,6 +13,7 @@ from storage.db import session_scope
 log = logging.getLogger("trimline.jobs")
 
 BEAT_S = 3.0
+REAP_EVERY = 5  # sweeps
 
 
 def run_worker(threads: int = 1, stop: threading.Event | None = None, labels: tuple[str, ...] = ()) -> None:
@@ -30,8 +31,12 @@ def run_worker(threads: int = 1, stop: threading.Event | None = None, labels: tu
             stop.wait(BEAT_S)
 
     def sweep() -> None:  # the jobs table is the truth: pick up what a lost or foreign wake-up left queued
+        rounds = 0
         while not stop.wait(placement.SWEEP_S):
+            rounds += 1
             try:
+                if rounds % REAP_EVERY == 0:  # a dead host's jobs come back within a lease, not a minute
+                    queue.reap_and_requeue()
                 placement.sweep(profile)
             except Exception as exc:
                 log.warning("worker sweep failed: %s", exc)
