@@ -102,10 +102,39 @@ def _convert_frozen(tf: Any, tf2onnx: Any, fn: Any, spec: list[Any], opset: int)
 
     frozen = convert_variables_to_constants_v2(fn.get_concrete_function(*spec))
     graph_def = frozen.graph.as_graph_def()
+    _erfc_as_one_minus_erf(tf, graph_def)
     model_proto, _ = tf2onnx.convert.from_graph_def(
         graph_def, input_names=[t.name for t in frozen.inputs], output_names=[t.name for t in frozen.outputs],
         opset=opset)
+    _refuse_unconverted(model_proto, opset)
     return model_proto
+
+
+def _erfc_as_one_minus_erf(tf: Any, graph_def: Any) -> None:
+    """Keras's exact GELU computes ``erfc``, which ONNX lacks; ``erfc(x) = 1 − erf(x)`` and ONNX has Erf. The
+    Erfc node becomes Erf under a new name, and a Sub under the old name keeps every consumer wired."""
+    for node in [n for n in graph_def.node if n.op == "Erfc"]:
+        name, dtype = node.name, node.attr["T"]
+        node.name, node.op = f"{name}/erf", "Erf"
+        one = graph_def.node.add(name=f"{name}/one", op="Const")
+        one.attr["dtype"].type = dtype.type
+        one.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(1.0, dtype=tf.dtypes.as_dtype(dtype.type)))
+        sub = graph_def.node.add(name=name, op="Sub", input=[one.name, node.name])
+        sub.attr["T"].CopyFrom(dtype)
+
+
+def _refuse_unconverted(model_proto: Any, opset: int) -> None:
+    """tf2onnx leaves a TensorFlow op it cannot map in the graph as it is; name it, and its layer, in a sentence."""
+    import onnx
+
+    known = {s.name for s in onnx.defs.get_all_schemas()}
+    bad = next((n for n in model_proto.graph.node if n.domain in ("", "ai.onnx") and n.op_type not in known), None)
+    if bad is not None:
+        parts = bad.name.split("/")
+        layer = parts[1] if len(parts) > 2 else parts[0]
+        raise PassError(f"the TensorFlow op {bad.op_type} in layer '{layer}' has no ONNX equivalent in tf2onnx at "
+                        f"opset {opset}; try another opset (--set opset=...), or convert with the tflite pass, "
+                        "which runs TensorFlow ops natively")
 
 
 def _rename_inputs(model: Any, names: list[str]) -> None:
