@@ -45,8 +45,10 @@ def build_digits_cnn(width: int = 16):
     return keras.Model(inputs, outputs, name="digits_cnn")
 
 
-def train_digits_cnn(model_path: Path, data_path: Path | None = None, epochs: int = 8) -> float:
-    """Train the demo CNN, save it as ``.keras`` (and the test split as ``.npz``); return test accuracy."""
+def train_digits_cnn(model_path: Path, data_path: Path | None = None, epochs: int = 8,
+                     train_path: Path | None = None) -> float:
+    """Train the demo CNN, save it as ``.keras`` (the held-out test split as ``data_path``, the training split,
+    for calibration and fine-tuning, as ``train_path``); return test accuracy."""
     import keras
 
     keras.utils.set_random_seed(SEED)
@@ -60,4 +62,6 @@ def train_digits_cnn(model_path: Path, data_path: Path | None = None, epochs: in
     model.save(model_path)
     if data_path is not None:
         np.savez(data_path, x=x_test, y=y_test)
+    if train_path is not None:
+        np.savez(train_path, x=x_train, y=y_train)
     return float(accuracy)

@@ -58,3 +58,13 @@ def resolve(relpath: str, store: Path | None = None) -> Path:
     """A local path holding the artifact, refusing anything that escapes the store or is a link."""
     check_relpath(relpath)
     return _store(store).resolve(relpath)
+
+
+def remove(relpath: str, store: Path | None = None) -> None:
+    """Delete one artifact; callers remove only artifacts no row refers to (``storage.hygiene``)."""
+    check_relpath(relpath)
+    _store(store).remove(relpath)
+
+
+def relpaths(store: Path | None = None) -> list[str]:
+    return _store(store).relpaths()

@@ -65,6 +65,13 @@ def lineage(session: Session, model_id: int) -> list[ModelRecord]:
     return list(reversed(chain))
 
 
+def find_root_by_name(session: Session, name: str) -> ModelRecord | None:
+    """The oldest upload (family head) with this exact name, if any."""
+    row = session.scalar(select(Model).where(Model.parent_id.is_(None), Model.name == name,
+                                             Model.archived.is_(False)).order_by(Model.id).limit(1))
+    return _model(row) if row else None
+
+
 def list_models(session: Session, root_id: int | None = None) -> list[ModelRecord]:
     query = select(Model).order_by(Model.id)
     if root_id is not None:

@@ -12,14 +12,15 @@ from storage.tables import Dataset, Hardware, Measurement, Model
 
 # The columns a list or a chart needs; the heavy JSON (op histograms, signatures) stays in the database.
 _SLIM = (Model.id, Model.name, Model.format, Model.parent_id, Model.root_id, Model.pass_name, Model.size_bytes,
-         Model.params, Model.flops, Model.created_at, Model.tags, Model.archived)
+         Model.params, Model.flops, Model.created_at, Model.tags, Model.archived,
+         Model.metrics[("trained_on_dataset", "id")].as_integer().label("trained_on"))
 
 
 def _slim(row: Any) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "format": row.format, "parent_id": row.parent_id,
             "root_id": row.root_id or row.id, "pass": row.pass_name, "size_bytes": row.size_bytes,
             "params": row.params, "flops": row.flops, "created_at": row.created_at.isoformat(timespec="seconds") + "Z",
-            "tags": list(row.tags or []), "archived": bool(row.archived)}
+            "tags": list(row.tags or []), "archived": bool(row.archived), "trained_on": row.trained_on}
 
 
 def family_rows(session: Session, root_id: int | None = None, search: str = "", include_archived: bool = True,
@@ -145,3 +146,11 @@ def measurement_count(session: Session, root_id: int | None = None) -> int:
     if root_id is not None:
         query = query.where(Measurement.model_id.in_(select(Model.id).where(Model.root_id == root_id)))
     return session.scalar(query) or 0
+
+
+def iter_measurements(session: Session, root_id: int, batch: int = 2000) -> Iterable[MeasurementRecord]:
+    """Every measurement of a family in id order, streamed (without raw samples)."""
+    query = (select(*_COLUMNS).where(Measurement.model_id.in_(select(Model.id).where(Model.root_id == root_id)))
+             .order_by(Measurement.id).execution_options(yield_per=batch))
+    for row in session.execute(query):
+        yield _record(row)

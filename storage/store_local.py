@@ -76,6 +76,18 @@ class LocalStore:
     def exists(self, relpath: str) -> bool:
         return self.resolve(relpath).exists()
 
+    def remove(self, relpath: str) -> None:
+        """Delete one published artifact (the caller checked that no row refers to it)."""
+        path = self.resolve(relpath)
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+        try:
+            path.parent.rmdir()  # the <sha256> folder, when nothing else was published under that digest
+        except OSError:
+            pass
+
     def relpaths(self) -> list[str]:
         """Every published artifact (``xx/<sha256>/<name>``), for backups."""
         if not self.root.exists():

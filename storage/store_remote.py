@@ -103,6 +103,17 @@ class RemoteStore:
         check_relpath(relpath)
         return self._manifest(relpath) is not None
 
+    def remove(self, relpath: str) -> None:
+        """Delete one published artifact: its manifest first (it stops being listed), then its objects."""
+        try:
+            self.fs.rm(self._manifest_key(relpath))
+            if self.fs.exists(self._key("objects", relpath)):
+                self.fs.rm(self._key("objects", relpath), recursive=True)
+        except FileNotFoundError:
+            pass
+        except Exception as exc:
+            raise StoreError(f"the artifact store {self.url} could not delete {relpath}: {first_line(exc)}") from exc
+
     def relpaths(self) -> list[str]:
         prefix = self._key("manifests") + "/"
         try:

@@ -57,6 +57,7 @@ def family_overview(root_id: int, dataset_id: int | None = None, model_ids: list
     dataset_doc = {"id": dataset.id, "name": dataset.name, "role": getattr(dataset, "role", None)} if dataset else None
     rows = [_row(m, benches.get(m["id"]), evals.get(m["id"]), hardware, dataset_doc) for m in members]
     _ratios(rows, root_id)
+    _leaks(rows, members, dataset_doc)
     front = provenance.pareto(rows)
     for r in rows:
         r["pareto"] = r["id"] in front
@@ -70,7 +71,7 @@ def _row(m: dict[str, Any], bench: Any, ev: Any, hardware: dict[int, dict[str, A
     row = {**m, "latency_p50_ms": None, "latency_ci95": None, "latency_p99_ms": None, "throughput_per_s": None,
            "peak_rss_mb": None, "setting": None, "hardware_id": None, "latency_provenance": None, "versions": None,
            "noise": [], "explanation": [], "benchmarked_at": None, "accuracy": None, "accuracy_provenance": None,
-           "evaluated_at": None, "eval_samples": None, "agreement": None}
+           "evaluated_at": None, "eval_samples": None, "agreement": None, "data_warning": None}
     if bench is not None:
         cell = bench["cell"] or {}
         summary = {"results": [cell], "warnings": bench["warnings"]}
@@ -89,6 +90,21 @@ def _row(m: dict[str, Any], bench: Any, ev: Any, hardware: dict[int, dict[str, A
                    accuracy_provenance=provenance.accuracy_text({"n_samples": ev["n_samples"]}, dataset, when),
                    agreement=ev["agreement"])
     return row
+
+
+def _leaks(rows: list[dict[str, Any]], members: list[dict[str, Any]], dataset: dict[str, Any] | None) -> None:
+    """Flag accuracies measured on the data set the variant (or an ancestor) was calibrated or fine-tuned on."""
+    by_id = {m["id"]: m for m in members}
+    for r in rows:
+        r["data_warning"] = None
+        node = by_id.get(r["id"])
+        while dataset and node is not None and r.get("accuracy") is not None:
+            if node.get("trained_on") == dataset["id"]:
+                r["data_warning"] = (f"#{node['id']} ({node.get('pass')}) calibrated or fine-tuned on data set "
+                                     f"#{dataset['id']} {dataset['name']}, the set this accuracy was measured on: "
+                                     "evaluate on a held-out set")
+                break
+            node = by_id.get(node.get("parent_id"))
 
 
 def _ratios(rows: list[dict[str, Any]], root_id: int) -> None:

@@ -71,6 +71,8 @@ def compare(model_ids: list[int],
             batch: int = typer.Option(1, help="With --interleaved: batch size."),
             threads: Optional[int] = typer.Option(None, help="With --interleaved: intra-op threads "
                                                              "(default: this machine's cores)."),
+            pareto: bool = typer.Option(False, "--pareto", help="Mark the family's Pareto front; with one id, "
+                                                                 "compare that model with the whole front."),
             as_json: bool = JsonOpt) -> None:
     """Latest metrics of each model and ratios to the first."""
     from engine import api
@@ -82,9 +84,34 @@ def compare(model_ids: list[int],
         emit(result, as_json, _ab_line)
         return
     rows = api.compare(model_ids)
-    emit(rows, as_json, lambda rows: "\n".join(
-        f"{r['id']:>4} {r['name']:<40} p50={r['latency_p50_ms']} ms size={r['size_bytes']} acc={r['accuracy']} "
-        f"ratios={r['delta']}" for r in rows))
+    if pareto:
+        front = {r["id"] for r in api.family_overview(api.get_model(model_ids[0]).root_id) if r["pareto"]}
+        for r in rows:
+            r["pareto"] = r["id"] in front
+        if len(model_ids) == 1:  # one id: the family's whole front
+            rows = api.compare(sorted(front | {model_ids[0]}))
+            for r in rows:
+                r["pareto"] = r["id"] in front
+    emit(rows, as_json, _compare_table)
+
+
+def _cell(value: Any, fmt: str) -> str:
+    return "—" if value is None else format(value, fmt)
+
+
+def _compare_table(rows: list[dict[str, Any]]) -> str:
+    """A plain table: latency, size, accuracy and the ratios to the first model."""
+    head = (f"{'id':>5}  {'variant':<34} {'p50 ms':>9} {'×first':>7} {'size KiB':>9} {'×first':>7} "
+            f"{'accuracy':>8}" + (f" {'Pareto':>6}" if "pareto" in rows[0] else ""))
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        d = r.get("delta") or {}
+        name = f"{r['name']} ({r.get('pass') or 'root'})"[:34]
+        lines.append(f"{r['id']:>5}  {name:<34} {_cell(r.get('latency_p50_ms'), '9.4f')} "
+                     f"{_cell(d.get('latency_p50_ms'), '7.2f')} {r['size_bytes'] / 1024:>9.1f} "
+                     f"{_cell(d.get('size_bytes'), '7.2f')} {_cell(r.get('accuracy'), '8.2%')}"
+                     + (f" {'✓' if r.get('pareto') else '':>6}" if "pareto" in r else ""))
+    return "\n".join(lines)
 
 
 def _ab_line(r: dict[str, Any]) -> str:

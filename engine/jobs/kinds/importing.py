@@ -54,14 +54,15 @@ def _to_channels_first(path: Path, meta: dict[str, Any]) -> tuple[Path, dict[str
     return path, {**meta, "x_shape": list(arrays["x"].shape)}
 
 
-def _store_dataset(session, scratch: Path, output: dict[str, Any], name: str):  # noqa: ANN001, ANN202
+def _store_dataset(session, scratch: Path, output: dict[str, Any], name: str,  # noqa: ANN001, ANN202
+                   role: str | None = None):
     """Move a child's normalised ``dataset.npz`` into the store and insert its row (same transaction)."""
     stored = artifacts.put(scratch / output["path"], name="dataset.npz")
     meta = output["meta"]
     return catalog.add_dataset(
         session, name=name, sha256=stored.sha256, artifact=stored.relpath, n_samples=meta["n_samples"],
         x_shape=meta["x_shape"], x_dtype=meta["x_dtype"], has_labels=meta["has_labels"],
-        n_classes=meta.get("n_classes"), source_format=meta["source_format"],
+        n_classes=meta.get("n_classes"), source_format=meta["source_format"], role=role,
     )
 
 
@@ -81,23 +82,38 @@ def _execute_demo(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
 
     ctx.progress(0.05, "training a small CNN on scikit-learn's digits")
     raw = ctx.scratch / "raw"
-    accuracy = train_digits_cnn(raw / "digits_cnn.keras", raw / "digits_test.npz")
+    accuracy = train_digits_cnn(raw / "digits_cnn.keras", raw / "digits_test.npz", train_path=raw / "digits_train.npz")
     ctx.progress(0.7, f"trained: test accuracy {accuracy:.3f}; importing")
-    model_dir, data_dir = ctx.work / "model", ctx.work / "data"
-    model_dir.mkdir()
-    data_dir.mkdir()
+    model_dir, data_dir, train_dir = ctx.work / "model", ctx.work / "data", ctx.work / "train"
+    for folder in (model_dir, data_dir, train_dir):
+        folder.mkdir()
     artifact = prepare_upload(raw / "digits_cnn.keras", model_dir)
     data_path, meta = prepare_dataset(raw / "digits_test.npz", data_dir)
+    train_path, train_meta = prepare_dataset(raw / "digits_train.npz", train_dir)
     return {"model": {**relative_output(artifact, ctx.work), "inspection": inspect_model(artifact)},
             "dataset": {"path": str(data_path.resolve().relative_to(ctx.scratch.resolve())), "meta": meta},
+            "train": {"path": str(train_path.resolve().relative_to(ctx.scratch.resolve())), "meta": train_meta},
             "accuracy": accuracy}
 
 
+DEMO_NAMES = {"model": "digits-cnn (demo)", "test": "digits held-out test split (demo)",
+              "train": "digits train/calibration split (demo)"}
+
+
 def _commit_demo(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
-    model = store_model(session, scratch, result["model"], name="digits-cnn (demo)",
+    """The demo's model, its held-out test split (role evaluation) and its training split (role calibration).
+    Loading the demo again reuses the family and data sets already there instead of adding a second copy."""
+    existing = catalog.find_root_by_name(session, DEMO_NAMES["model"])
+    sets = {d.name: d for d in catalog.list_datasets(session)}
+    if existing is not None and DEMO_NAMES["test"] in sets:
+        return {"model_id": existing.id, "dataset_id": sets[DEMO_NAMES["test"]].id,
+                "train_dataset_id": sets[DEMO_NAMES["train"]].id if DEMO_NAMES["train"] in sets else None,
+                "reused": True}
+    model = store_model(session, scratch, result["model"], name=DEMO_NAMES["model"],
                         metrics={"train_test_accuracy": result["accuracy"]})
-    dataset = _store_dataset(session, scratch, result["dataset"], "digits test set (demo)")
-    return {"model_id": model.id, "dataset_id": dataset.id}
+    dataset = _store_dataset(session, scratch, result["dataset"], DEMO_NAMES["test"], role="evaluation")
+    train = _store_dataset(session, scratch, result["train"], DEMO_NAMES["train"], role="calibration")
+    return {"model_id": model.id, "dataset_id": dataset.id, "train_dataset_id": train.id}
 
 
 def _prepare_demo(session, job) -> dict[str, Any]:  # noqa: ANN001

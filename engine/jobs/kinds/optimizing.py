@@ -96,11 +96,18 @@ def _commit(session, job, result: dict[str, Any], scratch: Path) -> dict[str, An
             node = store_model(
                 session, scratch, output, name=f"{_root_name(session, parent)} · {step['pass']}",
                 parent_id=parent.id, pass_name=step["pass"], config=step["config"], derivation_key=key,
-                metrics=output.get("metrics", {}),
+                metrics={**output.get("metrics", {}), **_data_used(params)},
             )
         produced.append(node.id)
         parent = node
     return {"model_id": produced[-1], "model_ids": produced}
+
+
+def _data_used(params: dict[str, Any]) -> dict[str, Any]:
+    """The data set a pass calibrated or fine-tuned on, so an evaluation on that same set can be flagged."""
+    if params.get("dataset_id") is None:
+        return {}
+    return {"trained_on_dataset": {"id": params["dataset_id"], "sha256": params.get("dataset_sha256")}}
 
 
 def _root_name(session, model: ModelRecord) -> str:  # noqa: ANN001

@@ -1,0 +1,74 @@
+"""Catalogue hygiene: rename, tag, archive, delete (with garbage collection of artifacts nothing refers to),
+and where the storage goes. Deletions are recorded with who did them."""
+from __future__ import annotations
+
+from typing import Any
+
+from engine.api.common import get_model, ready
+from engine.errors import InputError
+from storage import artifacts, catalog, history, hygiene
+from storage.db import session_scope
+
+
+def rename_model(model_id: int, name: str, who: str | None = None) -> None:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InputError("a model name needs 1 to 200 characters")
+    model = get_model(model_id)
+    with session_scope() as s:
+        catalog.rename_model(s, model.id, name)
+        history.audit(s, "rename", f"model {model.id}", who, {"from": model.name, "to": name})
+
+
+def tag_model(model_id: int, add: list[str] | None = None, remove: list[str] | None = None) -> list[str]:
+    """Add and remove tags; returns the model's tags after the change."""
+    model = get_model(model_id)
+    clean = [t.strip() for t in add or [] if t.strip()]
+    if any(len(t) > 40 or "," in t for t in clean):
+        raise InputError("a tag has at most 40 characters and no commas")
+    tags = (set(model.tags) | set(clean)) - set(remove or [])
+    with session_scope() as s:
+        hygiene.set_tags(s, model.id, sorted(tags))
+    return sorted(tags)
+
+
+def archive_model(model_id: int, archived: bool = True, who: str | None = None) -> None:
+    model = get_model(model_id)
+    with session_scope() as s:
+        hygiene.set_archived(s, model.id, archived)
+        history.audit(s, "archive" if archived else "unarchive", f"model {model.id}", who)
+
+
+def delete_model(model_id: int, who: str | None = None) -> dict[str, Any]:
+    """Delete a model that has no children, its measurements, and its artifact when no other row still refers
+    to it. Returns ``{"model_id", "artifacts_removed"}``."""
+    model = get_model(model_id)
+    with session_scope() as s:
+        kids = hygiene.child_count(s, model.id)
+        if kids:
+            raise InputError(f"model {model.id} has {kids} derived model(s); delete or archive those first "
+                             "(archiving keeps everything and hides it from the lists)")
+        artifact = hygiene.delete_model(s, model.id)
+        history.audit(s, "delete", f"model {model.id}", who, {"name": model.name, "sha256": model.sha256})
+    return {"model_id": model.id, "artifacts_removed": collect_garbage([artifact])}
+
+
+def collect_garbage(candidates: list[str] | None = None) -> list[str]:
+    """Remove artifacts no model, data set or export refers to (only ``candidates``, or every such one)."""
+    ready()
+    with session_scope() as s:
+        referenced = hygiene.referenced_artifacts(s)
+    pool = candidates if candidates is not None else artifacts.relpaths()
+    removed = []
+    for relpath in pool:
+        if relpath not in referenced:
+            artifacts.remove(relpath)
+            removed.append(relpath)
+    return removed
+
+
+def storage_per_family() -> dict[int, int]:
+    """Bytes of distinct artifacts per family root id."""
+    ready()
+    with session_scope() as s:
+        return hygiene.storage_per_family(s)

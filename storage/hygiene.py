@@ -1,0 +1,61 @@
+"""Keeping the catalogue tidy: tags, archiving, deleting a model with its measurements, and finding the
+artifacts no row refers to any more (so they can be removed without breaking anything still listed)."""
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from storage.tables import Champion, Dataset, Job, Measurement, Model
+
+
+def set_tags(session: Session, model_id: int, tags: list[str]) -> None:
+    row = session.get(Model, model_id)
+    if row is None:
+        raise LookupError(f"model {model_id} does not exist")
+    row.tags = sorted(set(tags))
+
+
+def set_archived(session: Session, model_id: int, archived: bool) -> None:
+    row = session.get(Model, model_id)
+    if row is None:
+        raise LookupError(f"model {model_id} does not exist")
+    row.archived = archived
+
+
+def child_count(session: Session, model_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(Model).where(Model.parent_id == model_id)) or 0
+
+
+def delete_model(session: Session, model_id: int) -> str:
+    """Delete a leaf model, its measurements and the champion mark on it; returns its artifact path.
+    The caller checks it has no children (the parent link is RESTRICT, so the database refuses too)."""
+    row = session.get(Model, model_id)
+    if row is None:
+        raise LookupError(f"model {model_id} does not exist")
+    artifact = row.artifact
+    session.execute(delete(Measurement).where(Measurement.model_id == model_id))
+    session.execute(delete(Champion).where((Champion.model_id == model_id) | (Champion.root_id == model_id)))
+    session.delete(row)
+    session.flush()
+    return artifact
+
+
+def referenced_artifacts(session: Session) -> set[str]:
+    """Every artifact path a model, a data set or a finished export still points at."""
+    refs = set(session.scalars(select(Model.artifact))) | set(session.scalars(select(Dataset.artifact)))
+    for result in session.scalars(select(Job.result).where(Job.kind == "export", Job.status == "succeeded")):
+        if isinstance(result, dict) and result.get("artifact"):
+            refs.add(result["artifact"])
+    return refs
+
+
+def storage_per_family(session: Session) -> dict[int, int]:
+    """Bytes of distinct artifacts per family (an artifact shared by two variants counts once)."""
+    rows = session.execute(select(Model.root_id, Model.artifact, Model.size_bytes).distinct())
+    out: dict[int, int] = {}
+    seen: set[tuple[int, str]] = set()
+    for root, artifact, size in rows:
+        if (root, artifact) not in seen:
+            seen.add((root, artifact))
+            out[root] = out.get(root, 0) + (size or 0)
+    return out
