@@ -87,3 +87,23 @@ def _champion_form(doc: dict[str, Any]) -> None:
                 api.set_champion(doc["id"], note)
                 ui.refresh()
                 st.rerun()
+
+
+def catalogue_form(doc: dict[str, Any]) -> None:
+    """Rename, tag or archive the model (deleting is on the command line: `trimline rm`)."""
+    with st.expander("Name, tags, archive"):
+        with st.form(f"tidy_{doc['id']}"):
+            name = st.text_input("Name", value=doc["name"], key=f"name_{doc['id']}")
+            tags = st.text_input("Tags (comma-separated)", value=", ".join(doc.get("tags") or []), key=f"tags_{doc['id']}")
+            archived = st.checkbox("Archived (hidden from pickers, kept with its files)", value=bool(doc.get("archived")),
+                                   key=f"archived_{doc['id']}")
+            if st.form_submit_button("Save"):
+                with ui.shows_errors():
+                    wanted = {t.strip() for t in tags.split(",") if t.strip()}
+                    if name.strip() != doc["name"]:
+                        api.rename_model(doc["id"], name, who=st.session_state.get("user"))
+                    api.tag_model(doc["id"], sorted(wanted), sorted(set(doc.get("tags") or []) - wanted))
+                    if archived != bool(doc.get("archived")):
+                        api.archive_model(doc["id"], archived, who=st.session_state.get("user"))
+                    ui.refresh()
+                    st.rerun()

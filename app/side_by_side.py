@@ -122,3 +122,24 @@ def champion_section(root_id: int, labels: dict[int, str], champion: int | None,
     if events:
         with st.expander(f"Champion history ({len(events)})"):
             st.dataframe(tables.champion_history_rows(events), hide_index=True, key="champion_history")
+
+
+def report_section(root_id: int, dataset_id: int | None) -> None:
+    """The family as an offline HTML report and every measurement as CSV, prepared on request."""
+    st.subheader("Report")
+    st.caption("One HTML file (chart, tables, provenance, champion and its history; opens offline) and a CSV of "
+               "every measurement. Also `trimline report FAMILY -o report.html --csv measurements.csv`.")
+    if st.button("Prepare the report", key="prepare_report", icon=":material/description:"):
+        import io
+
+        with ui.shows_errors():
+            buffer = io.StringIO()
+            api.family_measurements_csv(root_id, buffer)
+            st.session_state["report"] = (root_id, api.family_report_html(root_id, dataset_id), buffer.getvalue())
+    ready = st.session_state.get("report")
+    if ready and ready[0] == root_id:
+        left, right = st.columns(2)
+        left.download_button("Download report.html", ready[1], file_name=f"trimline-family-{root_id}.html",
+                             mime="text/html", key="report_html")
+        right.download_button("Download measurements.csv", ready[2], file_name=f"trimline-family-{root_id}.csv",
+                              mime="text/csv", key="report_csv")

@@ -14,6 +14,7 @@ PAGES = [
     st.Page("app_pages/models.py", title="Models", icon=":material/account_tree:"),
     st.Page("app_pages/optimize.py", title="Optimize", icon=":material/tune:"),
     st.Page("app_pages/jobs.py", title="Jobs", icon=":material/pending_actions:"),
+    st.Page("app_pages/datasets.py", title="Data sets", icon=":material/dataset:"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/scatter_plot:"),
     st.Page("app_pages/download.py", title="Download", icon=":material/download:"),
     st.Page("app_pages/deploy.py", title="Deploy", icon=":material/rocket_launch:"),

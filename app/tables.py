@@ -176,7 +176,8 @@ def job_outcome(job: dict[str, Any]) -> str:
 
 def dataset_label(d: dict[str, Any]) -> str:
     labels = "labelled" if d.get("has_labels") else "no labels"
-    return f"#{d['id']} {d['name']} ({d['n_samples']} samples, {labels})"
+    role = f", {d['role']}" if d.get("role") else ""
+    return f"#{d['id']} {d['name']} ({d['n_samples']} samples, {labels}{role})"
 
 
 def history_rows(measurements: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -212,6 +213,9 @@ def provenance_warnings(rows: list[dict[str, Any]]) -> list[str]:
             out.append(f"{len(odd)} latency ratio(s) divide by the root's figure on a {basis.split()[1]} "
                        f"({', '.join(f'#{i}' for i in odd[:8])}{'…' if len(odd) > 8 else ''}): read them as "
                        f"“{basis}”, not as a speed-up.")
+    for r in rows:
+        if r.get("data_warning"):
+            out.append(f"Accuracy of #{r['id']} is not held-out: {r['data_warning']}.")
     noisy = [r["id"] for r in rows if r.get("noise")]
     if noisy:
         example = next(r for r in rows if r.get("noise"))["noise"][0]
@@ -247,7 +251,8 @@ def decision_table(rows: list[dict[str, Any]], champion_id: int | None) -> list[
                     "basis": "" if basis in (None, "like with like") else basis, "size": sizes[r["id"]],
                     "size × root": r.get("size_ratio"), "noisy": "⚠" if r.get("noise") else "",
                     "latency measured with": r.get("latency_provenance") or "", "libraries": r.get("versions") or "",
-                    "accuracy measured": r.get("accuracy_provenance") or "", "agreement": r.get("agreement")})
+                    "accuracy measured": r.get("accuracy_provenance") or "", "agreement": r.get("agreement"),
+                    "data": "⚠ not held-out" if r.get("data_warning") else ""})
     return out
 
 
@@ -310,3 +315,18 @@ def champion_history_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
                      "p50 ms then": f.get("latency_p50_ms"), "accuracy then": f.get("accuracy"),
                      "size then": human_bytes(f.get("size_bytes")) if f.get("size_bytes") else "—"})
     return rows
+
+
+def dataset_matches(d: dict[str, Any], search: str) -> bool:
+    needle = search.strip().lower().lstrip("#")
+    return not needle or needle in d["name"].lower() or needle == str(d["id"]) or needle in (d.get("role") or "")
+
+
+def datasets_table(sets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"id": d["id"], "name": d["name"], "role": d.get("role") or "", "samples": d["n_samples"],
+             "x shape": shape_text(d.get("x_shape")), "dtype": d.get("x_dtype"),
+             "labels": f"{d['n_classes']} classes" if d.get("has_labels") and d.get("n_classes") else
+             ("yes" if d.get("has_labels") else "none"),
+             "evaluated": ", ".join(f"#{i}" for i in d.get("evaluated") or []),
+             "calibrated / fine-tuned": ", ".join(f"#{i}" for i in d.get("trained") or []),
+             "added": d.get("created_at")} for d in sets]

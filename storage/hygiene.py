@@ -59,3 +59,24 @@ def storage_per_family(session: Session) -> dict[int, int]:
             seen.add((root, artifact))
             out[root] = out.get(root, 0) + (size or 0)
     return out
+
+
+def set_dataset_role(session: Session, dataset_id: int, role: str | None) -> None:
+    row = session.get(Dataset, dataset_id)
+    if row is None:
+        raise LookupError(f"dataset {dataset_id} does not exist")
+    row.role = role
+
+
+def dataset_usage(session: Session) -> dict[int, dict[str, list[int]]]:
+    """Per data set: the models evaluated on it and the models a pass calibrated or fine-tuned on it."""
+    out: dict[int, dict[str, list[int]]] = {}
+    evaluated = session.execute(select(Measurement.dataset_id, Measurement.model_id).distinct()
+                                .where(Measurement.kind == "evaluate", Measurement.dataset_id.is_not(None)))
+    for dataset_id, model_id in evaluated:
+        out.setdefault(dataset_id, {"evaluated": [], "trained": []})["evaluated"].append(model_id)
+    trained = session.execute(select(Model.metrics[("trained_on_dataset", "id")].as_integer(), Model.id)
+                              .where(Model.metrics[("trained_on_dataset", "id")].as_integer().is_not(None)))
+    for dataset_id, model_id in trained:
+        out.setdefault(dataset_id, {"evaluated": [], "trained": []})["trained"].append(model_id)
+    return out

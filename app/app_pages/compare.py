@@ -87,3 +87,4 @@ elif len(picked) > 4:
     st.caption("Choose 2–4 variants to see them side by side, with their graph diff and an interleaved A/B.")
 
 side_by_side.champion_section(family["id"], labels, champion, by_id)
+side_by_side.report_section(family["id"], dataset_id)

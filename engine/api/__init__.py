@@ -19,8 +19,8 @@ from engine.api.optimizing import list_passes, recipe_for, submit_optimize, subm
 from engine.api.workers import check_target, list_workers
 from engine.api.releasing import (champion_history, champions_by_hardware, copy_export, export_path,
                                   export_targets, get_champion, get_champion_record, set_champion, submit_export)
-from engine.api.hygiene import (archive_model, collect_garbage, delete_model, rename_model, storage_per_family,
-                                tag_model)
+from engine.api.hygiene import (DATASET_ROLES, archive_model, collect_garbage, datasets_overview, delete_model,
+                                rename_model, set_dataset_role, storage_per_family, tag_model)
 from engine.api.reports import family_measurements_csv, family_report_html
 from engine.api.review import (config_diff, evaluation_datasets, families, family_members, family_overview,
                                find_jobs, graph_diff, measurement_history, model_review)
@@ -39,5 +39,5 @@ __all__ = [
     "champion_history", "champions_by_hardware", "config_diff", "evaluation_datasets", "families", "family_members",
     "family_overview", "find_jobs", "graph_diff", "hardware_text", "measurement_history", "model_review",
     "versions_text", "family_measurements_csv", "family_report_html",
-    "archive_model", "collect_garbage", "delete_model", "rename_model", "storage_per_family", "tag_model",
+    "DATASET_ROLES", "archive_model", "collect_garbage", "datasets_overview", "delete_model", "set_dataset_role", "rename_model", "storage_per_family", "tag_model",
 ]

@@ -72,3 +72,29 @@ def storage_per_family() -> dict[int, int]:
     ready()
     with session_scope() as s:
         return hygiene.storage_per_family(s)
+
+
+DATASET_ROLES = ("calibration", "fine-tuning", "evaluation")
+
+
+def set_dataset_role(dataset_id: int, role: str | None) -> None:
+    """Say what a data set is for: calibration, fine-tuning or evaluation (None: not said)."""
+    if role is not None and role not in DATASET_ROLES:
+        raise InputError(f"a data set's role is one of {', '.join(DATASET_ROLES)}, not {role!r}")
+    ready()
+    with session_scope() as s:
+        try:
+            hygiene.set_dataset_role(s, int(dataset_id), role)
+        except LookupError as exc:
+            raise InputError(str(exc)) from None
+
+
+def datasets_overview() -> list[dict[str, Any]]:
+    """Every data set with its shape, labels, role, and the models evaluated on it or calibrated/fine-tuned
+    on it (``evaluated``, ``trained``)."""
+    ready()
+    with session_scope() as s:
+        sets = catalog.list_datasets(s)
+        usage = hygiene.dataset_usage(s)
+    return [{**d.to_json(), "evaluated": sorted(usage.get(d.id, {}).get("evaluated", [])),
+             "trained": sorted(usage.get(d.id, {}).get("trained", []))} for d in sets]

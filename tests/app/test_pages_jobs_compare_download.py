@@ -97,6 +97,9 @@ def test_compare_page_draws_charts_table_and_sets_champion(page, imported):
     (shown,) = [s.value for s in at.success if s.value.startswith("Champion: ")]
     assert shown == f"Champion: #{child} ort-quantize-dynamic · onnx — “smaller” (chosen " \
         f"{record.chosen_at:%Y-%m-%d %H:%M} UTC)"
+    at.button(key="prepare_report").click().run()
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Download report.html", "Download measurements.csv"]
     (event,) = api.champion_history(imported)
     assert (event["action"], event["model_id"], event["note"]) == ("promote", child, "smaller")
     assert event["figures"]["latency_p50_ms"] == next(r for r in api.family_overview(imported)
