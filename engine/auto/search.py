@@ -121,6 +121,7 @@ class Search:
                 self._try(p)
                 self._live()
             self._fallback()
+            self._second_stage()
             self._finals()
         finally:
             self.timer.close()
@@ -238,6 +239,23 @@ class Search:
                     c.reason = (f"{c.reason}; kept {', '.join(names)} in float: speed cost "
                                 f"{c.ratio / closest.ratio:.2f}× the all-INT8 latency")
                 return
+
+    def _second_stage(self) -> None:
+        """Post-training INT8 missed the accuracy budget and the data has labels: quantization-aware training
+        of a Keras parent (one short fine-tune), converted to a Q/DQ ONNX model, within the time left."""
+        missed = any(c.status == "rejected" and c.reason.startswith(("accuracy", "top-1")) and "INT8" in c.label
+                     for c in self.rows)
+        accepted = any(c.status == "accepted" and "INT8" in c.label for c in self.rows)
+        labelled = self.data is not None and self.data.y is not None and self.spec.get("dataset") is not None
+        if not missed or accepted or not labelled or self.parent.format != "keras" or self.params.target == "tflite":
+            return
+        if time.monotonic() > self.deadline - 30:
+            self.result.notes.append("Quantization-aware training could have recovered INT8 accuracy; the time "
+                                     "budget left no room for it.")
+            return
+        self._try(Plan("QAT INT8 (fine-tuned 2 epochs, Q/DQ ONNX)", [("qat", {"epochs": 2}), ("tf2onnx", {"opset": 17})],
+                       family="qat", needs_data=True))
+        self._live()
 
     def _finals(self) -> None:
         if self.params.objective == "size":
