@@ -1,0 +1,75 @@
+"""Deploy in a real Chromium against `trimline up`: start serving → try it → load test → stop.
+
+Screenshots land in test-artifacts/ (gitignored).
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.app.conftest import write_tiny_onnx
+from tests.e2e.test_browser import ARGS, CHROMIUM, Studio, _free_port, stack  # noqa: F401  (the running studio)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+
+def _import_tiny(home, tmp_path, monkeypatch) -> int:
+    from engine import api
+    from engine.jobs import service
+    from storage.db import reset_engines
+
+    monkeypatch.setenv("TRIMLINE_HOME", str(home))
+    reset_engines()
+    try:
+        job = api.submit_import(write_tiny_onnx(tmp_path / "tiny.onnx"), name="tiny")
+        return service.wait(job.id, timeout_s=150).result["model_id"]
+    finally:
+        reset_engines()
+
+
+def test_deploy_start_try_it_load_test_in_a_browser(stack, tmp_path, monkeypatch):  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    base, home = stack
+    _import_tiny(home, tmp_path, monkeypatch)
+    port = _free_port()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(30_000)
+            ui = Studio(page, base)
+            page.goto(base)
+            ui.go("Deploy")
+            page.get_by_role("heading", name="Serve 'tiny'").wait_for()
+            port_box = page.get_by_label("Port")
+            port_box.fill(str(port))
+            port_box.press("Enter")
+            ui.settle()
+            page.get_by_role("button", name="Start serving").click()
+            page.get_by_role("heading", name=re.compile(rf"'tiny' · ready at http://127.0.0.1:{port}")).wait_for(
+                timeout=150_000)
+            ui.no_error()
+            ui.shot("deploy-ready", height=1800)
+
+            page.get_by_label(re.compile(r"^One input")).fill("[1, 2, 3, 4]")
+            ui.settle()
+            page.get_by_role("button", name="Send").click()
+            ui.wait_text(r"answered by version 1", timeout=60_000)
+            ui.no_error()
+
+            page.get_by_label("Concurrency levels").fill("1,2")
+            requests_box = page.get_by_label("Requests per level (at most)")
+            requests_box.fill("20")
+            requests_box.press("Enter")
+            ui.settle()
+            page.get_by_role("button", name="Run load test").click()
+            ui.wait_text(r"Best within p99|No level kept its p99", timeout=120_000)
+            ui.no_error()
+            ui.shot("deploy-loadtest", height=2600)
+
+            page.get_by_role("button", name="Stop").click()
+            ui.wait_text(r"'tiny' · exited", timeout=60_000)
+        finally:
+            browser.close()
