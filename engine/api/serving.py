@@ -63,7 +63,7 @@ def plan(model_ids: list[int], name: str | None = None, settings: dict[str, Any]
     ids = sorted({get_model(i).id for i in model_ids})
     families = {get_model(i).root_id for i in ids}
     if name is None and len(families) > 1:
-        raise InputError("the models come from different families; serve them one family at a time, or give --name")
+        raise InputError("the models come from different families; plan one family at a time, or give a name")
     try:
         deployment = Deployment(name=name or family_name(ids[0]),
                                 versions=[{"version": n, "model_id": i} for n, i in enumerate(ids, 1)],
@@ -73,6 +73,21 @@ def plan(model_ids: list[int], name: str | None = None, settings: dict[str, Any]
         raise InputError(validation_sentence(exc)) from None
     deployments.save(deployment)
     return deployment.model_dump()
+
+
+def plan_families(model_ids: list[int], name: str | None = None, settings: dict[str, Any] | None = None,
+                  policy: str = "all") -> list[str]:
+    """``trimline serve ID...``: one deployment per family (each under its family's name), or all the
+    models as versions of ``name`` when one is given. Returns the served names."""
+    if name is not None:
+        return [plan(model_ids, name, settings, policy)["name"]]
+    by_family: dict[int, list[int]] = {}
+    for model_id in model_ids:
+        by_family.setdefault(get_model(model_id).root_id, []).append(model_id)
+    names = [family_name(root) for root in by_family]
+    if len(set(names)) != len(names):
+        raise InputError("two families share a name; serve them one at a time with --name")
+    return [plan(ids, None, settings, policy)["name"] for ids in by_family.values()]
 
 
 def get_deployment(name: str) -> dict[str, Any]:

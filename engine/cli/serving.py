@@ -40,13 +40,17 @@ def serve(model_ids: Optional[list[int]] = typer.Argument(None, help="Models to 
             settings["batching"] = batch
         if cache is not None:
             settings["cache"] = {"enabled": cache}
-        name = api.serving.plan(model_ids, name, settings, policy)["name"]
-    deployment = api.serving.get_deployment(name)
-    versions = ", ".join(f"v{v['version']}=model {v['model_id']}" for v in deployment["versions"])
-    typer.echo(f"serving '{name}' ({versions}; labels {deployment['labels'] or 'none'}) on http://{host}:{port}"
-               " — KServe V2 at /v2, TF Serving at /v1, metrics at /metrics; Ctrl-C stops", err=True)
-    api.serving.serve([name], host, port, token)
-    typer.echo(f"stopped serving '{name}'", err=True)
+        names = api.serving.plan_families(model_ids, name, settings, policy)
+    else:
+        names = [name]
+    for served in names:
+        deployment = api.serving.get_deployment(served)
+        versions = ", ".join(f"v{v['version']}=model {v['model_id']}" for v in deployment["versions"])
+        typer.echo(f"serving '{served}' ({versions}; labels {deployment['labels'] or 'none'})", err=True)
+    typer.echo(f"on http://{host}:{port}: KServe V2 at /v2, TF Serving at /v1, metrics at /metrics; Ctrl-C stops",
+               err=True)
+    api.serving.serve(names, host, port, token)
+    typer.echo(f"stopped serving {', '.join(names)}", err=True)
 
 
 @command(app, "loadtest")

@@ -85,3 +85,16 @@ def test_serve_refuses_bad_input_with_a_sentence(studio):
     assert no_server.returncode == 1 and no_server.stderr.startswith("error: ")
     policy = _trimline(home, "serve", str(first), "--policy", "newest", "--port", str(free_port()))
     assert policy.returncode == 1 and "version policy 'newest' is not one of" in policy.stderr
+
+
+def test_models_of_two_families_serve_under_their_own_names(studio):
+    from engine import api
+
+    _, first, second, _ = studio
+    names = api.serving.plan_families([second, first])
+    assert sorted(names) == ["digits", "digits-x2"]
+    for name, model_id in (("digits", first), ("digits-x2", second)):
+        deployment = api.serving.get_deployment(name)
+        assert deployment["versions"] == [{"version": 1, "model_id": model_id}] and deployment["labels"] == {"stable": 1}
+    assert api.serving.plan_families([first, second], name="both")[0] == "both"
+    assert [v["model_id"] for v in api.serving.get_deployment("both")["versions"]] == [first, second]
