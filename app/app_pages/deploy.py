@@ -175,12 +175,15 @@ with ui.shows_errors():
     if st.button("Send", disabled=value is None, key="deploy_try_send") and value:
         array = api.serving.input_from(value[0], value[1], model_id=newest_model,
                                        row=value[2] if len(value) > 2 else 0)
-        answer = api.serving.try_input(url, name, array, None if version_choice == "newest" else int(version_choice))
-        st.caption(f"answered by version {answer['version']}")
-        if "top" in answer:
-            st.dataframe(answer["top"], hide_index=True, key="deploy_try_top")
-        else:
-            st.json(answer["outputs"])
+        st.session_state["deploy_try_answer"] = api.serving.try_input(
+            url, name, array, None if version_choice == "newest" else int(version_choice))
+answer = st.session_state.get("deploy_try_answer")
+if answer:
+    st.caption(f"answered by version {answer['version']}")
+    if "top" in answer:
+        st.dataframe(answer["top"], hide_index=True, key="deploy_try_top")
+    else:
+        st.json(answer["outputs"])
 
 st.subheader("Load test")
 l1, l2, l3, l4 = st.columns(4)
