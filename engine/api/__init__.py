@@ -16,6 +16,7 @@ from engine.api.jobs import cancel_job, get_job, job_log, wait_job, worker_alive
 from engine.api.measuring import (benchmark_runtimes, benchmark_schema, compare, latest_benchmarks, op_class,
                                   submit_ab_compare, submit_benchmark, submit_evaluate)
 from engine.api.optimizing import list_passes, recipe_for, submit_optimize, submit_recipe
+from engine.api.backups import backup, restore
 from engine.api.workers import check_target, list_workers
 from engine.api.releasing import (champion_history, champions_by_hardware, copy_export, export_path,
                                   export_targets, get_champion, get_champion_record, set_champion, submit_export)
@@ -29,7 +30,7 @@ from engine.api.studio import doctor, migrate, run_worker, settings
 
 __all__ = [
     "auto_params", "auto_view", "submit_auto",
-    "MAX_UPLOAD_BYTES", "Submission", "benchmark_runtimes", "benchmark_schema", "cancel_job", "check_target", "compare",
+    "MAX_UPLOAD_BYTES", "Submission", "backup", "restore", "benchmark_runtimes", "benchmark_schema", "cancel_job", "check_target", "compare",
     "copy_export", "dataset_meta", "dataset_path", "doctor", "export_path", "export_targets", "get_champion",
     "get_champion_record", "get_dataset", "get_job", "get_model", "image_layout_for", "job_log",
     "latest_benchmarks", "list_datasets", "list_jobs", "list_models", "list_workers", "list_passes", "load_demo", "migrate",

@@ -103,6 +103,27 @@ def workers(as_json: bool = JsonOpt) -> None:
         f"job={w['job'] or '-'}" + (f"  ({w['note']})" if w['note'] else "") for w in rs) or "no live workers")
 
 
+@command(app, "backup")
+def backup(path: Path = typer.Argument(..., help="A new folder for the backup."), as_json: bool = JsonOpt) -> None:
+    """Copy the catalogue (consistently, while workers run) and every artifact, with a sha256 manifest."""
+    from engine import api
+
+    report = api.backup(path)
+    emit(report, as_json, lambda r: f"backed up the {r['database']['kind']} catalogue and {r['artifacts']} "
+                                    f"artifact(s) to {r['path']}")
+
+
+@command(app, "restore")
+def restore(path: Path = typer.Argument(..., help="A folder written by `trimline backup`."),
+            as_json: bool = JsonOpt) -> None:
+    """Verify a backup against its manifest, then load it into this empty catalogue and artifact store."""
+    from engine import api
+
+    report = api.restore(path)
+    emit(report, as_json, lambda r: f"restored {r['artifacts']} artifact(s) and the catalogue (revision "
+                                    f"{r['revision']}) from {r['path']}")
+
+
 @command(app, "migrate")
 def migrate_cmd() -> None:
     """Create or upgrade the database to the newest schema."""

@@ -15,6 +15,7 @@ import re
 import socket
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 from importlib import metadata
 from typing import Any
 
@@ -22,6 +23,7 @@ from storage import jobs as jobstore
 from storage import workers as registry
 from storage.db import session_scope
 from storage.records import JobRecord
+from storage.tables import utcnow
 
 log = logging.getLogger("trimline.worker")
 
@@ -30,6 +32,7 @@ VERSION_PACKAGES = ("onnxruntime", "tensorflow", "tf-keras", "tf2onnx", "onnx", 
 MEASURING = ("benchmark", "ab_compare")
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$")
 SWEEP_S = 1.0
+SWEEP_GRACE_S = 1.5  # a job queued this long has lost its wake-up, or it went to a worker that may not run it
 
 
 def library_versions() -> dict[str, str | None]:
@@ -135,18 +138,25 @@ def run_from_queue(job_id: int) -> None:
         job = jobstore.get_job(s, job_id)
     if job is None or job.status != "queued" or not profile.may_run(job):
         return
-    with profile.slots:
+    if not profile.slots.acquire(timeout=0.05):  # busy with a swept job: a free worker's sweep takes this one
+        return
+    try:
         run_job(job_id, worker=profile.id)
+    finally:
+        profile.slots.release()
 
 
 def sweep(profile: WorkerProfile, limit: int = 50) -> int | None:
-    """Run one queued job this worker may run, if it has a free slot. Returns the job id it ran."""
+    """Run one queued job this worker may run, if it has a free slot, once the job has waited longer
+    than a wake-up takes (fresh jobs are the queue's: a sweep taking them would only hold a slot that
+    the job's own wake-up wants). Returns the job id it ran."""
     from engine.jobs.runner import run_job
 
+    stale = utcnow() - timedelta(seconds=SWEEP_GRACE_S)
     with session_scope() as s:
         queued = jobstore.list_jobs(s, limit=limit, status="queued", oldest_first=True)
     for job in queued:
-        if profile.may_run(job):
+        if profile.may_run(job) and job.created_at <= stale:
             if not profile.slots.acquire(blocking=False):
                 return None
             try:

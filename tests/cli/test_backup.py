@@ -1,0 +1,60 @@
+"""`trimline backup` / `trimline restore` through the CLI entry point, on SQLite and on PostgreSQL."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine import api
+from storage.db import reset_engines
+from tests.app.conftest import write_tiny_onnx
+
+pytestmark = pytest.mark.xdist_group("jobs")
+
+
+def trimline(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=os.environ.copy(), timeout=300,
+                          capture_output=True, text=True)
+
+
+def _fresh_catalogue(db_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request) -> None:  # noqa: ANN001
+    """Point TRIMLINE_HOME (and, on PostgreSQL, the database) at new, empty places: another machine."""
+    monkeypatch.setenv("TRIMLINE_HOME", str(tmp_path / "restored-home"))
+    if os.environ.get("TRIMLINE_DATABASE_URL", "").startswith("postgresql"):
+        server = request.getfixturevalue("pg_server")
+        monkeypatch.setenv("TRIMLINE_DATABASE_URL", server.url(server.create_database()))
+    reset_engines()
+
+
+def test_backup_restores_the_catalogue_and_artifacts_elsewhere_and_refuses_a_changed_file(
+        db_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request) -> None:  # noqa: ANN001
+    original = write_tiny_onnx(tmp_path / "t.onnx")
+    model_id = api.wait_job(api.submit_import(original, name="tiny").id).result["model_id"]
+    made = trimline("backup", str(tmp_path / "bk"), "--json")
+    assert made.returncode == 0, made.stderr
+    report = json.loads(made.stdout)
+    manifest = json.loads((tmp_path / "bk" / "manifest.json").read_text())
+    assert report["artifacts"] == 1 and report["database"]["kind"] in ("sqlite", "postgresql")
+    assert set(manifest["files"]) == {report["database"]["file"], f"artifacts/{api.get_model(model_id).artifact}"}
+
+    tampered = tmp_path / "bk-tampered"
+    subprocess.run(["cp", "-r", str(tmp_path / "bk"), str(tampered)], check=True)
+    artifact = tampered / "artifacts" / manifest["artifacts"][0]
+    artifact.write_bytes(artifact.read_bytes()[:-1] + b"\0")
+
+    _fresh_catalogue(db_home, tmp_path, monkeypatch, request)
+    refused = trimline("restore", str(tampered))
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (f"error: artifacts/{manifest['artifacts'][0]} in the backup does not match its "
+                                      "sha256 in the manifest; it was changed or damaged after the backup was made")
+    restored = trimline("restore", str(tmp_path / "bk"), "--json")
+    assert restored.returncode == 0, restored.stderr
+    reset_engines()
+    model = api.get_model(model_id)
+    assert model.name == "tiny" and api.model_path(model_id).read_bytes() == original.read_bytes()
+    again = trimline("restore", str(tmp_path / "bk"))
+    assert again.returncode == 1 and "this catalogue is not empty" in again.stderr
