@@ -5,7 +5,7 @@ from typing import Any
 
 import streamlit as st
 
-from app import charts, measure_panel, netron_view, tables, ui
+from app import charts, guard, measure_panel, netron_view, tables, ui
 from engine import api
 
 
@@ -81,12 +81,12 @@ def _graph(doc: dict[str, Any]) -> None:
     if not ui.viewer_ready():
         st.warning("The graph viewer could not be installed in app/static; the rest of the studio works.")
         return
-    url = netron_view.publish(api.model_path(doc["id"]), doc["format"], doc["sha256"])
-    if url is None:
+    link = guard.graph_url(doc["id"], doc["format"])
+    if link is None:
         st.info("This model cannot be shown in the graph viewer (it is a folder Netron cannot open, "
                 "or larger than 200 MB).")
         return
-    st.iframe(url, height=640)  # the URL holds only a sha256 and a fixed suffix, never user text
+    st.iframe(netron_view.viewer_url(link), height=640)  # a signed link built from an id, never user text
     st.caption("Graph view by Netron, served from this dashboard. Double-click a node for its attributes.")
 
 

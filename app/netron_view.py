@@ -1,11 +1,8 @@
 """The Netron graph viewer, served from the dashboard's own port (``server.enableStaticServing``).
 
-Streamlit serves ``app/static/`` at ``/app/static/`` with real content types (``.js`` as JavaScript,
-``.onnx`` as octet-stream) and refuses files over 200 MB, so the viewer and the shown model are
-*copied* there: the viewer once per process, each model under its sha256. Both folders are gitignored.
-
-Static files are served without the dashboard's login: a model copy's URL holds its sha256, so only
-someone who already knows the model's digest can fetch it.
+Streamlit serves ``app/static/`` at ``/app/static/`` with real content types, so the viewer (code
+only) is copied there once per process (gitignored). Models are never copied: the viewer opens a
+short-lived signed link to the stored artifact, served by ``app/guard.py`` to signed-in sessions only.
 
 The copied ``index.html`` is patched so the embedded viewer never calls out: Netron's browser build
 asks ipinfo.io where the user is and shows a cookie-consent dialog, sends Google Analytics events when
@@ -18,13 +15,12 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 STATIC = Path(__file__).resolve().parent / "static"
 VIEWER = STATIC / "netron"
-MODELS = STATIC / "models"
 URL_ROOT = "/app/static"
-MAX_STATIC_BYTES = 200 << 20  # Streamlit answers 404 for larger static files
-KEEP_MODELS = 32  # copies kept for the viewer; older ones are removed (the store keeps the originals)
+MAX_VIEW_BYTES = 200 << 20  # larger graphs are too much for the browser viewer
 
 
 EMBED_SCRIPT = "trimline-embed.js"
@@ -35,6 +31,7 @@ EMBED_JS = "document.cookie = 'consent=' + Date.now() + ';path=/;max-age=3153600
 
 def install_viewer() -> Path:
     """Copy the netron package's browser viewer into ``app/static/netron`` unless it is there already."""
+    shutil.rmtree(STATIC / "models", ignore_errors=True)  # model copies an older Trimline kept in the code tree
     if (VIEWER / EMBED_SCRIPT).exists():
         return VIEWER
     import netron
@@ -78,29 +75,12 @@ def viewable_file(artifact: Path, fmt: str) -> Path | None:
     return found[0] if found else None
 
 
-def publish(artifact: Path, fmt: str, sha256: str) -> str | None:
-    """Copy a model where the viewer can fetch it; return the viewer URL, or None if it cannot be shown."""
-    src = viewable_file(artifact, fmt)
-    if src is None or src.stat().st_size > MAX_STATIC_BYTES:
-        return None
-    suffix = ".pb" if src.name == "saved_model.pb" else (src.suffix or {"tflite": ".tflite", "onnx": ".onnx"}.get(fmt, ""))
-    name = f"{sha256}{suffix}"
-    dest = MODELS / name
-    if not dest.exists():
-        MODELS.mkdir(parents=True, exist_ok=True)
-        tmp = MODELS / f".{name}.{os.getpid()}"
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dest)
-        _prune(keep=dest)
-    return viewer_url(name)
+def view_name(file: Path, fmt: str) -> str:
+    """The file name the viewer sees: Netron picks its reader from the suffix."""
+    if file.name == "saved_model.pb":
+        return "saved_model.pb"
+    return "model" + (file.suffix or {"tflite": ".tflite", "onnx": ".onnx", "keras": ".keras"}.get(fmt, ""))
 
 
-def _prune(keep: Path) -> None:
-    copies = sorted((p for p in MODELS.iterdir() if p.is_file()), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in copies[KEEP_MODELS:]:
-        if old != keep:
-            old.unlink(missing_ok=True)
-
-
-def viewer_url(model_file: str) -> str:
-    return f"{URL_ROOT}/netron/index.html?url={URL_ROOT}/models/{model_file}"
+def viewer_url(model_link: str) -> str:
+    return f"{URL_ROOT}/netron/index.html?url={quote(model_link, safe='/')}"

@@ -6,7 +6,7 @@ from typing import Any
 
 import streamlit as st
 
-from app import charts, netron_view, tables, ui
+from app import charts, guard, tables, ui
 from engine import api
 from engine.errors import EngineError
 
@@ -38,7 +38,7 @@ def render(picked: list[dict[str, Any]]) -> None:
     _ab_test(picked)
     if st.toggle("Show the graphs next to each other (Netron)", key="side_netron"):
         for col, (i, m) in zip(st.columns(len(models)), models.items()):
-            url = netron_view.publish(api.model_path(i), m.format, m.sha256) if ui.viewer_ready() else None
+            url = guard.viewer_link(i, m.format) if ui.viewer_ready() else None
             with col:
                 st.caption(f"#{i} {m.pass_name or 'root'}")
                 if url:

@@ -198,11 +198,11 @@ def triton_config(name: str, model: dict[str, Any], extra: str = "", max_batch: 
         for io in ios:
             shape = io["shape"][1:] if dynamic else io["shape"]
             dims = ", ".join(str(d) if isinstance(d, int) else "-1" for d in shape)
-            rows.append(f'  {{\n    name: "{io["name"]}"\n    data_type: {dtype_map.get(io["dtype"], "TYPE_FP32")}\n'
+            rows.append(f'  {{\n    name: {pbtxt_string(io["name"])}\n    data_type: {dtype_map.get(io["dtype"], "TYPE_FP32")}\n'
                         f"    dims: [ {dims} ]\n  }}")
         return f"{kind} [\n" + ",\n".join(rows) + "\n]"
 
-    return (f'name: "{name}"\nbackend: "onnxruntime"\nmax_batch_size: {max_batch if dynamic else 0}\n'
+    return (f'name: {pbtxt_string(name)}\nbackend: "onnxruntime"\nmax_batch_size: {max_batch if dynamic else 0}\n'
             f"{block('input', model['inputs'])}\n{block('output', model['outputs'])}\n{extra}")
 
 
@@ -225,10 +225,26 @@ def _bundle(artifact: Artifact, manifest: dict[str, Any], name: str, stage: Path
     return _zip_dir(stage, out_dir / f"{name}.bundle.zip")
 
 
+def pbtxt_string(text: str) -> str:
+    """``text`` as a protobuf text-format string literal: quotes, backslashes, newlines and every other
+    byte outside printable ASCII are escaped, so a tensor name from an uploaded model cannot end the
+    string and add fields or blocks of its own to ``config.pbtxt``."""
+    out = []
+    for byte in str(text).encode("utf-8"):
+        char = chr(byte)
+        out.append(char if 32 <= byte < 127 and char not in '"\\\'' else f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'
+
+
+def _md_code(text: str) -> str:
+    """A name from the model as inline Markdown code on one line (its JSON form keeps newlines visible)."""
+    return "`" + json.dumps(str(text))[1:-1].replace("`", "\\u0060") + "`"
+
+
 def _readme(manifest: dict[str, Any], model_file: str) -> str:
     model = manifest["model"]
-    io = "\n".join(f"- input `{i['name']}`: {i['dtype']} {i['shape']}" for i in model["inputs"])
-    io += "\n" + "\n".join(f"- output `{o['name']}`: {o['dtype']} {o['shape']}" for o in model["outputs"])
+    io = "\n".join(f"- input {_md_code(i['name'])}: {i['dtype']} {i['shape']}" for i in model["inputs"])
+    io += "\n" + "\n".join(f"- output {_md_code(o['name'])}: {o['dtype']} {o['shape']}" for o in model["outputs"])
     steps = "\n".join(f"{n}. `{s['pass']}` {json.dumps(s['config'])}" for n, s in enumerate(manifest["recipe"], 1))
     bench = manifest.get("benchmark") or {}
     rows = "\n".join(

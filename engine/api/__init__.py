@@ -8,6 +8,7 @@ import-linter: ``lint-imports``).
 from engine.api import serving  # noqa: F401  (serving: engine.api.serving.*)
 from engine.api.auto import auto_params, auto_view, submit_auto
 from engine.api.catalogue import list_datasets, list_jobs, list_models, show_model
+from engine.api.access import LOOPBACK_HOSTS, MIN_PASSWORD_CHARS, allowed_hosts, read_secrets, team_password
 from engine.api.common import (Submission, dataset_meta, dataset_path, get_dataset, get_model, model_path,
                                ready)
 from engine.api.imports import (MAX_UPLOAD_BYTES, image_layout_for, load_demo, save_upload, submit_dataset_import,
@@ -42,3 +43,4 @@ __all__ = [
     "versions_text", "family_measurements_csv", "family_report_html",
     "DATASET_ROLES", "archive_model", "collect_garbage", "datasets_overview", "delete_model", "set_dataset_role", "rename_model", "storage_per_family", "tag_model",
 ]
+__all__ += ["LOOPBACK_HOSTS", "MIN_PASSWORD_CHARS", "allowed_hosts", "read_secrets", "team_password"]

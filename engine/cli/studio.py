@@ -1,9 +1,11 @@
 """Running the studio: the dashboard with its workers, a worker alone, migrations, the doctor."""
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -12,23 +14,7 @@ import typer
 from engine.cli.base import JsonOpt, app, command, emit, fail
 
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def _login_configured(root: Path) -> bool:
-    """The dashboard asks for a password when one is set in the environment or in Streamlit's secrets."""
-    import tomllib
-
-    from engine import api
-
-    if api.settings().password is not None:
-        return True
-
-    secrets = root / ".streamlit" / "secrets.toml"
-    try:
-        return bool(tomllib.loads(secrets.read_text()).get("auth", {}).get("password"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return False
+MAX_RESTARTS_PER_MIN = 5
 
 
 # ---------------------------------------------------------------- running the studio
@@ -42,16 +28,19 @@ def up(host: str = typer.Option("127.0.0.1", help="Address the dashboard binds t
     from engine import api
 
     root = Path(__file__).resolve().parents[2]
-    if host not in LOOPBACK and not no_login and not _login_configured(root):
+    password = api.team_password(api.read_secrets())  # a blank or short password is refused here
+    if host not in api.LOOPBACK_HOSTS and not no_login and password is None:
         fail(f"refusing to serve on {host} without a login; set TRIMLINE_PASSWORD (or [auth] password in "
              ".streamlit/secrets.toml), or bind to 127.0.0.1")
     api.ready()
     port = port or api.settings().port
-    procs = [subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], cwd=root) for _ in range(workers)]
-    procs.append(subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(root / "app" / "streamlit_app.py"),
-         "--server.address", host, "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"], cwd=root))
+    worker_cmd = [sys.executable, "-m", "engine.cli", "worker"]
+    dashboard_cmd = [sys.executable, "-m", "streamlit", "run", str(root / "app" / "server.py"),
+                     "--server.address", host, "--server.port", str(port), "--server.headless", "true",
+                     "--browser.gatherUsageStats", "false"]
+    dashboard_env = {**os.environ, "TRIMLINE_BIND_HOST": host}
+    procs = {f"worker {n + 1}": (worker_cmd, None) for n in range(workers)} | {"dashboard": (dashboard_cmd, dashboard_env)}
+    running = {name: subprocess.Popen(cmd, cwd=root, env=env) for name, (cmd, env) in procs.items()}
     typer.echo(f"Trimline is starting on http://{host}:{port}  (Ctrl-C stops it)", err=True)
 
     def _stop(signum, frame):  # noqa: ANN001  (SIGTERM stops everything, like Ctrl-C)
@@ -59,23 +48,32 @@ def up(host: str = typer.Option("127.0.0.1", help="Address the dashboard binds t
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)  # also when started in the background, where SIGINT arrives ignored
+    restarts: list[float] = []
     try:
-        while all(p.poll() is None for p in procs):
-            try:
-                procs[-1].wait(timeout=1.0)
-            except subprocess.TimeoutExpired:
-                pass
+        while True:
+            time.sleep(1.0)
+            for name, proc in running.items():
+                if proc.poll() is None:
+                    continue
+                # One part stopping never takes the others down: a worker keeps its running job when the
+                # page server dies, and a dead worker's job is re-queued by the next one's reaper.
+                restarts = [t for t in restarts if t > time.monotonic() - 60] + [time.monotonic()]
+                if len(restarts) > MAX_RESTARTS_PER_MIN:
+                    fail(f"the {name} keeps stopping (exit code {proc.returncode}); see its output above")
+                typer.echo(f"the {name} stopped (exit code {proc.returncode}); starting it again", err=True)
+                cmd, env = procs[name]
+                running[name] = subprocess.Popen(cmd, cwd=root, env=env)
     except KeyboardInterrupt:
         pass
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)  # huey and Streamlit stop at once; a running job is re-queued on the next start
-        for p in procs:
+        for proc in running.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)  # a worker hands its running job back to the queue, then exits
+        for proc in running.values():
             try:
-                p.wait(timeout=20)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                p.kill()
+                proc.kill()
 
 
 @command(app, "worker")

@@ -26,9 +26,13 @@ def _policy_text(policy: dict[str, Any], style: str) -> str:
 
 
 def tfserving_models_config(name: str, policy: dict[str, Any], labels: dict[str, int]) -> str:
-    label_rows = "".join(f"    version_labels {{ key: '{k}' value: {v} }}\n" for k, v in sorted(labels.items()))
+    from engine.exporters import pbtxt_string  # names and labels are users' text: escaped, never spliced in
+
+    label_rows = "".join(f"    version_labels {{ key: {pbtxt_string(k)} value: {int(v)} }}\n"
+                         for k, v in sorted(labels.items()))
     return ("model_config_list {\n  config {\n"
-            f"    name: '{name}'\n    base_path: '/models/{name}'\n    model_platform: 'tensorflow'\n"
+            f"    name: {pbtxt_string(name)}\n    base_path: {pbtxt_string('/models/' + name)}\n"
+            "    model_platform: 'tensorflow'\n"
             f"    model_version_policy {{ {_policy_text(policy, 'tfs')} }}\n{label_rows}  }}\n}}\n")
 
 
@@ -43,7 +47,10 @@ def triton_extra(settings: dict[str, Any], policy: dict[str, Any], labels: dict[
     threads = settings.get("intra_threads") or 0
     if threads:
         lines.append('parameters { key: "intra_op_thread_count" value: { string_value: "%d" } }' % threads)
-    lines += [f"# label {k} -> version {v} (Triton has no labels; route by version)" for k, v in sorted(labels.items())]
+    from engine.exporters import pbtxt_string
+
+    lines += [f"# label {pbtxt_string(k)} -> version {int(v)} (Triton has no labels; route by version)"
+              for k, v in sorted(labels.items())]
     return "\n".join(lines) + "\n"
 
 

@@ -42,7 +42,7 @@ def test_load_demo_button_queues_the_demo_job(page):
 
 
 def test_app_asks_for_password_when_one_is_configured(page, monkeypatch):
-    monkeypatch.setenv("TRIMLINE_PASSWORD", "s3cret")
+    monkeypatch.setenv("TRIMLINE_PASSWORD", "s3cret-team-pass")
     from streamlit.testing.v1 import AppTest
 
     from tests.app.conftest import APP
@@ -54,7 +54,7 @@ def test_app_asks_for_password_when_one_is_configured(page, monkeypatch):
     at.text_input(key="login_password").input("wrong")
     at.button[0].click().run()
     assert [e.value for e in at.error] == ["That password is not right."]
-    at.text_input(key="login_password").input("s3cret")
+    at.text_input(key="login_password").input("s3cret-team-pass")
     at.button[0].click().run()
     assert not at.error, [e.value for e in at.error]
     assert at.button(key="load_demo").label == "Load demo"
@@ -106,9 +106,9 @@ def test_app_reads_the_password_from_secrets(page):
     from tests.app.conftest import APP
 
     at = AppTest.from_file(str(APP), default_timeout=60)
-    at.secrets["auth"] = {"password": "from-secrets"}
+    at.secrets["auth"] = {"password": "from-secrets-file"}
     at.run()
     assert "load_demo" not in [b.key for b in at.button]
-    at.text_input(key="login_password").input("from-secrets")
+    at.text_input(key="login_password").input("from-secrets-file")
     at.button[0].click().run()
     assert at.button(key="load_demo").label == "Load demo"

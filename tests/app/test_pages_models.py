@@ -28,20 +28,21 @@ def test_models_page_shows_table_lineage_and_details(page, imported):
     assert "Not measured yet: benchmark or evaluate it with the buttons below." in [i.value for i in at.info]
 
 
-def test_models_page_graph_tab_embeds_netron_on_a_copied_model(page, imported):
-    from app import netron_view
+def test_models_page_graph_tab_embeds_netron_on_a_signed_link(page, imported):
+    from app import auth, netron_view
 
     at = page("models")
-    assert not at.get("iframe")  # the graph tab copies a model file only when it is open
+    assert not at.get("iframe")  # the graph tab opens a model file only when it is open
     at.session_state["tab"] = "Graph"
     at.run()
-    sha = api.get_model(imported).sha256
     frames = at.get("iframe")
     assert len(frames) == 1
     url = frames[0].proto.src
-    assert url == f"/app/static/netron/index.html?url=/app/static/models/{sha}.onnx"
+    prefix = f"/app/static/netron/index.html?url=/trimline/graph/{imported}/"
+    assert url.startswith(prefix) and url.endswith("/model.onnx")
+    assert auth.verify(f"graph:{imported}", url[len(prefix):].split("/")[0])  # signed for this model
     assert (netron_view.VIEWER / "index.html").is_file()
-    assert (netron_view.MODELS / f"{sha}.onnx").read_bytes() == api.model_path(imported).read_bytes()
+    assert not (netron_view.STATIC / "models").exists()  # no copies of models in the code tree
 
 
 def test_models_page_benchmark_form_submits_the_typed_config(page, imported):
@@ -137,4 +138,5 @@ def test_netron_viewer_copy_is_patched_to_stay_offline(page):
     assert '<meta name="date" content="">' in html  # no "please update" lock-out after 180 days
     assert html.index(netron_view.EMBED_SCRIPT) < html.index('src="index.js"')  # consent cookie first
     assert "consent=" in (netron_view.VIEWER / netron_view.EMBED_SCRIPT).read_text()
-    assert netron_view.viewer_url("abc.onnx") == "/app/static/netron/index.html?url=/app/static/models/abc.onnx"
+    assert netron_view.viewer_url("/trimline/graph/1/2.ab/model.onnx") == (
+        "/app/static/netron/index.html?url=/trimline/graph/1/2.ab/model.onnx")

@@ -37,7 +37,9 @@ def test_tfserving_models_config_names_policy_and_labels():
     from engine.serving.layouts import tfserving_models_config
 
     text = tfserving_models_config("digits", {"kind": "specific", "versions": [1, 3], "n": 1}, {"stable": 1, "canary": 3})
-    assert text == ("model_config_list {\n  config {\n    name: 'digits'\n    base_path: '/models/digits'\n"
+    assert text == ('model_config_list {\n  config {\n    name: "digits"\n    base_path: "/models/digits"\n'
                     "    model_platform: 'tensorflow'\n    model_version_policy { specific { versions: 1 versions: 3 } }\n"
-                    "    version_labels { key: 'canary' value: 3 }\n    version_labels { key: 'stable' value: 1 }\n"
+                    '    version_labels { key: "canary" value: 3 }\n    version_labels { key: "stable" value: 1 }\n'
                     "  }\n}\n")
+    hostile = tfserving_models_config("d", {"kind": "all", "n": 1}, {"x' }\n  config { name: 'evil": 1})
+    assert hostile.count("config {") == 1 and "key: \"x\\047 }\\012  config { name: \\047evil\" value: 1" in hostile
