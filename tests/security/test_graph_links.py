@@ -25,8 +25,15 @@ def _call(asgi, path: str, cookie: str = "", method: str = "GET",
              "http_version": "1.1", "root_path": ""}
     sent: list[dict] = []
 
+    ended = []
+
     async def receive() -> dict:
-        return pending.pop(0) if pending else {"type": "http.request", "body": b"", "more_body": False}
+        if pending:
+            return pending.pop(0)
+        if not ended:
+            ended.append(True)
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # the client stays connected until the response is sent
 
     async def send(message: dict) -> None:
         sent.append(message)
@@ -47,13 +54,13 @@ def guarded(home: Path, monkeypatch: pytest.MonkeyPatch):
     return guard.Guard(Starlette(routes=guard.routes())), f"{auth.SESSION_COOKIE}={auth.session_token(auth.TEAM)}"
 
 
-def test_graph_link_needs_a_session_and_a_fresh_signature(guarded, digits_onnx: Path,
+def test_graph_link_needs_a_session_and_a_fresh_signature(guarded, hostile_names_onnx: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     # before: model copies sat in app/static/models/<sha256>.onnx, served to anyone with `*` CORS
     from app import auth, guard, netron_view
 
     asgi, cookie = guarded
-    model_id = service.wait(api.submit_import(digits_onnx).id).result["model_id"]
+    model_id = service.wait(api.submit_import(hostile_names_onnx).id).result["model_id"]
     link = guard.graph_url(model_id, "onnx")
     assert link.startswith(f"/trimline/graph/{model_id}/") and link.endswith("/model.onnx")
     status, headers, body = _call(asgi, link, cookie)
