@@ -20,7 +20,7 @@ from storage.db import get_engine, reset_engines
 from tests.app.conftest import write_tiny_onnx
 from tests.servers import free_port
 
-pytestmark = pytest.mark.xdist_group("jobs")
+pytestmark = pytest.mark.xdist_group("servers")  # real worker processes: one at a time, beside the jobs group
 
 
 def trimline(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:

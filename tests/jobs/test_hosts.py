@@ -22,7 +22,7 @@ from storage.db import reset_engines
 from tests.app.conftest import write_tiny_onnx
 from tests.servers import PostgresServer, RedisServer, S3Server
 
-pytestmark = pytest.mark.xdist_group("jobs")
+pytestmark = pytest.mark.xdist_group("servers")  # real worker processes: one at a time, beside the jobs group
 
 BENCH = {"batches": [1], "threads": [1], "time_budget_s": 0.2, "profile": False}
 

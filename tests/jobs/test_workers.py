@@ -21,7 +21,7 @@ from storage import workers as registry
 from storage.db import reset_engines, session_scope
 from tests.app.conftest import write_tiny_onnx
 
-pytestmark = pytest.mark.xdist_group("jobs")
+pytestmark = pytest.mark.xdist_group("servers")  # real worker processes: one at a time, beside the jobs group
 
 FAST_BENCH = {"batches": [1], "threads": [1], "time_budget_s": 0.2, "profile": False}
 
