@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -135,6 +136,7 @@ def main() -> int:
                 os.killpg(w.pid, signal.SIGKILL)
         pg.stop()
         rd.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
