@@ -33,9 +33,11 @@ def submit_benchmark(model_id: int, config: dict[str, Any] | None = None, target
 
 
 def submit_ab_compare(model_a: int, model_b: int, batch: int = 1, threads: int | None = None,
-                      time_budget_s: float = 4.0) -> JobRecord:
+                      time_budget_s: float = 4.0, target: str | None = None) -> JobRecord:
     """Time two ONNX models alternately (A B A B ...) on one thread pool; the result says whether the
-    difference is beyond the noise. ``threads`` defaults to this machine's cores."""
+    difference is beyond the noise. ``threads`` defaults to this machine's cores; ``target`` (a worker
+    label, host or fingerprint) runs it on that host."""
+    from engine.api.workers import check_target
     from engine.measure.hardware import usable_cores
 
     threads = usable_cores() if threads is None else threads
@@ -46,7 +48,8 @@ def submit_ab_compare(model_a: int, model_b: int, batch: int = 1, threads: int |
     if batch < 1 or threads < 1 or time_budget_s <= 0:
         raise InputError("batch and threads must be positive integers and the time budget positive")
     options = {"batch": batch, "threads": threads, "time_budget_s": time_budget_s}
-    return service.submit("ab_compare", {"model_id": a.id, "versus": b.id, "options": options})
+    return service.submit("ab_compare", {"model_id": a.id, "versus": b.id, "options": options},
+                          target=check_target(target))
 
 
 def submit_evaluate(model_id: int, dataset_id: int, task: str | None = None) -> JobRecord:

@@ -73,6 +73,8 @@ def compare(model_ids: list[int],
                                                              "(default: this machine's cores)."),
             pareto: bool = typer.Option(False, "--pareto", help="Mark the family's Pareto front; with one id, "
                                                                  "compare that model with the whole front."),
+            target: Optional[str] = typer.Option(None, help="With --interleaved: run on the worker with this "
+                                                            "label, host or fingerprint."),
             as_json: bool = JsonOpt) -> None:
     """Latest metrics of each model and ratios to the first."""
     from engine import api
@@ -80,7 +82,7 @@ def compare(model_ids: list[int],
     if interleaved:
         if len(model_ids) != 2:
             fail("--interleaved compares exactly two models")
-        result = wait_for(api.submit_ab_compare(model_ids[0], model_ids[1], batch, threads)).result
+        result = wait_for(api.submit_ab_compare(model_ids[0], model_ids[1], batch, threads, target=target)).result
         emit(result, as_json, _ab_line)
         return
     rows = api.compare(model_ids)

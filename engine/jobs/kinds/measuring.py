@@ -130,7 +130,7 @@ def _commit_ab(session, job, result: dict[str, Any], scratch: Path) -> dict[str,
     summary = {k: v for k, v in result.items() if k != "samples"}  # the raw pairs stay in the log, not the row
     for side in ("a", "b"):
         summary[side] = {k: v for k, v in summary[side].items() if k != "path"}
-    return {"model_id": job.params["model_id"], "versus": job.params["versus"], **summary}
+    return {"model_id": job.params["model_id"], "versus": job.params["versus"], **summary, "worker": job.worker}
 
 
 BENCHMARK = JobKind(prepare=_prepare_benchmark, execute=_execute_benchmark, commit=_commit_benchmark, exclusive=True)
