@@ -302,8 +302,7 @@ def roofline_figure(rows: list[dict[str, Any]], title: str = "Achieved GFLOP/s a
     achieved = [float(r["achieved_gflops"]) for r in drawn]
     fig = go.Figure(go.Bar(
         x=labels, y=achieved, name="achieved", marker_color="#0f766e", textposition="outside", cliponaxis=False,
-        text=[f"{r['percent_of_peak']:.1f}% of peak" if r.get("percent_of_peak") is not None else "peak unknown"
-              for r in drawn]))
+        text=[_peak_text(r) for r in drawn]))
     peaks = [r.get("peak_gflops") for r in drawn]
     distinct = {p for p in peaks if p is not None}
     low = min((a for a in achieved if a > 0), default=0)
@@ -323,6 +322,16 @@ def roofline_figure(rows: list[dict[str, Any]], title: str = "Achieved GFLOP/s a
     fig.update_yaxes(title="GFLOP/s")
     fig.update_layout(legend={"orientation": "h", "y": -0.2})
     return _layout(fig, title)
+
+
+def _peak_text(r: dict[str, Any]) -> str:
+    """``0.5% of peak``; integer work (judged against the float32 peak) and shares above 100% say so."""
+    share = r.get("percent_of_peak")
+    if share is None:
+        return "peak unknown"
+    if r.get("integer_work"):
+        return f"{share:.1f}% of FP32 peak (integer work)"
+    return f"{share:.1f}% of peak" + (" (above the FP32 peak)" if share > 100 else "")
 
 
 def variant_roofline(models: list[dict[str, Any]], benchmarks: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:

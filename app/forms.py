@@ -165,6 +165,9 @@ def _number(spec: FieldSpec, key: str) -> Any:
     value = None if spec.default is None else cast(spec.default)
     if value is None and not spec.nullable:
         value = kwargs.get("min_value", cast(0))
+    if not spec.integer and value and abs(value) < 0.01:  # 1e-3 would show as 0.00 and step by 0.01
+        kwargs["format"] = "%.1e"
+        kwargs.setdefault("step", abs(value))
     return st.number_input(spec.label, value=value, **kwargs)
 
 

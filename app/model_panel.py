@@ -50,7 +50,7 @@ def _overview(doc: dict[str, Any]) -> None:
     if doc.get("config"):
         st.markdown(f"**{doc.get('pass')} settings**")
         st.dataframe([{"setting": k, "value": _plain(v)} for k, v in doc["config"].items()], hide_index=True)
-    metrics = flatten(doc.get("metrics") or {})
+    metrics = dict(sorted(flatten(doc.get("metrics") or {}).items(), key=lambda kv: _metric_order(kv[0])))
     if metrics:
         st.markdown("**Recorded metrics**")
         st.dataframe([{"metric": k, "value": _plain(v)} for k, v in metrics.items()], hide_index=True)
@@ -88,6 +88,11 @@ def _graph(doc: dict[str, Any]) -> None:
         return
     st.iframe(netron_view.viewer_url(link), height=640)  # a signed link built from an id, never user text
     st.caption("Graph view by Netron, served from this dashboard. Double-click a node for its attributes.")
+
+
+def _metric_order(name: str) -> tuple[int, str]:
+    """Fidelity first (it decides whether a variant is usable), operator counts last."""
+    return (0 if name.startswith("fidelity") else 2 if name.startswith("op_counts") else 1, name)
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -71,7 +71,7 @@ def benchmark_rows(results: list[dict[str, Any]], roofline: Any = None) -> list[
         rows.append({"batch": r.get("batch"), "threads": r.get("threads"), "opt level": r.get("opt_level"),
                      "p50 ms": lat.get("p50"), "p50 95% CI (ms)": ci_text(lat.get("ci95_p50")),
                      "p90 ms": lat.get("p90"), "p99 ms": lat.get("p99"), "throughput /s": r.get("throughput_per_s"),
-                     "peak RSS MB": r.get("peak_rss_mb"), "GFLOP/s": rf.get("achieved_gflops"),
+                     "peak RSS MB": r.get("peak_rss_mb"), "CPU %": r.get("cpu_percent"), "GFLOP/s": rf.get("achieved_gflops"),
                      "% of peak": rf.get("percent_of_peak"), "runs": r.get("runs"),
                      "stopped by": STOPPED_BY.get(r.get("stopped_by"), r.get("stopped_by"))})
     return rows

@@ -48,7 +48,7 @@ with left:
             st.rerun()  # the job's progress shows above, under the demo
 with right:
     st.subheader("Upload a data set")
-    data_file = st.file_uploader("Data file", type=["npz", "csv", "zip"], key="data_upload",
+    data_file = st.file_uploader("Data file", type=["npz", "npy", "csv", "zip"], key="data_upload",
                                  help="An .npz with x (and y for labels), a CSV, or a zip of images with "
                                       "labels.csv. Used for calibration, fine-tuning and evaluation.")
     data_name = st.text_input("Name", key="data_name", placeholder="defaults to the file name")
@@ -58,7 +58,11 @@ with right:
                              format_func=lambda m: "keep their size" if m is None else f"#{m['id']} {m['name']}",
                              key="images_for_model",
                              help="Images are resized to this model's input and laid out NHWC or NCHW to match.")
-    if st.button("Import data set", disabled=data_file is None, key="import_data"):
+    if data_file is not None and data_file.name.lower().endswith(".npy"):
+        st.error("A .npy file holds one array without labels; save x (and y) together as an .npz: "
+                 "numpy.savez('data.npz', x=x, y=y).")
+    if st.button("Import data set", disabled=data_file is None or data_file.name.lower().endswith(".npy"),
+                 key="import_data"):
         with ui.shows_errors():
             staged = api.save_upload(data_file)
             name = data_name.strip() or Path(data_file.name).stem

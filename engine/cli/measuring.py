@@ -28,6 +28,10 @@ def benchmark(model_id: int, batch: Optional[str] = typer.Option(None, help="Bat
                                                      help="Per-operator profile (default: on for ONNX)."),
               time_budget: Optional[float] = typer.Option(None, help="Seconds per grid cell."),
               target: Optional[str] = typer.Option(None, help="Run on the worker with this label, host or fingerprint."),
+              exec_mode: Optional[str] = typer.Option(None, "--exec-mode",
+                                                      help="ORT execution modes, e.g. sequential,parallel."),
+              dims: Optional[str] = typer.Option(None, "--dims", help="Sizes of named dynamic dimensions other than "
+                                                                      "the batch, e.g. seq=128,width=64."),
               as_json: bool = JsonOpt) -> None:
     """Measure latency percentiles, throughput and memory over a grid (threads default to the cores)."""
     from engine import api
@@ -35,20 +39,36 @@ def benchmark(model_id: int, batch: Optional[str] = typer.Option(None, help="Bat
     config: dict[str, Any] = {"concurrency": concurrency}
     for key, value in (("profile", profile), ("batches", int_list(batch, "--batch")), ("threads", int_list(threads, "--threads")),
                        ("runtime", runtime), ("time_budget_s", time_budget),
-                       ("opt_levels", opt_level.split(",") if opt_level else None)):
+                       ("opt_levels", opt_level.split(",") if opt_level else None),
+                       ("execution_modes", exec_mode.split(",") if exec_mode else None),
+                       ("dim_values", _dims(dims))):
         if value is not None:
             config[key] = value
     job = wait_for(api.submit_benchmark(model_id, config, target=target))
     emit(job.result, as_json, _bench_table)
 
 
+def _dims(text: str | None) -> dict[str, int] | None:
+    if not text:
+        return None
+    out = {}
+    for item in text.split(","):
+        name, _, value = item.partition("=")
+        if not name.strip() or not value.strip().isdigit():
+            fail(f"--dims expects name=size pairs such as seq=128, got {item!r}")
+        out[name.strip()] = int(value)
+    return out
+
+
 def _bench_table(r: dict[str, Any]) -> str:
     lines = [f"model {r['model_id']} on {r['runtime']} — {r['hardware'].get('cpu')}",
-             f"{'batch':>5} {'thr':>4} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'items/s':>10} {'rss MB':>8}"]
+             f"{'batch':>5} {'thr':>4} {'mode':>10} {'p50 ms':>9} {'p90 ms':>9} {'p99 ms':>9} {'items/s':>10} "
+             f"{'rss MB':>8} {'CPU %':>6}"]
     for c in r["results"]:
         lat = c["latency_ms"]
-        lines.append(f"{c['batch']:>5} {c['threads']:>4} {lat['p50']:>9.3f} {lat['p90']:>9.3f} {lat['p99']:>9.3f} "
-                     f"{c['throughput_per_s']:>10.1f} {c.get('peak_rss_mb') or 0:>8.0f}")
+        lines.append(f"{c['batch']:>5} {c['threads']:>4} {c.get('execution_mode') or '—':>10} {lat['p50']:>9.3f} "
+                     f"{lat['p90']:>9.3f} {lat['p99']:>9.3f} {c['throughput_per_s']:>10.1f} "
+                     f"{c.get('peak_rss_mb') or 0:>8.0f} {c.get('cpu_percent') or 0:>6.0f}")
     return "\n".join(lines)
 
 

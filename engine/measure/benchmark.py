@@ -122,7 +122,8 @@ def _measure_cells(artifact: Artifact, runtime: str, feeds: dict[int, dict], cel
                 "execution_mode": mode if is_ort else None, "latency_ms": summary,
                 "throughput_per_s": batch * 1e3 / summary["mean"], "peak_rss_mb": round(peak, 1),
                 "rss_increase_mb": round(max(peak - rss_before, 0.0), 1), "runs": len(samples),
-                "stopped_by": reason, "load_time_ms": load_ms, "other_load": round(load.other_load, 3)})
+                "stopped_by": reason, "load_time_ms": load_ms, "other_load": round(load.other_load, 3),
+                "cpu_percent": round(load.process_percent, 1)})
             out["samples"][key] = samples
             tick(f"{key}: p50 {summary['p50']:.3f} ms")
         session.close()

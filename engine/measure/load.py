@@ -31,6 +31,7 @@ class LoadMeter:
     def __enter__(self) -> "LoadMeter":
         self._wall, self._busy, self._ours = time.perf_counter(), _busy_s(), _ours_s()
         self.other_load = 0.0
+        self.process_percent = 0.0
         return self
 
     def __exit__(self, *exc) -> None:
@@ -38,6 +39,8 @@ class LoadMeter:
         other = (_busy_s() - self._busy) - (_ours_s() - self._ours)
         cores = psutil.cpu_count(logical=True) or 1
         self.other_load = max(0.0, min(1.0, other / (wall * cores))) if wall > 0 else 0.0
+        # this process's own CPU use while timed, as top shows it (100% = one core busy)
+        self.process_percent = 100.0 * (_ours_s() - self._ours) / wall if wall > 0 else 0.0
 
 
 def wait_until_quiet(max_wait_s: float = 120.0, probe_s: float = 1.0) -> float:

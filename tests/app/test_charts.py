@@ -255,3 +255,27 @@ def test_concurrency_rows_list_both_load_test_setups():
     assert tables.concurrency_rows(load) == [{"setup": "a session per client", "intra-op threads": 1, "calls": 400,
                                               "p50 ms": 0.5, "p99 ms": 0.9, "throughput /s": 3900.0}]
     assert tables.concurrency_rows(None) == []
+
+
+def test_roofline_never_shows_more_than_the_peak_without_saying_why():
+    rows = [{"label": "#1 root", "achieved_gflops": 120.0, "peak_gflops": 100.0, "percent_of_peak": 120.0},
+            {"label": "#2 int8", "achieved_gflops": 122.0, "peak_gflops": 100.0, "percent_of_peak": 122.0,
+             "integer_work": True}]
+    texts = list(_trace(charts.roofline_figure(rows), "achieved").text)
+    assert texts == ["120.0% of peak (above the FP32 peak)", "122.0% of FP32 peak (integer work)"]
+
+
+def test_sizes_in_one_column_share_one_unit():
+    assert tables.sizes_in([2 * 1024 * 1024, 300 * 1024, None]) == ["2.0 MiB", "0.3 MiB", "—"]
+    assert tables.sizes_in([100, 900]) == ["100 B", "900 B"]
+
+
+def test_provenance_warnings_name_mixed_hardware_runtimes_and_noise():
+    rows = [{"id": 1, "hardware_id": 1, "ratio_basis": "like with like", "noise": []},
+            {"id": 2, "hardware_id": 2, "ratio_basis": "different hardware", "noise": []},
+            {"id": 3, "hardware_id": 1, "ratio_basis": "different runtime",
+             "noise": ["other processes used 40% of the CPU while b1 was timed"]}]
+    lines = tables.provenance_warnings(rows)
+    assert lines[0].startswith("These latencies were measured on 2 different machines")
+    assert "#3" in lines[1] and "“different runtime”" in lines[1]
+    assert lines[2].startswith("1 variant(s) were timed while other processes used the CPU (#3)")

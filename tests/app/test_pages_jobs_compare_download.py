@@ -79,7 +79,8 @@ def test_compare_page_draws_charts_table_and_sets_champion(page, imported):
     assert roofline["data"][0]["x"] == [f"#{imported} root", f"#{child} ort-quantize-dynamic"]
     latest = api.latest_benchmarks([imported, child])
     assert roofline["data"][0]["y"] == [latest[m]["roofline"][0]["achieved_gflops"] for m in (imported, child)]
-    assert all(t.endswith("% of peak") for t in roofline["data"][0]["text"])
+    texts = roofline["data"][0]["text"]
+    assert texts[0].endswith("% of peak") and texts[1].endswith("% of FP32 peak (integer work)")
     table = at.dataframe[0].value
     assert list(table["id"]) == [imported, child]
     assert list(table["latency × root"])[0] == 1.0 and list(table["size × root"])[0] == 1.0

@@ -3,6 +3,7 @@ CSV), logs, tag, rename, rm (refusing a parent, collecting an unreferenced file)
 from __future__ import annotations
 
 import csv
+import os
 import re
 from pathlib import Path
 
@@ -67,3 +68,13 @@ def test_logs_tag_rename_and_rm_keep_the_catalogue_consistent(family) -> None:
     assert done["artifacts_removed"] and not artifact.exists()
     assert [m["id"] for m in cli_json(home, "models")] == [root]
     assert refused(home, "show", str(child)) == f"error: model {child} does not exist"
+
+
+def test_benchmark_takes_execution_modes_and_reports_process_cpu(family) -> None:
+    home, root, _ = family
+    doc = cli_json(home, "benchmark", str(root), "--batch", "1", "--threads", "1", "--time-budget", "0.2",
+                   "--exec-mode", "sequential,parallel", "--dims", "N=1")
+    assert [c["execution_mode"] for c in doc["results"]] == ["sequential", "parallel"]
+    cores = os.cpu_count() or 1
+    assert all(0 < c["cpu_percent"] <= 100 * cores + 5 and c["peak_rss_mb"] > 0 for c in doc["results"])
+    assert "--dims expects name=size" in refused(home, "benchmark", str(root), "--dims", "seq")

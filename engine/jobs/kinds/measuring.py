@@ -46,9 +46,21 @@ def _roofline(model: dict[str, Any], result: dict[str, Any], peak: dict[str, Any
 
     if not model.get("flops"):
         return []
-    return [{"batch": r["batch"], "threads": r["threads"], "opt_level": r.get("opt_level"),
-             **achieved(model["flops"], r["latency_ms"]["p50"], r["batch"], r["threads"], peak)}
-            for r in result.get("results", [])]
+    integer = bool((result.get("profile") or {}).get("quantized")) or model.get("pass") in INTEGER_PASSES
+    cells = []
+    for r in result.get("results", []):
+        cell = {"batch": r["batch"], "threads": r["threads"], "opt_level": r.get("opt_level"),
+                **achieved(model["flops"], r["latency_ms"]["p50"], r["batch"], r["threads"], peak),
+                "peak_kind": "float32 GEMM", "integer_work": integer}
+        if integer:  # the machine's integer peak (VNNI, AMX) is higher than the float32 one it is judged against
+            cell["note"] = "integer work measured against the float32 peak; shares above 100% are possible"
+        elif (cell.get("percent_of_peak") or 0) > 100:
+            cell["note"] = "above the measured float32 peak: the FLOP count or the peak measurement is off"
+        cells.append(cell)
+    return cells
+
+
+INTEGER_PASSES = ("ort-quantize-dynamic", "ort-quantize-static", "qat")
 
 
 def _explain(spec: dict[str, Any], result: dict[str, Any], hardware: dict[str, Any]) -> tuple[list[str], Any]:
