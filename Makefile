@@ -33,5 +33,6 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/run_bench.py
 	$(PY) bench/passes_bench.py
+	$(PY) bench/catalogue_bench.py
 	$(PY) bench/auto_bench.py
 	$(PY) bench/serving_bench.py
