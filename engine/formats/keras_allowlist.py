@@ -60,6 +60,9 @@ OBJECT_CLASSES = frozenset({
     "RadialConstraint",
 })
 
+# Lookup layers read their vocabulary from a file when the config gives a path instead of a list.
+FILE_KEYS = ("vocabulary", "idf_weights")
+
 CODE_CLASSES = {"Lambda": "a Lambda layer", "TFOpLambda": "a TFOpLambda layer",
                 "SlicingOpLambda": "a SlicingOpLambda layer", "__lambda__": "a Python lambda function",
                 "function": "a Python function"}
@@ -92,6 +95,11 @@ def _check_object(obj: dict[str, Any], owner: str | None) -> None:
         isinstance(registered, str) and registered not in (class_name, "Functional"))
     if custom or class_name not in (MODEL_CLASSES | LAYER_CLASSES | OBJECT_CLASSES):
         raise _refuse(class_name, name, f"the custom object '{registered or class_name}'")
+    for key in FILE_KEYS:
+        if isinstance(config, dict) and isinstance(config.get(key), str):
+            raise UnsafeFileError(f"the model's {class_name} layer ('{name}') takes its {key} from a file "
+                                  f"path, which would read a file on load; Trimline refuses it — save the "
+                                  f"{key} inside the model as a list")
 
 
 def check_keras_config(config: Any) -> int:

@@ -1,10 +1,14 @@
-"""Refuse SavedModels whose graphs touch files, run Python or reach the system.
+"""Refuse SavedModels whose graphs do anything but pure tensor computation.
+
+Every op of the main graph and of every function in the library (not only the signatures: a function
+that no signature calls can still run on load or be called by one that does) must be on the allow-list
+in ``tf_op_allowlist``. Anything else — ``ReadFile``, ``CSVDatasetV2``, ``SqlDataset``, ``PyFunc``, a
+lookup table filled from a file, an op Trimline has never heard of — is refused with a sentence naming
+the op and the function.
 
 Every SavedModel carries saver functions (``_traced_save``/``_traced_restore``) that legitimately use
 checkpoint ops (SaveV2, RestoreV2, MergeV2Checkpoints...). Those functions are found by following the
-``saver_def`` nodes, and only there are the checkpoint ops allowed; everywhere else — the main graph,
-the serving functions, resource initialisers that run on load, and every other function in the
-library — they are refused, and the file/Python ops are refused in the saver functions too.
+``saver_def`` nodes, and only there are the checkpoint ops allowed.
 """
 from __future__ import annotations
 
@@ -12,23 +16,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from engine.errors import FormatError, UnsafeFileError
+from engine.formats.tf_op_allowlist import ALLOWED_OPS, why_refused
 
-# Ops that read or write files, run Python, or write outside the graph.
-FORBIDDEN_OPS = frozenset({
-    "ReadFile", "WriteFile", "DeleteFile", "MatchingFiles", "PyFunc", "PyFuncStateless", "EagerPyFunc",
-    "ImmutableConst", "WholeFileReader", "WholeFileReaderV2", "TextLineReader", "TextLineReaderV2",
-    "FixedLengthRecordReader", "FixedLengthRecordReaderV2", "TFRecordReader", "TFRecordReaderV2",
-    "IdentityReader", "IdentityReaderV2", "LMDBReader", "ReaderReadV2", "ReaderRead",
-    "TextLineDataset", "TFRecordDataset", "TFRecordDatasetV2", "FixedLengthRecordDataset",
-    "FixedLengthRecordDatasetV2", "ExperimentalLMDBDataset", "LMDBDataset", "SaveDataset",
-    "SaveDatasetV2", "LoadDataset", "SnapshotDataset", "SnapshotDatasetV2", "DatasetToTFRecord",
-    "ExperimentalDatasetToTFRecord", "CreateSummaryFileWriter", "WriteSummary", "WriteScalarSummary",
-    "WriteHistogramSummary", "WriteImageSummary", "WriteAudioSummary", "WriteGraphSummary",
-    "WriteRawProtoSummary", "CreateSummaryDbWriter", "InitializeTableFromTextFile",
-    "InitializeTableFromTextFileV2", "LoadAndRemapMatrix", "GenerateVocabRemapping", "RecordInput",
-    "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3", "DebugNanCount", "DebugNumericSummary",
-    "DebugNumericSummaryV2", "Copy", "CopyHost",
-})
+PRINT_STREAMS = ("log(", "stdout", "stderr")
 CHECKPOINT_OPS = frozenset({
     "Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2", "RestoreSlice", "MergeV2Checkpoints",
     "ShardedFilename", "ShardedFilespec",
@@ -82,25 +72,32 @@ def _saver_functions(meta_graph: Any, functions: dict[str, Any]) -> set[str]:
     return _closure(_called_functions(nodes, set(functions)), functions)
 
 
-def _refusal(op: str, where: str) -> UnsafeFileError:
-    return UnsafeFileError(f"the SavedModel uses the {op} op (in {where}), which reads or writes files or "
-                           "runs Python; Trimline refuses it — export the model without file or Python ops")
+def _refusal(op: str, where: str, clause: str | None = None) -> UnsafeFileError:
+    return UnsafeFileError(f"the SavedModel uses the {op} op (in {where}), which {clause or why_refused(op)}; "
+                           "Trimline refuses it — export the model with plain tensor operations only")
 
 
-def _check_nodes(nodes: Iterable[Any], where: str, allowed: frozenset[str], scope: str | None = None) -> None:
+def check_ops(nodes: Iterable[Any], where: str, library: set[str], saver: bool = False,
+              scope: str | None = None) -> None:
+    """Raise UnsafeFileError at the first node whose op is not allowed. Calls of library functions are
+    allowed (each function is checked on its own); checkpoint ops only in a saver function or scope."""
     for node in nodes:
-        in_saver_scope = scope is not None and node.name.startswith(scope)
-        if node.op in FORBIDDEN_OPS or (node.op in CHECKPOINT_OPS and node.op not in allowed
-                                        and not in_saver_scope):
-            raise _refusal(node.op, where)
+        op = node.op
+        if op in library:
+            continue
+        if op in CHECKPOINT_OPS:
+            if saver or (scope is not None and node.name.startswith(scope)):
+                continue
+            raise _refusal(op, where, "reads or writes checkpoint files outside the model's own saver")
+        if op not in ALLOWED_OPS:
+            raise _refusal(op, where)
         stream = node.attr.get("output_stream")
-        if node.op == "PrintV2" and stream is not None and not stream.s.decode(errors="replace").startswith(
-                ("log(", "stdout", "stderr")):
-            raise _refusal("PrintV2 (to a file)", where)
+        if op == "PrintV2" and stream is not None and not stream.s.decode(errors="replace").startswith(PRINT_STREAMS):
+            raise _refusal("PrintV2", where, "prints to a file")
 
 
 def scan_saved_model(folder: Path) -> dict[str, Any]:
-    """Raise UnsafeFileError naming the first file/Python op found; return the parsed proto facts.
+    """Raise UnsafeFileError naming the first op that is not allowed; return the parsed proto facts.
 
     Returns ``{"proto", "signatures", "n_functions"}``. FormatError when ``saved_model.pb`` is missing
     or damaged.
@@ -117,8 +114,9 @@ def scan_saved_model(folder: Path) -> dict[str, Any]:
         # TF1 exports keep their saver as plain nodes under one name scope ("save/SaveV2"...)
         save_name = meta_graph.saver_def.save_tensor_name
         scope = save_name.split("/")[0] + "/" if "/" in save_name else None
-        _check_nodes(meta_graph.graph_def.node, "the main graph", frozenset(), scope)
+        library = set(functions)
+        check_ops(meta_graph.graph_def.node, "the main graph", library, scope=scope)
         for name, function in functions.items():
-            _check_nodes(function.node_def, f"function '{name}'", CHECKPOINT_OPS if name in saver else frozenset())
+            check_ops(function.node_def, f"function '{name}'", library, saver=name in saver)
     signatures = sorted(proto.meta_graphs[0].signature_def)
     return {"proto": proto, "signatures": signatures, "n_functions": n_functions}

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import FormatError
+from engine.formats.tflite_allowlist import check_tflite_operators, operator_facts
 
 _DTYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 5: "string", 6: "bool",
            7: "int16", 8: "complex64", 9: "int8", 10: "float64", 11: "complex128", 12: "uint64",
@@ -78,7 +79,8 @@ def _macs(op: str, graph: Any, inputs: list[int], outputs: list[int]) -> int:
 
 
 def read_tflite(path: Path) -> dict[str, Any]:
-    """Inspect a TFLite file; FormatError when the flatbuffer is damaged or not TFLite."""
+    """Inspect a TFLite file; FormatError when the flatbuffer is damaged or not TFLite, UnsafeFileError when
+    it uses an operator that is not on the allow-list (``tflite_allowlist``)."""
     data = path.read_bytes()
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise FormatError("the file is not a TFLite model (no TFL3 identifier); convert it again")
@@ -101,12 +103,9 @@ def _read(buf: bytearray) -> dict[str, Any]:
     model = schema.Model.GetRootAs(buf, 0)
     if _checked_len(model.SubgraphsLength(), limit) < 1:
         raise FormatError("the TFLite file holds no graph; convert it again")
-    codes = []
-    for j in range(_checked_len(model.OperatorCodesLength(), limit)):
-        code = model.OperatorCodes(j)
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        custom = code.CustomCode()
-        codes.append(custom.decode("utf-8", "replace") if custom else names.get(builtin, f"OP_{builtin}"))
+    facts, used_in = operator_facts(model, schema, names, limit)
+    check_tflite_operators(facts, used_in)  # every code in the table, whichever subgraph uses it
+    codes = [name for name, _ in facts]
     graph = model.Subgraphs(0)
     histogram: dict[str, int] = {}
     macs = 0
