@@ -1,7 +1,8 @@
 """The job's child process: ``python -m engine.jobs.child SCRATCH``.
 
-It reads ``spec.json``, runs the job kind's ``execute()`` and writes ``result.json`` (or
-``error.json`` with one sentence). It never touches the database: the parent commits outputs, so a
+Before anything else it walls itself in as ``sandbox.json`` (written by the runner) says: Landlock
+file rules and a seccomp filter (``engine.jobs.sandbox``). Then it reads ``spec.json``, runs the job
+kind's ``execute()`` and writes ``result.json`` (or ``error.json`` with one sentence). It never touches the database: the parent commits outputs, so a
 crash here can lose nothing that was stored. Progress goes to ``progress.json`` (atomic rename).
 """
 from __future__ import annotations
@@ -23,12 +24,36 @@ def _write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def confine(scratch: Path) -> list[str]:
+    """Apply the Landlock rules and the seccomp filter the runner planned; what now holds, in words.
+    Raises OSError when a layer the runner found available cannot be applied (the job then fails)."""
+    from engine.jobs import landlock, seccomp
+
+    plan_file = scratch / "sandbox.json"
+    if not plan_file.exists():
+        return []
+    plan = json.loads(plan_file.read_text())
+    held: list[str] = []
+    if plan["layers"].get("landlock"):
+        held += landlock.restrict([Path(p) for p in plan["read"]], [Path(p) for p in plan["write"]])
+    if plan["layers"].get("seccomp"):
+        held += seccomp.install()
+    return held
+
+
 def main(scratch: Path) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        held = confine(scratch)
+    except OSError as exc:
+        _write_json(scratch / "error.json", {"error": f"the job's sandbox could not be set up ({exc}); "
+                                                      "run 'trimline doctor' to see which layers this machine allows"})
+        return 1
     from engine.jobs.kinds import KINDS, ChildContext
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spec = json.loads((scratch / "spec.json").read_text())
     log = logging.getLogger(f"trimline.job.{spec['job_id']}")
+    log.info("sandbox: uid %d; %s", os.getuid(), "; ".join(held) or "no kernel confinement available")
 
     def progress(fraction: float, message: str) -> None:
         log.info("progress %.0f%% %s", 100 * fraction, message)

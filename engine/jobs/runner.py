@@ -1,7 +1,9 @@
 """Run one job: claim it, prepare its spec, run it in a sandboxed child process, commit its outputs.
 
-The child gets a scrubbed environment, its own scratch folder and process group, resource limits and
-a wall-clock timeout; the parent watches it, heartbeats the lease, honours cancellation and kills the
+The child runs in a sandbox (``engine.jobs.sandbox``: namespaces, another user, Landlock, seccomp,
+limits, each as far as this machine allows) that sees only the libraries, the job's input artifacts and
+its own scratch folder; it gets a scrubbed environment, its own process group, resource limits and a
+wall-clock timeout. The parent watches it, heartbeats the lease, honours cancellation and kills the
 whole group when it must. Outputs reach the artifact store and the database only after the child
 exits cleanly, in the same transaction that marks the job succeeded.
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 import psutil
 
 from engine.errors import EngineError
+from engine.jobs import sandbox
 from engine.jobs.hostlock import host_lock
 from engine.jobs.identity import worker_id
 from engine.jobs.kinds import KINDS
@@ -58,6 +61,23 @@ def _limits() -> None:  # runs in the child between fork and exec
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     big = 64 << 30
     resource.setrlimit(resource.RLIMIT_FSIZE, (big, big))
+    for limit, value in ((resource.RLIMIT_NOFILE, 65536), (resource.RLIMIT_NPROC, 16384)):
+        hard = resource.getrlimit(limit)[1]
+        cap = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(limit, (cap, cap))
+
+
+MODEL_KEYS = ("model", "parent", "a", "b")
+
+
+def input_paths(spec: dict) -> list[Path]:
+    """The stored files a job's child may read: its upload, models, data set and measurement cache."""
+    paths = [spec.get("upload"), spec.get("peak_cache")]
+    paths += [spec[k].get("path") for k in MODEL_KEYS if isinstance(spec.get(k), dict)]
+    paths += [m.get("path") for m in (spec.get("models") or {}).values() if isinstance(m, dict)]
+    if isinstance(spec.get("dataset"), dict):
+        paths.append(spec["dataset"].get("path"))
+    return sorted({Path(p) for p in paths if p and Path(p).exists()})
 
 
 def _tree_rss_mb(proc: psutil.Process) -> float:
@@ -150,7 +170,7 @@ def run_job(job_id: int, worker: str | None = None) -> JobRecord:
             spec = kind.prepare(s, job)
         spec.update(job_id=job.id, kind=job.kind)
         (scratch / "spec.json").write_text(json.dumps(spec, default=str))
-        outcome = _run_child(job, kind.exclusive, scratch, log_path, worker, settings)
+        outcome = _run_child(job, kind.exclusive, scratch, log_path, worker, settings, input_paths(spec))
         with session_scope() as s:
             _finish(s, job, worker, outcome, scratch, kind)
     except (EngineError, StoreError) as exc:  # StoreError: the outputs could not be published; no row was kept
@@ -180,7 +200,7 @@ def _discard_upload(job: JobRecord, settings: Settings) -> None:
 
 
 def _run_child(job: JobRecord, exclusive: bool, scratch: Path, log_path: Path, worker: str,
-               settings: Settings) -> _Outcome:
+               settings: Settings, inputs: list[Path]) -> _Outcome:
     def waiting() -> None:
         with session_scope() as s:
             jobstore.set_progress(s, job.id, 0.0, "waiting for a running benchmark to finish")
@@ -192,13 +212,15 @@ def _run_child(job: JobRecord, exclusive: bool, scratch: Path, log_path: Path, w
     with host_lock(settings.home / "host.lock", exclusive, on_wait=waiting, should_stop=cancelled) as held:
         if not held:
             return _Outcome("cancelled", "cancelled by request")
+        launch = sandbox.prepare(scratch, inputs, [sys.executable, "-m", "engine.jobs.child", str(scratch)],
+                                 _limits, settings.home)
+        env = {**child_env(settings), "TMPDIR": str(scratch / "tmp"), "HOME": str(scratch / "home")}
         with log_path.open("ab") as logfh:
-            logfh.write(f"--- attempt {job.attempts} on {worker}\n".encode())
+            logfh.write(f"--- attempt {job.attempts} on {worker} (sandbox: {sandbox.describe()})\n".encode())
             logfh.flush()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "engine.jobs.child", str(scratch)],
-                cwd=scratch, env=child_env(settings), stdin=subprocess.DEVNULL, stdout=logfh,
-                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_limits,
+                launch.argv, cwd=scratch, env=env, stdin=subprocess.DEVNULL, stdout=logfh,
+                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=launch.preexec,
             )
             try:
                 return _watch(job, proc, scratch, worker, settings)
