@@ -7,5 +7,7 @@ import streamlit as st
 from starlette.middleware import Middleware
 
 from app.guard import Guard, routes
+from engine import api
 
+api.harden_process()  # at start: no reading of this process's memory; secrets leave its environment
 app = st.App("streamlit_app.py", routes=routes(), middleware=[Middleware(Guard)])

@@ -7,6 +7,7 @@ from app import auth, ui
 from engine import api
 from engine.errors import EngineError
 
+api.harden_process()  # no reading of this process's memory; secrets leave its environment
 st.set_page_config(page_title="Trimline", page_icon="✂️", layout="wide")  # an emoji: material favicons load from Google
 
 PAGES = [

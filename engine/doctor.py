@@ -55,6 +55,7 @@ def run_checks() -> dict[str, Any]:
                        "detail": ", ".join(providers)})
     except Exception as exc:
         checks.append({"name": "onnxruntime providers", "ok": False, "detail": str(exc)})
+    checks += _sandbox_checks()
     hardware = fingerprint()
     raw = hardware.get("flags", {})
     flags = {f for f, on in raw.items() if on} if isinstance(raw, dict) else set(raw)
@@ -64,3 +65,17 @@ def run_checks() -> dict[str, Any]:
                    "no VNNI/AMX: INT8 models may be slower than FP32 here; measure before choosing"})
     return {"ok": all(c["ok"] for c in checks), "checks": checks, "versions": versions,
             "hardware": hardware, "home": str(settings.home), "python": platform.python_version()}
+
+
+def _sandbox_checks() -> list[dict[str, Any]]:
+    """One line per isolation layer of job children; failing only when no layer limits file access."""
+    from engine.jobs.sandbox import layers
+
+    found = layers()
+    checks = [{"name": f"sandbox {layer['name']}", "ok": True,
+               "detail": f"{'on' if layer['active'] else 'off'}: {layer['detail']}"} for layer in found]
+    walls = [layer["name"] for layer in found if layer["active"] and layer["name"] in ("namespaces", "landlock")]
+    checks.append({"name": "sandbox", "ok": bool(walls),
+                   "detail": f"job files confined by {' and '.join(walls)}" if walls else
+                   "no layer confines what a job can read; install bubblewrap or use Linux 5.13+ with Landlock"})
+    return checks

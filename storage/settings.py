@@ -13,6 +13,8 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storage.secret_env import secret_or_env
+
 
 class SettingsError(ValueError):
     """An environment variable holds a value Trimline cannot use; the message names it."""
@@ -88,6 +90,8 @@ class Settings(BaseSettings):
 _ENV_NAMES = tuple(f.validation_alias if isinstance(f.validation_alias, str) else f"TRIMLINE_{name.upper()}"
                    for name, f in Settings.model_fields.items())
 _cache: dict[tuple[str | None, ...], Settings] = {}
+SEALED_FIELDS = {"password": "TRIMLINE_PASSWORD", "database_url": "TRIMLINE_DATABASE_URL",
+                 "queue_url": "TRIMLINE_QUEUE_URL"}
 
 
 def get_settings() -> Settings:
@@ -96,15 +100,18 @@ def get_settings() -> Settings:
 
     Raises SettingsError naming the variable when a value is unusable (``TRIMLINE_JOB_TIMEOUT_S=soon``).
     """
-    key = (os.environ.get("HOME"), os.getcwd(), *(os.environ.get(name) for name in _ENV_NAMES))  # a relative home
+    key = (os.environ.get("HOME"), os.getcwd(), *(secret_or_env(name) for name in _ENV_NAMES))  # a relative home
     if key not in _cache:
         _cache[key] = _read()
     return _cache[key]
 
 
 def _read() -> Settings:
+    # Secrets a worker or dashboard sealed away from its environment (``storage.secret_env``) still count.
+    sealed = {field: value for field, name in SEALED_FIELDS.items()
+              if os.environ.get(name) is None and (value := secret_or_env(name)) is not None}
     try:
-        return Settings()
+        return Settings(**sealed)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         field = str(err["loc"][0]) if err["loc"] else ""

@@ -27,13 +27,13 @@ from engine.api.reports import family_measurements_csv, family_report_html
 from engine.api.review import (config_diff, evaluation_datasets, families, family_members, family_overview,
                                find_jobs, graph_diff, measurement_history, model_review)
 from engine.provenance import hardware_text, versions_text
-from engine.api.studio import doctor, migrate, run_worker, settings
+from engine.api.studio import doctor, harden_process, migrate, run_worker, settings
 
 __all__ = [
     "auto_params", "auto_view", "submit_auto",
     "MAX_UPLOAD_BYTES", "Submission", "backup", "restore", "benchmark_runtimes", "benchmark_schema", "cancel_job", "check_target", "compare",
     "copy_export", "dataset_meta", "dataset_path", "doctor", "export_path", "export_targets", "get_champion",
-    "get_champion_record", "get_dataset", "get_job", "get_model", "image_layout_for", "job_log",
+    "get_champion_record", "get_dataset", "get_job", "get_model", "harden_process", "image_layout_for", "job_log",
     "latest_benchmarks", "list_datasets", "list_jobs", "list_models", "list_workers", "list_passes", "load_demo", "migrate",
     "model_path", "op_class", "ready", "recipe_for", "run_worker", "save_upload", "set_champion", "settings",
     "show_model", "submit_ab_compare", "submit_benchmark", "submit_dataset_import", "submit_evaluate",

@@ -39,6 +39,17 @@ def run_worker(threads: int = 1, stop: threading.Event | None = None, labels: li
     consume(threads=threads, stop=stop, labels=checked)
 
 
+def harden_process() -> dict[str, str]:
+    """For a long-running worker or dashboard: no core dumps and no reading of this process's memory or
+    /proc files by others of its user, and secret settings (``TRIMLINE_PASSWORD``, database and queue
+    URLs) taken out of its environment. Returns them, for a launcher to hand to the processes it starts."""
+    from engine.jobs.sandbox import make_non_dumpable
+    from storage.secret_env import seal_secrets
+
+    make_non_dumpable()
+    return seal_secrets()
+
+
 def doctor() -> dict[str, Any]:
     """Versions, CPU flags and checks that the studio can run here (``trimline doctor``)."""
     from engine.doctor import run_checks

@@ -38,8 +38,9 @@ def up(host: str = typer.Option("127.0.0.1", help="Address the dashboard binds t
     dashboard_cmd = [sys.executable, "-m", "streamlit", "run", str(root / "app" / "server.py"),
                      "--server.address", host, "--server.port", str(port), "--server.headless", "true",
                      "--browser.gatherUsageStats", "false"]
-    dashboard_env = {**os.environ, "TRIMLINE_BIND_HOST": host}
-    procs = {f"worker {n + 1}": (worker_cmd, None) for n in range(workers)} | {"dashboard": (dashboard_cmd, dashboard_env)}
+    base_env = {**os.environ, **api.harden_process()}  # secrets leave this environment; only these children get them
+    dashboard_env = {**base_env, "TRIMLINE_BIND_HOST": host}
+    procs = {f"worker {n + 1}": (worker_cmd, base_env) for n in range(workers)} | {"dashboard": (dashboard_cmd, dashboard_env)}
     running = {name: subprocess.Popen(cmd, cwd=root, env=env) for name, (cmd, env) in procs.items()}
     typer.echo(f"Trimline is starting on http://{host}:{port}  (Ctrl-C stops it)", err=True)
 
@@ -84,6 +85,7 @@ def worker(threads: int = typer.Option(1, help="Jobs run at once by this worker.
 
     from engine import api
 
+    api.harden_process()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # a refusal at start stays one line
     api.run_worker(threads=threads, labels=label)

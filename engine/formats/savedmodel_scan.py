@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from engine.errors import FormatError, UnsafeFileError
-from engine.formats.tf_op_allowlist import ALLOWED_OPS, why_refused
+from engine.formats.tf_op_allowlist import ALLOWED_OPS, refusal_rank, why_refused
 
 PRINT_STREAMS = ("log(", "stdout", "stderr")
 CHECKPOINT_OPS = frozenset({
@@ -77,23 +77,25 @@ def _refusal(op: str, where: str, clause: str | None = None) -> UnsafeFileError:
                            "Trimline refuses it — export the model with plain tensor operations only")
 
 
-def check_ops(nodes: Iterable[Any], where: str, library: set[str], saver: bool = False,
-              scope: str | None = None) -> None:
-    """Raise UnsafeFileError at the first node whose op is not allowed. Calls of library functions are
-    allowed (each function is checked on its own); checkpoint ops only in a saver function or scope."""
+def refused_ops(nodes: Iterable[Any], where: str, library: set[str], saver: bool = False,
+                scope: str | None = None) -> list[tuple[int, str, str, str | None]]:
+    """(rank, op, where, clause) for every node of ``nodes`` whose op is not allowed. Calls of library
+    functions are allowed (each function is checked on its own); checkpoint ops only in a saver."""
+    refused: list[tuple[int, str, str, str | None]] = []
     for node in nodes:
         op = node.op
         if op in library:
             continue
         if op in CHECKPOINT_OPS:
-            if saver or (scope is not None and node.name.startswith(scope)):
-                continue
-            raise _refusal(op, where, "reads or writes checkpoint files outside the model's own saver")
-        if op not in ALLOWED_OPS:
-            raise _refusal(op, where)
-        stream = node.attr.get("output_stream")
-        if op == "PrintV2" and stream is not None and not stream.s.decode(errors="replace").startswith(PRINT_STREAMS):
-            raise _refusal("PrintV2", where, "prints to a file")
+            if not (saver or (scope is not None and node.name.startswith(scope))):
+                refused.append((2, op, where, "reads or writes checkpoint files outside the model's own saver"))
+        elif op not in ALLOWED_OPS:
+            refused.append((refusal_rank(op), op, where, None))
+        elif op == "PrintV2":
+            stream = node.attr.get("output_stream")
+            if stream is not None and not stream.s.decode(errors="replace").startswith(PRINT_STREAMS):
+                refused.append((2, op, where, "prints to a file"))
+    return refused
 
 
 def scan_saved_model(folder: Path) -> dict[str, Any]:
@@ -115,8 +117,11 @@ def scan_saved_model(folder: Path) -> dict[str, Any]:
         save_name = meta_graph.saver_def.save_tensor_name
         scope = save_name.split("/")[0] + "/" if "/" in save_name else None
         library = set(functions)
-        check_ops(meta_graph.graph_def.node, "the main graph", library, scope=scope)
+        refused = refused_ops(meta_graph.graph_def.node, "the main graph", library, scope=scope)
         for name, function in functions.items():
-            check_ops(function.node_def, f"function '{name}'", library, saver=name in saver)
+            refused += refused_ops(function.node_def, f"function '{name}'", library, saver=name in saver)
+        if refused:  # name the most telling one: the op that reads the file, not the loop around it
+            _, op, where, clause = min(refused, key=lambda r: r[0])
+            raise _refusal(op, where, clause)
     signatures = sorted(proto.meta_graphs[0].signature_def)
     return {"proto": proto, "signatures": signatures, "n_functions": n_functions}

@@ -95,20 +95,26 @@ _GROUPS = {
 
 ALLOWED_OPS: frozenset[str] = frozenset(name for names in _GROUPS.values() for name in names.split())
 
-# Only to word the refusal: what a refused op most likely does. Refusal itself is by absence from the list.
+# Only to word the refusal, and to name the most telling op when a function has several: what a refused
+# op most likely does, most serious first. Refusal itself is by absence from the list.
 _KINDS = (
     (re.compile(r"PyFunc|Python"), "runs Python code"),
-    (re.compile(r"Dataset|Iterator|Reader|Csv|CSV|Sql|Record|LMDB|Lmdb"), "reads a data set from files or a database"),
+    (re.compile(r"CSV|Csv|Sql|TFRecord|FixedLengthRecord|TextLine|LMDB|Lmdb|Reader"),
+     "reads a data set from files or a database"),
     (re.compile(r"File|Summary|Save|Restore|Checkpoint|Vocab|Remap|Debug"), "reads or writes files"),
     (re.compile(r"Rpc|Remote|Send|Recv|Socket|Collective|Grpc|Http"), "reaches other processes or the network"),
+    (re.compile(r"Dataset|Iterator"), "runs a data-set pipeline, which can read files"),
     (re.compile(r"Table|Queue|Barrier|Stage|Accumulator|Resource|Variable|Mutex|Stack"),
      "keeps state outside the model's graph"),
 )
 
 
+def refusal_rank(op: str) -> int:
+    """Lower is more serious; ops that match no known kind come last."""
+    return next((i for i, (pattern, _) in enumerate(_KINDS) if pattern.search(op)), len(_KINDS))
+
+
 def why_refused(op: str) -> str:
     """A clause saying what a refused op does, for the refusal sentence."""
-    for pattern, clause in _KINDS:
-        if pattern.search(op):
-            return clause
-    return "is not one of the pure tensor operations Trimline allows"
+    rank = refusal_rank(op)
+    return _KINDS[rank][1] if rank < len(_KINDS) else "is not one of the pure tensor operations Trimline allows"

@@ -77,7 +77,7 @@ def _bwrap_base() -> list[str]:
     unshare = (["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
                if os.geteuid() == 0 else ["--unshare-all"])
     return [shutil.which("bwrap") or "bwrap", *unshare, "--die-with-parent", "--proc", "/proc", "--dev", "/dev",
-            "--tmpfs", "/tmp", "--tmpfs", "/dev/shm", *_usr_links()]
+            "--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", "/dev/shm", *_usr_links()]
 
 
 def _drop_to_nobody() -> list[str]:
@@ -190,7 +190,7 @@ def prepare(scratch: Path, inputs: list[Path], child_argv: list[str], limits: ob
     switch = _user_switch(state["namespaces"])
     roots = _safe_roots(home)
     read = [*map(str, roots), *map(str, inputs), *READ_EXTRA]
-    write = [str(scratch), *WRITE_EXTRA]
+    write = [str(scratch), *WRITE_EXTRA, *(["/tmp"] if state["namespaces"] else [])]  # a private /tmp only
     (scratch / "tmp").mkdir(exist_ok=True)
     (scratch / "home").mkdir(exist_ok=True)
     (scratch / "sandbox.json").write_text(json.dumps({"read": read, "write": write, "layers": state}))
