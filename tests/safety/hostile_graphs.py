@@ -60,13 +60,24 @@ def reading_savedmodel(folder: Path, kind: str, target: Path) -> Path:
 
 
 def reads_at_load(folder: Path, target: Path) -> Path:
-    """A model whose loading fills a lookup table from ``target``'s lines: the read runs on import, before
-    any signature is called. Loading fails when ``target`` cannot be read."""
+    """A model holding a resource whose initializer reads ``target``: the read runs while the model is
+    loaded, before any signature is called, so loading fails when ``target`` cannot be read."""
     import tensorflow as tf
 
-    lines = tf.data.TextLineDataset(str(target)).map(lambda line: (line, tf.constant(1, tf.int64)))
-    table = tf.lookup.StaticHashTable(tf.lookup.experimental.DatasetInitializer(lines), -1)
-    return _save(folder, lambda x: x + tf.cast(table.size(), tf.float32), {"table": table})
+    class FileContents(tf.saved_model.experimental.TrackableResource):
+        def _create_resource(self):  # noqa: ANN202
+            return tf.raw_ops.VarHandleOp(dtype=tf.string, shape=[])
+
+        def _initialize(self):  # noqa: ANN202
+            tf.raw_ops.AssignVariableOp(resource=self.resource_handle, value=tf.io.read_file(str(target)))
+
+    contents = FileContents()
+
+    def body(x):  # noqa: ANN001, ANN202
+        data = tf.raw_ops.ReadVariableOp(resource=contents.resource_handle, dtype=tf.string)
+        return x + tf.cast(tf.strings.length(data), tf.float32)
+
+    return _save(folder, body, {"contents": contents})
 
 
 def leaks_when_called(folder: Path, targets: list[Path]) -> Path:

@@ -1,0 +1,110 @@
+"""With the op scan switched off, hostile graphs run inside a real worker's job children and still read
+nothing outside the job: not a canary file beside the home, not the database, not the worker's
+/proc/<pid>/environ — on import (a read while loading), benchmark, optimize and export (reads when called).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import api
+from engine.jobs import service
+from storage import artifacts
+from tests.safety.hostile_graphs import leaks_when_called, reads_at_load
+
+pytestmark = [pytest.mark.xdist_group("jobs"), pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+BYPASS = Path(__file__).with_name("scan_bypass")
+PASSWORD = f"team-password-{uuid.uuid4().hex}"
+UNREADABLE = r"No such file|Permission denied|NOT_FOUND|PERMISSION_DENIED|not found"
+
+
+@pytest.fixture()
+def bypassed_worker(home: Path):
+    """A real worker whose job children skip the op scan, started with a team password in its environment."""
+    api.ready()
+    env = {**os.environ, "TRIMLINE_HOME": str(home), "PYTHONPATH": f"{BYPASS}{os.pathsep}{ROOT}",
+           "TRIMLINE_PASSWORD": PASSWORD}
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while not service.worker_alive():
+        assert proc.poll() is None and time.monotonic() < deadline, "the worker never announced itself"
+        time.sleep(0.2)
+    yield proc
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=30)
+
+
+def _run(job_id: int):  # noqa: ANN202
+    deadline = time.monotonic() + 300
+    job = service.get(job_id)
+    while not job.done:
+        assert time.monotonic() < deadline, f"job {job_id} never ended"
+        time.sleep(0.3)
+        job = service.get(job_id)
+    return job
+
+
+def _evidence(job, home: Path) -> str:  # noqa: ANN001
+    """Everything a job hands back: its error, its result and its log."""
+    log = (home / "logs" / f"job-{job.id}.log").read_text(errors="replace")
+    return f"{job.error}\n{json.dumps(job.result)}\n{log}"
+
+
+def test_hostile_graphs_read_nothing_outside_the_job_with_the_scan_off(bypassed_worker: subprocess.Popen,
+                                                                       home: Path, tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    canary = tmp_path / "canary.txt"
+    canary.write_text(f"CANARY-{uuid.uuid4().hex}\n")
+    targets = {"canary": canary, "database": home / "trimline.db",
+               "worker environ": Path(f"/proc/{bypassed_worker.pid}/environ")}
+    assert all(t.exists() for t in targets.values())
+    secrets = [canary.read_text().strip(), PASSWORD, "SQLite format 3"]
+    leaky = leaks_when_called(tmp_path / "leaky", list(targets.values()))
+
+    # Unconfined, these graphs do read the files: the test would catch a sandbox that let them.
+    loaded = tf.saved_model.load(str(tmp_path / "leaky"))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"LEAKED.*CANARY-"):
+        loaded.signatures["serving_default"](tf.zeros((1, 4)))
+    assert PASSWORD not in targets["worker environ"].read_text(errors="replace"), "the worker kept its secret"
+
+    # Reads while loading: every import fails because the file is out of the job's reach.
+    for n, (label, target) in enumerate(targets.items()):
+        job = _run(api.submit_import(reads_at_load(tmp_path / f"load{n}", target), name=f"load {label}").id)
+        assert job.status == "failed", (label, job.error)
+        assert re.search(UNREADABLE, _evidence(job, home)), (label, job.error)  # TensorFlow's reason is logged
+        assert not any(s in _evidence(job, home) for s in secrets), label
+
+    # Reads when called, on every path that runs the graph: it finds nothing to read, so it runs through.
+    imported = _run(api.submit_import(leaky, name="leaky").id)
+    assert imported.status == "succeeded", imported.error
+    model_id = imported.result["model_id"]
+    bench = _run(api.submit_benchmark(model_id, {"batches": [1], "threads": [1], "warmup": 1, "min_runs": 3, "max_runs": 5, "time_budget_s": 0.2}).id)
+    optimize = api.submit_optimize(model_id, "tflite", {})
+    converted = _run(optimize.job.id)
+    export = _run(api.submit_export(model_id, "bundle").id)
+    for job in (imported, bench, converted, export):
+        evidence = _evidence(job, home)
+        assert "LEAKED" not in evidence and not any(s in evidence for s in secrets), (job.kind, job.error)
+        assert "sandbox: uid" in evidence
+    assert bench.status == "succeeded", bench.error
+    assert export.status == "succeeded", export.error
+    with zipfile.ZipFile(artifacts.resolve(export.result["artifact"])) as bundle:
+        name = next(n for n in bundle.namelist() if n.endswith("sample.npz"))
+        bundle.extract(name, tmp_path / "bundle")
+    with np.load(tmp_path / "bundle" / name, allow_pickle=False) as sample:
+        assert float(np.max(sample["output_0"][:, 0])) == 0.0  # the graph counted the files it read: none
