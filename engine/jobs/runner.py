@@ -21,6 +21,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -67,17 +68,26 @@ def _limits() -> None:  # runs in the child between fork and exec
         resource.setrlimit(limit, (cap, cap))
 
 
-MODEL_KEYS = ("model", "parent", "a", "b")
-
-
-def input_paths(spec: dict) -> list[Path]:
-    """The stored files a job's child may read: its upload, models, data set and measurement cache."""
-    paths = [spec.get("upload"), spec.get("peak_cache")]
-    paths += [spec[k].get("path") for k in MODEL_KEYS if isinstance(spec.get(k), dict)]
-    paths += [m.get("path") for m in (spec.get("models") or {}).values() if isinstance(m, dict)]
-    if isinstance(spec.get("dataset"), dict):
-        paths.append(spec["dataset"].get("path"))
-    return sorted({Path(p) for p in paths if p and Path(p).exists()})
+def input_paths(spec: Any, settings: Settings) -> list[Path]:
+    """The stored files a job's child may read: every model, data set and upload its spec names (a
+    ``path`` beside a ``format``, ``sha256`` or ``id``; the ``upload``; the ``peak_cache``), and only those
+    lying in the artifact store (or its local cache), the upload folder or the hardware cache. Nothing
+    else is bound."""
+    found: set[str] = set()
+    stack = [spec]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("path"), str) and ({"format", "sha256", "id"} & item.keys()):
+                found.add(item["path"])
+            found.update(v for k, v in item.items() if k in ("upload", "peak_cache") and isinstance(v, str))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    allowed = [settings.store_dir.resolve(), settings.cache_dir.resolve(), settings.upload_dir.resolve(),
+               (settings.home / "hardware").resolve()]
+    paths = {Path(p).resolve() for p in found}
+    return sorted(p for p in paths if p.exists() and any(p.is_relative_to(a) for a in allowed))
 
 
 def _tree_rss_mb(proc: psutil.Process) -> float:
@@ -170,7 +180,7 @@ def run_job(job_id: int, worker: str | None = None) -> JobRecord:
             spec = kind.prepare(s, job)
         spec.update(job_id=job.id, kind=job.kind)
         (scratch / "spec.json").write_text(json.dumps(spec, default=str))
-        outcome = _run_child(job, kind.exclusive, scratch, log_path, worker, settings, input_paths(spec))
+        outcome = _run_child(job, kind.exclusive, scratch, log_path, worker, settings, input_paths(spec, settings))
         with session_scope() as s:
             _finish(s, job, worker, outcome, scratch, kind)
     except (EngineError, StoreError) as exc:  # StoreError: the outputs could not be published; no row was kept
