@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	@command -v bwrap >/dev/null 2>&1 || echo "note: install Debian's bubblewrap (apt-get install bubblewrap) so jobs run in their own namespaces; 'trimline doctor' lists the sandbox layers"
 	touch $(STAMP)
 
 install: $(STAMP)

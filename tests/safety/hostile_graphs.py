@@ -59,43 +59,33 @@ def reading_savedmodel(folder: Path, kind: str, target: Path) -> Path:
     return _save(folder, lambda x: x + tf.cast(reads[kind](), tf.float32))
 
 
-def reads_at_load(folder: Path, target: Path) -> Path:
-    """A model holding a resource whose initializer reads ``target``: the read runs while the model is
-    loaded, before any signature is called, so loading fails when ``target`` cannot be read."""
+def leaky_savedmodel(folder: Path, targets: list[Path]) -> Path:
+    """A model that reads every target it can — once while it is loaded (a resource initializer, before
+    any signature is called) and again each time it is called — skipping the unreadable ones, and fails
+    with the bytes it read in its error message, which a job would carry out in its error. Its output's
+    first column counts the files it could read when called."""
     import tensorflow as tf
 
-    class FileContents(tf.saved_model.experimental.TrackableResource):
-        def _create_resource(self):  # noqa: ANN202
-            return tf.raw_ops.VarHandleOp(dtype=tf.string, shape=[])
+    paths = [str(t) for t in targets]
 
-        def _initialize(self):  # noqa: ANN202
-            tf.raw_ops.AssignVariableOp(resource=self.resource_handle, value=tf.io.read_file(str(target)))
-
-    contents = FileContents()
-
-    def body(x):  # noqa: ANN001, ANN202
-        data = tf.raw_ops.ReadVariableOp(resource=contents.resource_handle, dtype=tf.string)
-        return x + tf.cast(tf.strings.length(data), tf.float32)
-
-    return _save(folder, body, {"contents": contents})
-
-
-def leaks_when_called(folder: Path, targets: list[Path]) -> Path:
-    """A serving function that reads every target it can (skipping the unreadable ones) and, when it read
-    any, fails with their bytes in its error message: the job's error would carry them out. Its output's
-    first column counts the files it could read."""
-    import tensorflow as tf
-
-    paths = tf.constant([str(t) for t in targets])
-
-    def body(x):  # noqa: ANN001, ANN202
-        files = tf.data.Dataset.from_tensor_slices(paths).map(tf.io.read_file).ignore_errors()
+    def read_all():  # noqa: ANN202
+        files = tf.data.Dataset.from_tensor_slices(tf.constant(paths)).map(tf.io.read_file).ignore_errors()
         count, joined = files.reduce((tf.constant(0), tf.constant("")),
                                      lambda acc, data: (acc[0] + 1, tf.strings.join([acc[1], data], "|")))
         tf.debugging.Assert(tf.equal(count, 0), ["LEAKED", joined], summarize=LEAK_BYTES)
-        return tf.concat([x[:, :1] * 0 + tf.cast(count, tf.float32), x], axis=1)
+        return count
 
-    return _save(folder, body)
+    class ReadOnLoad(tf.saved_model.experimental.TrackableResource):
+        def _create_resource(self):  # noqa: ANN202
+            return tf.raw_ops.VarHandleOp(dtype=tf.int32, shape=[])
+
+        def _initialize(self):  # noqa: ANN202
+            tf.raw_ops.AssignVariableOp(resource=self.resource_handle, value=read_all())
+
+    def body(x):  # noqa: ANN001, ANN202
+        return tf.concat([x[:, :1] * 0 + tf.cast(read_all(), tf.float32), x], axis=1)
+
+    return _save(folder, body, {"on_load": ReadOnLoad()})
 
 
 def custom_op_tflite(out: Path, target: Path, flex: bool) -> Path:

@@ -1,12 +1,11 @@
 """With the op scan switched off, hostile graphs run inside a real worker's job children and still read
 nothing outside the job: not a canary file beside the home, not the database, not the worker's
-/proc/<pid>/environ — on import (a read while loading), benchmark, optimize and export (reads when called).
+/proc/<pid>/environ — on import (reads while loading), benchmark, optimize and export (reads when called).
 """
 from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -21,14 +20,13 @@ import pytest
 from engine import api
 from engine.jobs import service
 from storage import artifacts
-from tests.safety.hostile_graphs import leaks_when_called, reads_at_load
+from tests.safety.hostile_graphs import leaky_savedmodel
 
 pytestmark = [pytest.mark.xdist_group("jobs"), pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 BYPASS = Path(__file__).with_name("scan_bypass")
 PASSWORD = f"team-password-{uuid.uuid4().hex}"
-UNREADABLE = r"No such file|Permission denied|NOT_FOUND|PERMISSION_DENIED|not found"
 
 
 @pytest.fixture()
@@ -74,32 +72,28 @@ def test_hostile_graphs_read_nothing_outside_the_job_with_the_scan_off(bypassed_
                "worker environ": Path(f"/proc/{bypassed_worker.pid}/environ")}
     assert all(t.exists() for t in targets.values())
     secrets = [canary.read_text().strip(), PASSWORD, "SQLite format 3"]
-    leaky = leaks_when_called(tmp_path / "leaky", list(targets.values()))
+    leaky = leaky_savedmodel(tmp_path / "leaky", list(targets.values()))
 
-    # Unconfined, these graphs do read the files: the test would catch a sandbox that let them.
-    loaded = tf.saved_model.load(str(tmp_path / "leaky"))
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"LEAKED.*CANARY-"):
-        loaded.signatures["serving_default"](tf.zeros((1, 4)))
+    # Unconfined, the graph does read the files (here while loading): the test would catch a sandbox that
+    # let it. The worker itself no longer holds its password in its environment.
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"LEAKED[\s\S]*CANARY-") as unconfined:
+        tf.saved_model.load(str(tmp_path / "leaky"))
+    assert "SQLite format 3" in str(unconfined.value)
     assert PASSWORD not in targets["worker environ"].read_text(errors="replace"), "the worker kept its secret"
 
-    # Reads while loading: every import fails because the file is out of the job's reach.
-    for n, (label, target) in enumerate(targets.items()):
-        job = _run(api.submit_import(reads_at_load(tmp_path / f"load{n}", target), name=f"load {label}").id)
-        assert job.status == "failed", (label, job.error)
-        assert re.search(UNREADABLE, _evidence(job, home)), (label, job.error)  # TensorFlow's reason is logged
-        assert not any(s in _evidence(job, home) for s in secrets), label
-
-    # Reads when called, on every path that runs the graph: it finds nothing to read, so it runs through.
+    # In jobs it finds nothing to read — on import (reads while loading) and on every path that calls it
+    # — so it runs through, and nothing it could have read reaches a result, an error or a log.
     imported = _run(api.submit_import(leaky, name="leaky").id)
     assert imported.status == "succeeded", imported.error
     model_id = imported.result["model_id"]
-    bench = _run(api.submit_benchmark(model_id, {"batches": [1], "threads": [1], "warmup": 1, "min_runs": 3, "max_runs": 5, "time_budget_s": 0.2}).id)
+    quick = {"batches": [1], "threads": [1], "warmup": 1, "min_runs": 3, "max_runs": 5, "time_budget_s": 0.2}
+    bench = _run(api.submit_benchmark(model_id, quick).id)
     optimize = api.submit_optimize(model_id, "tflite", {})
     converted = _run(optimize.job.id)
     export = _run(api.submit_export(model_id, "bundle").id)
     for job in (imported, bench, converted, export):
         evidence = _evidence(job, home)
-        assert "LEAKED" not in evidence and not any(s in evidence for s in secrets), (job.kind, job.error)
+        assert not any(s in evidence for s in secrets), (job.kind, job.error)
         assert "sandbox: uid" in evidence
     assert bench.status == "succeeded", bench.error
     assert export.status == "succeeded", export.error
