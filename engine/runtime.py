@@ -82,6 +82,9 @@ def _keras(artifact: Artifact, threads: int) -> Predictor:
 def _savedmodel(artifact: Artifact, threads: int) -> Predictor:
     import tensorflow as tf
 
+    from engine.formats.savedmodel_scan import scan_saved_model
+
+    scan_saved_model(artifact.path)  # again before running: the model may predate today's allow-list
     loaded = tf.saved_model.load(str(artifact.path))
     fn = loaded.signatures["serving_default"]
     _, kwargs = fn.structured_input_signature
@@ -101,6 +104,9 @@ def _savedmodel(artifact: Artifact, threads: int) -> Predictor:
 def _tflite(artifact: Artifact, threads: int) -> Predictor:
     import tensorflow as tf
 
+    from engine.formats.tflite_read import check_tflite_operators_of
+
+    check_tflite_operators_of(artifact.path)  # again before running: the model may predate the allow-list
     interpreter = tf.lite.Interpreter(model_path=str(artifact.path), num_threads=threads or None)
     interpreter.allocate_tensors()
     ins, outs = interpreter.get_input_details(), interpreter.get_output_details()

@@ -92,6 +92,19 @@ def read_tflite(path: Path) -> dict[str, Any]:
         raise FormatError("the TFLite file is damaged (its flatbuffer cannot be read); convert it again") from exc
 
 
+def check_tflite_operators_of(path: Path) -> None:
+    """UnsafeFileError when the TFLite file uses an operator off the allow-list (FormatError if damaged)."""
+    buf = bytearray(path.read_bytes())
+    try:
+        schema = _schema()
+        facts, used_in = operator_facts(schema.Model.GetRootAs(buf, 0), schema, _op_names(), len(buf) // 4)
+    except FormatError:
+        raise
+    except Exception as exc:  # any decoding error of the generated reader means a damaged buffer
+        raise FormatError("the TFLite file is damaged (its flatbuffer cannot be read); convert it again") from exc
+    check_tflite_operators(facts, used_in)
+
+
 def _checked_len(n: int, limit: int) -> int:
     if n < 0 or n > limit:
         raise FormatError("the TFLite file is damaged (a table claims more entries than the file holds)")

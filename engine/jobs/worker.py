@@ -18,9 +18,13 @@ REAP_EVERY = 5  # sweeps
 
 def run_worker(threads: int = 1, stop: threading.Event | None = None, labels: tuple[str, ...] = ()) -> None:
     """Consume the queue until stopped. The caller has migrated the database (``engine.api.ready``)."""
+    from engine.jobs.sandbox import layers
+
     me = worker_id()
     stop = stop or threading.Event()
     profile = placement.start(me, labels, threads)
+    for layer in layers():  # which walls this machine allows around each job, once per worker
+        log.info("job sandbox %s: %s (%s)", layer["name"], "on" if layer["active"] else "off", layer["detail"])
 
     def beat() -> None:
         while not stop.is_set():

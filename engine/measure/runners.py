@@ -102,6 +102,9 @@ def _tf_function(artifact: Artifact, threads: int, opt_level: str, mode: str) ->
     if not set_tf_threads(threads):
         raise MeasureError("TensorFlow's thread pools were already started in this process with other sizes")
     if artifact.format == "savedmodel":
+        from engine.formats.savedmodel_scan import scan_saved_model
+
+        scan_saved_model(artifact.path)  # the model may predate today's allow-list
         fn = tf.saved_model.load(str(artifact.path)).signatures["serving_default"]
 
         def prepare(feeds: dict[str, np.ndarray]) -> Callable[[], Any]:
@@ -138,6 +141,9 @@ def _keras_predict(artifact: Artifact, threads: int, opt_level: str, mode: str) 
 def _tflite(artifact: Artifact, threads: int, opt_level: str, mode: str) -> Session:
     import tensorflow as tf
 
+    from engine.formats.tflite_read import check_tflite_operators_of
+
+    check_tflite_operators_of(artifact.path)  # the model may predate today's allow-list
     with warnings.catch_warnings():  # its deprecation notice (LiteRT) is not the user's concern here
         warnings.simplefilter("ignore")
         interpreter = tf.lite.Interpreter(model_path=str(artifact.path), num_threads=threads)

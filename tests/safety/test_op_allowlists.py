@@ -92,3 +92,17 @@ def test_allowlists_name_real_ops_and_none_that_reach_outside() -> None:
     assert not [op for op in ALLOWED_OPS if re.search(r"File|Dataset|Reader|Iterator|PyFunc|Save|Restore", op)]
     assert BUILTIN_OPS <= set(_op_names().values())
     assert not BUILTIN_OPS & {"CUSTOM", "DELEGATE", "STABLEHLO_CUSTOM_CALL", "PLACEHOLDER_FOR_GREATER_OP_CODES"}
+
+
+def test_model_stored_before_the_allowlist_is_checked_again_before_running(secret_file: Path,
+                                                                            tmp_path: Path) -> None:
+    """Stored artifacts may predate today's lists: opening one to run it checks it again."""
+    from engine.artifact import Artifact
+    from engine.runtime import open_model
+
+    reading_savedmodel(tmp_path / "sm", "read_file", secret_file)
+    with pytest.raises(UnsafeFileError, match=r"uses the ReadFile op"):
+        open_model(Artifact(tmp_path / "sm", "savedmodel"))
+    flex = custom_op_tflite(tmp_path / "model.tflite", secret_file, flex=True)
+    with pytest.raises(UnsafeFileError, match=r"FlexReadFile"):
+        open_model(Artifact(flex, "tflite"))
