@@ -1,8 +1,10 @@
 """`make bench` (serving): what `trimline serve` costs and gains on MobileNetV2 224x224, side by side in ONE run.
 
-1. server overhead at concurrency 1: p50 of a bare ``session.run`` loop vs p50 over HTTP (binary KServe V2
-   tensors over a keep-alive connection, and through tritonclient; 2 intra-op threads, one instance);
-2. dynamic batching at concurrency 16: closed-loop throughput of the same server with and without it;
+1. server overhead at concurrency 1: p50 of a bare ``session.run`` vs p50 over HTTP (binary KServe V2 tensors
+   over a keep-alive connection), timed alternately so both see the same load from the machine's other
+   work; also through tritonclient; 2 intra-op threads without spinning, one instance, on both sides;
+2. dynamic batching at concurrency 16: closed-loop throughput of the same model with and without it, in
+   alternating windows on one server;
 3. a cache hit: p50 in process (``LoadedVersion.infer``: shape check, input hash, lookup) and over HTTP;
 4. a reload of a new version (and a label move) under steady load: failed requests counted.
 
@@ -16,6 +18,7 @@ Run: .venv/bin/python bench/serving_bench.py [--quick]
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -50,10 +53,10 @@ class ChildServer:
     """A real server in its own process (the bench's client threads must not share its interpreter lock).
     It serves the deployment saved in ``spec`` and re-reads that file on a repository load."""
 
-    def __init__(self, deployment, spec: Path, model: Path) -> None:  # noqa: ANN001
+    def __init__(self, deployments: list, spec: Path, model: Path) -> None:
         from engine.serving.server import free_port
 
-        spec.write_text(deployment.model_dump_json())
+        write(spec, deployments)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen([sys.executable, __file__, "--server", str(spec), str(model), str(self.port)])
@@ -81,36 +84,55 @@ def child_server(spec: str, model: str, port: str) -> None:
     from engine.serving.server import serve_forever
     from engine.serving.settings import Deployment
 
-    read = lambda name=None: Deployment.model_validate_json(Path(spec).read_text())  # noqa: E731
-    serve_forever([read()], ServerOptions(port=int(port)), lambda model_id: Artifact(Path(model), "onnx"), read)
+    def every() -> list[Deployment]:
+        return [Deployment.model_validate(d) for d in json.loads(Path(spec).read_text())]
+
+    def read(name: str) -> Deployment:
+        return next(d for d in every() if d.name == name)
+    serve_forever(every(), ServerOptions(port=int(port)), lambda model_id: Artifact(Path(model), "onnx"), read)
+
+
+def write(spec: Path, deployments: list) -> None:  # noqa: ANN001
+    spec.write_text(json.dumps([d.model_dump() for d in deployments]))
 
 
 def p50(samples: list[float]) -> float:
     return float(np.percentile(samples, 50))
 
 
-def bare_loop(path: Path, x: np.ndarray) -> list[float]:
+def interleaved(path: Path, url: str, name: str, x: np.ndarray) -> tuple[list[float], list[float]]:
+    """Bare ``session.run`` and an HTTP request in turn (A B A B ...), so both see the same neighbours' load;
+    the bare session has the server's settings (2 threads, no spinning)."""
+    from engine.artifact import Artifact
+    from engine.serving.client import Connection, encode_infer, infer_path
     from engine.serving.runtimes import open_instance
     from engine.serving.settings import ModelSettings
-    from engine.artifact import Artifact
 
-    inst = open_instance(Artifact(path, "onnx"), ModelSettings(intra_threads=THREADS))
+    inst = open_instance(Artifact(path, "onnx"), ModelSettings(intra_threads=THREADS, spin_wait=False))
     feeds = {inst.inputs[0]["name"]: x}
+    body, headers = encode_infer({"input": x})
+    conn, route = Connection(url), infer_path(name, None)
     for _ in range(5):
         inst.run(feeds)
-    out, end = [], time.perf_counter() + SECONDS
+        conn.request("POST", route, body, headers)
+    bare, http, end = [], [], time.perf_counter() + 2 * SECONDS
     while time.perf_counter() < end:
         t0 = time.perf_counter()
         inst.run(feeds)
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
+        t1 = time.perf_counter()
+        assert conn.request("POST", route, body, headers)[0] == 200
+        bare.append((t1 - t0) * 1000)
+        http.append((time.perf_counter() - t1) * 1000)
+    conn.close()
+    return bare, http
 
 
 def deployment(name: str, model_id: int, **settings):  # noqa: ANN201
     from engine.serving.settings import Deployment
 
     return Deployment.model_validate({"name": name, "versions": [{"version": 1, "model_id": model_id}],
-                                      "labels": {"stable": 1}, "settings": {"intra_threads": THREADS, **settings}})
+                                      "labels": {"stable": 1},
+                                      "settings": {"intra_threads": THREADS, "spin_wait": False, **settings}})
 
 
 def http_loop(url: str, name: str, x: np.ndarray, seconds: float) -> list[float]:
@@ -171,12 +193,28 @@ def cache_in_process(path: Path, x: np.ndarray) -> list[float]:
     return asyncio.run(run())
 
 
-def closed_loop(url: str, name: str, clients: int) -> dict:
+def closed_loop(url: str, name: str, clients: int, seconds: float) -> dict:
     from engine.serving.loadtest import LoadtestConfig, sweep
 
-    config = LoadtestConfig(concurrency=[clients], requests_per_level=100_000, seconds_per_level=SECONDS,
+    config = LoadtestConfig(concurrency=[clients], requests_per_level=100_000, seconds_per_level=seconds,
                             p99_budget_ms=10_000)
     return sweep(url, name, config)["results"][0]
+
+
+def alternating(url: str, names: tuple[str, str], clients: int, rounds: int = 3) -> dict[str, dict]:
+    """Closed-loop windows of each model in turn (A B A B A B), pooled: the same load on both."""
+    pooled = {n: {"requests": 0, "wall_s": 0.0, "failures": 0, "p99": []} for n in names}
+    for _ in range(rounds):
+        for n in names:
+            r = closed_loop(url, n, clients, SECONDS / rounds)
+            pooled[n]["requests"] += r["requests"]
+            pooled[n]["wall_s"] += r["wall_s"]
+            pooled[n]["failures"] += r["failures"]
+            pooled[n]["p99"].append(r["latency_ms"].get("p99", float("nan")))
+    for n in names:
+        pooled[n]["throughput_per_s"] = pooled[n]["requests"] / pooled[n]["wall_s"]
+        pooled[n]["p99"] = float(np.median(pooled[n]["p99"]))
+    return pooled
 
 
 def reload_under_load(url: str, x: np.ndarray, apply) -> tuple[int, int]:  # noqa: ANN001
@@ -213,18 +251,15 @@ def main() -> None:
         subprocess.run([sys.executable, __file__, "--convert", str(path)], check=True)
         x = np.random.default_rng(0).random((1, 224, 224, 3)).astype(np.float32)
 
-        bare = bare_loop(path, x)
-        spec = Path(tmp) / "deployment.json"
+        spec = Path(tmp) / "deployments.json"
         plain, batched = deployment("plain", 1), deployment("batched", 1, batching={
             "enabled": True, "max_batch": 16, "preferred_sizes": [8, 16], "max_queue_delay_ms": 5})
         cached = deployment("cached", 1, cache={"enabled": True})
-        with ChildServer(plain, spec, path) as server:
-            over_http = http_loop(server.url, "plain", x, SECONDS)
+        with ChildServer([plain, batched, cached], spec, path) as server:
+            bare, over_http = interleaved(path, server.url, "plain", x)
             over_triton = triton_loop(server.url, "plain", x, SECONDS)
-            unbatched16 = closed_loop(server.url, "plain", 16)
-        with ChildServer(batched, spec, path) as server:
-            batched16 = closed_loop(server.url, "batched", 16)
-        with ChildServer(cached, spec, path) as server:
+            sixteen = alternating(server.url, ("plain", "batched"), 16)
+            unbatched16, batched16 = sixteen["plain"], sixteen["batched"]
             hit_http = http_loop(server.url, "cached", x, min(SECONDS, 3.0))
             hit_triton = triton_loop(server.url, "cached", x, min(SECONDS, 3.0))
         hit_local = cache_in_process(path, x)
@@ -235,18 +270,19 @@ def main() -> None:
         second = Deployment.model_validate({**first.model_dump(), "versions": [{"version": 1, "model_id": 1},
                                                                               {"version": 2, "model_id": 2}],
                                             "labels": {"stable": 2, "canary": 2}})
-        with ChildServer(first, spec, path) as server:
+        with ChildServer([first], spec, path) as server:
             import requests
 
             def apply() -> None:
-                spec.write_text(second.model_dump_json())
+                write(spec, [second])
                 assert requests.post(f"{server.url}/v2/repository/models/rolling/load", timeout=300).ok
 
             ok, failed = reload_under_load(server.url, x, apply)
 
     b, h = p50(bare), p50(over_http)
     ratio = batched16["throughput_per_s"] / unbatched16["throughput_per_s"]
-    print(f"\nMobileNetV2 224x224 ONNX, {THREADS} intra-op threads, one instance, {SECONDS:.0f} s per figure")
+    print(f"\nMobileNetV2 224x224 ONNX, {THREADS} intra-op threads (no spinning), one instance; bare and HTTP timed "
+          f"alternately for {2 * SECONDS:.0f} s, batching and none in alternating windows, {SECONDS:.0f} s each")
     print(f"{'figure':<52} {'measured':>14} {'target':>18}")
     rows = [
         ("bare session.run p50 (ms), concurrency 1", f"{b:.2f}", ""),
@@ -256,8 +292,7 @@ def main() -> None:
         ("throughput, concurrency 16, no batching (req/s)", f"{unbatched16['throughput_per_s']:.1f}", ""),
         ("throughput, concurrency 16, dynamic batching (req/s)", f"{batched16['throughput_per_s']:.1f}", ""),
         ("  batching gain", f"{ratio:.2f}x", ">= 1.5x"),
-        ("  p99 (ms) without / with batching", f"{unbatched16['latency_ms']['p99']:.0f} / "
-                                               f"{batched16['latency_ms']['p99']:.0f}", ""),
+        ("  p99 (ms) without / with batching", f"{unbatched16['p99']:.0f} / {batched16['p99']:.0f}", ""),
         ("cache hit p50 in process (ms)", f"{p50(hit_local):.3f}", "<= 0.5 ms"),
         ("cache hit p50 over HTTP (ms)", f"{p50(hit_http):.3f}", "<= 2 ms"),
         ("  the same through tritonclient (ms)", f"{p50(hit_triton):.3f}", ""),

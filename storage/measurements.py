@@ -67,11 +67,12 @@ def list_measurements(
     return [_measurement(r) for r in session.scalars(query)]
 
 
-def latest_measurement(session: Session, model_id: int, kind: str) -> MeasurementRecord | None:
-    row = session.scalar(
-        select(Measurement)
-        .where(Measurement.model_id == model_id, Measurement.kind == kind)
-        .order_by(Measurement.id.desc())
-        .limit(1)
-    )
+def latest_measurement(session: Session, model_id: int, kind: str,
+                       exclude_runtime: str | None = None) -> MeasurementRecord | None:
+    """The newest measurement of ``kind``; ``exclude_runtime`` skips one runtime (``server-http`` load tests
+    time a whole server, not a session, so session-level comparisons leave them out)."""
+    query = select(Measurement).where(Measurement.model_id == model_id, Measurement.kind == kind)
+    if exclude_runtime is not None:
+        query = query.where((Measurement.runtime.is_(None)) | (Measurement.runtime != exclude_runtime))
+    row = session.scalar(query.order_by(Measurement.id.desc()).limit(1))
     return _measurement(row) if row else None

@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
-from engine.errors import InputError, NotFoundError
+from engine.errors import EngineError, InputError, NotFoundError
 from engine.serving.metrics import ServingMetrics
 from engine.serving.repository import Repository
 from engine.serving.scheduler import LoadedVersion
@@ -103,4 +103,7 @@ def error_handlers() -> dict:
     async def gone(request: Request, exc: Exception) -> Response:
         return Response(status_code=499)  # the client left; nobody reads this
 
-    return {InputError: not_found, BodyTooLarge: too_large, ClientDisconnect: gone}
+    async def engine_error(request: Request, exc: Exception) -> JSONResponse:  # e.g. a new version failed to load
+        return bad_request(str(exc), status=500)
+
+    return {InputError: not_found, EngineError: engine_error, BodyTooLarge: too_large, ClientDisconnect: gone}

@@ -52,7 +52,7 @@ def _onnx(artifact: Artifact, settings: ModelSettings) -> Instance:
     from engine.measure.runners import ort_options
     from engine.runtime import _ORT_DTYPES
 
-    options = ort_options(settings.intra_threads, settings.opt_level, settings.execution_mode)
+    options = ort_options(settings.intra_threads, settings.opt_level, settings.execution_mode, settings.spin_wait)
     options.inter_op_num_threads = settings.inter_threads
     options.enable_cpu_mem_arena = settings.arena
     options.enable_mem_pattern = settings.mem_pattern

@@ -56,6 +56,12 @@ def test_deploy_page_serves_tries_loadtests_promotes_and_stops(page, imported):
         assert plotly_count(at) >= 1
         stored = api.show_model(imported)["measurements"]
         assert any(m["runtime"] == "server-http" for m in stored)
+        from storage import measurements
+        from storage.db import session_scope
+
+        with session_scope() as s:  # a load test is never taken for a session benchmark (parent comparisons)
+            assert measurements.latest_measurement(s, imported, "benchmark").runtime == "server-http"
+            assert measurements.latest_measurement(s, imported, "benchmark", exclude_runtime="server-http") is None
 
         by_label(at.button, "Promote").click().run()  # the same variant as version 2, labelled canary
         assert not at.error, [e.value for e in at.error]

@@ -25,7 +25,7 @@ def _deployment(session, model_id: int) -> dict[str, Any] | None:  # noqa: ANN00
 
 def _prepare(session, job) -> dict[str, Any]:  # noqa: ANN001
     model = model_or_raise(session, job.params["model_id"])
-    bench = measurements.latest_measurement(session, model.id, "benchmark")
+    bench = measurements.latest_measurement(session, model.id, "benchmark", exclude_runtime="server-http")
     evaluation = measurements.latest_measurement(session, model.id, "evaluate")
     hardware = measurements.get_hardware(session, bench.hardware_id) if bench and bench.hardware_id else None
     manifest = {

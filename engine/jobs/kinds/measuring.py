@@ -16,7 +16,7 @@ def _prepare_benchmark(session, job) -> dict[str, Any]:  # noqa: ANN001
     model = model_or_raise(session, job.params["model_id"])
     parent = None
     if model.parent_id is not None:
-        latest = measurements.latest_measurement(session, model.parent_id, "benchmark")
+        latest = measurements.latest_measurement(session, model.parent_id, "benchmark", exclude_runtime="server-http")
         hardware = measurements.get_hardware(session, latest.hardware_id) if latest and latest.hardware_id else None
         if latest is not None and hardware is not None:
             parent = {"model_id": model.parent_id, "measurement_id": latest.id, "fingerprint": hardware.fingerprint,
