@@ -58,12 +58,22 @@ def test_qat_saves_keras_model_whose_onnx_form_has_qdq(digits, tmp_path):
     assert onnx_result.metrics["qdq_nodes"] > 0
 
 
-def test_distill_width_factor_builds_smaller_student(digits, tmp_path):
+def test_distill_half_width_student_lands_within_three_points_of_the_teacher(digits, tmp_path):
+    """Trained on 300 rows, judged on 150 held-out rows the student never saw; the wall time is reported."""
+    from engine.bridge import load_keras_any
+    from engine.passes import _finetune as ft
+
     artifact, data = digits
-    result = _run("distill", artifact, tmp_path, data, width_factor=0.5, epochs=8, alpha=0.3)
+    result = _run("distill", artifact, tmp_path, DatasetArrays(data.x[:300], data.y[:300]), width_factor=0.5)
     m = result.metrics
     assert m["student_params"] < m["teacher_params"] / 2
-    assert m["student_accuracy"] > 0.4 and m["teacher_accuracy"] > 0.9
+    assert m["train_wall_s"] > 0 and 1 <= m["epochs_run"] <= 60
+    held_x, held_y = data.x[300:], data.y[300:]
+    teacher = ft.accuracy(load_keras_any(artifact.path), held_x, held_y)
+    student = ft.accuracy(load_keras_any(result.artifact.path), held_x, held_y)
+    print(f"\nheld-out accuracy: teacher {teacher:.3f}, half-width student {student:.3f}, "
+          f"{m['epochs_run']} epochs in {m['train_wall_s']} s")
+    assert teacher > 0.9 and student >= teacher - 0.03
 
 
 def test_distill_refuses_student_with_other_outputs(digits, tmp_path):
