@@ -41,16 +41,36 @@ def configured_password() -> str | None:
     return api.team_password(file_secrets)
 
 
+_accounts = {"checked": 0.0, "exist": False}
+
+
+def accounts_exist() -> bool:
+    """Whether named accounts were created (``trimline users add``); re-read every few seconds, not per request."""
+    if time.monotonic() - _accounts["checked"] > 5:
+        _accounts["exist"], _accounts["checked"] = api.has_accounts(), time.monotonic()
+    return bool(_accounts["exist"])
+
+
 def login_required() -> bool:
-    return configured_password() is not None
+    return configured_password() is not None or accounts_exist()
 
 
 def authenticate(account: str, password: str) -> bool:
-    """Whether ``password`` is right for ``account`` (today the one shared account, ``team``)."""
+    """Whether ``password`` is right for ``account``: the shared ``team`` account (solo mode, the team
+    password), or a named account (argon2 hash in the database)."""
+    if account != TEAM:
+        return bool(account) and api.verify_user(account, password) is not None
     expected = configured_password()
-    if expected is None or account != TEAM:
+    if expected is None:
         return False
     return hmac.compare_digest(password.encode("utf-8"), expected.encode("utf-8"))
+
+
+def role_of(account: str | None) -> str | None:
+    """viewer, engineer or admin; with no login at all (loopback, no password) the one user is an admin."""
+    if account is None:
+        return None if login_required() else "admin"
+    return api.user_role(account)
 
 
 # ---------------------------------------------------------------- slowing guesses down
@@ -155,15 +175,18 @@ def gate() -> bool:
     except InputError as exc:
         st.error(str(exc))
         return False
-    if st.session_state.get(_STATE_KEY) or session_account(st.context.cookies.get(SESSION_COOKIE)):
+    account = st.session_state.get(_STATE_KEY) or session_account(st.context.cookies.get(SESSION_COOKIE))
+    if account:
+        st.session_state[_STATE_KEY] = account
         return True
     st.title("Trimline")
-    st.caption("This studio is shared with a team. Sign in with the team password.")
+    st.caption("This studio is shared with a team. Sign in with your account, or with the team password.")
     with st.form("login"):
+        name = st.text_input("Account", key="login_account", placeholder=f"{TEAM} (the team password)")
         given = st.text_input("Password", type="password", key="login_password")
         submitted = st.form_submit_button("Sign in", type="primary")
     if submitted:
-        result = sign_in(f"session:{_client_id()}", given)
+        result = sign_in(f"session:{_client_id()}", given, name.strip() or TEAM)
         if result.account:
             st.session_state[_STATE_KEY] = result.account
             st.rerun()
@@ -172,6 +195,10 @@ def gate() -> bool:
         else:
             st.error("That password is not right.")
     return False
+
+
+def current_account() -> str | None:
+    return st.session_state.get(_STATE_KEY)
 
 
 def _client_id() -> str:

@@ -137,9 +137,10 @@ def _no_wildcard_cors(send: Any) -> Any:
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Trimline: sign in</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body style="font-family: sans-serif; max-width: 24rem; margin: 4rem auto">
-<h1>Trimline</h1><p>This studio is shared with a team. Sign in with the team password.</p>
+<h1>Trimline</h1><p>This studio is shared with a team. Sign in with your account, or with the team password.</p>
 <p style="color: #b91c1c">{message}</p>
 <form method="post" action="{action}"><input type="hidden" name="next" value="{next}">
+<label>Account <input name="account" placeholder="team (the team password)" autocomplete="username"></label><br>
 <label>Password <input type="password" name="password" autofocus required></label>
 <button type="submit">Sign in</button></form></body></html>"""
 
@@ -167,7 +168,8 @@ async def login(request: Request) -> Response:
     form = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
     next_path = form.get("next", ["/"])[0]
     client = request.client.host if request.client else "unknown"
-    result = auth.sign_in(client, form.get("password", [""])[0])
+    account = form.get("account", [""])[0].strip() or auth.TEAM
+    result = auth.sign_in(client, form.get("password", [""])[0], account)
     if result.retry_after_s:
         wait = int(result.retry_after_s) + 1
         return _login_page(next_path, f"Too many wrong passwords; try again in {wait} s.", 429,

@@ -17,6 +17,9 @@ ORT_ONLY = {"opt_levels", "profile"}
 
 
 def render(doc: dict[str, Any]) -> None:
+    if not ui.can("engineer"):
+        ui.viewer_note()
+        return
     bench, evaluate, champion = st.columns(3)
     with bench:
         _benchmark_form(doc)
@@ -84,13 +87,15 @@ def _champion_form(doc: dict[str, Any]) -> None:
         note = st.text_input("Why this one", placeholder="e.g. 3× faster, accuracy within 0.2%")
         if st.form_submit_button("Mark as champion", disabled=bool(doc.get("champion"))):
             with ui.shows_errors():
-                api.set_champion(doc["id"], note)
+                api.set_champion(doc["id"], note, who=st.session_state.get("user"))
                 ui.refresh()
                 st.rerun()
 
 
 def catalogue_form(doc: dict[str, Any]) -> None:
     """Rename, tag or archive the model (deleting is on the command line: `trimline rm`)."""
+    if not ui.can("engineer"):
+        return
     with st.expander("Name, tags, archive"):
         with st.form(f"tidy_{doc['id']}"):
             name = st.text_input("Name", value=doc["name"], key=f"name_{doc['id']}")

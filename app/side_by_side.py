@@ -77,6 +77,9 @@ def _diff(parent_id: int, child_id: int) -> dict[str, Any]:
 def _ab_test(picked: list[dict[str, Any]]) -> None:
     onnx = [r for r in picked if r.get("format") == "onnx"]
     st.markdown("**Is one really faster? Interleaved A/B**")
+    if not ui.can("engineer"):
+        ui.viewer_note()
+        return
     if len(onnx) < 2:
         st.caption("The interleaved comparison times two ONNX variants; choose two.")
         return
@@ -96,6 +99,9 @@ def _ab_test(picked: list[dict[str, Any]]) -> None:
 
 def champion_section(root_id: int, labels: dict[int, str], champion: int | None, by_id: dict[int, dict]) -> None:
     st.subheader("Champion")
+    if not ui.can("engineer"):
+        _champion_record(root_id, labels)
+        return
     machines = sorted({r["hardware_id"] for r in by_id.values() if r.get("hardware_id") is not None})
     with st.form("champion"):
         pick = st.selectbox("Champion of this family", list(labels), format_func=labels.get,
@@ -113,6 +119,10 @@ def champion_section(root_id: int, labels: dict[int, str], champion: int | None,
             else:
                 ui.refresh()
                 st.rerun()
+    _champion_record(root_id, labels)
+
+
+def _champion_record(root_id: int, labels: dict[int, str]) -> None:
     record = api.get_champion_record(root_id)
     if record:
         st.success(tables.champion_text(labels.get(record.model_id, f"#{record.model_id}"), record.note,

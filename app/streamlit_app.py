@@ -20,11 +20,14 @@ PAGES = [
     st.Page("app_pages/download.py", title="Download", icon=":material/download:"),
     st.Page("app_pages/deploy.py", title="Deploy", icon=":material/rocket_launch:"),
 ]
+VIEWER_PAGES = {"Models", "Jobs", "Data sets", "Compare", "Download"}
 
 if not auth.gate():
     st.stop()
-
-page = st.navigation(PAGES)
+st.session_state["user"] = auth.current_account()
+st.session_state["role"] = auth.role_of(st.session_state["user"])
+# viewers read, compare and download; importing, optimizing and deploying is for engineers and admins
+page = st.navigation(PAGES if ui.can("engineer") else [p for p in PAGES if p.title in VIEWER_PAGES])
 try:
     api.ready()
     ui.viewer_ready()

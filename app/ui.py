@@ -95,6 +95,16 @@ def viewer_ready() -> bool:
         return False
 
 
+# ---------------------------------------------------------------- who may do what
+def can(needed: str) -> bool:
+    """Whether the signed-in account's role reaches ``needed`` (viewer < engineer < admin)."""
+    return api.allowed(st.session_state.get("role"), needed)
+
+
+def viewer_note() -> None:
+    st.caption("You are signed in as a viewer: you can read, compare and download. Ask an engineer to run jobs.")
+
+
 # ---------------------------------------------------------------- errors
 @contextmanager
 def shows_errors() -> Iterator[None]:

@@ -23,6 +23,8 @@ for d in shown:
                    + ", ".join(f"#{i}" for i in d["evaluated"]) + ": accuracies on it are not held-out.",
                    icon=":material/report:")
 
+if not ui.can("engineer"):
+    st.stop()
 st.subheader("Role")
 by_id = {d["id"]: d for d in sets}
 with st.form("dataset_role"):

@@ -5,7 +5,7 @@ worker alive the job runs here, through the same sandboxed runner. ``--json`` pr
 document on stdout; errors print ``error: <sentence>`` on stderr and exit 1.
 """
 from engine.cli import studio  # noqa: F401, I001  (importing registers the verbs, in help order)
-from engine.cli import catalogue, measuring, reviewing, searching, serving  # noqa: F401
+from engine.cli import catalogue, measuring, reviewing, searching, serving, users  # noqa: F401
 from engine.cli.base import app
 
 

@@ -1,0 +1,97 @@
+"""Named accounts with roles (viewer: read and download; engineer: also import and run jobs; admin: also users
+and deletions). Passwords are hashed with argon2id (argon2-cffi); the shared team password stays as solo mode."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from engine.api.access import MIN_PASSWORD_CHARS
+from engine.api.common import ready
+from engine.errors import InputError
+from storage import history, users
+from storage.db import session_scope
+
+ROLES = ("viewer", "engineer", "admin")
+RANK = {role: n for n, role in enumerate(ROLES)}
+RESERVED = {"team"}  # the shared password's account
+
+
+def _hasher():  # noqa: ANN202
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+def add_user(name: str, password: str, role: str, who: str | None = None) -> dict[str, Any]:
+    """Create an account (or reset its password and role)."""
+    if not re.fullmatch(r"[A-Za-z0-9._@-]{1,120}", name or "") or name in RESERVED:
+        raise InputError("an account name is 1–120 letters, digits or . _ @ -, and not 'team'")
+    if role not in ROLES:
+        raise InputError(f"a role is one of {', '.join(ROLES)}, not {role!r}")
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise InputError(f"a password needs at least {MIN_PASSWORD_CHARS} characters")
+    ready()
+    with session_scope() as s:
+        doc = users.add_user(s, name, _hasher().hash(password), role)
+        history.audit(s, "add user", f"user {name}", who, {"role": role})
+    return doc
+
+
+def verify_user(name: str, password: str) -> str | None:
+    """The account's role when the password is right, else None (same work whether or not it exists)."""
+    from argon2.exceptions import VerificationError, InvalidHashError
+
+    ready()
+    with session_scope() as s:
+        found = users.password_hash(s, name)
+    hasher = _hasher()
+    try:
+        hasher.verify(found[0] if found else _dummy(hasher), password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if found is None:
+        return None
+    if hasher.check_needs_rehash(found[0]):
+        with session_scope() as s:
+            users.set_hash(s, name, hasher.hash(password))
+    return found[1]
+
+
+_DUMMIES: list[str] = []
+
+
+def _dummy(hasher) -> str:  # noqa: ANN001
+    """A real hash to verify against when the account does not exist, so both cases cost the same."""
+    if not _DUMMIES:
+        _DUMMIES.append(hasher.hash("no such account"))
+    return _DUMMIES[0]
+
+
+def list_users() -> list[dict[str, Any]]:
+    ready()
+    with session_scope() as s:
+        return users.list_users(s)
+
+
+def remove_user(name: str, who: str | None = None) -> None:
+    ready()
+    with session_scope() as s:
+        if not users.remove_user(s, name):
+            raise InputError(f"there is no account named {name!r}")
+        history.audit(s, "remove user", f"user {name}", who)
+
+
+def user_role(name: str | None) -> str | None:
+    """An account's role; the shared password's ``team`` account is an admin (solo mode)."""
+    if name in RESERVED:
+        return "admin"
+    found = next((u for u in list_users() if u["name"] == name), None)
+    return found["role"] if found else None
+
+
+def has_accounts() -> bool:
+    return bool(list_users())
+
+
+def allowed(role: str | None, needed: str) -> bool:
+    return role is not None and RANK.get(role, -1) >= RANK[needed]

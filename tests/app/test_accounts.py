@@ -1,0 +1,54 @@
+"""Named accounts: argon2 hashes in the database, sign-in by account on the page, roles that narrow what a
+viewer can do, and the `trimline users` verbs."""
+from __future__ import annotations
+
+import os
+import subprocess
+
+from engine import api
+from tests.app.apphelp import by_label
+from tests.cli.test_cli import TRIMLINE
+
+
+def test_passwords_are_hashed_and_checked_with_argon2(home):
+    api.add_user("ana", "correct horse battery", "engineer")
+    from storage.db import session_scope
+    from storage.tables import User
+
+    with session_scope() as s:
+        stored = s.query(User).one().password_hash
+    assert stored.startswith("$argon2id$") and "correct horse" not in stored
+    assert api.verify_user("ana", "correct horse battery") == "engineer"
+    assert api.verify_user("ana", "correct horse batterY") is None and api.verify_user("bob", "x" * 12) is None
+
+
+def test_a_viewer_signs_in_by_account_and_cannot_run_jobs(page, imported):
+    api.add_user("vic", "viewer password 1", "viewer")
+    at = page("home")
+    assert at.text_input(key="login_account") and not at.get("plotly_chart")
+    at.text_input(key="login_account").input("vic")
+    at.text_input(key="login_password").input("wrong password")
+    by_label(at.button, "Sign in").click().run()
+    assert [e.value for e in at.error] == ["That password is not right."]
+    at.text_input(key="login_password").input("viewer password 1")
+    by_label(at.button, "Sign in").click().run()
+    assert (at.session_state["user"], at.session_state["role"]) == ("vic", "viewer")
+    at.switch_page("app_pages/models.py").run()
+    assert not at.exception
+    assert any("signed in as a viewer" in c.value for c in at.caption)
+    assert "Benchmark" not in [b.label for b in at.button]
+
+
+def test_users_verbs_add_list_and_remove_accounts(tmp_path):
+    env = {**os.environ, "TRIMLINE_HOME": str(tmp_path / "home"), "TRIMLINE_NEW_PASSWORD": "a long passphrase"}
+    env.pop("TRIMLINE_DATABASE_URL", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([TRIMLINE, "users", *args], env=env, capture_output=True, text=True, timeout=300)
+
+    assert run("add", "ana", "--role", "admin").returncode == 0
+    listed = run("list").stdout
+    assert listed.startswith("ana") and "admin" in listed
+    refused = run("add", "ben", "--role", "owner")
+    assert refused.returncode == 1 and refused.stderr.strip() == "error: a role is one of viewer, engineer, admin, not 'owner'"
+    assert run("rm", "ana").returncode == 0 and "no accounts" in run("list").stdout
