@@ -80,7 +80,8 @@ else:
         st.code(status["log_tail"][-1500:] or "(empty)")
 
 with st.expander("Versions, labels and settings"):
-    variant = ui.pick_model("Promote a variant as the next version", members, state_key="deploy_promote_id")
+    variant = ui.pick_model("Promote a variant as the next version", members, state_key="deploy_promote_id",
+                            default=champion)
     label = st.text_input("with label", "canary", key="deploy_promote_label")
     if st.button("Promote", key="deploy_promote"):
         with ui.shows_errors():
@@ -123,6 +124,9 @@ if state != "ready":
     st.stop()
 
 url = status["url"]
+for served in api.serving.served_versions(url, name):
+    if served["note"]:  # an execution provider fell back to CPU: say why
+        st.warning(f"Version {served['version']}: {served['note']}")
 
 
 @st.fragment(run_every=2.0)

@@ -209,6 +209,19 @@ def read_metrics(url: str, token: str | None = None) -> dict[str, Any]:
     return reduce(scrape(url, token)["samples"])
 
 
+def served_versions(url: str, name: str, token: str | None = None) -> list[dict[str, Any]]:
+    """What the running server holds for ``name``: each version's model, provider, fallback note, settings."""
+    import urllib.parse
+
+    from engine.serving.client import Connection
+
+    conn = Connection(url, token, timeout_s=10)
+    try:
+        return conn.json("GET", f"/v2/models/{urllib.parse.quote(name)}/stats")["versions"]
+    finally:
+        conn.close()
+
+
 def throughput(history: list[dict[str, Any]]) -> list[float | None]:
     """Requests per second between consecutive ``read_metrics`` readings."""
     from engine.serving.readings import throughput as rates
