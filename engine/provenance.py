@@ -25,6 +25,8 @@ def hardware_text(hw: dict[str, Any] | None) -> str:
     """``Intel Xeon · 2 cores · AVX2 AVX-512 VNNI`` (the flags that matter)."""
     if not hw:
         return "hardware unknown"
+    if "_text" in hw:
+        return hw["_text"]
     flags = [f for f in KEY_FLAGS if (hw.get("flags") or {}).get(f)]
     cores = hw.get("cores")
     cores = cores.get("logical") if isinstance(cores, dict) else cores

@@ -92,12 +92,19 @@ def latest_figures(session: Session, kind: str, model_ids: Iterable[int], datase
         newest = newest.where(Measurement.dataset_id == dataset_id)
     newest = newest.group_by(Measurement.model_id)
     summary = Measurement.summary
-    if kind == "benchmark":
-        extra = (summary[("results", 0)].label("cell"), summary["warnings"].label("warnings"),
-                 summary["explanations"].label("explanations"))
+    if kind == "benchmark":  # scalars come out typed, so only the two lists are decoded from JSON here
+        cell, lat = ("results", 0), ("results", 0, "latency_ms")
+        extra = (*(summary[(*lat, q)].as_float().label(q) for q in ("p50", "p99")),
+                 summary[(*lat, "ci95_p50", 0)].as_float().label("ci_low"),
+                 summary[(*lat, "ci95_p50", 1)].as_float().label("ci_high"),
+                 *(summary[(*cell, k)].as_float().label(k) for k in ("throughput_per_s", "peak_rss_mb", "cpu_percent")),
+                 *(summary[(*cell, k)].as_integer().label(k) for k in ("batch", "threads")),
+                 *(summary[(*cell, k)].as_string().label(k) for k in ("opt_level", "execution_mode")),
+                 summary["warnings"].label("warnings"), summary["explanations"].label("explanations"))
     else:
-        extra = (summary["n_samples"].label("n_samples"), summary[("metrics", "accuracy")].label("accuracy"),
-                 summary[("fidelity", "agreement")].label("agreement"))
+        extra = (summary["n_samples"].as_integer().label("n_samples"),
+                 summary[("metrics", "accuracy")].as_float().label("accuracy"),
+                 summary[("fidelity", "agreement")].as_float().label("agreement"))
     query = select(Measurement.id, Measurement.model_id, Measurement.hardware_id, Measurement.dataset_id,
                    Measurement.runtime, Measurement.created_at, *extra).where(Measurement.id.in_(newest))
     return {r.model_id: dict(r._mapping) for r in session.execute(query)}

@@ -73,15 +73,19 @@ def _row(m: dict[str, Any], bench: Any, ev: Any, hardware: dict[int, dict[str, A
            "noise": [], "explanation": [], "benchmarked_at": None, "accuracy": None, "accuracy_provenance": None,
            "evaluated_at": None, "eval_samples": None, "agreement": None, "data_warning": None}
     if bench is not None:
-        cell = bench["cell"] or {}
-        summary = {"results": [cell], "warnings": bench["warnings"]}
-        lat = cell.get("latency_ms") or {}
+        ci = [bench["ci_low"], bench["ci_high"]] if bench["ci_low"] is not None else None
+        lat = {"p50": bench["p50"], "p99": bench["p99"], "ci95_p50": ci}
+        cell = {k: bench[k] for k in ("throughput_per_s", "peak_rss_mb", "cpu_percent", "batch", "threads",
+                                      "opt_level", "execution_mode")}
+        summary = {"results": [{**cell, "latency_ms": lat}], "warnings": bench["warnings"]}
         hw = hardware.get(bench["hardware_id"])
+        if hw is not None and "_text" not in hw:  # worded once per machine, not once per row
+            hw["_text"], hw["_versions"] = provenance.hardware_text(hw), provenance.versions_text(hw)
         row.update(latency_p50_ms=lat.get("p50"), latency_ci95=lat.get("ci95_p50"), latency_p99_ms=lat.get("p99"),
                    throughput_per_s=cell.get("throughput_per_s"), peak_rss_mb=cell.get("peak_rss_mb"),
                    cpu_percent=cell.get("cpu_percent"), setting=provenance.setting(summary, bench["runtime"]),
                    hardware_id=bench["hardware_id"], latency_provenance=provenance.latency_text(summary, bench["runtime"], hw),
-                   versions=provenance.versions_text(hw), noise=provenance.noise(summary),
+                   versions=hw["_versions"] if hw else provenance.versions_text(hw), noise=provenance.noise(summary),
                    explanation=[str(x) for x in bench["explanations"] or []],
                    benchmarked_at=bench["created_at"].isoformat(timespec="seconds") + "Z")
     if ev is not None:
