@@ -31,7 +31,7 @@ def render(doc: dict[str, Any]) -> None:
         st.session_state["model_id"] = doc["id"]
         st.switch_page("app_pages/optimize.py")
     job_id = st.session_state.get("model_job")
-    if job_id:
+    if job_id and st.session_state.get("model_job_for") == doc["id"]:  # another model's job stays with it
         ui.watch_job(job_id)
 
 
@@ -63,6 +63,7 @@ def _benchmark_form(doc: dict[str, Any]) -> None:
         if st.form_submit_button("Benchmark", type="primary"):
             with ui.shows_errors():
                 st.session_state["model_job"] = api.submit_benchmark(doc["id"], forms.to_config(fields, values)).id
+                st.session_state["model_job_for"] = doc["id"]
 
 
 def _evaluate_form(doc: dict[str, Any]) -> None:
@@ -75,6 +76,7 @@ def _evaluate_form(doc: dict[str, Any]) -> None:
         if st.form_submit_button("Evaluate", disabled=not data):
             with ui.shows_errors():
                 st.session_state["model_job"] = api.submit_evaluate(doc["id"], dataset_id).id
+                st.session_state["model_job_for"] = doc["id"]
         if not data:
             st.caption("Upload a data set on Home first.")
 

@@ -55,9 +55,10 @@ if unmeasured:
                + ", ".join(f"#{i}" for i in unmeasured) + ".")
     if st.button("Benchmark them (batch 1, 1 thread)", type="primary", key="bench_missing"):
         with ui.shows_errors():
-            st.session_state["compare_jobs"] = [api.submit_benchmark(i, {"batches": [1], "threads": [1]}).id
-                                                for i in unmeasured]
-for job_id in st.session_state.get("compare_jobs", []):
+            st.session_state["compare_jobs"] = (family["id"], [api.submit_benchmark(i, {"batches": [1], "threads": [1]}).id
+                                                               for i in unmeasured])
+watched_family, watched = st.session_state.get("compare_jobs") or (None, [])
+for job_id in watched if watched_family == family["id"] else []:  # another family's jobs stay with it
     ui.watch_job(job_id, quiet=True)
 
 if len(picked) > len(unmeasured):

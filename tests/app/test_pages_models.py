@@ -140,3 +140,18 @@ def test_netron_viewer_copy_is_patched_to_stay_offline(page):
     assert "consent=" in (netron_view.VIEWER / netron_view.EMBED_SCRIPT).read_text()
     assert netron_view.viewer_url("/trimline/graph/1/2.ab/model.onnx") == (
         "/app/static/netron/index.html?url=/trimline/graph/1/2.ab/model.onnx")
+
+
+def test_a_finished_jobs_message_stays_with_its_model(page, imported, tmp_path):
+    from tests.app.conftest import write_tiny_onnx
+
+    other = run_job(api.submit_import(write_tiny_onnx(tmp_path / "other.onnx", seed=2), name="other").id)
+    at = page("models", family_id=imported)
+    by_label(at.text_input, "Batch sizes").input("1")
+    by_label(at.button, "Benchmark").click().run()
+    job = api.list_jobs()[0]
+    run_job(job.id)
+    at.run()
+    assert f"Job #{job.id} (benchmark) succeeded." in [s.value for s in at.success]
+    by_label(at.selectbox, "Model family").set_value(other.result["model_id"]).run()
+    assert not any(f"Job #{job.id}" in s.value for s in at.success)
