@@ -76,3 +76,16 @@ def test_deploy_start_try_it_load_test_in_a_browser(stack, tmp_path, monkeypatch
             ui.wait_text(r"'tiny' · exited", timeout=60_000)
         finally:
             browser.close()
+            _stop_server(home, monkeypatch)  # the server outlives the page by design; the test stops it
+
+
+def _stop_server(home, monkeypatch) -> None:
+    from engine import api
+    from storage.db import reset_engines
+
+    monkeypatch.setenv("TRIMLINE_HOME", str(home))
+    reset_engines()
+    try:
+        api.serving.stop_server("tiny")
+    finally:
+        reset_engines()
