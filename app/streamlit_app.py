@@ -26,6 +26,7 @@ if not auth.gate():
     st.stop()
 st.session_state["user"] = auth.current_account()
 st.session_state["role"] = auth.role_of(st.session_state["user"])
+api.set_actor(st.session_state["user"])  # jobs submitted in this run record who asked for them
 # viewers read, compare and download; importing, optimizing and deploying is for engineers and admins
 page = st.navigation(PAGES if ui.can("engineer") else [p for p in PAGES if p.title in VIEWER_PAGES])
 try:

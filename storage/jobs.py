@@ -31,13 +31,14 @@ def _job(row: Job) -> JobRecord:
         progress=row.progress, message=row.message, attempts=row.attempts, max_attempts=row.max_attempts,
         timeout_s=row.timeout_s, worker=row.worker, lease_until=row.lease_until,
         cancel_requested=row.cancel_requested, created_at=row.created_at, started_at=row.started_at,
-        finished_at=row.finished_at, target=row.target,
+        finished_at=row.finished_at, target=row.target, submitted_by=row.submitted_by,
     )
 
 
 def create_job(session: Session, kind: str, params: dict[str, Any], timeout_s: float, max_attempts: int = 2,
-               target: str | None = None) -> JobRecord:
-    row = Job(kind=kind, params=params, timeout_s=timeout_s, max_attempts=max_attempts, status="queued", target=target)
+               target: str | None = None, submitted_by: str | None = None) -> JobRecord:
+    row = Job(kind=kind, params=params, timeout_s=timeout_s, max_attempts=max_attempts, status="queued", target=target,
+              submitted_by=submitted_by)
     session.add(row)
     session.flush()
     return _job(row)

@@ -100,6 +100,7 @@ class JobRecord:
     started_at: datetime | None
     finished_at: datetime | None
     target: str | None = None  # a worker label or fingerprint the job must run on
+    submitted_by: str | None = None  # the signed-in account that submitted it (None: the CLI, or no login)
 
     @property
     def done(self) -> bool:
@@ -118,6 +119,7 @@ class JobRecord:
             "attempts": self.attempts,
             "worker": self.worker,
             "target": self.target,
+            "submitted_by": self.submitted_by,
             "created_at": _iso(self.created_at),
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),

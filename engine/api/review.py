@@ -210,6 +210,5 @@ def find_jobs(kinds: list[str] | None = None, statuses: list[str] | None = None,
         doc["output_model_id"] = (j.result or {}).get("model_id") if j.kind in ("import", "optimize", "recipe",
                                                                                  "demo") else None
         doc["duration_s"] = round((end - j.started_at).total_seconds(), 1) if end and j.started_at else None
-        doc["submitted_by"] = getattr(j, "submitted_by", None)
         out.append(doc)
     return out, total

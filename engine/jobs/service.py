@@ -5,6 +5,7 @@ import logging
 import time
 from typing import Any, Callable
 
+from engine.actor import current_actor
 from engine.errors import JobFailedError
 from engine.jobs import queue
 from engine.lookup import job_or_raise
@@ -25,7 +26,7 @@ def submit(kind: str, params: dict[str, Any], timeout_s: float | None = None, ta
     fingerprint may run it."""
     timeout = timeout_s or min(DEFAULT_TIMEOUTS.get(kind, 3600), get_settings().job_timeout_s)
     with session_scope() as s:
-        job = jobstore.create_job(s, kind, params, timeout_s=timeout, target=target)
+        job = jobstore.create_job(s, kind, params, timeout_s=timeout, target=target, submitted_by=current_actor())
     try:
         queue.enqueue(job.id)
     except Exception as exc:  # the row is the truth; a worker sweep or the CLI will still run it

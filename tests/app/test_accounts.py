@@ -39,6 +39,21 @@ def test_a_viewer_signs_in_by_account_and_cannot_run_jobs(page, imported):
     assert "Benchmark" not in [b.label for b in at.button]
 
 
+def test_jobs_record_the_account_that_submitted_them(page, imported):
+    api.add_user("eng", "engineer password", "engineer")
+    at = page("home")
+    at.text_input(key="login_account").input("eng")
+    at.text_input(key="login_password").input("engineer password")
+    by_label(at.button, "Sign in").click().run()
+    at.switch_page("app_pages/models.py").run()
+    by_label(at.button, "Benchmark").click().run()
+    assert not at.error, [e.value for e in at.error]
+    newest = api.list_jobs()[0]
+    assert (newest.kind, newest.submitted_by) == ("benchmark", "eng")
+    at.switch_page("app_pages/jobs.py").run()
+    assert list(at.dataframe[0].value["by"])[0] == "eng"
+
+
 def test_users_verbs_add_list_and_remove_accounts(tmp_path):
     env = {**os.environ, "TRIMLINE_HOME": str(tmp_path / "home"), "TRIMLINE_NEW_PASSWORD": "a long passphrase"}
     env.pop("TRIMLINE_DATABASE_URL", None)
