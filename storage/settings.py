@@ -72,7 +72,11 @@ class Settings(BaseSettings):
 
     @property
     def store_dir(self) -> Path:
-        return self.home / "artifacts"
+        """The artifact store's folder when it is one (the default, or a mount every host shares); a
+        remote store (``s3://``) is read through ``cache_dir`` instead."""
+        if "://" in self.store_url and not self.store_url.startswith("file://"):
+            return self.home / "artifacts"
+        return Path(self.store_url.removeprefix("file://")).expanduser()
 
     @property
     def scratch_dir(self) -> Path:
