@@ -24,8 +24,8 @@ from engine.api.releasing import (champion_history, champions_by_hardware, copy_
 from engine.api.hygiene import (DATASET_ROLES, archive_model, collect_garbage, datasets_overview, delete_model,
                                 rename_model, set_dataset_role, storage_per_family, tag_model)
 from engine.actor import set_actor
-from engine.api.users import (ROLES, add_user, allowed, has_accounts, list_users, remove_user, user_role,
-                             verify_user)
+from engine.api.users import (ROLES, accounts_exist_here, add_user, allowed, has_accounts, list_users, remove_user,
+                             user_role, verify_user)
 from engine.api.reports import family_measurements_csv, family_report_html
 from engine.api.review import (config_diff, evaluation_datasets, families, family_members, family_overview,
                                find_jobs, graph_diff, measurement_history, model_review)
@@ -44,7 +44,7 @@ __all__ = [
     "champion_history", "champions_by_hardware", "config_diff", "evaluation_datasets", "families", "family_members",
     "family_overview", "find_jobs", "graph_diff", "hardware_text", "measurement_history", "model_review",
     "versions_text", "family_measurements_csv", "family_report_html",
-    "set_actor", "ROLES", "add_user", "allowed", "has_accounts", "list_users", "remove_user", "user_role", "verify_user",
+    "set_actor", "ROLES", "accounts_exist_here", "add_user", "allowed", "has_accounts", "list_users", "remove_user", "user_role", "verify_user",
     "DATASET_ROLES", "archive_model", "collect_garbage", "datasets_overview", "delete_model", "set_dataset_role", "rename_model", "storage_per_family", "tag_model",
 ]
 __all__ += ["LOOPBACK_HOSTS", "MIN_PASSWORD_CHARS", "allowed_hosts", "read_secrets", "team_password"]

@@ -93,5 +93,17 @@ def has_accounts() -> bool:
     return bool(list_users())
 
 
+def accounts_exist_here() -> bool:
+    """Whether named accounts exist, without creating a database that is not there yet."""
+    from pathlib import Path
+
+    from storage.settings import get_settings
+
+    url = get_settings().database_url
+    if url.startswith("sqlite") and not Path(url.split("///", 1)[-1]).exists():
+        return False
+    return has_accounts()
+
+
 def allowed(role: str | None, needed: str) -> bool:
     return role is not None and RANK.get(role, -1) >= RANK[needed]

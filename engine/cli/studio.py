@@ -29,9 +29,9 @@ def up(host: str = typer.Option("127.0.0.1", help="Address the dashboard binds t
 
     root = Path(__file__).resolve().parents[2]
     password = api.team_password(api.read_secrets())  # a blank or short password is refused here
-    if host not in api.LOOPBACK_HOSTS and not no_login and password is None:
+    if host not in api.LOOPBACK_HOSTS and not no_login and password is None and not api.accounts_exist_here():
         fail(f"refusing to serve on {host} without a login; set TRIMLINE_PASSWORD (or [auth] password in "
-             ".streamlit/secrets.toml), or bind to 127.0.0.1")
+             ".streamlit/secrets.toml), add accounts with `trimline users add`, or bind to 127.0.0.1")
     api.ready()
     port = port or api.settings().port
     worker_cmd = [sys.executable, "-m", "engine.cli", "worker"]

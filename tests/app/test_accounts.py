@@ -67,3 +67,9 @@ def test_users_verbs_add_list_and_remove_accounts(tmp_path):
     refused = run("add", "ben", "--role", "owner")
     assert refused.returncode == 1 and refused.stderr.strip() == "error: a role is one of viewer, engineer, admin, not 'owner'"
     assert run("rm", "ana").returncode == 0 and "no accounts" in run("list").stdout
+
+
+def test_accounts_exist_here_creates_no_database(home):
+    assert api.accounts_exist_here() is False and not (home / "trimline.db").exists()
+    api.add_user("ana", "correct horse battery", "admin")
+    assert api.accounts_exist_here() is True
