@@ -99,6 +99,15 @@ def finish(session: Session, job_id: int, worker: str | None, status: str, *, re
     return session.execute(query.values(**values)).rowcount == 1
 
 
+def release(session: Session, job_id: int, worker: str, reason: str) -> bool:
+    """Hand a running job back to the queue (its worker is stopping); the attempt does not count."""
+    return session.execute(
+        update(Job).where(Job.id == job_id, Job.status == "running", Job.worker == worker)
+        .values(status="queued", worker=None, lease_until=None, attempts=Job.attempts - 1, progress=0.0,
+                message=f"re-queued: {reason}")
+    ).rowcount == 1
+
+
 def request_cancel(session: Session, job_id: int) -> JobRecord | None:
     """Cancel a queued job at once; ask a running one to stop (its worker kills the child)."""
     row = session.get(Job, job_id)
@@ -133,6 +142,15 @@ def reap_expired(session: Session) -> list[int]:
         touched.append(row.id)
     session.flush()
     return touched
+
+
+def has_expired_leases(session: Session) -> bool:
+    return session.scalar(select(Job.id).where(Job.status == "running", Job.lease_until < utcnow()).limit(1)) is not None
+
+
+def active_jobs(session: Session) -> list[JobRecord]:
+    """Queued and running jobs (what the housekeeper must not touch)."""
+    return [_job(r) for r in session.scalars(select(Job).where(Job.status.in_(("queued", "running"))))]
 
 
 def queued_ids(session: Session) -> list[int]:

@@ -30,12 +30,53 @@ def _config(url: str) -> Config:
 def upgrade(url: str | None = None) -> None:
     """Create or migrate the database to the newest revision (idempotent)."""
     url = url or get_settings().database_url
-    _refuse_unknown(current_revision(url))
+    current = current_revision(url)
+    _refuse_unknown(current)
+    if current is None:
+        _refuse_unstamped(url)
     cfg = _config(url)
     with get_engine(url).connect() as conn:
         cfg.attributes["connection"] = conn
         with _foreign_keys_off(conn):
             command.upgrade(cfg, "head")
+    verify_schema(url)
+
+
+def _refuse_unstamped(url: str) -> None:
+    """Trimline's tables with no alembic_version row: their schema is unknown, so nothing is created over them."""
+    from sqlalchemy import inspect
+
+    from storage.tables import Base
+
+    present = set(inspect(get_engine(url)).get_table_names()) & set(Base.metadata.tables)
+    if present:
+        raise SchemaBehindError(
+            f"the database has Trimline's tables ({', '.join(sorted(present)[:3])}…) but no schema revision "
+            "(no alembic_version), so its schema is unknown; restore it from a backup, or move it aside and "
+            "run `trimline migrate` to start an empty one")
+
+
+def verify_schema(url: str | None = None) -> None:
+    """Every table and column this Trimline uses is there: a database stamped at head but edited by hand
+    (or restored half-way) is refused at start, not when a page first touches the missing column."""
+    from sqlalchemy import inspect
+
+    from storage.tables import Base
+
+    inspector = inspect(get_engine(url))
+    present = set(inspector.get_table_names())
+    for table in Base.metadata.sorted_tables:
+        if table.name not in present:
+            missing = f"has no table {table.name}"
+        else:
+            columns = {c["name"] for c in inspector.get_columns(table.name)}
+            lacking = [c.name for c in table.columns if c.name not in columns]
+            if not lacking:
+                continue
+            missing = f"lacks column{'s' if len(lacking) > 1 else ''} {', '.join(f'{table.name}.{c}' for c in lacking)}"
+        raise SchemaBehindError(
+            f"the database says it is at revision {current_revision(url)} but {missing}; restore it from a "
+            "backup, or move it aside and run `trimline migrate` to start an empty one")
 
 
 @contextmanager
@@ -88,6 +129,7 @@ def check(url: str | None = None) -> None:
     the database is not at head, or naming the unknown revision when it is newer than this Trimline."""
     current, head = current_revision(url), head_revision()
     if current == head:
+        verify_schema(url)
         return
     _refuse_unknown(current)
     missing = missing_revisions(current)

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     job_timeout_s: float = Field(3600.0, gt=0, description="Wall-clock limit of one job.")
     job_memory_mb: int = Field(12288, gt=0, description="Memory limit of one job's process tree.")
     lease_s: float = Field(30.0, gt=0, description="How long a job's claim holds without a heartbeat.")
+    busy_timeout_s: float = Field(30.0, gt=0, le=3600, description="How long a SQLite write waits for another "
+                                                                   "writer's lock before trying again later.")
     password: SecretStr | None = Field(None, description="When set, the dashboard asks for it (12 characters or more).")
     allowed_hosts: str = Field("", description="Host names the dashboard answers to besides loopback, comma-separated.")
     bind_host: str = Field("", description="The address `trimline up` bound the dashboard to (set by it).")

@@ -8,7 +8,8 @@ import-linter: ``lint-imports``).
 from engine.api import serving  # noqa: F401  (serving: engine.api.serving.*)
 from engine.api.auto import auto_params, auto_view, submit_auto
 from engine.api.catalogue import list_datasets, list_jobs, list_models, show_model
-from engine.api.access import LOOPBACK_HOSTS, MIN_PASSWORD_CHARS, allowed_hosts, read_secrets, team_password
+from engine.api.access import (LOOPBACK_HOSTS, MIN_PASSWORD_CHARS, allowed_hosts, explain_failure, read_secrets,
+                               team_password)
 from engine.api.common import (Submission, dataset_meta, dataset_path, get_dataset, get_model, model_path,
                                ready)
 from engine.api.imports import (MAX_UPLOAD_BYTES, image_layout_for, load_demo, save_upload, submit_dataset_import,
@@ -47,4 +48,4 @@ __all__ = [
     "set_actor", "ROLES", "accounts_exist_here", "add_user", "allowed", "has_accounts", "list_users", "remove_user", "user_role", "verify_user",
     "DATASET_ROLES", "archive_model", "collect_garbage", "datasets_overview", "delete_model", "set_dataset_role", "rename_model", "storage_per_family", "tag_model",
 ]
-__all__ += ["LOOPBACK_HOSTS", "MIN_PASSWORD_CHARS", "allowed_hosts", "read_secrets", "team_password"]
+__all__ += ["LOOPBACK_HOSTS", "MIN_PASSWORD_CHARS", "allowed_hosts", "explain_failure", "read_secrets", "team_password"]

@@ -65,3 +65,11 @@ def allowed_hosts() -> set[str]:
     if bind not in WILDCARD_BINDS:
         hosts.add(bind)
     return hosts
+
+
+def explain_failure(exc: BaseException) -> str | None:
+    """One sentence for a failure of the machine (disk full, damaged database, a path too long...), or
+    None when ``exc`` is not one: the CLI and the dashboard show it instead of "internal error"."""
+    from engine.failures import sentence_for
+
+    return sentence_for(exc)

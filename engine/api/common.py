@@ -16,8 +16,12 @@ def ready() -> None:
     """Create the home folder and create or migrate the database on first use in this process.
 
     Raises ConfigError with one sentence when the home is a file or unwritable, or the database
-    cannot be opened."""
+    cannot be opened. Also re-queues jobs whose worker died and sweeps their leftovers (every few
+    seconds at most), so the studio heals even when no worker is running."""
     environment.ready()
+    from engine.jobs.housekeeping import tidy
+
+    tidy()
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Uploads and imports: models, data sets, and the demo."""
 from __future__ import annotations
 
+import stat
 import uuid
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -20,14 +21,16 @@ def save_upload(stream: BinaryIO, max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / f"upload-{uuid.uuid4().hex}"
     written = 0
-    with dest.open("wb") as out:
-        while chunk := stream.read(1 << 20):
-            written += len(chunk)
-            if written > max_bytes:
-                out.close()
-                dest.unlink(missing_ok=True)
-                raise InputError(f"the upload is larger than the limit of {max_bytes >> 20} MB")
-            out.write(chunk)
+    try:
+        with dest.open("wb") as out:
+            while chunk := stream.read(1 << 20):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise InputError(f"the upload is larger than the limit of {max_bytes >> 20} MB")
+                out.write(chunk)
+    except BaseException:  # too large, a full disk, Ctrl-C: no partial upload stays behind
+        dest.unlink(missing_ok=True)
+        raise
     if written == 0:
         dest.unlink(missing_ok=True)
         raise InputError("the uploaded file is empty")
@@ -35,10 +38,16 @@ def save_upload(stream: BinaryIO, max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
 
 
 def _stage_local_file(path: Path) -> Path:
-    if not path.exists():
-        raise InputError(f"no such file or folder: {path}")
-    if path.is_dir():
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"no such file or folder: {path}") from None
+    except OSError as exc:  # a path too long, a loop of links, no permission
+        raise InputError(f"cannot read {str(path)[:200]} ({exc.strerror})") from None
+    if stat.S_ISDIR(info.st_mode):
         raise InputError(f"{path} is a folder; upload a SavedModel or an ONNX model with external data as a .zip")
+    if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block or never end
+        raise InputError(f"{path} is not a regular file (a pipe, socket or device); import the model file itself")
     with path.open("rb") as fh:
         return save_upload(fh)
 

@@ -1,6 +1,8 @@
 """Choosing a champion and exporting models as files, bundles and serving layouts."""
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -92,10 +94,20 @@ def export_path(job: JobRecord) -> Path:
 def copy_export(job: JobRecord, dest: Path | str) -> Path:
     """Copy a finished export to ``dest``: a file path, or a folder (existing, or written with a trailing /)."""
     src = export_path(job)
-    as_folder = str(dest).endswith(("/", "\\")) or Path(dest).is_dir()
-    dest = Path(dest)
-    if as_folder:
-        dest = dest / job.result["filename"]
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dest)
+    shown = str(dest)[:200]
+    try:
+        as_folder = str(dest).endswith(("/", "\\")) or Path(dest).is_dir()
+        dest = Path(dest)
+        if as_folder:
+            dest = dest / job.result["filename"]
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(f".{dest.name}.partial")
+        try:
+            shutil.copyfile(src, partial)
+            os.replace(partial, dest)
+        finally:
+            partial.unlink(missing_ok=True)
+    except OSError as exc:  # /proc, a read-only disk, a full disk, a path too long: say where and why
+        reason = "No space left on device" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise InputError(f"cannot write the export to {shown} ({reason}); choose another place with -o") from None
     return dest

@@ -39,6 +39,10 @@ def command(group: typer.Typer, name: str | None = None) -> Callable:
             except typer.Exit:
                 raise
             except Exception as exc:  # a bug, not bad input: say so in one line; TRIMLINE_DEBUG=1 shows the trace
+                from engine import api
+
+                if sentence := api.explain_failure(exc):  # a full disk, a damaged database...
+                    fail(sentence)
                 if _setting("debug"):
                     raise
                 fail(f"internal error ({type(exc).__name__}: {exc}); rerun with TRIMLINE_DEBUG=1 for the traceback")
@@ -71,7 +75,14 @@ def show_progress(job) -> None:  # noqa: ANN001
 def wait_for(job) -> Any:  # noqa: ANN001
     from engine import api
 
-    return api.wait_job(job.id, on_update=show_progress)
+    try:
+        return api.wait_job(job.id, on_update=show_progress)
+    except KeyboardInterrupt:  # Ctrl-C: the job this command started does not run on without it
+        try:
+            api.cancel_job(job.id)
+        except Exception:  # noqa: BLE001  (the database may be what is failing; the reaper still acts)
+            pass
+        raise
 
 
 def model_line(m: dict[str, Any]) -> str:

@@ -72,7 +72,10 @@ def main(scratch: Path) -> int:
         return 1
     except Exception as exc:  # an unexpected library failure: keep the traceback in the log, say what broke
         log.error("unexpected error\n%s", traceback.format_exc())
-        _write_json(scratch / "error.json", {"error": f"unexpected {type(exc).__name__}: {exc} (see the job log)"})
+        from engine.failures import sentence_for
+
+        sentence = sentence_for(exc) or f"unexpected {type(exc).__name__}: {exc} (see the job log)"
+        _write_json(scratch / "error.json", {"error": sentence})
         return 1
     _write_json(scratch / "result.json", result)
     return 0

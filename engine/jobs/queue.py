@@ -6,7 +6,13 @@ here too: it is the other way a job reaches the queue.
 """
 from __future__ import annotations
 
+import logging
+import os
+import sqlite3
 import threading
+import time
+from contextlib import closing
+from pathlib import Path
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
@@ -14,6 +20,7 @@ from storage import jobs as jobstore
 from storage.db import session_scope
 from storage.settings import get_settings
 
+log = logging.getLogger("trimline.queue")
 TASK_NAME = "trimline.run_job"
 _lock = threading.Lock()
 _hueys: dict[str, tuple[Huey, object]] = {}
@@ -34,11 +41,36 @@ def get_huey() -> Huey:
                 huey = RedisHuey("trimline", url=url)
             else:
                 path = url.split("///", 1)[-1]
+                _set_aside_if_damaged(Path(path))
                 huey = SqliteHuey("trimline", filename=path)
             task = huey.task(name=TASK_NAME, retries=0)(_run_job_task)
-            huey.periodic_task(crontab(minute="*"), name="trimline.reap")(reap_and_requeue)
+            huey.periodic_task(crontab(minute="*"), name="trimline.reap")(_tidy)
             _hueys[url] = (huey, task)
         return _hueys[url][0]
+
+
+def _tidy() -> None:
+    from engine.jobs.housekeeping import tidy
+
+    tidy(force=True)
+
+
+def _set_aside_if_damaged(path: Path) -> None:
+    """The queue file only wakes workers (the jobs table is the truth, and a worker re-enqueues every
+    queued job when it starts), so a damaged one is moved aside and a fresh one made."""
+    if not path.is_file():
+        return
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as conn:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if "locked" in str(exc):
+            return
+        aside = path.with_name(f"{path.name}.damaged-{int(time.time())}")
+        os.replace(path, aside)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        log.warning("the queue file %s was damaged (%s); moved it to %s and started a new one", path, exc, aside.name)
 
 
 def enqueue(job_id: int) -> None:

@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ from engine.jobs.identity import worker_id
 from engine.jobs.kinds import KINDS
 from storage import jobs as jobstore
 from storage.artifacts import StoreError
-from storage.db import session_scope
+from storage.db import is_locked, read_scope, retry_locked, session_scope
 from storage.records import JobRecord
 from storage.settings import Settings, get_settings
 
@@ -45,6 +46,11 @@ KEEP_ENV = ("PATH", "LANG", "LC_ALL", "HOME", "TMPDIR", "TZ", "PYTHONPATH", "VIR
             "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # never the database or queue URLs: the child has no use for them
 
 SIGNAL_NAMES = {s.value: s.name for s in signal.Signals}
+CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE, signal.SIGABRT}
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT}
+MAX_BEAT_BACKOFF_S = 10.0
+FINISH_GIVE_UP_S = 600.0  # recording a job's end waits out locks this long before the reaper takes over
+STOPPING = threading.Event()  # set by the worker on SIGTERM: running jobs go back to the queue
 
 
 def child_env(settings: Settings) -> dict[str, str]:
@@ -121,24 +127,31 @@ def _watch(job: JobRecord, proc: subprocess.Popen, scratch: Path, worker: str, s
     ps = psutil.Process(proc.pid)
     progress_file = scratch / "progress.json"
     last_progress = None
+    next_beat, missed = 0.0, 0
     while proc.poll() is None:
         now = time.monotonic()
-        if now - last_beat >= HEARTBEAT_S:
-            last_beat = now
-            with session_scope() as s:
-                if jobstore.heartbeat(s, job.id, worker):
-                    _kill_group(proc.pid)
-                    proc.wait()
-                    return _Outcome("cancelled", "cancelled by request")
+        if STOPPING.is_set():  # the worker is shutting down: hand the job back rather than leave it running
+            _kill_group(proc.pid)
+            proc.wait()
+            return _Outcome("requeue", "its worker was stopped")
+        if now >= next_beat:
+            cancel = _routine_write(job, "heartbeat", lambda s: jobstore.heartbeat(s, job.id, worker))
+            missed = missed + 1 if cancel is None else 0
+            next_beat = now + min(HEARTBEAT_S * 2 ** missed, MAX_BEAT_BACKOFF_S)
+            if cancel:
+                _kill_group(proc.pid)
+                proc.wait()
+                return _Outcome("cancelled", "cancelled by request")
         if progress_file.exists():
             try:
                 data = json.loads(progress_file.read_text())
             except (OSError, ValueError):
                 data = None
             if data and data != last_progress:
-                last_progress = data
-                with session_scope() as s:
-                    jobstore.set_progress(s, job.id, data["progress"], data["message"])
+                stored = _routine_write(job, "progress", lambda s: jobstore.set_progress(
+                    s, job.id, data["progress"], data["message"]) or True)
+                if stored:
+                    last_progress = data  # otherwise the same progress is written on the next round
         if now - started > job.timeout_s:
             _kill_group(proc.pid)
             proc.wait()
@@ -154,12 +167,30 @@ def _watch(job: JobRecord, proc: subprocess.Popen, scratch: Path, worker: str, s
     return _Outcome("exited", code=proc.returncode)
 
 
+def _routine_write(job: JobRecord, what: str, work):  # noqa: ANN001, ANN202
+    """A heartbeat or progress write. When another process holds the database's write lock past the
+    busy timeout it is skipped (None) and the watch loop tries again later: a lock never fails a job."""
+    try:
+        with session_scope() as s:
+            return work(s)
+    except Exception as exc:
+        if not is_locked(exc):
+            raise
+        log.warning("job %s: %s not written, the database is locked; trying again shortly", job.id, what)
+        return None
+
+
 def _crash_sentence(kind: str, code: int) -> str:
-    name = SIGNAL_NAMES.get(-code, f"signal {-code}")
-    if kind in ("import", "dataset_import"):
-        return f"the model file is damaged (its parser crashed with {name})"
-    if -code == signal.SIGKILL:
-        return "the job's process was killed (SIGKILL), most likely by the system running out of memory"
+    """Why a child died of a signal. Only a crash it raised itself (a segfault in a parser) blames the file."""
+    sig = -code
+    name = SIGNAL_NAMES.get(sig, f"signal {sig}")
+    if sig == signal.SIGKILL:
+        return ("the job's process was killed (SIGKILL) from outside, most likely because the machine ran out of "
+                "memory; close other programs or run fewer jobs at once, then run it again")
+    if sig in STOP_SIGNALS:
+        return f"the job's process was stopped from outside ({name}); run it again"
+    if sig in CRASH_SIGNALS and kind in ("import", "dataset_import"):
+        return f"the file is damaged (its parser crashed with {name})"
     return f"the job's process crashed with {name}; the log holds what it printed"
 
 
@@ -167,10 +198,15 @@ def run_job(job_id: int, worker: str | None = None) -> JobRecord:
     """Claim and run ``job_id`` to its end. Returns the final record (or the current one if not claimed)."""
     settings = get_settings()
     worker = worker or worker_id()
-    with session_scope() as s:
-        if not jobstore.claim(s, job_id, worker):
+
+    def claim():  # noqa: ANN202
+        with session_scope() as s:
+            return jobstore.get_job(s, job_id) if jobstore.claim(s, job_id, worker) else None
+
+    job = retry_locked(claim, f"job {job_id}: claiming it", give_up_s=FINISH_GIVE_UP_S)
+    if job is None:
+        with session_scope() as s:
             return jobstore.get_job(s, job_id)
-        job = jobstore.get_job(s, job_id)
     kind = KINDS[job.kind]
     scratch = settings.scratch_dir / f"job-{job.id}-{job.attempts}"
     shutil.rmtree(scratch, ignore_errors=True)
@@ -183,32 +219,52 @@ def run_job(job_id: int, worker: str | None = None) -> JobRecord:
         spec.update(job_id=job.id, kind=job.kind)
         (scratch / "spec.json").write_text(json.dumps(spec, default=str))
         outcome = _run_child(job, kind.exclusive, scratch, log_path, worker, settings, input_paths(spec, settings))
-        with session_scope() as s:
-            _finish(s, job, worker, outcome, scratch, kind)
+        _record(job, lambda s: _finish(s, job, worker, outcome, scratch, kind))
     except (EngineError, StoreError) as exc:  # StoreError: the outputs could not be published; no row was kept
-        with session_scope() as s:
-            jobstore.finish(s, job.id, worker, "failed", error=str(exc))
+        _record(job, lambda s: jobstore.finish(s, job.id, worker, "failed", error=str(exc)))
+    except KeyboardInterrupt:  # Ctrl-C on a CLI running the job itself: nothing of it stays behind
+        _record(job, lambda s: jobstore.finish(s, job.id, worker, "cancelled", error="interrupted before it finished"))
+        _discard_upload(_final(job.id), settings)
+        raise
     except Exception as exc:
         log.exception("job %s: unexpected failure in the runner", job.id)
         with log_path.open("a") as fh:
             fh.write(f"runner error: {type(exc).__name__}: {exc}\n")
-        with session_scope() as s:
-            jobstore.finish(s, job.id, worker, "failed", error=f"unexpected {type(exc).__name__}: {exc}")
+        _record(job, lambda s: jobstore.finish(s, job.id, worker, "failed", error=_unexpected(exc)))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    with session_scope() as s:
-        final = jobstore.get_job(s, job.id)
+    final = _final(job.id)
+    if final.status == "queued":
+        from engine.jobs import queue
+
+        queue.enqueue(final.id)  # handed back by a stopping worker: wake the next one
     _discard_upload(final, settings)
     return final
 
 
+def _record(job: JobRecord, work) -> None:  # noqa: ANN001
+    """Write a job's end in one transaction, waiting out a locked database (a lock never loses a job)."""
+    def attempt() -> None:
+        with session_scope() as s:
+            work(s)
+    retry_locked(attempt, f"job {job.id}: recording its end", give_up_s=FINISH_GIVE_UP_S)
+
+
+def _final(job_id: int) -> JobRecord:
+    with read_scope() as s:
+        return jobstore.get_job(s, job_id)
+
+
+def _unexpected(exc: Exception) -> str:
+    from engine.failures import sentence_for
+
+    return sentence_for(exc) or f"unexpected {type(exc).__name__}: {exc}"
+
+
 def _discard_upload(job: JobRecord, settings: Settings) -> None:
-    """An import's staged upload is not needed once the job has ended, whichever way."""
-    upload = job.params.get("upload")
-    if job.done and upload:
-        path = Path(upload)
-        if path.resolve().parent == settings.upload_dir.resolve():
-            path.unlink(missing_ok=True)
+    from engine.jobs.service import discard_upload
+
+    discard_upload(job)
 
 
 def _run_child(job: JobRecord, exclusive: bool, scratch: Path, log_path: Path, worker: str,
@@ -243,6 +299,9 @@ def _run_child(job: JobRecord, exclusive: bool, scratch: Path, log_path: Path, w
 
 
 def _finish(session, job: JobRecord, worker: str, outcome: _Outcome, scratch: Path, kind) -> None:  # noqa: ANN001
+    if outcome.status == "requeue":
+        jobstore.release(session, job.id, worker, outcome.error or "")
+        return
     if outcome.status != "exited":
         live = scratch / "live.json"
         result = kind.partial(session, job, json.loads(live.read_text()), scratch) \

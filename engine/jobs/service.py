@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 from engine.actor import current_actor
@@ -77,7 +78,18 @@ def wait(job_id: int, timeout_s: float | None = None, on_update: Callable[[JobRe
 def cancel(job_id: int) -> JobRecord:
     with session_scope() as s:
         job_or_raise(s, job_id)
-        return jobstore.request_cancel(s, job_id)
+        job = jobstore.request_cancel(s, job_id)
+    discard_upload(job)
+    return job
+
+
+def discard_upload(job: JobRecord) -> None:
+    """An import's staged upload is not needed once the job has ended, whichever way."""
+    upload = job.params.get("upload")
+    if job.done and upload:
+        path = Path(upload)
+        if path.resolve().parent == get_settings().upload_dir.resolve():
+            path.unlink(missing_ok=True)
 
 
 def job_log(job_id: int, tail_bytes: int = 20_000) -> str:

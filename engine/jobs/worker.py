@@ -52,8 +52,18 @@ def run_worker(threads: int = 1, stop: threading.Event | None = None, labels: tu
         pending = jobstore.queued_ids(s)
     for job_id in pending:  # jobs queued while no worker ran (their queue message may be gone)
         queue.enqueue(job_id)
+    # SIGTERM (what `trimline up` sends) is a graceful stop: running jobs hand themselves back to the
+    # queue (runner.STOPPING) and the consumer waits for them, so no job is left "running".
     consumer = queue.get_huey().create_consumer(workers=threads, worker_type="thread", periodic=True,
-                                                 initial_delay=0.1, max_delay=1.0, backoff=1.15)
+                                                 initial_delay=0.1, max_delay=1.0, backoff=1.15,
+                                                 graceful_signal="TERM")
+    huey_handler = consumer._handle_signal
+
+    def on_signal(signum, frame):  # noqa: ANN001
+        runner.STOPPING.set()
+        huey_handler(signum, frame)
+
+    consumer._handle_signal = on_signal
     try:
         consumer.run()
     finally:

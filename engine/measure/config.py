@@ -5,6 +5,7 @@ model (its format and IO signature), so a job can be refused before it is queued
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -13,6 +14,9 @@ from engine.errors import InputError
 from engine.measure.hardware import usable_cores
 from engine.measure.inputs import check_batch
 from engine.measure.runners import DEFAULT_RUNTIME, check_runtime
+
+
+MAX_BATCH = 65536
 
 
 class BenchmarkConfig(BaseModel):
@@ -50,7 +54,29 @@ class BenchmarkConfig(BaseModel):
         bad = [v for v in values if v < 1]
         if bad:
             raise ValueError(f"{info.field_name} must be positive integers, got {bad[0]}")
+        huge = [v for v in values if info.field_name == "batches" and v > MAX_BATCH]
+        if huge:
+            raise ValueError(f"batch {huge[0]} is beyond what a latency measurement means; use at most {MAX_BATCH}")
         return list(dict.fromkeys(values))
+
+    @field_validator("threads")
+    @classmethod
+    def _machine_threads(cls, values: list[int]) -> list[int]:
+        cores = os.cpu_count() or 1
+        too_many = [v for v in values if v > cores]
+        if too_many:
+            raise ValueError(f"threads {too_many[0]} is more than this machine's {cores} cores; measure at most "
+                             f"{cores} threads")
+        return values
+
+    @field_validator("concurrency")
+    @classmethod
+    def _machine_clients(cls, value: int) -> int:
+        limit = max_concurrency()
+        if value > limit:
+            raise ValueError(f"concurrency {value} is more client threads than this machine can drive "
+                             f"meaningfully; use at most {limit} (8 per core, 64 at most)")
+        return value
 
     @model_validator(mode="after")
     def _grid(self) -> "BenchmarkConfig":
@@ -89,4 +115,35 @@ def validate_for_model(config: BenchmarkConfig, fmt: str, inputs: list[dict[str,
             raise InputError(f"per-operator profiles are recorded for onnxruntime only, not {runtime}")
     for batch in config.batches:
         check_batch(inputs, batch)
+    _check_memory(config, inputs)
     return runtime
+
+
+def max_concurrency() -> int:
+    return min(64, 8 * (os.cpu_count() or 1))
+
+
+def _check_memory(config: BenchmarkConfig, inputs: list[dict[str, Any]]) -> None:
+    """Refuse, before queueing, a batch whose input tensors alone would not fit the job's memory
+    (every load-test client holds its own copy)."""
+    import numpy as np
+
+    from storage.settings import get_settings
+
+    per_sample = 0
+    for spec in inputs:
+        dims = [d if isinstance(d, int) and d > 0 else int(config.dim_values.get(str(d), 1))
+                for d in list(spec.get("shape") or [])[1:]]
+        try:
+            itemsize = np.dtype(str(spec.get("dtype", "float32"))).itemsize
+        except TypeError:
+            itemsize = 4
+        per_sample += int(np.prod(dims, dtype=np.float64)) * itemsize
+    budget = get_settings().job_memory_mb << 20
+    copies = max(1, config.concurrency)
+    for batch in config.batches:
+        need = per_sample * batch * copies
+        if need > budget // 2:
+            raise InputError(f"batch {batch} needs {need / 2**20:,.0f} MB of input tensors"
+                             f"{f' for {copies} clients' if copies > 1 else ''}, more than half the job's memory "
+                             f"limit of {budget >> 20} MB (TRIMLINE_JOB_MEMORY_MB); use a smaller batch")
