@@ -6,7 +6,7 @@ from typing import Any
 from engine.api.common import get_model, ready
 from storage import catalog, measurements
 from storage import jobs as jobstore
-from storage.db import session_scope
+from storage.db import read_scope as session_scope  # catalogue reads never wait for a writer
 from storage.records import DatasetRecord, JobRecord, ModelRecord
 
 

@@ -20,7 +20,7 @@ from storage.settings import get_settings
 
 log = logging.getLogger("trimline.housekeeping")
 
-SCRATCH_GRACE_S = 60.0  # a folder this young may belong to a job that is being claimed right now
+SCRATCH_GRACE_S = 10.0  # a folder this young may belong to a job that is being claimed right now
 UPLOAD_GRACE_S = 900.0  # an upload still being received keeps touching its file
 EVERY_S = 5.0
 _SCRATCH = re.compile(r"^job-(\d+)-(\d+)$")

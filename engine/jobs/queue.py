@@ -44,15 +44,9 @@ def get_huey() -> Huey:
                 _set_aside_if_damaged(Path(path))
                 huey = SqliteHuey("trimline", filename=path)
             task = huey.task(name=TASK_NAME, retries=0)(_run_job_task)
-            huey.periodic_task(crontab(minute="*"), name="trimline.reap")(_tidy)
+            huey.periodic_task(crontab(minute="*"), name="trimline.reap")(reap_and_requeue)
             _hueys[url] = (huey, task)
         return _hueys[url][0]
-
-
-def _tidy() -> None:
-    from engine.jobs.housekeeping import tidy
-
-    tidy(force=True)
 
 
 def _set_aside_if_damaged(path: Path) -> None:

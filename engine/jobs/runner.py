@@ -233,11 +233,7 @@ def run_job(job_id: int, worker: str | None = None) -> JobRecord:
         _record(job, lambda s: jobstore.finish(s, job.id, worker, "failed", error=_unexpected(exc)))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    final = _final(job.id)
-    if final.status == "queued":
-        from engine.jobs import queue
-
-        queue.enqueue(final.id)  # handed back by a stopping worker: wake the next one
+    final = _final(job.id)  # a job handed back by a stopping worker is queued: the next worker's sweep takes it
     _discard_upload(final, settings)
     return final
 
@@ -262,7 +258,7 @@ def _unexpected(exc: Exception) -> str:
 
 
 def _discard_upload(job: JobRecord, settings: Settings) -> None:
-    from engine.jobs.service import discard_upload
+    from engine.jobs.uploads import discard_upload
 
     discard_upload(job)
 

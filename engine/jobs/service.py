@@ -9,9 +9,10 @@ from typing import Any, Callable
 from engine.actor import current_actor
 from engine.errors import JobFailedError
 from engine.jobs import queue
+from engine.jobs.uploads import discard_upload
 from engine.lookup import job_or_raise
 from storage import jobs as jobstore
-from storage.db import session_scope
+from storage.db import read_scope, session_scope
 from storage.records import JobRecord
 from storage.settings import get_settings
 
@@ -36,12 +37,12 @@ def submit(kind: str, params: dict[str, Any], timeout_s: float | None = None, ta
 
 
 def get(job_id: int) -> JobRecord:
-    with session_scope() as s:
+    with read_scope() as s:
         return job_or_raise(s, job_id)
 
 
 def worker_alive() -> bool:
-    with session_scope() as s:
+    with read_scope() as s:
         return bool(jobstore.live_workers(s))
 
 
@@ -82,14 +83,6 @@ def cancel(job_id: int) -> JobRecord:
     discard_upload(job)
     return job
 
-
-def discard_upload(job: JobRecord) -> None:
-    """An import's staged upload is not needed once the job has ended, whichever way."""
-    upload = job.params.get("upload")
-    if job.done and upload:
-        path = Path(upload)
-        if path.resolve().parent == get_settings().upload_dir.resolve():
-            path.unlink(missing_ok=True)
 
 
 def job_log(job_id: int, tail_bytes: int = 20_000) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from engine.jobs import placement, queue
+from engine.jobs import housekeeping, placement, queue, runner
 from engine.jobs.identity import worker_id
 from storage import jobs as jobstore
 from storage.db import session_scope
@@ -40,14 +40,14 @@ def run_worker(threads: int = 1, stop: threading.Event | None = None, labels: tu
             rounds += 1
             try:
                 if rounds % REAP_EVERY == 0:  # a dead host's jobs come back within a lease, not a minute
-                    queue.reap_and_requeue()
+                    housekeeping.tidy(force=True)  # and dead jobs' scratch and uploads are swept
                 placement.sweep(profile)
             except Exception as exc:
                 log.warning("worker sweep failed: %s", exc)
 
     threading.Thread(target=beat, name="trimline-worker-beat", daemon=True).start()
     threading.Thread(target=sweep, name="trimline-worker-sweep", daemon=True).start()
-    queue.reap_and_requeue()
+    housekeeping.tidy(force=True)  # re-queue what dead workers left, sweep their scratch and uploads
     with session_scope() as s:
         pending = jobstore.queued_ids(s)
     for job_id in pending:  # jobs queued while no worker ran (their queue message may be gone)
