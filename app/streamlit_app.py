@@ -35,3 +35,7 @@ try:
     page.run()
 except EngineError as exc:  # the page boundary: one sentence, no traceback
     st.error(str(exc))
+except Exception as exc:  # a full disk or a damaged database file is said in words too
+    if (sentence := api.explain_failure(exc)) is None:
+        raise
+    st.error(sentence)
