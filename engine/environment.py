@@ -63,6 +63,10 @@ def open_database(current: Settings, upgrade: bool = True) -> str | None:
     except migrate.SchemaBehindError as exc:
         raise ConfigError(str(exc)) from None
     except (OperationalError, ArgumentError, NoSuchModuleError, ImportError, OSError) as exc:
+        from engine.failures import sentence_for
+
+        if (sentence := sentence_for(exc)) is not None:  # a full disk is not a bad URL
+            raise ConfigError(sentence) from None
         raise ConfigError(f"Trimline cannot open the database at {_safe_url(current.database_url)} "
                           f"({first_line(getattr(exc, 'orig', None) or exc)}); check TRIMLINE_DATABASE_URL") from None
 

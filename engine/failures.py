@@ -16,7 +16,8 @@ def sentence_for(exc: BaseException) -> str | None:
     """The sentence for a known failure of the environment, or None when ``exc`` is something else."""
     root = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
     text = str(root)
-    if isinstance(root, OSError) and root.errno == errno.ENOSPC or "database or disk is full" in text:
+    if (isinstance(root, OSError) and root.errno == errno.ENOSPC or "database or disk is full" in text
+            or ("disk I/O error" in text and _home_disk_full())):  # SQLite can't make its -shm/-wal files
         where = getattr(root, "filename", None) or _home()
         return (f"the disk holding {where} is full (No space left on device); free some space and run it again "
                 "— nothing half-written was kept")
@@ -30,6 +31,15 @@ def sentence_for(exc: BaseException) -> str | None:
     if isinstance(root, OverflowError) and "SQLite INTEGER" in text:
         return "that id is larger than any id Trimline stores; check the number"
     return None
+
+
+def _home_disk_full() -> bool:
+    import shutil
+
+    try:
+        return shutil.disk_usage(get_settings().home).free < (1 << 20)
+    except Exception:  # noqa: BLE001
+        return False
 
 
 def _home() -> str:
