@@ -92,8 +92,9 @@ def input_paths(spec: Any, settings: Settings) -> list[Path]:
             stack.extend(item)
     allowed = [settings.store_dir.resolve(), settings.cache_dir.resolve(), settings.upload_dir.resolve(),
                (settings.home / "hardware").resolve()]
-    if "://" not in settings.store_url:  # a store folder shared by several hosts, outside the home
-        allowed.append(Path(settings.store_url).expanduser().resolve())
+    store = settings.store_url.removeprefix("file://")
+    if "://" not in store:  # a store folder shared by several hosts, outside the home
+        allowed.append(Path(store).expanduser().resolve())
     paths = {Path(p).resolve() for p in found}
     return sorted(p for p in paths if p.exists() and any(p.is_relative_to(a) for a in allowed))
 
