@@ -161,22 +161,6 @@ def _cell_label(r: dict[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------- comparing variants
-def pareto_ids(rows: list[dict[str, Any]]) -> set[int]:
-    """Variants no other variant beats on latency, size and (where every row has it) accuracy at once."""
-    timed = [r for r in rows if r.get("latency_p50_ms") is not None and r.get("size_bytes") is not None]
-    use_acc = bool(timed) and all(r.get("accuracy") is not None for r in timed)
-
-    def key(r: dict[str, Any]) -> tuple[float, ...]:
-        k = (float(r["latency_p50_ms"]), float(r["size_bytes"]))
-        return k + (-float(r["accuracy"]),) if use_acc else k
-
-    def dominated(a: dict[str, Any]) -> bool:
-        ka = key(a)
-        return any(all(x <= y for x, y in zip(key(b), ka)) and key(b) != ka for b in timed if b is not a)
-
-    return {r["id"] for r in timed if not dominated(r)}
-
-
 def tradeoff_scatter(rows: list[dict[str, Any]], champion_id: int | None = None,
                      labelled: set[int] | None = None) -> go.Figure:
     """Latency p50 against size, one point per benchmarked variant; colour is accuracy where known.
@@ -184,7 +168,7 @@ def tradeoff_scatter(rows: list[dict[str, Any]], champion_id: int | None = None,
     ``labelled`` variants, the front and the champion carry a text label (all of them when ``labelled`` is
     None and there are at most 15), so labels do not pile up."""
     timed = [r for r in rows if r.get("latency_p50_ms") is not None and r.get("size_bytes") is not None]
-    front = {r["id"] for r in timed if r.get("pareto")} if any("pareto" in r for r in timed) else pareto_ids(timed)
+    front = {r["id"] for r in timed if r.get("pareto")}
     if labelled is None and len(timed) <= 15:
         labelled = {r["id"] for r in timed}
     named = (labelled or set()) | front | {champion_id}
@@ -253,13 +237,11 @@ CLASS_NAMES = {"quantized": "quantized kernels", "qdq": "(de)quantize", "float":
 def profile_figure(profile: dict[str, Any], top: int = 20) -> go.Figure:
     """Share of kernel time per op type (largest on top), one colour per class: quantized kernels,
     (de)quantize conversions, float kernels. ``profile`` is a benchmark summary's ``profile``."""
-    from engine.api import op_class
-
     rows = sorted(profile.get("op_types") or [], key=lambda r: -(r.get("share") or 0))[:top]
     order = [r["op_type"] for r in reversed(rows)]
     fig = go.Figure()
     for cls in CLASS_COLOURS:
-        mine = [r for r in rows if op_class(r["op_type"]) == cls]
+        mine = [r for r in rows if r.get("class", "float") == cls]
         if not mine:
             continue
         fig.add_trace(go.Bar(

@@ -176,13 +176,6 @@ def _with(text: str | None, extra: str) -> str:
 
 
 def data_requirement(pass_info: dict[str, Any]) -> Literal["required", "optional", "no"]:
-    """Whether the Optimize form shows a data set picker for a pass (``api.list_passes()`` entry).
-
-    ``needs`` covers passes that always need data; a pass whose settings mention a data set (tflite's
-    int8 calibration) gets an optional picker, since only some of its configurations need one.
-    """
-    if pass_info.get("needs", "nothing") != "nothing":
-        return "required"
-    props = (pass_info.get("config_schema") or {}).get("properties") or {}
-    text = " ".join(str(p.get("description", "")) for p in props.values()).lower()
-    return "optional" if "data set" in text or "dataset" in text else "no"
+    """Whether the Optimize form shows a data set picker for a pass (``api.list_passes()`` entry): the pass
+    declares it (``data``: required, optional when only some settings need one, or none)."""
+    return {"required": "required", "optional": "optional"}.get(pass_info.get("data"), "no")

@@ -77,7 +77,7 @@ def _explanations(s: dict[str, Any]) -> None:
     compared = s.get("compared_with")
     if isinstance(compared, dict) and compared.get("model_id"):
         st.caption(f"Against the parent's (#{compared['model_id']}) latest benchmark on this hardware:")
-    box = st.warning if tables.explanation_tone(lines) == "warning" else st.info
+    box = st.warning if s.get("explanation_tone") == "warning" else st.info
     box(tables.explanation_markdown(lines), icon=":material/insights:")
 
 

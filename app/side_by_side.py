@@ -123,7 +123,7 @@ def champion_section(root_id: int, labels: dict[int, str], champion: int | None,
 
 
 def _champion_record(root_id: int, labels: dict[int, str]) -> None:
-    record = api.get_champion_record(root_id)
+    record = api.get_champion(root_id)
     if record:
         st.success(tables.champion_text(labels.get(record.model_id, f"#{record.model_id}"), record.note,
                                         record.chosen_at), icon=":material/star:")

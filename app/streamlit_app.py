@@ -22,6 +22,11 @@ PAGES = [
 ]
 VIEWER_PAGES = {"Models", "Jobs", "Data sets", "Compare", "Download"}
 
+try:
+    api.ready()  # a home that is a file, an unwritable home or an unreachable database: one sentence
+except EngineError as exc:
+    st.error(str(exc))
+    st.stop()
 if not auth.gate():
     st.stop()
 st.session_state["user"] = auth.current_account()
@@ -30,7 +35,6 @@ api.set_actor(st.session_state["user"])  # jobs submitted in this run record who
 # viewers read, compare and download; importing, optimizing and deploying is for engineers and admins
 page = st.navigation(PAGES if ui.can("engineer") else [p for p in PAGES if p.title in VIEWER_PAGES])
 try:
-    api.ready()
     ui.viewer_ready()
     page.run()
 except EngineError as exc:  # the page boundary: one sentence, no traceback

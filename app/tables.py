@@ -102,12 +102,6 @@ def ci_text(ci: Any) -> str:
     return f"{ci[0]:.4g} – {ci[1]:.4g}"
 
 
-def explanation_tone(lines: list[str]) -> str:
-    """``warning`` when the first sentence reports a loss beyond the noise (the rest say why), else ``info``."""
-    first = lines[0] if lines else ""
-    return "warning" if "slower" in first and "loss is beyond the noise" in first else "info"
-
-
 def explanation_markdown(lines: list[str]) -> str:
     """The verdict, then each cause as a bullet."""
     if not lines:

@@ -29,6 +29,7 @@ def main() -> None:
     import numpy as np
 
     from engine.artifact import Artifact
+    from engine.measure.hardware import isa_flags
     from engine.passes.gate import run_pass
     from engine.passes import PASSES
     from engine.formats.datasets import DatasetArrays
@@ -64,7 +65,7 @@ def main() -> None:
         scratch.mkdir()
         start = time.perf_counter()
         try:
-            result = run_pass(spec, sources[source_key], spec.config(**config), PassContext(scratch, dataset=data))
+            result = run_pass(spec, sources[source_key], spec.config(**config), PassContext(scratch, dataset=data, cpu_flags=isa_flags()))
         except Exception as exc:  # keep benchmarking the rest; the row says why
             rows.append((label, time.perf_counter() - start, None, None, f"failed: {str(exc)[:60]}"))
             continue

@@ -40,13 +40,15 @@ def _with_pass(name: str, source: Artifact, config: dict, scratch: Path, data) -
     """Run a registered pass, or the library call it wraps when the pass is not registered (yet)."""
     scratch.mkdir(parents=True, exist_ok=True)
     try:
+        from engine.measure.hardware import isa_flags
         from engine.passes import PASSES
         from engine.passes.base import PassContext
     except ImportError:
         PASSES = {}
     if name in PASSES:
         spec = PASSES[name]
-        return spec.run(source, spec.config(**config), PassContext(scratch=scratch, dataset=data)).artifact
+        ctx = PassContext(scratch=scratch, dataset=data, cpu_flags=isa_flags())
+        return spec.run(source, spec.config(**config), ctx).artifact
     return FALLBACKS[name](source, scratch, data)
 
 

@@ -10,7 +10,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from engine.errors import PassError
+from engine.errors import PassError, first_line
 
 # Keys Keras 3 writes that tf-keras layer constructors refuse.
 _KERAS3_ONLY = {"module", "registered_name", "build_config", "compile_config", "optional", "synchronized",
@@ -113,14 +113,9 @@ def to_tf_keras(model: Any, tf_keras: Any = None) -> Any:
             if weights:
                 clone.get_layer(layer.name).set_weights(weights)
     except Exception as exc:
-        raise PassError(f"the model uses a layer or option tf-keras cannot rebuild ({_first_line(exc)}); "
+        raise PassError(f"the model uses a layer or option tf-keras cannot rebuild ({first_line(exc)}); "
                         "tensorflow-model-optimization needs tf-keras, so quantize its ONNX form instead.") from exc
     return clone
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
 
 
 def translate_config(config: dict[str, Any]) -> dict[str, Any]:

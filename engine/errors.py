@@ -49,11 +49,12 @@ class ConfigError(EngineError):
     """The environment Trimline runs in is unusable: its home folder, database or queue."""
 
 
-def validation_sentence(exc: Any, owner: str = "", known: Iterable[str] = ()) -> str:
+def validation_sentence(exc: Any, owner: str = "", known: Iterable[str] = (), owner_on_values: bool = True) -> str:
     """A pydantic ``ValidationError`` as one sentence about its first problem.
 
     ``owner`` names what was being set (``pass 'fp16'``); ``known`` lists its settings, named when a key
-    is unknown. A validator's own ``ValueError`` sentence is kept as it is; so is a plain ValueError's.
+    is unknown. A validator's own ``ValueError`` sentence is kept (after ``owner:`` unless
+    ``owner_on_values`` is off); so is a plain ValueError's.
     """
     if not callable(getattr(exc, "errors", None)):
         return f"{owner}: {exc}" if owner else str(exc)
@@ -65,5 +66,5 @@ def validation_sentence(exc: Any, owner: str = "", known: Iterable[str] = ()) ->
         lead = f"{owner} has no setting {where!r}; its" if owner else f"there is no setting {where!r}; the"
         return f"{lead} settings are: {', '.join(known) or 'none'}"
     if err["type"] == "value_error" or not where:
-        return f"{owner}: {message}" if owner else message
+        return f"{owner}: {message}" if owner and owner_on_values else message
     return f"{subject}setting '{where}': {message[0].lower() + message[1:]} (got {err.get('input')!r})"

@@ -5,7 +5,6 @@ on it, and a script that checks them, so a download can be proven to work where 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -17,6 +16,7 @@ import numpy as np
 
 from engine.artifact import Artifact
 from engine.errors import InputError
+from storage.store_base import file_sha256
 
 EXPORT_FORMATS = ("onnx", "keras", "savedmodel", "tflite", "bundle", "tfserving", "triton")
 _SAME_FORMAT = {"onnx": "onnx", "keras": "keras", "savedmodel": "savedmodel", "tflite": "tflite"}
@@ -84,14 +84,6 @@ def main():
 if __name__ == "__main__":
     sys.exit(main())
 '''
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _zip_dir(folder: Path, out: Path) -> Path:
@@ -220,7 +212,7 @@ def _bundle(artifact: Artifact, manifest: dict[str, Any], name: str, stage: Path
                                                       sort_keys=False))
     (stage / "run_model.py").write_text(RUNNER)
     (stage / "README.md").write_text(_readme(manifest, model_file))
-    sums = [f"{_sha256(p)}  {p.relative_to(stage).as_posix()}" for p in sorted(stage.rglob("*")) if p.is_file()]
+    sums = [f"{file_sha256(p)}  {p.relative_to(stage).as_posix()}" for p in sorted(stage.rglob("*")) if p.is_file()]
     (stage / "SHA256SUMS").write_text("\n".join(sums) + "\n")
     return _zip_dir(stage, out_dir / f"{name}.bundle.zip")
 

@@ -83,15 +83,11 @@ def children(session: Session, model_id: int) -> list[ModelRecord]:
     return [_model(r) for r in session.scalars(select(Model).where(Model.parent_id == model_id).order_by(Model.id))]
 
 
+
+
+
 def count_models(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Model)) or 0
-
-
-def update_model_metrics(session: Session, model_id: int, metrics: dict[str, Any]) -> None:
-    row = session.get(Model, model_id)
-    if row is None:
-        raise LookupError(f"model {model_id} does not exist")
-    row.metrics = {**(row.metrics or {}), **metrics}
 
 
 def rename_model(session: Session, model_id: int, name: str) -> None:
@@ -130,10 +126,3 @@ def get_champion(session: Session, root_id: int) -> ChampionRecord | None:
     if row is None:
         return None
     return ChampionRecord(root_id=row.root_id, model_id=row.model_id, note=row.note, chosen_at=row.chosen_at)
-
-
-def set_info(session: Session, model_id: int, info: dict[str, Any]) -> None:
-    row = session.get(Model, model_id)
-    if row is None:
-        raise LookupError(f"model {model_id} does not exist")
-    row.info = info

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     password: SecretStr | None = Field(None, description="When set, the dashboard asks for it (12 characters or more).")
     allowed_hosts: str = Field("", description="Host names the dashboard answers to besides loopback, comma-separated.")
     bind_host: str = Field("", description="The address `trimline up` bound the dashboard to (set by it).")
+    serve_token: SecretStr | None = Field(None, description="The bearer token `trimline serve` requires.")
     auto_migrate: Flag = Field(True, description="Upgrade the database on first use; off: refuse when behind.")
     debug: Flag = Field(False, description="The CLI shows tracebacks of internal errors.")
     progress: Flag = Field(False, description="The CLI prints job progress even when stderr is not a terminal.")

@@ -28,7 +28,8 @@ with top_right:
                          help="Accuracy figures are shown only for evaluations on this data set.") if sets else None
 rows = ui.overview(family["id"], dataset_id)
 by_id = {r["id"]: r for r in rows}
-champion = api.get_champion(family["id"])
+record = api.get_champion(family["id"])
+champion = record.model_id if record else None
 labels = {r["id"]: tables.variant_label(r) for r in rows}
 
 if len(rows) <= SMALL_FAMILY:
@@ -74,7 +75,7 @@ st.dataframe(tables.decision_table(picked, champion), hide_index=True, key="comp
 st.caption("Pareto ✓: no other variant of the family is at once faster, smaller and (where every variant has it) "
            "more accurate. Hover a column title for what it means.")
 for r in picked:
-    if r.get("explanation") and tables.explanation_tone(r["explanation"]) == "warning":
+    if r.get("explanation") and r.get("explanation_tone") == "warning":
         st.warning(f"**#{r['id']} {r.get('pass') or 'root'}**: " + tables.explanation_markdown(r["explanation"]),
                    icon=":material/insights:")
 if len(rows) > len(picked):

@@ -16,7 +16,8 @@ if not ui.families():
 family = ui.pick_family()
 members = ui.models(family["id"])
 by_id = {m["id"]: m for m in members}
-champion = api.get_champion(family["id"])
+record = api.get_champion(family["id"])
+champion = record.model_id if record else None
 name = api.serving.family_name(family["id"])
 saved = {d["name"]: d for d in api.serving.list_deployments()}
 deployment = saved.get(name)

@@ -19,7 +19,7 @@ if not ui.families():
 
 family = ui.pick_family()
 members = ui.models(family["id"])
-record = api.get_champion_record(family["id"])
+record = api.get_champion(family["id"])
 champion = record.model_id if record else None
 model = ui.pick_model("Model", members, state_key="download_model_id", default=champion)
 if record and model["id"] == champion:

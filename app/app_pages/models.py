@@ -18,7 +18,8 @@ left, right = st.columns(2)
 with left:
     family = ui.pick_family()
 members = ui.members(family["id"])
-champion = api.get_champion(family["id"])
+record = api.get_champion(family["id"])
+champion = record.model_id if record else None
 search = st.text_input("Find variants", key="lineage_search", placeholder="name, pass, #id or tag",
                        help="Matches are ringed in red in the lineage and offered first in the picker.")
 hits = {m["id"] for m in api.family_members(family["id"], search=search)} if search.strip() else set()

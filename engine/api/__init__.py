@@ -15,13 +15,13 @@ from engine.api.common import (Submission, dataset_meta, dataset_path, get_datas
 from engine.api.imports import (MAX_UPLOAD_BYTES, image_layout_for, load_demo, save_upload, submit_dataset_import,
                                 submit_import)
 from engine.api.jobs import cancel_job, get_job, job_log, wait_job, worker_alive
-from engine.api.measuring import (benchmark_runtimes, benchmark_schema, compare, latest_benchmarks, op_class,
+from engine.api.measuring import (benchmark_runtimes, benchmark_schema, compare, latest_benchmarks,
                                   submit_ab_compare, submit_benchmark, submit_evaluate)
 from engine.api.optimizing import list_passes, recipe_for, submit_optimize, submit_recipe
 from engine.api.backups import backup, restore
 from engine.api.workers import check_target, list_workers
 from engine.api.releasing import (champion_history, champions_by_hardware, copy_export, export_path,
-                                  export_targets, get_champion, get_champion_record, set_champion, submit_export)
+                                  export_targets, get_champion, set_champion, submit_export)
 from engine.api.hygiene import (DATASET_ROLES, archive_model, collect_garbage, datasets_overview, delete_model,
                                 rename_model, set_dataset_role, storage_per_family, tag_model)
 from engine.actor import set_actor
@@ -37,9 +37,9 @@ __all__ = [
     "auto_params", "auto_view", "submit_auto",
     "MAX_UPLOAD_BYTES", "Submission", "backup", "restore", "benchmark_runtimes", "benchmark_schema", "cancel_job", "check_target", "compare",
     "copy_export", "dataset_meta", "dataset_path", "doctor", "export_path", "export_targets", "get_champion",
-    "get_champion_record", "get_dataset", "get_job", "get_model", "harden_process", "image_layout_for", "job_log",
+    "get_dataset", "get_job", "get_model", "harden_process", "image_layout_for", "job_log",
     "latest_benchmarks", "list_datasets", "list_jobs", "list_models", "list_workers", "list_passes", "load_demo", "migrate",
-    "model_path", "op_class", "ready", "recipe_for", "run_worker", "save_upload", "set_champion", "settings",
+    "model_path", "ready", "recipe_for", "run_worker", "save_upload", "set_champion", "settings",
     "show_model", "submit_ab_compare", "submit_benchmark", "submit_dataset_import", "submit_evaluate",
     "submit_export", "submit_import", "submit_optimize", "submit_recipe", "wait_job", "worker_alive",
     "champion_history", "champions_by_hardware", "config_diff", "evaluation_datasets", "families", "family_members",

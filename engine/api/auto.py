@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from engine.api.common import dataset_meta, get_model, ready
-from engine.errors import InputError
+from engine.errors import InputError, validation_sentence
 from engine.jobs import service
 from storage.records import JobRecord
 from storage.settings import get_settings
@@ -50,9 +50,7 @@ def auto_params(model_id: int, dataset_id: int | None = None, eval_dataset_id: i
                             batch=batch, threads=threads, budget_s=budget_s, target=target,
                             synthetic_calibration=synthetic_calibration, prefix=prefix or [])
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InputError(str(first["msg"]).removeprefix("Value error, ") + (
-            f" ({'.'.join(map(str, first['loc']))})" if first["type"] != "value_error" else "")) from None
+        raise InputError(validation_sentence(exc, "the search", AutoParams.model_fields, owner_on_values=False)) from None
     return params.model_dump(mode="json")
 
 

@@ -10,6 +10,7 @@ from engine import environment
 from engine.api.common import get_model, ready
 from engine.errors import InputError
 from engine.jobs import service
+from engine.jobs.contracts import DatasetImportParams, DemoParams, ImportParams
 from storage.records import JobRecord, ModelRecord
 
 MAX_UPLOAD_BYTES = 2 << 30
@@ -57,7 +58,7 @@ def submit_import(path: Path | None = None, name: str | None = None, upload: Pat
     ready()
     staged = upload or _stage_local_file(Path(path))
     name = (name or (Path(path).stem if path else "model")).strip()[:200] or "model"
-    return service.submit("import", {"upload": str(staged), "name": name})
+    return service.submit("import", ImportParams(upload=str(staged), name=name))
 
 
 def submit_dataset_import(path: Path | None = None, name: str | None = None, upload: Path | None = None,
@@ -67,8 +68,8 @@ def submit_dataset_import(path: Path | None = None, name: str | None = None, upl
     layout = image_layout_for(get_model(for_model_id)) if for_model_id is not None else None
     staged = upload or _stage_local_file(Path(path))
     name = (name or (Path(path).stem if path else "dataset")).strip()[:200] or "dataset"
-    return service.submit("dataset_import", {"upload": str(staged), "name": name, "label_column": label_column,
-                                             "image_layout": layout})
+    return service.submit("dataset_import", DatasetImportParams(upload=str(staged), name=name,
+                                                                label_column=label_column, image_layout=layout))
 
 
 def image_layout_for(model: ModelRecord) -> dict[str, Any]:
@@ -88,5 +89,5 @@ def image_layout_for(model: ModelRecord) -> dict[str, Any]:
 def load_demo() -> JobRecord:
     """Queue the demo: train a small CNN on scikit-learn's digits, import it and its test set (one job)."""
     ready()
-    return service.submit("demo", {})
+    return service.submit("demo", DemoParams())
 

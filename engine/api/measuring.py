@@ -7,6 +7,7 @@ from engine.api.common import dataset_meta, get_dataset, get_model, ready
 from engine.errors import InputError, validation_sentence
 from engine.lookup import model_or_raise
 from engine.jobs import service
+from engine.jobs.contracts import AbCompareParams, AbOptions, BenchmarkParams
 from storage import measurements
 from storage.db import session_scope
 from storage.records import JobRecord, ModelRecord
@@ -26,10 +27,10 @@ def submit_benchmark(model_id: int, config: dict[str, Any] | None = None, target
     try:
         parsed = BenchmarkConfig(**config)
     except ValidationError as exc:
-        raise InputError(validation_sentence(exc, known=BenchmarkConfig.model_fields)) from None
+        raise InputError(validation_sentence(exc, "the benchmark", BenchmarkConfig.model_fields,
+                                             owner_on_values=False)) from None
     validate_for_model(parsed, model.format, model.inputs)
-    return service.submit("benchmark", {"model_id": model.id, "config": parsed.model_dump(mode="json")},
-                          target=check_target(target))
+    return service.submit("benchmark", BenchmarkParams(model_id=model.id, config=parsed), target=check_target(target))
 
 
 def submit_ab_compare(model_a: int, model_b: int, batch: int = 1, threads: int | None = None,
@@ -47,8 +48,8 @@ def submit_ab_compare(model_a: int, model_b: int, batch: int = 1, threads: int |
             raise InputError(f"model {m.id} is a {m.format} model; the interleaved comparison times ONNX models")
     if batch < 1 or threads < 1 or time_budget_s <= 0:
         raise InputError("batch and threads must be positive integers and the time budget positive")
-    options = {"batch": batch, "threads": threads, "time_budget_s": time_budget_s}
-    return service.submit("ab_compare", {"model_id": a.id, "versus": b.id, "options": options},
+    options = AbOptions(batch=batch, threads=threads, time_budget_s=time_budget_s)
+    return service.submit("ab_compare", AbCompareParams(model_id=a.id, versus=b.id, options=options),
                           target=check_target(target))
 
 
@@ -62,7 +63,8 @@ def submit_evaluate(model_id: int, dataset_id: int, task: str | None = None) -> 
 
 
 def compare(model_ids: list[int]) -> list[dict[str, Any]]:
-    """One row per model with its latest benchmark and evaluation, and deltas to the first model."""
+    """One row per model with its latest benchmark and evaluation, ratios to the first model (``delta``),
+    and whether no other row beats it on latency, size and accuracy at once (``pareto``)."""
     ready()
     rows = []
     with session_scope() as s:
@@ -71,9 +73,13 @@ def compare(model_ids: list[int]) -> list[dict[str, Any]]:
             bench = measurements.latest_measurement(s, model.id, "benchmark")
             ev = measurements.latest_measurement(s, model.id, "evaluate")
             rows.append(_compare_row(model, bench.summary if bench else None, ev.summary if ev else None))
+    from engine.provenance import pareto
+
     base = rows[0] if rows else None
+    front = pareto(rows)
     for row in rows:
         row["delta"] = {k: _ratio(row[k], base[k]) for k in ("latency_p50_ms", "size_bytes", "accuracy")}
+        row["pareto"] = row["id"] in front
     return rows
 
 
@@ -109,13 +115,6 @@ def benchmark_runtimes(model_format: str) -> list[str]:
 
     default = DEFAULT_RUNTIME.get(model_format)
     return sorted((r for r, formats in ACCEPTS.items() if model_format in formats), key=lambda r: r != default)
-
-
-def op_class(op_type: str) -> str:
-    """``quantized``, ``qdq`` or ``float``: how the per-operator profile classes an op type."""
-    from engine.measure.profile import op_class as classify
-
-    return classify(op_type)
 
 
 def latest_benchmarks(model_ids: list[int]) -> dict[int, dict[str, Any]]:

@@ -10,6 +10,7 @@ from typing import Any
 from engine.api.common import get_model, ready
 from engine.errors import InputError
 from engine.jobs import service
+from engine.jobs.contracts import ExportParams
 from storage import artifacts, catalog, history
 from storage.db import session_scope
 from storage.records import ChampionRecord, JobRecord
@@ -50,17 +51,11 @@ def champions_by_hardware(root_id: int) -> dict[int | None, dict[str, Any]]:
         return history.champions_by_hardware(s, int(root_id))
 
 
-def get_champion_record(root_id: int) -> ChampionRecord | None:
+def get_champion(root_id: int) -> ChampionRecord | None:
     """The family's champion (``model_id``, ``note``, ``chosen_at``), or None when none was chosen."""
     ready()
     with session_scope() as s:
         return catalog.get_champion(s, int(root_id))
-
-
-def get_champion(root_id: int) -> int | None:
-    """The id of the family's champion, or None."""
-    record = get_champion_record(root_id)
-    return record.model_id if record else None
 
 
 def submit_export(model_id: int, target: str) -> JobRecord:
@@ -68,7 +63,7 @@ def submit_export(model_id: int, target: str) -> JobRecord:
 
     model = get_model(model_id)
     check_export_request(model.format, target, model.id)
-    return service.submit("export", {"model_id": model.id, "format": target})
+    return service.submit("export", ExportParams(model_id=model.id, format=target))
 
 
 def export_targets(model_format: str) -> list[str]:

@@ -70,7 +70,7 @@ def _row(m: dict[str, Any], bench: Any, ev: Any, hardware: dict[int, dict[str, A
          dataset: dict[str, Any] | None) -> dict[str, Any]:
     row = {**m, "latency_p50_ms": None, "latency_ci95": None, "latency_p99_ms": None, "throughput_per_s": None,
            "peak_rss_mb": None, "setting": None, "hardware_id": None, "latency_provenance": None, "versions": None,
-           "noise": [], "explanation": [], "benchmarked_at": None, "accuracy": None, "accuracy_provenance": None,
+           "noise": [], "explanation": [], "explanation_tone": "info", "benchmarked_at": None, "accuracy": None, "accuracy_provenance": None,
            "evaluated_at": None, "eval_samples": None, "agreement": None, "data_warning": None}
     if bench is not None:
         ci = [bench["ci_low"], bench["ci_high"]] if bench["ci_low"] is not None else None
@@ -87,6 +87,7 @@ def _row(m: dict[str, Any], bench: Any, ev: Any, hardware: dict[int, dict[str, A
                    hardware_id=bench["hardware_id"], latency_provenance=provenance.latency_text(summary, bench["runtime"], hw),
                    versions=hw["_versions"] if hw else provenance.versions_text(hw), noise=provenance.noise(summary),
                    explanation=[str(x) for x in bench["explanations"] or []],
+                   explanation_tone=bench.get("explanation_tone") or "info",
                    benchmarked_at=bench["created_at"].isoformat(timespec="seconds") + "Z")
     if ev is not None:
         when = ev["created_at"].isoformat(timespec="seconds") + "Z"

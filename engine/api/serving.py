@@ -2,7 +2,6 @@
 foreground or as a managed process, reading its metrics, trying it, and load tests stored as measurements."""
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
@@ -153,12 +152,20 @@ def configure(name: str, settings: dict[str, Any] | None = None, policy: str | N
     return _update(name, change)
 
 
+def _env_token() -> str | None:
+    """TRIMLINE_SERVE_TOKEN, from the settings."""
+    from engine import environment
+
+    token = environment.settings().serve_token
+    return token.get_secret_value() if token else None
+
+
 def check_bind(host: str, port: int, token: str | None = None) -> None:
     """Refuse before anything is saved: a host beyond loopback without a token, or a port in use."""
     from engine.serving.common import ServerOptions
     from engine.serving.server import check_bind as check
 
-    check(ServerOptions(host=host, port=port, token=token or os.environ.get("TRIMLINE_SERVE_TOKEN") or None))
+    check(ServerOptions(host=host, port=port, token=token or _env_token()))
 
 
 def serve(names: list[str], host: str = "127.0.0.1", port: int = 8600, token: str | None = None) -> None:
@@ -169,7 +176,7 @@ def serve(names: list[str], host: str = "127.0.0.1", port: int = 8600, token: st
 
     ready()
     loaded = [deployments.load(n) for n in names]
-    options = ServerOptions(host=host, port=port, token=token or os.environ.get("TRIMLINE_SERVE_TOKEN") or None)
+    options = ServerOptions(host=host, port=port, token=token or _env_token())
     serve_forever(loaded, options, deployments.artifact_for, deployments.load)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.artifact import Artifact
-from engine.errors import EngineError, FormatError
+from engine.errors import EngineError, FormatError, first_line
 
 
 def inspect_model(artifact: Artifact) -> dict[str, Any]:
@@ -32,7 +32,7 @@ def inspect_model(artifact: Artifact) -> dict[str, Any]:
         raise
     except Exception as exc:  # a library failure on a checked file still means "cannot read it"
         raise FormatError(f"the {artifact.format} model could not be inspected: "
-                          f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__}") from exc
+                          f"{first_line(exc)}") from exc
     raise FormatError(f"unknown model format '{artifact.format}'")
 
 

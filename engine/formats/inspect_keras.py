@@ -5,6 +5,8 @@ sample): faster than converting to ONNX just to count, and it works for models t
 """
 from __future__ import annotations
 
+from collections import Counter
+
 from math import prod
 from typing import Any
 
@@ -130,11 +132,9 @@ def _producer(tensor: Any) -> str | None:
 def inspect_keras_model(model: Any, keras_version: str | None, framework: str) -> dict[str, Any]:
     """The ``inspect_model`` dict for a loaded Keras model (``framework``: 'keras' or 'tf_keras')."""
     layers = _walk(model)
-    histogram: dict[str, int] = {}
+    histogram = Counter(type(layer).__name__ for layer in layers)
     total, unknown = 0, []
     for layer in layers:
-        kind = type(layer).__name__
-        histogram[kind] = histogram.get(kind, 0) + 1
         macs = layer_macs(layer)
         if macs is None:
             unknown.append(layer.name)
@@ -150,7 +150,7 @@ def inspect_keras_model(model: Any, keras_version: str | None, framework: str) -
         "params": int(model.count_params()),
         "flops": 2 * total if (total or not unknown) else None,
         "info": {
-            "op_histogram": histogram,
+            "op_histogram": dict(histogram),
             "producer": f"{framework} {keras_version}" if keras_version else framework,
             "keras_version": keras_version,
             "framework_versions": {framework: getattr(module, "__version__", None)},

@@ -7,6 +7,8 @@ whose releases lag new onnx versions.
 """
 from __future__ import annotations
 
+from collections import Counter
+
 from pathlib import Path
 from typing import Any
 
@@ -142,11 +144,10 @@ def inspect_onnx(path: Path) -> dict[str, Any]:
         return [{"name": v.name, "shape": _dims(v.type), "dtype": _dtype(v.type.tensor_type.elem_type)}
                 for v in values if v.name not in initializers]
 
-    histogram: dict[str, int] = {}
+    histogram = Counter(node.op_type for node in graph.node)
     per_op: dict[str, int] = {}
     total, unknown = 0, 0
     for node in graph.node:
-        histogram[node.op_type] = histogram.get(node.op_type, 0) + 1
         macs = _node_macs(node, shapes)
         if macs is None:
             unknown += 1
@@ -163,7 +164,7 @@ def inspect_onnx(path: Path) -> dict[str, Any]:
         "params": int(params),
         "flops": 2 * total if (total or not unknown) else None,
         "info": {
-            "op_histogram": histogram,
+            "op_histogram": dict(histogram),
             "opset": opsets.get("ai.onnx"),
             "opsets": opsets,
             "producer": " ".join(p for p in (model.producer_name, model.producer_version) if p) or None,

@@ -6,6 +6,8 @@ into one flat graph whose Conv/MatMul nodes are counted.
 """
 from __future__ import annotations
 
+from collections import Counter
+
 from math import prod
 from pathlib import Path
 from typing import Any
@@ -60,11 +62,9 @@ def _graph_macs(folder: Path) -> tuple[int | None, dict[str, int], int | None]:
     unique = {id(v): v for v in serving.variables}
     params = sum(int(prod(v.shape)) for v in unique.values()) if unique else None
     graph = convert_variables_to_constants_v2(serving).graph
-    histogram: dict[str, int] = {}
-    total = 0
-    for op in graph.get_operations():
-        histogram[op.type] = histogram.get(op.type, 0) + 1
-        total += _op_macs(op)
+    operations = graph.get_operations()
+    histogram = Counter(op.type for op in operations)
+    total = sum(_op_macs(op) for op in operations)
     for name in ("Placeholder", "Const", "Identity", "NoOp"):
         histogram.pop(name, None)
     return total, histogram, params
@@ -109,7 +109,7 @@ def inspect_savedmodel(folder: Path) -> dict[str, Any]:
         "params": captured if captured is not None else _params(folder),
         "flops": 2 * macs if macs is not None else None,
         "info": {
-            "op_histogram": histogram,
+            "op_histogram": dict(histogram),
             "producer": f"tensorflow {versions['tensorflow']}" if versions["tensorflow"] else "tensorflow",
             "framework_versions": versions,
             "signatures": facts["signatures"],

@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from engine.errors import FormatError
+from engine.errors import FormatError, first_line
 from engine.formats.h5safe import check_h5, is_hdf5, read_h5_model_config
 from engine.formats.keras_allowlist import check_keras_config
 from engine.formats.zipsafe import ZipLimits, check_archive
@@ -81,7 +81,7 @@ def load_keras(path: Path) -> Any:
     try:
         return keras.models.load_model(str(path), compile=False, safe_mode=True)
     except Exception as exc:
-        raise FormatError(f"Keras could not load the model: {_first_line(exc)}") from exc
+        raise FormatError(f"Keras could not load the model: {first_line(exc, limit=300).rstrip('.')}") from exc
 
 
 def load_tf_keras_h5(path: Path, *, checked: bool = False) -> Any:
@@ -93,9 +93,4 @@ def load_tf_keras_h5(path: Path, *, checked: bool = False) -> Any:
     try:
         return tf_keras.models.load_model(str(path), compile=False)
     except Exception as exc:
-        raise FormatError(f"tf-keras could not load the model: {_first_line(exc)}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__).rstrip(".")[:300]
+        raise FormatError(f"tf-keras could not load the model: {first_line(exc, limit=300).rstrip('.')}") from exc

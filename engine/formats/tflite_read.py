@@ -5,6 +5,8 @@ Python errors, so inspection and the upload check use them and never build an in
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import importlib.util
 from functools import lru_cache
 from pathlib import Path
@@ -120,12 +122,12 @@ def _read(buf: bytearray) -> dict[str, Any]:
     check_tflite_operators(facts, used_in)  # every code in the table, whichever subgraph uses it
     codes = [name for name, _ in facts]
     graph = model.Subgraphs(0)
-    histogram: dict[str, int] = {}
+    histogram: Counter[str] = Counter()
     macs = 0
     for j in range(_checked_len(graph.OperatorsLength(), limit)):
         op = graph.Operators(j)
         name = codes[op.OpcodeIndex()]
-        histogram[name] = histogram.get(name, 0) + 1
+        histogram[name] += 1
         ins = [int(i) for i in op.InputsAsNumpy()] if op.InputsLength() else []
         outs = [int(i) for i in op.OutputsAsNumpy()] if op.OutputsLength() else []
         macs += _macs(name, graph, ins, outs)
@@ -142,6 +144,6 @@ def _read(buf: bytearray) -> dict[str, Any]:
     outputs = _io(graph, graph.OutputsAsNumpy() if graph.OutputsLength() else [])
     description = model.Description()
     return {"inputs": inputs, "outputs": outputs, "params": params, "flops": 2 * macs,
-            "op_histogram": histogram, "version": model.Version(),
+            "op_histogram": dict(histogram), "version": model.Version(),
             "producer": description.decode("utf-8", "replace") if description else None,
             "n_nodes": sum(histogram.values()), "n_subgraphs": model.SubgraphsLength()}

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 
 from engine.artifact import Artifact
-from engine.errors import FormatError, UnsafeFileError
+from engine.errors import FormatError, UnsafeFileError, first_line
 from engine.formats.h5safe import is_hdf5
 from engine.formats.zipsafe import ZipLimits, check_archive, is_zip, open_zip, safe_extract
 
@@ -98,8 +98,7 @@ def _onnx_checker(model_file: Path) -> None:
     try:
         onnx.checker.check_model(str(model_file))
     except (onnx.checker.ValidationError, ValueError, RuntimeError) as exc:
-        detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise FormatError(f"the ONNX model is not valid ({detail}); export it again") from exc
+        raise FormatError(f"the ONNX model is not valid ({first_line(exc)}); export it again") from exc
 
 
 def _prepare_zip(src: Path, workdir: Path) -> Artifact:

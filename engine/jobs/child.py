@@ -1,8 +1,10 @@
 """The job's child process: ``python -m engine.jobs.child SCRATCH``.
 
 Before anything else it walls itself in as ``sandbox.json`` (written by the runner) says: Landlock
-file rules and a seccomp filter (``engine.jobs.sandbox``). Then it reads ``spec.json``, runs the job
-kind's ``execute()`` and writes ``result.json`` (or ``error.json`` with one sentence). It never touches the database: the parent commits outputs, so a
+file rules and a seccomp filter (``engine.jobs.sandbox``). Then it reads ``spec.json`` (the job's params
+and the stored paths the worker resolved), runs the job kind's ``execute()`` and writes ``result.json`` in
+the kind's output contract (or ``error.json`` with one sentence). It never touches the database: the
+parent commits outputs, so a
 crash here can lose nothing that was stored. Progress goes to ``progress.json`` (atomic rename).
 """
 from __future__ import annotations
@@ -61,8 +63,10 @@ def main(scratch: Path) -> int:
 
     ctx = ChildContext(scratch=scratch, work=scratch / "work", progress=progress, log=log)
     ctx.work.mkdir(exist_ok=True)
+    kind = KINDS[spec["kind"]]
     try:
-        result = KINDS[spec["kind"]].execute(spec, ctx)
+        kind.params.model_validate(spec["params"])  # the spec follows the kind's contract
+        result = kind.output.model_validate(kind.execute(spec, ctx)).model_dump(mode="json")
     except EngineError as exc:
         log.info("failed: %s", exc, exc_info=exc.__cause__ is not None)
         _write_json(scratch / "error.json", {"error": str(exc)})

@@ -215,12 +215,13 @@ def run_job(job_id: int, worker: str | None = None) -> JobRecord:
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.log_dir / f"job-{job.id}.log"
     try:
+        params = kind.params_of(job)
         with session_scope() as s:
-            spec = kind.prepare(s, job)
-        spec.update(job_id=job.id, kind=job.kind)
+            spec = kind.prepare(s, job, params)
+        spec.update(job_id=job.id, kind=job.kind, params=params.model_dump(mode="json", by_alias=True))
         (scratch / "spec.json").write_text(json.dumps(spec, default=str))
         outcome = _run_child(job, kind.exclusive, scratch, log_path, worker, settings, input_paths(spec, settings))
-        _record(job, lambda s: _finish(s, job, worker, outcome, scratch, kind))
+        _record(job, lambda s: _finish(s, job, worker, outcome, scratch, kind, params))
     except (EngineError, StoreError) as exc:  # StoreError: the outputs could not be published; no row was kept
         _record(job, lambda s: jobstore.finish(s, job.id, worker, "failed", error=str(exc)))
     except KeyboardInterrupt:  # Ctrl-C on a CLI running the job itself: nothing of it stays behind
@@ -295,20 +296,23 @@ def _run_child(job: JobRecord, exclusive: bool, scratch: Path, log_path: Path, w
                 raise
 
 
-def _finish(session, job: JobRecord, worker: str, outcome: _Outcome, scratch: Path, kind) -> None:  # noqa: ANN001
+def _finish(session, job: JobRecord, worker: str, outcome: _Outcome, scratch: Path, kind, params) -> None:  # noqa: ANN001
     if outcome.status == "requeue":
         jobstore.release(session, job.id, worker, outcome.error or "")
         return
     if outcome.status != "exited":
         live = scratch / "live.json"
-        result = kind.partial(session, job, json.loads(live.read_text()), scratch) \
-            if kind.partial is not None and live.exists() else None
+        result = None
+        if kind.partial is not None and live.exists():
+            output = kind.output.model_validate_json(live.read_text())
+            result = kind.result.model_validate(kind.partial(session, job, params, output, scratch)).model_dump(mode="json")
         jobstore.finish(session, job.id, worker, outcome.status, error=outcome.error, result=result)
         return
     result_file, error_file = scratch / "result.json", scratch / "error.json"
     if result_file.exists():
-        result = kind.commit(session, job, json.loads(result_file.read_text()), scratch)
-        jobstore.finish(session, job.id, worker, "succeeded", result=result)
+        output = kind.output.model_validate_json(result_file.read_text())
+        result = kind.result.model_validate(kind.commit(session, job, params, output, scratch))
+        jobstore.finish(session, job.id, worker, "succeeded", result=result.model_dump(mode="json"))
     elif error_file.exists():
         jobstore.finish(session, job.id, worker, "failed", error=json.loads(error_file.read_text())["error"])
     elif outcome.code < 0:

@@ -6,8 +6,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from pydantic import BaseModel, ValidationError
+
 from engine.actor import current_actor
-from engine.errors import JobFailedError
+from engine.errors import InputError, JobFailedError, validation_sentence
 from engine.jobs import queue
 from engine.jobs.uploads import discard_upload
 from engine.lookup import job_or_raise
@@ -23,12 +25,27 @@ DEFAULT_TIMEOUTS = {"import": 900, "dataset_import": 900, "optimize": 3600, "rec
                     "auto": 7200}
 
 
-def submit(kind: str, params: dict[str, Any], timeout_s: float | None = None, target: str | None = None) -> JobRecord:
+def submit(kind: str, params: BaseModel | dict[str, Any], timeout_s: float | None = None,
+           target: str | None = None) -> JobRecord:
     """Write a queued job row, then wake a worker. ``target``: only a worker with that label, host or
-    fingerprint may run it."""
+    fingerprint may run it.
+
+    ``params`` follow the kind's contract (``engine.jobs.contracts``); a dict is validated against it here,
+    once. Raises InputError naming the first problem."""
+    from engine.jobs.kinds import KINDS
+
+    if kind not in KINDS:
+        raise InputError(f"unknown job kind '{kind}'; known kinds: {', '.join(sorted(KINDS))}")
+    model = KINDS[kind].params
+    if not isinstance(params, model):
+        try:
+            params = model.model_validate(params)
+        except ValidationError as exc:
+            raise InputError(validation_sentence(exc, f"the {kind} job")) from None
     timeout = timeout_s or min(DEFAULT_TIMEOUTS.get(kind, 3600), get_settings().job_timeout_s)
     with session_scope() as s:
-        job = jobstore.create_job(s, kind, params, timeout_s=timeout, target=target, submitted_by=current_actor())
+        job = jobstore.create_job(s, kind, params.model_dump(mode="json", by_alias=True), timeout_s=timeout,
+                                  target=target, submitted_by=current_actor())
     try:
         queue.enqueue(job.id)
     except Exception as exc:  # the row is the truth; a worker sweep or the CLI will still run it

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.errors import InputError
 from engine.measure.hardware import usable_cores
@@ -86,20 +86,6 @@ class BenchmarkConfig(BaseModel):
         if self.min_runs > self.max_runs:
             raise ValueError(f"min_runs ({self.min_runs}) cannot exceed max_runs ({self.max_runs})")
         return self
-
-    @classmethod
-    def parse(cls, data: dict[str, Any]) -> "BenchmarkConfig":
-        """Validate ``data``; raises InputError carrying the first problem's sentence."""
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            message = first["msg"].removeprefix("Value error, ")
-            if first["type"] == "extra_forbidden":
-                raise InputError(f"unknown benchmark option {where!r}; known options: "
-                                 f"{', '.join(cls.model_fields)}") from exc
-            raise InputError(message if first["type"] == "value_error" else f"{where}: {message}") from exc
 
 
 def validate_for_model(config: BenchmarkConfig, fmt: str, inputs: list[dict[str, Any]]) -> str:

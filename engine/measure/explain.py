@@ -87,6 +87,16 @@ def _profile_sentences(info: dict, profile: dict | None) -> list[str]:
     return out
 
 
+def tone(parent: dict[str, Any], child: dict[str, Any], identical: bool = False) -> str:
+    """``warning`` when ``child`` is slower than ``parent`` beyond the noise (what ``explain`` then goes on
+    to account for), else ``info``: how a page shows the explanation."""
+    pair = None if identical else _pair(parent, child)
+    if pair is None:
+        return "info"
+    ratio, beyond, _ = _ratio(parent, child, *pair)
+    return "warning" if ratio > 1 and beyond else "info"
+
+
 def explain(parent: dict[str, Any], child: dict[str, Any], hardware: dict[str, Any],
             child_graph_info: dict[str, Any] | None = None, identical: bool = False) -> list[str]:
     """Why ``child`` (a benchmark result) is slower or faster than ``parent``; empty if no cell matches.

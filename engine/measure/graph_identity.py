@@ -6,16 +6,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file, or of a folder's files in name order."""
-    path = Path(path)
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    h = hashlib.sha256()
-    for p in files:
-        with p.open("rb") as fh:
-            h.update(hashlib.file_digest(fh, "sha256").digest())
-    return h.hexdigest()
+from storage.store_base import sha256_of
 
 
 def graph_digest(onnx_file: Path) -> str:
@@ -46,7 +37,7 @@ def graph_digest(onnx_file: Path) -> str:
 
 def same_computation(a: Path, a_format: str, b: Path, b_format: str) -> bool:
     """True when ``a`` and ``b`` are byte-identical, or ONNX graphs identical but for names."""
-    if file_digest(a) == file_digest(b):
+    if sha256_of(Path(a)) == sha256_of(Path(b)):
         return True
     if a_format != "onnx" or b_format != "onnx":
         return False

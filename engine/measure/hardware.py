@@ -52,6 +52,11 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def isa_flags() -> dict[str, bool]:
+    """The ISA flags that decide kernel choice (AVX2, AVX-512 VNNI, AMX...), each present or not."""
+    return {flag: flag in _cpuinfo()[1] for flag in FLAGS}
+
+
 def fingerprint() -> dict[str, Any]:
     """CPU model, logical/physical cores, the ISA flags that decide kernel choice, memory, OS, versions."""
     name, flags = _cpuinfo()
@@ -93,8 +98,9 @@ def _blas_info() -> list[dict[str, Any]]:
 def _cache_path(cache_path: Path | None) -> Path:
     if cache_path is not None:
         return Path(cache_path)
-    home = Path(os.environ.get("TRIMLINE_HOME", Path.home() / ".trimline"))
-    return home / "hardware" / "peak_gflops.json"
+    from storage.settings import get_settings
+
+    return get_settings().home / "hardware" / "peak_gflops.json"
 
 
 def peak_gflops(seconds: float = 1.0, cache_path: Path | None = None, refresh: bool = False) -> dict[str, Any]:

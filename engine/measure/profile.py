@@ -101,8 +101,8 @@ def profile_onnx(model_path: Path, feeds: dict[str, np.ndarray], threads: int = 
         "kernel_ms_per_run": total / n_runs,
         "top_ops": [{"node": n, "op_type": op_of[n], "ms_per_run": ms / n_runs, "share": ms / total}
                     for n, ms in ranked],
-        "op_types": sorted(({"op_type": t, "ms_per_run": v[0] / n_runs, "share": v[0] / total, "nodes": v[1]}
-                            for t, v in by_type.items()), key=lambda r: -r["share"]),
+        "op_types": sorted(({"op_type": t, "class": op_class(t), "ms_per_run": v[0] / n_runs, "share": v[0] / total,
+                             "nodes": v[1]} for t, v in by_type.items()), key=lambda r: -r["share"]),
         "quantized_share": by_class["quantized"] / total, "qdq_share": by_class["qdq"] / total,
         "float_share": by_class["float"] / total,
         "float_compute_share": sum(ms for n, ms in per_node.items() if op_of[n] in FLOAT_COMPUTE) / total,

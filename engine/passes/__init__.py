@@ -63,26 +63,33 @@ def validate_request(pass_name: str, raw_config: dict[str, Any], source_format: 
     if pass_name not in PASSES:
         raise InputError(f"unknown pass '{pass_name}'; known passes: {', '.join(sorted(PASSES))}")
     spec = PASSES[pass_name]
-    if source_format not in spec.accepts:
-        raise InputError(f"pass '{pass_name}' accepts {' or '.join(spec.accepts)} models, not {source_format}")
+    _check_format(spec, source_format)
     try:
         config = parse_config(spec, raw_config)
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    needs = required_data(spec, config)
-    if needs != "nothing" and dataset is None:
-        what = "labelled data set (x and y)" if needs == "labels" else "data set"
-        raise InputError(f"pass '{pass_name}' needs a {what}; pass one with --dataset")
-    if needs == "labels" and not dataset.get("has_labels"):
-        raise InputError(f"pass '{pass_name}' fine-tunes the model and needs labels; the data set has no y")
+    _check_data(spec, config, dataset)
     return config
 
 
-def required_data(spec: PassSpec, config: PassConfig) -> str:
-    """What a configured pass needs: tflite needs data only for int8."""
-    if spec.name == "tflite":
-        return "data" if getattr(config, "quantization", "none") == "int8" else "nothing"
-    return spec.needs
+def check_request(spec: PassSpec, config: PassConfig, source_format: str, dataset: dict[str, Any] | None) -> None:
+    """``validate_request`` for a config already typed (a recipe's steps): format and data needs."""
+    _check_format(spec, source_format)
+    _check_data(spec, config, dataset)
+
+
+def _check_format(spec: PassSpec, source_format: str) -> None:
+    if source_format not in spec.accepts:
+        raise InputError(f"pass '{spec.name}' accepts {' or '.join(spec.accepts)} models, not {source_format}")
+
+
+def _check_data(spec: PassSpec, config: PassConfig, dataset: dict[str, Any] | None) -> None:
+    needs = spec.needs_for(config)
+    if needs != "nothing" and dataset is None:
+        what = "labelled data set (x and y)" if needs == "labels" else "data set"
+        raise InputError(f"pass '{spec.name}' needs a {what}; pass one with --dataset")
+    if needs == "labels" and not dataset.get("has_labels"):
+        raise InputError(f"pass '{spec.name}' fine-tunes the model and needs labels; the data set has no y")
 
 
 def _load() -> None:

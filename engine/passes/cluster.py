@@ -24,7 +24,7 @@ class Config(PassConfig):
 
 def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     from engine.bridge import keras3_to_tf_keras
-    from engine.passes import _finetune as ft
+    from engine.passes import finetune as ft
 
     x, y = ft.labelled_data(ctx, "cluster")
     import numpy as np

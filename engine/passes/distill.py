@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from engine.artifact import Artifact
-from engine.errors import InputError
+from engine.errors import InputError, first_line
 from engine.passes.base import PassConfig, PassContext, PassResult, PassSpec
 
 _WIDTH_KEYS = {"Conv1D": "filters", "Conv2D": "filters", "Conv3D": "filters", "SeparableConv2D": "filters",
@@ -44,7 +44,7 @@ class Config(PassConfig):
 
 def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     from engine.bridge import load_keras_any
-    from engine.passes import _finetune as ft
+    from engine.passes import finetune as ft
 
     if ctx.dataset is None:
         raise InputError("distillation needs a data set to train the student on; pass one with --dataset.")
@@ -92,7 +92,7 @@ def _student(teacher: Any, config: Config, ctx: PassContext) -> Any:
         return cls.from_config(model_config)
     except Exception as exc:
         raise InputError(f"the teacher cannot be shrunk by width_factor {factor} (a layer depends on the "
-                         f"original widths: {str(exc).splitlines()[0]}); upload a student model instead.") from exc
+                         f"original widths: {first_line(exc)}); upload a student model instead.") from exc
 
 
 def shrink_config(config: dict[str, Any], factor: float) -> dict[str, Any]:

@@ -10,7 +10,8 @@ import re
 from pydantic import Field
 
 from engine.artifact import Artifact
-from engine.errors import PassError
+from engine.errors import PassError, first_line
+from engine.passes import tolerances
 from engine.passes.base import PassConfig, PassContext, PassResult, PassSpec
 
 # A quantized graph's float parts are scales and (de)quantization boundaries that must stay float32;
@@ -102,9 +103,7 @@ def _check_runs(path) -> tuple[str | None, str] | None:  # noqa: ANN001
         first = (signature[0]["shape"] or [1])[0] if signature else 1
         session.run(None, make_feeds(signature, first if isinstance(first, int) and first > 0 else 1, {}))
     except Exception as exc:
-        text = str(exc).strip() or type(exc).__name__
-        gist = text.splitlines()[0].split("failed:")[-1].strip()
-        return node_in_error(text), gist
+        return node_in_error(str(exc)), first_line(exc, limit=10_000).split("failed:")[-1].strip()
     return None
 
 
@@ -121,4 +120,5 @@ PASS = PassSpec(
     run=run,
     kind="conversion",
     needs="nothing",
+    tolerance=tolerances.FLOAT16,
 )

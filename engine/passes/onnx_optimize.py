@@ -15,9 +15,7 @@ from pydantic import Field, field_validator
 from engine.artifact import Artifact
 from engine.errors import PassError
 from engine.passes.base import PassConfig, PassContext, PassResult, PassSpec
-
-UPGRADE_BELOW = 13
-
+from engine.passes.onnx_opset import UPGRADE_BELOW, model_opset, modernize
 
 class Config(PassConfig):
     level: Literal["basic", "extended", "all"] = Field(
@@ -40,10 +38,6 @@ class Config(PassConfig):
             raise ValueError(f"unknown onnxoptimizer pass {', '.join(map(repr, unknown))}; available: "
                              f"{', '.join(sorted(available))}")
         return value
-
-
-def model_opset(model) -> int:
-    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
 def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
@@ -85,35 +79,6 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
         "opset_before": before_opset, "opset_after": model_opset(result),
         "nodes_before": before_nodes, "nodes_after": len(result.graph.node),
     })
-
-
-def modernize(model, target_opset: int = 17):  # noqa: ANN001, ANN201
-    """Upgrade a legacy model (opset below 13) and drop weights listed as graph inputs; other models pass
-    through unchanged. Quantization tools need this too: they mis-handle IR-3 weight inputs."""
-    import onnx
-
-    opset = model_opset(model)
-    if opset < UPGRADE_BELOW:
-        try:
-            model = onnx.version_converter.convert_version(model, target_opset)
-        except Exception as exc:
-            raise PassError(f"could not upgrade the model from opset {opset} to {target_opset}; "
-                            f"try a lower target_opset ({exc}).") from exc
-        # the converter keeps the old IR version (3), which opset 13+ does not allow
-        model.ir_version = max(model.ir_version, onnx.helper.find_min_ir_version_for(list(model.opset_import)))
-    _drop_initializer_inputs(model)
-    return model
-
-
-def _drop_initializer_inputs(model) -> None:
-    """Old models (IR < 4) list every weight as a graph input too; once constant folding removes a weight,
-    its input would dangle as a required input. IR 4+ lets weights be initializers only."""
-    if model.ir_version < 4:
-        return
-    weights = {t.name for t in model.graph.initializer}
-    kept = [i for i in model.graph.input if i.name not in weights]
-    del model.graph.input[:]
-    model.graph.input.extend(kept)
 
 
 PASS = PassSpec(

@@ -8,6 +8,8 @@ measure with ``trimline benchmark``.
 """
 from __future__ import annotations
 
+from collections import Counter
+
 from typing import Literal
 
 from pydantic import Field
@@ -15,7 +17,7 @@ from pydantic import Field
 from engine.artifact import Artifact
 from engine.errors import PassError
 from engine.passes.base import PassConfig, PassContext, PassResult, PassSpec
-from engine.passes._quant_prep import discard_staging, prepare_for_quantization
+from engine.passes.quant_prep import discard_staging, prepare_for_quantization
 
 
 class Config(PassConfig):
@@ -54,9 +56,7 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
         hint = " try weight_type=uint8" if config.weight_type == "int8" else ""
         raise PassError(f"the quantized model does not run on this onnxruntime ({exc});{hint}.") from exc
     model = onnx.load(str(out), load_external_data=False)
-    counts: dict[str, int] = {}
-    for node in model.graph.node:
-        counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    counts = dict(Counter(node.op_type for node in model.graph.node))
     quantized = sum(v for k, v in counts.items() if k in ("MatMulInteger", "ConvInteger", "DynamicQuantizeLinear"))
     ctx.progress(1.0, "quantized")
     return PassResult(Artifact(out, "onnx"), {"op_counts": counts, "quantized_nodes": quantized})

@@ -16,9 +16,9 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from engine.artifact import Artifact
-from engine.errors import InputError, PassError
+from engine.errors import InputError, PassError, first_line
 from engine.passes.base import PassConfig, PassContext, PassResult, PassSpec
-from engine.passes._quant_prep import discard_staging, prepare_for_quantization
+from engine.passes.quant_prep import discard_staging, prepare_for_quantization
 
 
 class Config(PassConfig):
@@ -83,7 +83,7 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     reader = _Reader(inputs, ctx.dataset.x, config.samples)
     out = ctx.scratch / "model.onnx"
     qtype = {"uint8": QuantType.QUInt8, "int8": QuantType.QInt8}
-    weight_type = resolve_weight_type(config)
+    weight_type = resolve_weight_type(config, ctx.cpu_flags)
     model = onnx.load(src, load_external_data=False)
     ops = sorted({n.op_type for n in model.graph.node} - set(config.exclude_ops))
     ctx.progress(0.2, f"calibrating on {config.samples} samples ({config.calibration})")
@@ -98,7 +98,7 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
                                           "percentile": CalibrationMethod.Percentile}[config.calibration])
     except Exception as exc:
         raise PassError(f"onnxruntime could not quantize this model statically; check the data set matches "
-                        f"the model's inputs ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}).") from exc
+                        f"the model's inputs ({first_line(exc)}).") from exc
     discard_staging(ctx)
     ctx.progress(0.9, "checking the quantized model loads")
     try:
@@ -151,15 +151,13 @@ def refuse_runtime_fused(source: Artifact) -> None:
                          "serving (benchmark --opt-level all)")
 
 
-def resolve_weight_type(config: Config) -> str:
-    """``auto``: int8 where the CPU has VNNI/AMX integer dot products (or activations are int8), else uint8."""
+def resolve_weight_type(config: Config, flags: dict[str, bool]) -> str:
+    """``auto``: int8 where the CPU (its ISA ``flags``) has VNNI/AMX integer dot products, or activations
+    are int8; else uint8."""
     if config.weight_type != "auto":
         return config.weight_type
     if config.activation_type == "int8":
         return "int8"
-    from engine.measure.hardware import fingerprint
-
-    flags = fingerprint()["flags"]
     return "int8" if any(flags.get(f) for f in ("avx512_vnni", "avx_vnni", "amx_int8")) else "uint8"
 
 

@@ -8,10 +8,12 @@ itself to check that form and reports its Q/DQ node counts (``onnx_qdq``).
 """
 from __future__ import annotations
 
+from collections import Counter
+
 from pydantic import Field
 
 from engine.artifact import Artifact
-from engine.errors import PassError
+from engine.errors import PassError, first_line
 from engine.passes.base import PassConfig, PassContext, PassResult, PassSpec
 
 
@@ -23,7 +25,7 @@ class Config(PassConfig):
 
 def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     from engine.bridge import keras3_to_tf_keras
-    from engine.passes import _finetune as ft
+    from engine.passes import finetune as ft
 
     x, y = ft.labelled_data(ctx, "qat")
     import tensorflow_model_optimization as tfmot
@@ -34,7 +36,7 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     try:
         qat = tfmot.quantization.keras.quantize_model(model)
     except Exception as exc:
-        raise PassError(f"tfmot cannot quantize every layer of this model ({str(exc).splitlines()[0]}); "
+        raise PassError(f"tfmot cannot quantize every layer of this model ({first_line(exc)}); "
                         "use ort-quantize-static on its ONNX form instead.") from exc
     qat.compile(optimizer=tf_keras.optimizers.Adam(config.learning_rate), loss=ft.loss_for(qat, y, tf_keras))
     qat.fit(ft.as_model_input(qat, x), y, batch_size=config.batch_size, epochs=config.epochs, verbose=0,
@@ -57,8 +59,8 @@ def _qdq_counts(path, ctx: PassContext) -> dict[str, int]:
         result = to_onnx(Artifact(path, "keras"), OnnxConfig(opset=17), PassContext(folder, log=ctx.log))
         import onnx
 
-        ops = [n.op_type for n in onnx.load(str(result.artifact.path)).graph.node]
-        return {op: ops.count(op) for op in ("QuantizeLinear", "DequantizeLinear")}
+        ops = Counter(n.op_type for n in onnx.load(str(result.artifact.path)).graph.node)
+        return {op: ops[op] for op in ("QuantizeLinear", "DequantizeLinear")}
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -7,14 +7,16 @@ Keras 3 ``Normalization`` layer's mean, in EfficientNet — behind as extra grap
 """
 from __future__ import annotations
 
-from pathlib import Path
+from collections import Counter
 from typing import Any
 
 from pydantic import Field
 
 from engine.artifact import Artifact
-from engine.errors import PassError
+from engine.errors import PassError, first_line
+from engine.passes import tolerances
 from engine.passes.base import PassConfig, PassContext, PassResult, PassSpec
+from engine.passes.tf_tracing import clean_name, keras_function, savedmodel_function
 
 
 class Config(PassConfig):
@@ -28,73 +30,29 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
 
     ctx.progress(0.05, "loading the model")
     if source.format == "savedmodel":
-        fn, spec, out_names = _savedmodel_function(tf, source.path, config.dynamic_batch)
+        fn, spec, out_names = savedmodel_function(tf, source.path, config.dynamic_batch)
     else:
-        fn, spec, out_names = _keras_function(tf, source.path, config.dynamic_batch)
+        fn, spec, out_names = keras_function(tf, source.path, config.dynamic_batch)
     out = ctx.scratch / "model.onnx"
     ctx.progress(0.3, f"converting to ONNX opset {config.opset}")
     try:
         model_proto = _convert_frozen(tf, tf2onnx, fn, spec, config.opset)
     except Exception as exc:
         raise PassError(f"tf2onnx could not convert this model to ONNX opset {config.opset}: "
-                        f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}.") from exc
+                        f"{first_line(exc)}.") from exc
     _rename_inputs(model_proto, [t.name for t in spec])
     _rename_outputs(model_proto, out_names)
     import onnx
 
     onnx.save(model_proto, str(out))
     ctx.progress(1.0, "converted")
-    ops = [n.op_type for n in model_proto.graph.node]
-    # a QAT model's fake-quant ops become Q/DQ pairs; the fidelity gate allows their rounding steps
-    return PassResult(Artifact(out, "onnx"), {"opset": config.opset, "nodes": len(ops), "op_types": sorted(set(ops)),
-                                              "qdq_nodes": ops.count("QuantizeLinear") + ops.count("DequantizeLinear")})
-
-
-def _keras_function(tf: Any, path: Path, dynamic_batch: bool) -> tuple[Any, list[Any], list[str]]:
-    from engine.bridge import load_keras_any
-
-    model = load_keras_any(path)
-    spec = []
-    for i, t in enumerate(model.inputs):
-        shape = list(t.shape)
-        shape[0] = None if dynamic_batch else 1
-        name = _clean(getattr(t, "name", "") or f"input_{i}")
-        spec.append(tf.TensorSpec(shape, tf.as_dtype(t.dtype), name=name))
-    multi = len(spec) > 1
-
-    @tf.function
-    def fn(*xs: Any) -> Any:
-        out = model(list(xs) if multi else xs[0], training=False)
-        return list(out) if isinstance(out, (list, tuple)) else [out]
-
-    names = list(getattr(model, "output_names", None) or [])
-    if len(names) != len(model.outputs):
-        names = [f"output_{i}" for i in range(len(model.outputs))]
-    return fn, spec, names
-
-
-def _savedmodel_function(tf: Any, path: Path, dynamic_batch: bool) -> tuple[Any, list[Any], list[str]]:
-    loaded = tf.saved_model.load(str(path))
-    if "serving_default" not in loaded.signatures:
-        raise PassError("the SavedModel has no 'serving_default' signature; export it with one and upload again.")
-    signature = loaded.signatures["serving_default"]
-    _, kwargs = signature.structured_input_signature
-    names = sorted(kwargs)
-    spec = []
-    for n in names:
-        shape = list(kwargs[n].shape)
-        if shape:
-            shape[0] = None if dynamic_batch else 1
-        spec.append(tf.TensorSpec(shape, kwargs[n].dtype, name=n))
-    out_keys = sorted(signature.structured_outputs)
-
-    @tf.function
-    def fn(*xs: Any) -> Any:
-        result = signature(**dict(zip(names, xs)))
-        return [result[k] for k in out_keys]
-
-    fn.keep = loaded  # the signature's variables live as long as the function
-    return fn, spec, out_keys
+    ops = Counter(n.op_type for n in model_proto.graph.node)
+    qdq = ops["QuantizeLinear"] + ops["DequantizeLinear"]
+    metrics = {"opset": config.opset, "nodes": ops.total(), "op_types": sorted(ops), "qdq_nodes": qdq}
+    if qdq:  # a QAT model's fake-quant ops become Q/DQ pairs: the gate allows their rounding steps
+        return PassResult(Artifact(out, "onnx"), metrics, tolerance=tolerances.QDQ,
+                          min_agreement=tolerances.QDQ_MIN_AGREEMENT)
+    return PassResult(Artifact(out, "onnx"), metrics)
 
 
 def _convert_frozen(tf: Any, tf2onnx: Any, fn: Any, spec: list[Any], opset: int) -> Any:
@@ -140,7 +98,7 @@ def _refuse_unconverted(model_proto: Any, opset: int) -> None:
 def _rename_inputs(model: Any, names: list[str]) -> None:
     """``image:0`` → ``image``: the names users gave their inputs; tf2onnx's ``unk__12`` batch → ``batch``."""
     for graph_input, name in zip(model.graph.input, names):
-        _rename(model, graph_input, _clean(name))
+        _rename(model, graph_input, clean_name(name))
     for value in [*model.graph.input, *model.graph.output]:
         dims = value.type.tensor_type.shape.dim
         if dims and dims[0].dim_param.startswith("unk__"):
@@ -157,14 +115,10 @@ def _rename(model: Any, value: Any, name: str) -> None:
     value.name = name
 
 
-def _clean(name: str) -> str:
-    return name.split(":")[0].replace("/", "_") or "input"
-
-
 def _rename_outputs(model: Any, names: list[str]) -> None:
     """Give the graph outputs the model's own output names instead of tf2onnx's ``Identity:0``."""
     for output, name in zip(model.graph.output, names):
-        _rename(model, output, _clean(name))
+        _rename(model, output, clean_name(name))
 
 
 PASS = PassSpec(

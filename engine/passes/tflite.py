@@ -6,14 +6,17 @@ outputs (a Quantize/Dequantize pair at the edges), so callers need not change.
 """
 from __future__ import annotations
 
+from collections import Counter
+
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import Field
 
 from engine.artifact import Artifact
-from engine.errors import InputError, PassError
-from engine.passes.base import PassConfig, PassContext, PassResult, PassSpec
+from engine.errors import InputError, PassError, first_line
+from engine.passes import tolerances
+from engine.passes.base import Needs, PassConfig, PassContext, PassResult, PassSpec
 
 
 class Config(PassConfig):
@@ -21,6 +24,17 @@ class Config(PassConfig):
         "none", description="none: float32; dynamic: int8 weights; float16: half-size weights; int8: weights "
                             "and activations, calibrated on the data set (needs --dataset).")
     samples: int = Field(100, ge=1, le=10_000, description="Data set rows used to calibrate int8.")
+
+    def required_data(self) -> Needs:
+        return "data" if self.quantization == "int8" else "nothing"
+
+    def must_match_parent(self) -> bool:
+        """Without quantization (or to float16) the converter must reproduce the model; quantized
+        outputs store their fidelity numbers instead."""
+        return self.quantization in ("none", "float16")
+
+    def fidelity_tolerance(self) -> float | None:
+        return tolerances.FLOAT16 if self.quantization == "float16" else None
 
 
 def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
@@ -33,9 +47,9 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
         converter = tf.lite.TFLiteConverter.from_saved_model(str(source.path))
         names = None
     else:
-        from engine.passes.tf2onnx_convert import _keras_function
+        from engine.passes.tf_tracing import keras_function
 
-        fn, spec, _ = _keras_function(tf, source.path, dynamic_batch=True)
+        fn, spec, _ = keras_function(tf, source.path, dynamic_batch=True)
         concrete = fn.get_concrete_function(*spec)
         converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete])
         names = [s.name for s in spec]
@@ -51,7 +65,7 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
         flatbuffer = converter.convert()
     except Exception as exc:
         raise PassError(f"the TFLite converter could not convert this model with quantization="
-                        f"{config.quantization} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}).") from exc
+                        f"{config.quantization} ({first_line(exc)}).") from exc
     out = ctx.scratch / "model.tflite"
     out.write_bytes(flatbuffer)
     ctx.progress(1.0, "converted")
@@ -76,11 +90,7 @@ def _tensor_types(path: Any) -> dict[str, int]:
     import tensorflow as tf
 
     interpreter = tf.lite.Interpreter(model_path=str(path))
-    counts: dict[str, int] = {}
-    for detail in interpreter.get_tensor_details():
-        name = np.dtype(detail["dtype"]).name
-        counts[name] = counts.get(name, 0) + 1
-    return counts
+    return dict(Counter(np.dtype(d["dtype"]).name for d in interpreter.get_tensor_details()))
 
 
 PASS = PassSpec(
@@ -92,4 +102,5 @@ PASS = PassSpec(
     run=run,
     kind="conversion",
     needs="nothing",
+    data_optional=True,
 )

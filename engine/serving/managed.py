@@ -16,6 +16,13 @@ import psutil
 from engine.errors import InputError
 from engine.serving.deployments import serving_dir
 from engine.serving.server import check_bind
+from storage.settings import get_settings
+
+
+def _token() -> str | None:
+    """TRIMLINE_SERVE_TOKEN, from the settings: what a managed server requires of its clients."""
+    token = get_settings().serve_token
+    return token.get_secret_value() if token else None
 
 
 def _record(name: str) -> Path:
@@ -75,7 +82,7 @@ def status(name: str) -> dict[str, Any] | None:
 def _ready(url: str) -> bool:
     from engine.serving.client import Connection
 
-    conn = Connection(url, os.environ.get("TRIMLINE_SERVE_TOKEN"), timeout_s=2)
+    conn = Connection(url, _token(), timeout_s=2)
     try:
         return conn.request("GET", "/v2/health/ready")[0] == 200
     except OSError:
@@ -106,7 +113,7 @@ def reload(name: str) -> bool:
     record = status(name)
     if record is None or record["state"] != "ready":
         return False
-    conn = Connection(record["url"], os.environ.get("TRIMLINE_SERVE_TOKEN"), timeout_s=600)
+    conn = Connection(record["url"], _token(), timeout_s=600)
     try:
         code, _, body = conn.request("POST", f"/v2/repository/models/{name}/load")
     finally:

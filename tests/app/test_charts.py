@@ -6,15 +6,15 @@ from app import charts, tables
 ROWS = [  # as api.compare returns them
     {"id": 1, "name": "net", "format": "keras", "pass": None, "size_bytes": 40_000, "latency_p50_ms": 2.0,
      "latency_p99_ms": 2.5, "accuracy": 0.95, "agreement": None,
-     "delta": {"latency_p50_ms": 1.0, "size_bytes": 1.0, "accuracy": 1.0}},
+     "delta": {"latency_p50_ms": 1.0, "size_bytes": 1.0, "accuracy": 1.0}, "pareto": False},
     {"id": 2, "name": "net", "format": "onnx", "pass": "tf2onnx", "size_bytes": 38_000, "latency_p50_ms": 0.5,
      "latency_p99_ms": 0.7, "accuracy": 0.95, "agreement": 1.0,
-     "delta": {"latency_p50_ms": 0.25, "size_bytes": 0.95, "accuracy": 1.0}},
+     "delta": {"latency_p50_ms": 0.25, "size_bytes": 0.95, "accuracy": 1.0}, "pareto": True},
     {"id": 3, "name": "net", "format": "onnx", "pass": "ort-quantize-dynamic", "size_bytes": 12_000,
      "latency_p50_ms": 0.9, "latency_p99_ms": None, "accuracy": 0.94, "agreement": 0.98,
-     "delta": {"latency_p50_ms": 0.45, "size_bytes": 0.3, "accuracy": 0.99}},
+     "delta": {"latency_p50_ms": 0.45, "size_bytes": 0.3, "accuracy": 0.99}, "pareto": True},
     {"id": 4, "name": "net", "format": "tflite", "pass": "tflite", "size_bytes": 39_000, "latency_p50_ms": None,
-     "latency_p99_ms": None, "accuracy": None, "agreement": None, "delta": {}},
+     "latency_p99_ms": None, "accuracy": None, "agreement": None, "delta": {}, "pareto": False},
 ]
 FAMILY = [
     {"id": 1, "name": "net", "format": "keras", "parent_id": None, "pass": None, "size_bytes": 40_000},
@@ -26,17 +26,6 @@ FAMILY = [
 
 def _trace(fig, name):
     return next(t for t in fig.data if t.name == name)
-
-
-def test_pareto_ids_keeps_only_undominated_variants():
-    # 1 is slower and bigger than 2 at equal accuracy; 3 is smallest; 4 was never timed
-    assert charts.pareto_ids(ROWS) == {2, 3}
-
-
-def test_pareto_ids_ignores_accuracy_unless_every_timed_row_has_it():
-    rows = [dict(r, accuracy=None) if r["id"] == 2 else r for r in ROWS]
-    assert charts.pareto_ids(rows) == {2, 3}
-    assert charts.pareto_ids([]) == set()
 
 
 def test_tradeoff_scatter_has_one_point_per_timed_variant_and_marks_the_front():
@@ -116,10 +105,10 @@ def test_benchmark_rows_join_roofline_cells_in_either_shape():
 
 PROFILE = {  # as engine.measure.profile.profile_onnx returns it (trimmed)
     "runs": 20, "threads": 1, "opt_level": "all", "kernel_ms_per_run": 0.5,
-    "op_types": [{"op_type": "DynamicQuantizeLinear", "ms_per_run": 0.2, "share": 0.4, "nodes": 2},
-                 {"op_type": "MatMulInteger", "ms_per_run": 0.15, "share": 0.3, "nodes": 2},
-                 {"op_type": "Relu", "ms_per_run": 0.1, "share": 0.2, "nodes": 1},
-                 {"op_type": "Conv", "ms_per_run": 0.05, "share": 0.1, "nodes": 1}],
+    "op_types": [{"op_type": "DynamicQuantizeLinear", "class": "qdq", "ms_per_run": 0.2, "share": 0.4, "nodes": 2},
+                 {"op_type": "MatMulInteger", "class": "quantized", "ms_per_run": 0.15, "share": 0.3, "nodes": 2},
+                 {"op_type": "Relu", "class": "float", "ms_per_run": 0.1, "share": 0.2, "nodes": 1},
+                 {"op_type": "Conv", "class": "float", "ms_per_run": 0.05, "share": 0.1, "nodes": 1}],
     "quantized_share": 0.3, "qdq_share": 0.4, "float_share": 0.3, "unfused_qdq_pairs": 2,
     "float_compute_ops": {"Conv": 1},
 }
@@ -227,16 +216,14 @@ def test_benchmark_rows_show_the_medians_ci_runs_and_why_timing_stopped():
     assert (rows[0]["throughput /s"], rows[0]["peak RSS MB"], rows[0]["runs"]) == (990.0, 150.5, 200)
 
 
-def test_explanations_warn_only_about_a_loss_beyond_the_noise():
+def test_explanations_put_the_verdict_first_and_each_cause_as_a_bullet():
     slower = ["The child is 2.10× slower than its parent at batch 1, 1 thread (p50 2 ms vs 1 ms); the ratio's "
               "95% CI is 1.9–2.3, so the loss is beyond the noise.", "No VNNI here.", "Quantize ops take 40%."]
-    assert tables.explanation_tone(slower) == "warning"
     assert tables.explanation_markdown(slower) == slower[0] + "\n\n- No VNNI here.\n- Quantize ops take 40%."
     noise = ["The child is 1.04× slower than its parent at batch 1, 1 thread (p50 0.007 ms vs 0.007 ms); "
              "the ratio's 95% CI is 0.69–1.12, so the loss is within the noise."]
-    assert tables.explanation_tone(noise) == "info" and tables.explanation_markdown(noise) == noise[0]
-    assert tables.explanation_tone(["The child is 3.00× as fast as its parent …"]) == "info"
-    assert tables.explanation_tone([]) == "info" and tables.explanation_markdown([]) == ""
+    assert tables.explanation_markdown(noise) == noise[0]
+    assert tables.explanation_markdown([]) == ""
 
 
 def test_champion_text_quotes_the_note_and_the_utc_date():

@@ -91,16 +91,12 @@ def test_to_config_splits_lists_and_drops_empty_optionals():
         "fixed": "v1", "must": 7}
 
 
-def test_data_requirement_follows_needs_and_descriptions():
-    assert forms.data_requirement({"needs": "labels", "config_schema": {}}) == "required"
-    assert forms.data_requirement({"needs": "nothing", "config_schema": {"properties": {
-        "q": {"description": "int8 is calibrated on the data set"}}}}) == "optional"
-    assert forms.data_requirement({"needs": "nothing", "config_schema": {"properties": {"x": {}}}}) == "no"
+def test_data_requirement_is_what_each_pass_declares():
     by_name = {p["name"]: p for p in api.list_passes()}
-    if "ort-quantize-static" in by_name:
-        assert forms.data_requirement(by_name["ort-quantize-static"]) == "required"
-    if "ort-quantize-dynamic" in by_name:
-        assert forms.data_requirement(by_name["ort-quantize-dynamic"]) == "no"
+    assert forms.data_requirement(by_name["ort-quantize-static"]) == "required"
+    assert forms.data_requirement(by_name["prune"]) == "required"
+    assert forms.data_requirement(by_name["tflite"]) == "optional"  # only int8 calibrates on data
+    assert forms.data_requirement(by_name["ort-quantize-dynamic"]) == "no"
 
 
 def _render_hand_form():

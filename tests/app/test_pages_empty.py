@@ -112,3 +112,17 @@ def test_app_reads_the_password_from_secrets(page):
     at.text_input(key="login_password").input("from-secrets-file")
     at.button[0].click().run()
     assert at.button(key="load_demo").label == "Load demo"
+
+
+def test_dashboard_names_a_home_that_is_a_file_in_one_sentence(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.conftest import APP
+
+    home = tmp_path / "home"
+    home.write_text("not a folder")
+    monkeypatch.setenv("TRIMLINE_HOME", str(home))
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [f"TRIMLINE_HOME points at a file ({home}), not a folder; point it at a folder"]
+    assert not at.title  # nothing else is drawn

@@ -91,9 +91,9 @@ def test_compare_page_draws_charts_table_and_sets_champion(page, imported):
     by_label(at.selectbox, "Champion of this family").set_value(child)
     by_label(at.text_input, "Note").input("smaller")
     by_label(at.button, "Mark as champion").click().run()
-    assert api.get_champion(imported) == child
+    assert api.get_champion(imported).model_id == child
     assert list(at.dataframe[0].value["champion"]) == ["", "★"]
-    record = api.get_champion_record(imported)
+    record = api.get_champion(imported)
     assert (record.model_id, record.note) == (child, "smaller")
     (shown,) = [s.value for s in at.success if s.value.startswith("Champion: ")]
     assert shown == f"Champion: #{child} ort-quantize-dynamic · onnx — “smaller” (chosen " \
@@ -136,7 +136,7 @@ def test_download_page_preselects_the_champion(page, imported, tmp_path):
     api.set_champion(second, "quantized")
     at = page("download")
     assert by_label(at.selectbox, "Model").value == second
-    record = api.get_champion_record(imported)
+    record = api.get_champion(imported)
     assert f"★ This is the family's champion — “quantized” (chosen {record.chosen_at:%Y-%m-%d %H:%M} UTC)" \
         in [c.value for c in at.caption]
     by_label(at.selectbox, "Model").set_value(imported).run()

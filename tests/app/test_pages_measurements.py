@@ -27,11 +27,13 @@ SUMMARY = {
     "roofline": [{"batch": b, "threads": 1, "opt_level": "all", "achieved_gflops": g, "peak_gflops": 98.0,
                   "percent_of_peak": 100 * g / 98.0} for b, g in ((1, 0.5), (4, 0.7))],
     "profile": {"runs": 20, "threads": 1, "opt_level": "all", "kernel_ms_per_run": 0.5,
-                "op_types": [{"op_type": "DynamicQuantizeLinear", "ms_per_run": 0.2, "share": 0.4, "nodes": 1},
-                             {"op_type": "MatMulInteger", "ms_per_run": 0.2, "share": 0.4, "nodes": 1},
-                             {"op_type": "Relu", "ms_per_run": 0.1, "share": 0.2, "nodes": 1}],
+                "op_types": [{"op_type": "DynamicQuantizeLinear", "class": "qdq", "ms_per_run": 0.2, "share": 0.4,
+                              "nodes": 1},
+                             {"op_type": "MatMulInteger", "class": "quantized", "ms_per_run": 0.2, "share": 0.4,
+                              "nodes": 1},
+                             {"op_type": "Relu", "class": "float", "ms_per_run": 0.1, "share": 0.2, "nodes": 1}],
                 "quantized_share": 0.4, "qdq_share": 0.4, "float_share": 0.2, "unfused_qdq_pairs": 0},
-    "explanations": [SLOWER, CAUSE], "compared_with": {"model_id": 1, "measurement_id": 1},
+    "explanations": [SLOWER, CAUSE], "explanation_tone": "warning", "compared_with": {"model_id": 1, "measurement_id": 1},
     "warnings": ["other processes (or neighbouring VMs) used 51% of the CPU while b1-t1-all-sequential was timed; "
                  "its numbers are unreliable — rerun on a quiet machine"],
     "concurrency": {"clients": 2, "batch": 1, "shared_session": None,
@@ -88,7 +90,8 @@ def test_measurements_tab_shows_explanation_warning_grid_roofline_profile_and_ta
 
 def test_measurements_tab_shows_the_latest_benchmark_and_pages_the_history(page, imported):
     _store(imported, dict(SUMMARY, explanations=[], warnings=[]))
-    _store(imported, dict(SUMMARY, explanations=["The child is 3.00× as fast as its parent."], warnings=[]))
+    _store(imported, dict(SUMMARY, explanations=["The child is 3.00× as fast as its parent."], explanation_tone="info",
+                          warnings=[]))
     at = page("models", tab="Measurements")
     assert [i.value for i in at.info] == ["The child is 3.00× as fast as its parent."]
     assert [e.label for e in at.expander if e.label.startswith("All ")] == ["All 2 measurements"]

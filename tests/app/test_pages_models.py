@@ -74,7 +74,7 @@ def test_models_page_marks_champion_with_note(page, imported):
     at = page("models")
     by_label(at.text_input, "Why this one").input("the only one")
     by_label(at.button, "Mark as champion").click().run()
-    assert api.get_champion(imported) == imported
+    assert api.get_champion(imported).model_id == imported
     assert at.subheader[0].value == f"#{imported} tiny ★"
     assert list(at.dataframe[0].value["champion"]) == ["★"]
 

@@ -1,7 +1,7 @@
 """Explanations come from evidence and cite it."""
 from __future__ import annotations
 
-from engine.measure.explain import explain
+from engine.measure.explain import explain, tone
 
 NO_VNNI = {"cpu": "Intel Xeon E5-2680 v4", "cores": {"logical": 2, "physical": 2},
            "flags": {"avx2": True, "avx512_vnni": False, "avx_vnni": False, "amx_int8": False}}
@@ -87,3 +87,11 @@ def test_identical_graphs_are_never_called_faster_or_slower():
     assert len(lines) == 1
     assert "computes exactly what its parent does" in lines[0] and "measurement noise" in lines[0]
     assert "as fast" not in lines[0] and "beyond the noise" not in lines[0]
+
+
+def test_tone_warns_only_about_a_loss_beyond_the_noise():
+    assert tone(bench(1.0, 0.98, 1.02), bench(2.0, 1.95, 2.05)) == "warning"
+    assert tone(bench(1.0, 0.9, 1.1), bench(1.04, 0.95, 1.12)) == "info"  # the medians' CIs overlap
+    assert tone(bench(2.0, 1.95, 2.05), bench(1.0, 0.98, 1.02)) == "info"  # faster
+    assert tone(bench(1.0, 0.98, 1.02), bench(2.0, 1.95, 2.05), identical=True) == "info"
+    assert tone(bench(1.0, 0.98, 1.02), {"results": []}) == "info"  # no shared cell

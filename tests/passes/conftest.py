@@ -9,6 +9,7 @@ import pytest
 
 from engine.artifact import Artifact
 from engine.formats.datasets import DatasetArrays
+from engine.measure.hardware import isa_flags
 from engine.passes.base import PassContext
 
 
@@ -66,6 +67,7 @@ def light_model_dir() -> Path:
 def make_ctx(tmp_path: Path, dataset: DatasetArrays | None = None, **kwargs) -> PassContext:
     scratch = tmp_path / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
+    kwargs.setdefault("cpu_flags", isa_flags())  # this machine's, as the optimize job passes them
     return PassContext(scratch=scratch, dataset=dataset, **kwargs)
 
 

@@ -40,7 +40,7 @@ def test_cluster_keeps_at_most_k_values_per_kernel(digits, tmp_path):
     result = _run("cluster", artifact, tmp_path, data, clusters=8, epochs=1)
     assert 1 < result.metrics["max_unique_weights"] <= 8
     from engine.bridge import load_keras_any
-    from engine.passes._finetune import kernels
+    from engine.passes.finetune import kernels
 
     for name, kernel in kernels(load_keras_any(result.artifact.path)).items():
         assert np.unique(kernel).size <= 8, name

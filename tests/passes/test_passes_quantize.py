@@ -75,14 +75,12 @@ def test_quantization_upgrades_an_opset9_zoo_model_by_itself(light_model_dir, tm
 
 @pytest.mark.parametrize(("flags", "expected"), [({"avx2": True, "avx512_vnni": True}, "int8"),
                                                  ({"avx2": True, "avx512_vnni": False}, "uint8")])
-def test_static_auto_weight_type_follows_cpu_vnni(monkeypatch, flags, expected):
-    import engine.measure.hardware as hardware
+def test_static_auto_weight_type_follows_cpu_vnni(flags, expected):
     from engine.passes.ort_quantize_static import Config, resolve_weight_type
 
-    monkeypatch.setattr(hardware, "fingerprint", lambda: {"flags": flags})
-    assert resolve_weight_type(Config()) == expected
-    assert resolve_weight_type(Config(weight_type="uint8")) == "uint8"
-    assert resolve_weight_type(Config(activation_type="int8")) == "int8"
+    assert resolve_weight_type(Config(), flags) == expected
+    assert resolve_weight_type(Config(weight_type="uint8"), flags) == "uint8"
+    assert resolve_weight_type(Config(activation_type="int8"), flags) == "int8"
 
 
 def test_static_quantization_counts_the_ops_it_quantized(digits_onnx_artifact, digits, tmp_path):

@@ -1,8 +1,9 @@
-"""Job kinds. Each has three halves:
+"""Job kinds. Each declares its contract (``engine.jobs.contracts``: params, child output, result) and
+has three halves:
 
-- ``prepare(session, job) -> spec``: in the worker, resolve ids to stored paths (plain JSON);
-- ``execute(spec, ctx) -> result``: in the sandboxed child, do the work, write files under ``ctx.work``;
-- ``commit(session, job, result, scratch) -> dict``: in the worker, store files and rows atomically.
+- ``prepare(session, job, params) -> spec``: in the worker, resolve ids to stored paths (plain JSON);
+- ``execute(spec, ctx) -> output``: in the sandboxed child, do the work, write files under ``ctx.work``;
+- ``commit(session, job, params, output, scratch) -> result``: in the worker, store files and rows atomically.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from storage.records import JobRecord
@@ -26,12 +28,20 @@ class ChildContext:
 
 @dataclass(frozen=True)
 class JobKind:
-    prepare: Callable[[Session, JobRecord], dict[str, Any]]
+    params: type[BaseModel]
+    output: type[BaseModel]
+    result: type[BaseModel]
+    prepare: Callable[[Session, JobRecord, Any], dict[str, Any]]
     execute: Callable[[dict[str, Any], ChildContext], dict[str, Any]]
-    commit: Callable[[Session, JobRecord, dict[str, Any], Path], dict[str, Any]]
+    commit: Callable[[Session, JobRecord, Any, Any, Path], dict[str, Any]]
     exclusive: bool = False  # holds the host lock alone (measurements)
-    # commits what a cancelled or timed-out child left in its scratch ``live.json`` (a search's finished part)
-    partial: Callable[[Session, JobRecord, dict[str, Any], Path], dict[str, Any]] | None = None
+    # commits what a cancelled or timed-out child left in its scratch ``live.json`` (a search's finished part,
+    # in the kind's output contract)
+    partial: Callable[[Session, JobRecord, Any, Any, Path], Any] | None = None
+
+    def params_of(self, job: JobRecord) -> Any:
+        """The job's params as their model (they were validated when the job was submitted)."""
+        return self.params.model_validate(job.params)
 
 
 def _load() -> dict[str, JobKind]:

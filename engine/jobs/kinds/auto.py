@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from engine.auto.params import AutoParams, AutoResult
+from engine.jobs.contracts import ModelOutput, SearchOutput
 from engine.jobs.kinds import ChildContext, JobKind
 from engine.jobs.kinds.common import model_spec, store_model
 from engine.lineage import model_identity
@@ -24,15 +26,14 @@ def _dataset(session, dataset_id: int | None) -> dict[str, Any] | None:  # noqa:
     return {"id": d.id, "path": str(artifacts.resolve(d.artifact)), "sha256": d.sha256}
 
 
-def _prepare(session, job) -> dict[str, Any]:  # noqa: ANN001
-    params = job.params
-    parent = model_or_raise(session, params["model_id"])
+def _prepare(session, job, params: AutoParams) -> dict[str, Any]:  # noqa: ANN001
+    parent = model_or_raise(session, params.model_id)
     family = catalog.list_models(session, root_id=parent.root_id)
     existing = {m.derivation_key: {"id": m.id, "path": str(artifacts.resolve(m.artifact)), "format": m.format}
                 for m in family if m.derivation_key}
-    return {"params": params, "parent": model_spec(parent), "parent_identity": model_identity(parent),
-            "existing": existing, "dataset": _dataset(session, params.get("dataset_id")),
-            "eval_dataset": _dataset(session, params.get("eval_dataset_id"))}
+    return {"parent": model_spec(parent), "parent_identity": model_identity(parent),
+            "existing": existing, "dataset": _dataset(session, params.dataset_id),
+            "eval_dataset": _dataset(session, params.eval_dataset_id)}
 
 
 def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
@@ -41,17 +42,17 @@ def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
     return run_search(spec, ctx)
 
 
-def _commit(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
-    from engine.auto.params import AutoResult
-
-    parent = model_or_raise(session, job.params["model_id"])
+def _commit(session, job, params: AutoParams, output: SearchOutput, scratch: Path) -> AutoResult:  # noqa: ANN001
+    result = output.model_dump(mode="json")
+    parent = model_or_raise(session, params.model_id)
     root = catalog.get_model(session, parent.root_id) or parent
     ids: dict[str, int] = {k: int(v) for k, v in (result.get("known") or {}).items()}
     for node in result.get("nodes", []):
         stored = catalog.find_derived(session, node["key"])
         if stored is None:
             parent_id = ids[node["parent_key"]] if node["parent_key"] else parent.id
-            stored = store_model(session, scratch, node, name=f"{root.name} · {node['pass']}", parent_id=parent_id,
+            artifact = ModelOutput.model_validate({k: node[k] for k in ModelOutput.model_fields if k in node})
+            stored = store_model(session, scratch, artifact, name=f"{root.name} · {node['pass']}", parent_id=parent_id,
                                  pass_name=node["pass"], config=node["config"], derivation_key=node["key"],
                                  metrics=node.get("metrics", {}))
         ids[node["key"]] = stored.id
@@ -62,20 +63,22 @@ def _commit(session, job, result: dict[str, Any], scratch: Path) -> dict[str, An
     out.recommended = ids.get(rec_key) if rec_key else (parent.id if "recommended_key" in result else None)
     out.reference = next((c.id for c in out.candidates if c.status == "reference"), parent.id)
     out.pareto = [ids[k] if k else parent.id for k in result.get("pareto_keys", []) if k is None or k in ids]
-    eval_id = job.params.get("eval_dataset_id") or job.params.get("dataset_id")
+    eval_id = params.eval_dataset_id or params.dataset_id
     for c in out.candidates:
         if c.id is not None and eval_id is not None and (c.accuracy is not None or c.agreement is not None):
             measurements.add_measurement(session, model_id=c.id, job_id=job.id, dataset_id=eval_id, kind="evaluate",
                                          summary={"metrics": {"accuracy": c.accuracy}, "fidelity": {"agreement": c.agreement},
                                                   "source": "auto"})
-    return out.model_dump(mode="json")
+    return out
 
 
-def _commit_partial(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
+def _commit_partial(session, job, params: AutoParams, output: SearchOutput,  # noqa: ANN001
+                    scratch: Path) -> AutoResult:
     """What a cancelled or timed-out search had finished: its nodes stored, no recommendation."""
-    result = {**result, "partial": True}
+    result = {**output.model_dump(mode="json"), "partial": True}
     result.pop("recommended_key", None)
-    return _commit(session, job, result, scratch)
+    return _commit(session, job, params, SearchOutput.model_validate(result), scratch)
 
 
-AUTO = JobKind(prepare=_prepare, execute=_execute, commit=_commit, exclusive=True, partial=_commit_partial)
+AUTO = JobKind(AutoParams, SearchOutput, AutoResult, _prepare, _execute, _commit, exclusive=True,
+               partial=_commit_partial)

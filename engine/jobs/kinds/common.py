@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.artifact import Artifact
+from engine.jobs.contracts import ModelOutput
 from storage import artifacts, catalog
 from storage.records import ModelRecord
 
@@ -27,13 +28,13 @@ def relative_output(artifact: Artifact, work: Path) -> dict[str, str]:
     return {"path": str(Path(artifact.path).resolve().relative_to(work.parent.resolve())), "format": artifact.format}
 
 
-def store_model(session: Session, scratch: Path, output: dict[str, Any], **fields: Any) -> ModelRecord:
+def store_model(session: Session, scratch: Path, output: ModelOutput, **fields: Any) -> ModelRecord:
     """Move a child's output into the artifact store and insert its lineage node (same transaction)."""
-    src = scratch / output["path"]
+    src = scratch / output.path
     stored = artifacts.put(src, name=src.name)
-    info = output.get("inspection", {})
+    info = output.inspection
     return catalog.add_model(
-        session, format=output["format"], sha256=stored.sha256, artifact=stored.relpath,
+        session, format=output.format, sha256=stored.sha256, artifact=stored.relpath,
         size_bytes=stored.size_bytes, params=info.get("params"), flops=info.get("flops"),
         inputs=info.get("inputs", []), outputs=info.get("outputs", []), info=info.get("info", {}), **fields,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from engine.jobs import contracts as c
 from engine.jobs.kinds import ChildContext, JobKind
 from engine.jobs.kinds.common import artifact_of, model_spec
 from engine.lookup import model_or_raise
@@ -23,8 +24,8 @@ def _deployment(session, model_id: int) -> dict[str, Any] | None:  # noqa: ANN00
     return None
 
 
-def _prepare(session, job) -> dict[str, Any]:  # noqa: ANN001
-    model = model_or_raise(session, job.params["model_id"])
+def _prepare(session, job, params: c.ExportParams) -> dict[str, Any]:  # noqa: ANN001
+    model = model_or_raise(session, params.model_id)
     bench = measurements.latest_measurement(session, model.id, "benchmark", exclude_runtime="server-http")
     evaluation = measurements.latest_measurement(session, model.id, "evaluate")
     hardware = measurements.get_hardware(session, bench.hardware_id) if bench and bench.hardware_id else None
@@ -36,9 +37,9 @@ def _prepare(session, job) -> dict[str, Any]:  # noqa: ANN001
         "champion": getattr(catalog.get_champion(session, model.root_id), "model_id", None) == model.id,
         "deployment": _deployment(session, model.id),
     }
-    if job.params.get("deployment"):  # a served model's versions, labels and settings (engine.serving.layouts)
-        manifest["serving"] = _serving(session, job.params["deployment"])
-    return {"model": model_spec(model), "target": job.params["format"], "manifest": manifest}
+    if params.deployment:  # a served model's versions, labels and settings (engine.serving.layouts)
+        manifest["serving"] = _serving(session, params.deployment)
+    return {"model": model_spec(model), "target": params.format, "manifest": manifest}
 
 
 def _serving(session, deployment: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
@@ -64,10 +65,10 @@ def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
     return {"path": str(path.resolve().relative_to(ctx.scratch.resolve())), "filename": path.name}
 
 
-def _commit(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
-    stored = artifacts.put(scratch / result["path"], name=result["filename"])
-    return {"model_id": job.params["model_id"], "format": job.params["format"], "artifact": stored.relpath,
-            "filename": result["filename"], "sha256": stored.sha256, "size_bytes": stored.size_bytes}
+def _commit(session, job, params: c.ExportParams, output: c.ExportOutput, scratch: Path) -> c.ExportResult:  # noqa: ANN001
+    stored = artifacts.put(scratch / output.path, name=output.filename)
+    return c.ExportResult(model_id=params.model_id, format=params.format, artifact=stored.relpath,
+                          filename=output.filename, sha256=stored.sha256, size_bytes=stored.size_bytes)
 
 
-EXPORT = JobKind(prepare=_prepare, execute=_execute, commit=_commit)
+EXPORT = JobKind(c.ExportParams, c.ExportOutput, c.ExportResult, _prepare, _execute, _commit)

@@ -4,14 +4,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from engine.jobs import contracts as c
 from engine.jobs.kinds import ChildContext, JobKind
 from engine.jobs.kinds.common import relative_output, store_model
 from storage import artifacts, catalog
 
 
-def _prepare(session, job) -> dict[str, Any]:  # noqa: ANN001
-    return {"upload": job.params["upload"], "name": job.params.get("name"),
-            "label_column": job.params.get("label_column"), "image_layout": job.params.get("image_layout")}
+def _prepare(session, job, params: c.ImportParams | c.DatasetImportParams) -> dict[str, Any]:  # noqa: ANN001
+    layout = getattr(params, "image_layout", None)
+    return {"upload": params.upload, "name": params.name, "label_column": getattr(params, "label_column", None),
+            "image_layout": layout.model_dump(mode="json") if layout else None}
 
 
 def _execute_model(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
@@ -24,10 +26,10 @@ def _execute_model(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
     return {**relative_output(artifact, ctx.work), "inspection": inspection}
 
 
-def _commit_model(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
-    name = job.params.get("name") or "model"
-    model = store_model(session, scratch, result, name=name)
-    return {"model_id": model.id}
+def _commit_model(session, job, params: c.ImportParams, output: c.ModelOutput,  # noqa: ANN001
+                  scratch: Path) -> c.ModelResult:
+    model = store_model(session, scratch, output, name=params.name)
+    return c.ModelResult(model_id=model.id)
 
 
 def _execute_dataset(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
@@ -54,11 +56,11 @@ def _to_channels_first(path: Path, meta: dict[str, Any]) -> tuple[Path, dict[str
     return path, {**meta, "x_shape": list(arrays["x"].shape)}
 
 
-def _store_dataset(session, scratch: Path, output: dict[str, Any], name: str,  # noqa: ANN001, ANN202
+def _store_dataset(session, scratch: Path, output: c.DatasetOutput, name: str,  # noqa: ANN001, ANN202
                    role: str | None = None):
     """Move a child's normalised ``dataset.npz`` into the store and insert its row (same transaction)."""
-    stored = artifacts.put(scratch / output["path"], name="dataset.npz")
-    meta = output["meta"]
+    stored = artifacts.put(scratch / output.path, name="dataset.npz")
+    meta = output.meta
     return catalog.add_dataset(
         session, name=name, sha256=stored.sha256, artifact=stored.relpath, n_samples=meta["n_samples"],
         x_shape=meta["x_shape"], x_dtype=meta["x_dtype"], has_labels=meta["has_labels"],
@@ -66,13 +68,14 @@ def _store_dataset(session, scratch: Path, output: dict[str, Any], name: str,  #
     )
 
 
-def _commit_dataset(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
-    dataset = _store_dataset(session, scratch, result, job.params.get("name") or "dataset")
-    return {"dataset_id": dataset.id}
+def _commit_dataset(session, job, params: c.DatasetImportParams, output: c.DatasetOutput,  # noqa: ANN001
+                    scratch: Path) -> c.DatasetResult:
+    return c.DatasetResult(dataset_id=_store_dataset(session, scratch, output, params.name).id)
 
 
-IMPORT = JobKind(prepare=_prepare, execute=_execute_model, commit=_commit_model)
-DATASET_IMPORT = JobKind(prepare=_prepare, execute=_execute_dataset, commit=_commit_dataset)
+IMPORT = JobKind(c.ImportParams, c.ModelOutput, c.ModelResult, _prepare, _execute_model, _commit_model)
+DATASET_IMPORT = JobKind(c.DatasetImportParams, c.DatasetOutput, c.DatasetResult, _prepare, _execute_dataset,
+                         _commit_dataset)
 
 
 def _execute_demo(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
@@ -100,24 +103,25 @@ DEMO_NAMES = {"model": "digits-cnn (demo)", "test": "digits held-out test split 
               "train": "digits train/calibration split (demo)"}
 
 
-def _commit_demo(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
+def _commit_demo(session, job, params: c.DemoParams, output: c.DemoOutput,  # noqa: ANN001
+                 scratch: Path) -> c.DemoResult:
     """The demo's model, its held-out test split (role evaluation) and its training split (role calibration).
     Loading the demo again reuses the family and data sets already there instead of adding a second copy."""
     existing = catalog.find_root_by_name(session, DEMO_NAMES["model"])
     sets = {d.name: d for d in catalog.list_datasets(session)}
     if existing is not None and DEMO_NAMES["test"] in sets:
-        return {"model_id": existing.id, "dataset_id": sets[DEMO_NAMES["test"]].id,
-                "train_dataset_id": sets[DEMO_NAMES["train"]].id if DEMO_NAMES["train"] in sets else None,
-                "reused": True}
-    model = store_model(session, scratch, result["model"], name=DEMO_NAMES["model"],
-                        metrics={"train_test_accuracy": result["accuracy"]})
-    dataset = _store_dataset(session, scratch, result["dataset"], DEMO_NAMES["test"], role="evaluation")
-    train = _store_dataset(session, scratch, result["train"], DEMO_NAMES["train"], role="calibration")
-    return {"model_id": model.id, "dataset_id": dataset.id, "train_dataset_id": train.id}
+        return c.DemoResult(model_id=existing.id, dataset_id=sets[DEMO_NAMES["test"]].id,
+                            train_dataset_id=sets[DEMO_NAMES["train"]].id if DEMO_NAMES["train"] in sets else None,
+                            reused=True)
+    model = store_model(session, scratch, output.model, name=DEMO_NAMES["model"],
+                        metrics={"train_test_accuracy": output.accuracy})
+    dataset = _store_dataset(session, scratch, output.dataset, DEMO_NAMES["test"], role="evaluation")
+    train = _store_dataset(session, scratch, output.train, DEMO_NAMES["train"], role="calibration")
+    return c.DemoResult(model_id=model.id, dataset_id=dataset.id, train_dataset_id=train.id)
 
 
-def _prepare_demo(session, job) -> dict[str, Any]:  # noqa: ANN001
+def _prepare_demo(session, job, params: c.DemoParams) -> dict[str, Any]:  # noqa: ANN001
     return {}
 
 
-DEMO = JobKind(prepare=_prepare_demo, execute=_execute_demo, commit=_commit_demo)
+DEMO = JobKind(c.DemoParams, c.DemoOutput, c.DemoResult, _prepare_demo, _execute_demo, _commit_demo)

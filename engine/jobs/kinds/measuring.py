@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from engine.jobs import contracts as c
 from engine.jobs.kinds import ChildContext, JobKind
 from engine.jobs.kinds.common import artifact_of, model_spec
 from engine.lookup import dataset_or_raise, model_or_raise
@@ -12,8 +13,8 @@ from storage import artifacts, measurements
 from storage.settings import get_settings
 
 
-def _prepare_benchmark(session, job) -> dict[str, Any]:  # noqa: ANN001
-    model = model_or_raise(session, job.params["model_id"])
+def _prepare_benchmark(session, job, params: c.BenchmarkParams) -> dict[str, Any]:  # noqa: ANN001
+    model = model_or_raise(session, params.model_id)
     parent = None
     if model.parent_id is not None:
         latest = measurements.latest_measurement(session, model.parent_id, "benchmark", exclude_runtime="server-http")
@@ -22,7 +23,7 @@ def _prepare_benchmark(session, job) -> dict[str, Any]:  # noqa: ANN001
             parent = {"model_id": model.parent_id, "measurement_id": latest.id, "fingerprint": hardware.fingerprint,
                       "result": {**latest.summary, "samples": latest.samples},
                       "model": model_spec(model_or_raise(session, model.parent_id))}
-    return {"model": model_spec(model), "config": job.params.get("config", {}), "parent": parent,
+    return {"model": model_spec(model), "config": params.config.model_dump(mode="json"), "parent": parent,
             "peak_cache": str(get_settings().home / "hardware" / "peak_gflops.json")}
 
 
@@ -38,6 +39,7 @@ def _execute_benchmark(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any
     result = run_benchmark(artifact_of(model), model["inputs"], config, progress=ctx.progress)
     result["roofline"] = _roofline(model, result, hardware["peak"])
     result["explanations"], result["compared_with"] = _explain(spec, result, hardware)
+    result["explanation_tone"] = _tone(spec, result)
     return {"hardware": hardware, "benchmark": result}
 
 
@@ -96,28 +98,39 @@ def _keep_peak(peak: Any) -> None:
         tmp.replace(path)
 
 
-def _commit_benchmark(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
-    hw = result["hardware"]
+def _tone(spec: dict[str, Any], result: dict[str, Any]) -> str:
+    """``warning`` when the explanation reports a loss beyond the noise against the compared parent."""
+    from engine.measure.explain import tone
+
+    compared = result.get("compared_with")
+    if not compared:
+        return "info"
+    return tone(spec["parent"]["result"], result, bool(compared.get("identical")))
+
+
+def _commit_benchmark(session, job, params: c.BenchmarkParams, output: c.BenchmarkOutput,  # noqa: ANN001
+                      scratch: Path) -> c.BenchmarkResult:
+    hw = output.hardware
     _keep_peak(hw.get("peak"))
     cores = hw.get("cores")
     cores = cores.get("logical", 0) if isinstance(cores, dict) else int(cores or 0)
     hardware = measurements.upsert_hardware(session, hw.get("cpu", "unknown"), cores, hw)
-    bench = dict(result["benchmark"])
+    bench = dict(output.benchmark)
     samples = bench.pop("samples", {})
-    m = measurements.add_measurement(session, model_id=job.params["model_id"], job_id=job.id,
+    m = measurements.add_measurement(session, model_id=params.model_id, job_id=job.id,
                                      hardware_id=hardware.id, kind="benchmark", runtime=bench.get("runtime"),
                                      summary=bench, samples=samples)
-    return {"measurement_id": m.id, "model_id": job.params["model_id"], "hardware": hardware.to_json(), **bench,
-            "worker": job.worker}
+    return c.BenchmarkResult.model_validate({"measurement_id": m.id, "model_id": params.model_id,
+                                             "hardware": hardware.to_json(), **bench, "worker": job.worker})
 
 
-def _prepare_evaluate(session, job) -> dict[str, Any]:  # noqa: ANN001
-    model = model_or_raise(session, job.params["model_id"])
-    dataset = dataset_or_raise(session, job.params["dataset_id"])
+def _prepare_evaluate(session, job, params: c.EvaluateParams) -> dict[str, Any]:  # noqa: ANN001
+    model = model_or_raise(session, params.model_id)
+    dataset = dataset_or_raise(session, params.dataset_id)
     parent = model_or_raise(session, model.parent_id) if model.parent_id else None
     return {"model": model_spec(model), "parent": model_spec(parent) if parent else None,
             "dataset": {"id": dataset.id, "path": str(artifacts.resolve(dataset.artifact))},
-            "task": job.params.get("task")}
+            "task": params.task}
 
 
 def _execute_evaluate(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
@@ -129,17 +142,19 @@ def _execute_evaluate(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]
     return evaluate(artifact_of(spec["model"]), data, parent=parent, task=spec.get("task"), progress=ctx.progress)
 
 
-def _commit_evaluate(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
-    m = measurements.add_measurement(session, model_id=job.params["model_id"], job_id=job.id,
-                                     dataset_id=job.params["dataset_id"], kind="evaluate", summary=result)
-    return {"measurement_id": m.id, "model_id": job.params["model_id"], "dataset_id": job.params["dataset_id"],
-            **result}
+def _commit_evaluate(session, job, params: c.EvaluateParams, output: c.SummaryOutput,  # noqa: ANN001
+                     scratch: Path) -> c.EvaluateResult:
+    summary = output.model_dump(mode="json")
+    m = measurements.add_measurement(session, model_id=params.model_id, job_id=job.id,
+                                     dataset_id=params.dataset_id, kind="evaluate", summary=summary)
+    return c.EvaluateResult.model_validate({"measurement_id": m.id, "model_id": params.model_id,
+                                            "dataset_id": params.dataset_id, **summary})
 
 
-def _prepare_ab(session, job) -> dict[str, Any]:  # noqa: ANN001
-    a = model_or_raise(session, job.params["model_id"])
-    b = model_or_raise(session, job.params["versus"])
-    return {"a": model_spec(a), "b": model_spec(b), "options": job.params.get("options", {})}
+def _prepare_ab(session, job, params: c.AbCompareParams) -> dict[str, Any]:  # noqa: ANN001
+    a = model_or_raise(session, params.model_id)
+    b = model_or_raise(session, params.versus)
+    return {"a": model_spec(a), "b": model_spec(b), "options": params.options.model_dump(mode="json")}
 
 
 def _execute_ab(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
@@ -150,13 +165,19 @@ def _execute_ab(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
     return compare(a.onnx_file, b.onnx_file, **spec["options"])
 
 
-def _commit_ab(session, job, result: dict[str, Any], scratch: Path) -> dict[str, Any]:  # noqa: ANN001
+def _commit_ab(session, job, params: c.AbCompareParams, output: c.SummaryOutput,  # noqa: ANN001
+               scratch: Path) -> c.AbCompareResult:
+    result = output.model_dump(mode="json")
     summary = {k: v for k, v in result.items() if k != "samples"}  # the raw pairs stay in the log, not the row
     for side in ("a", "b"):
         summary[side] = {k: v for k, v in summary[side].items() if k != "path"}
-    return {"model_id": job.params["model_id"], "versus": job.params["versus"], **summary, "worker": job.worker}
+    return c.AbCompareResult.model_validate({"model_id": params.model_id, "versus": params.versus, **summary,
+                                             "worker": job.worker})
 
 
-BENCHMARK = JobKind(prepare=_prepare_benchmark, execute=_execute_benchmark, commit=_commit_benchmark, exclusive=True)
-AB_COMPARE = JobKind(prepare=_prepare_ab, execute=_execute_ab, commit=_commit_ab, exclusive=True)
-EVALUATE = JobKind(prepare=_prepare_evaluate, execute=_execute_evaluate, commit=_commit_evaluate)
+BENCHMARK = JobKind(c.BenchmarkParams, c.BenchmarkOutput, c.BenchmarkResult, _prepare_benchmark, _execute_benchmark,
+                    _commit_benchmark, exclusive=True)
+AB_COMPARE = JobKind(c.AbCompareParams, c.SummaryOutput, c.AbCompareResult, _prepare_ab, _execute_ab, _commit_ab,
+                     exclusive=True)
+EVALUATE = JobKind(c.EvaluateParams, c.SummaryOutput, c.EvaluateResult, _prepare_evaluate, _execute_evaluate,
+                   _commit_evaluate)

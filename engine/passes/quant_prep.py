@@ -12,7 +12,7 @@ def prepare_for_quantization(source: Artifact, ctx: PassContext, preprocess: boo
     inference, constant folding, fusions), which also turns computed weights into initializers."""
     import onnx
 
-    from engine.passes.onnx_optimize import UPGRADE_BELOW, model_opset, modernize
+    from engine.passes.onnx_opset import UPGRADE_BELOW, model_opset, modernize
 
     src = str(source.onnx_file)
     model = onnx.load(src, load_external_data=False)

@@ -103,10 +103,6 @@ def save_compressed(model: Any, scratch: Path, parent_gzip: int) -> tuple[Path, 
                  "gzip_ratio": parent_gzip / max(child, 1)}
 
 
-def file_gzip_bytes(path: Path) -> int:
-    return len(gzip.compress(Path(path).read_bytes(), compresslevel=6))
-
-
 def params(model: Any) -> int:
     return int(sum(np.prod(w.shape) for w in model.get_weights()))
 

@@ -1,0 +1,202 @@
+"""What each job kind takes and gives, in one place: its params (validated once, when the job is
+submitted), the output its sandboxed child writes to ``result.json``, and the result stored on the job
+(what ``trimline ... --json`` prints). The child's ``spec.json`` carries the params as submitted.
+
+Results keep extra keys where a measurement's summary is open-ended (a benchmark's grid, an
+evaluation's metrics); every key named here is always there. The ``auto`` kind's params and result are
+the search's own models (``engine.auto.params.AutoParams`` and ``AutoResult``); its child writes a
+``SearchOutput``. Every kind names its three models in ``engine.jobs.kinds``.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.measure.config import BenchmarkConfig
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class OpenContract(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+# ---------------------------------------------------------------- params (the job row, validated at submit)
+class ImageLayout(Contract):
+    size: tuple[int, int] = Field(description="Height and width images are resized to.")
+    channels: int = Field(ge=1, le=4, description="Channels the model's input has.")
+    channels_first: bool = Field(description="The model takes NCHW (images are read as NHWC).")
+
+
+class ImportParams(Contract):
+    upload: str = Field(description="The staged upload (a generated name under TRIMLINE_HOME/uploads).")
+    name: str = Field(min_length=1, max_length=200, description="Display name of the model.")
+
+
+class DatasetImportParams(ImportParams):
+    label_column: str | None = Field(None, description="CSV label column (default: label).")
+    image_layout: ImageLayout | None = Field(None, description="Lay images out for a model's input.")
+
+
+class DemoParams(Contract):
+    pass
+
+
+class Step(Contract):
+    pass_name: str = Field(alias="pass", description="A registered pass.")
+    config: dict[str, Any] = Field(default_factory=dict, description="The pass's typed config, as JSON.")
+    uses_data: bool | None = Field(None, description="This step's pass and config use the data set (calibration, "
+                                                      "fine-tuning): only then does the data set count in its "
+                                                      "identity. None (jobs queued before it was recorded): ask "
+                                                      "the pass.")
+
+
+class _Derivation(Contract):
+    model_id: int = Field(description="The model the first step starts from.")
+    dataset_id: int | None = None
+    dataset_sha256: str | None = None
+    model_refs: list[int] = Field(default_factory=list, description="Other models a config names (a student).")
+
+
+class OptimizeParams(_Derivation):
+    pass_name: str = Field(alias="pass", description="A registered pass.")
+    config: dict[str, Any] = Field(default_factory=dict, description="The pass's typed config, as JSON.")
+    uses_data: bool | None = None
+
+    def all_steps(self) -> list[Step]:
+        return [Step(pass_name=self.pass_name, config=self.config, uses_data=self.uses_data)]
+
+
+class RecipeParams(_Derivation):
+    steps: list[Step] = Field(min_length=1)
+
+    def all_steps(self) -> list[Step]:
+        return list(self.steps)
+
+
+class BenchmarkParams(Contract):
+    model_id: int
+    config: BenchmarkConfig
+
+
+class AbOptions(Contract):
+    batch: int = Field(1, ge=1)
+    threads: int = Field(1, ge=1)
+    time_budget_s: float = Field(4.0, gt=0)
+
+
+class AbCompareParams(Contract):
+    model_id: int
+    versus: int
+    options: AbOptions = AbOptions()
+
+
+class EvaluateParams(Contract):
+    model_id: int
+    dataset_id: int
+    task: Literal["classification", "regression"] | None = None
+
+
+class ExportParams(Contract):
+    model_id: int
+    format: str = Field(description="An export target (engine.exporters.EXPORT_FORMATS).")
+    deployment: dict[str, Any] | None = Field(None, description="A served deployment (engine.serving) whose "
+                                                                "versions the export lays out.")
+
+
+# ---------------------------------------------------------------- the child's result.json
+class ModelOutput(Contract):
+    path: str = Field(description="The artifact, relative to the job's scratch folder.")
+    format: str
+    inspection: dict[str, Any]
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+class DatasetOutput(Contract):
+    path: str
+    meta: dict[str, Any]
+
+
+class DemoOutput(Contract):
+    model: ModelOutput
+    dataset: DatasetOutput = Field(description="The held-out test split.")
+    train: DatasetOutput = Field(description="The training split (calibration data).")
+    accuracy: float
+
+
+class StepsOutput(Contract):
+    outputs: list[ModelOutput] = Field(description="One model per step that was computed (reused steps have none).")
+
+
+class BenchmarkOutput(Contract):
+    hardware: dict[str, Any]
+    benchmark: dict[str, Any]
+
+
+class ExportOutput(Contract):
+    path: str
+    filename: str
+
+
+class SummaryOutput(OpenContract):
+    """An evaluation's or an interleaved comparison's summary, as the measuring code returns it."""
+
+
+class SearchOutput(OpenContract):
+    """What a search returns (``engine.auto.search``): the candidates it built, by derivation key."""
+
+
+# ---------------------------------------------------------------- the job's result
+class ModelResult(Contract):
+    model_id: int
+
+
+class DatasetResult(Contract):
+    dataset_id: int
+
+
+class DemoResult(Contract):
+    model_id: int
+    dataset_id: int = Field(description="The held-out test split.")
+    train_dataset_id: int | None = Field(None, description="The training split (calibration data).")
+    reused: bool = Field(False, description="The demo was loaded before: its family and data sets are reused.")
+
+
+class StepsResult(Contract):
+    model_id: int = Field(description="The last model produced.")
+    model_ids: list[int] = Field(description="Every model the steps produced or reused, in order.")
+
+
+class BenchmarkResult(OpenContract):
+    measurement_id: int
+    model_id: int
+    worker: str | None = Field(None, description="The worker that measured (its host's fingerprint is in hardware).")
+    runtime: str
+    hardware: dict[str, Any]
+    results: list[dict[str, Any]]
+    explanations: list[str] = Field(default_factory=list)
+    explanation_tone: Literal["info", "warning"] = "info"
+
+
+class EvaluateResult(OpenContract):
+    measurement_id: int
+    model_id: int
+    dataset_id: int
+
+
+class AbCompareResult(OpenContract):
+    model_id: int
+    versus: int
+    worker: str | None = None
+
+
+class ExportResult(Contract):
+    model_id: int
+    format: str
+    artifact: str
+    filename: str
+    sha256: str
+    size_bytes: int
