@@ -121,7 +121,7 @@ def test_keras_to_quantized_onnx_measured_compared_and_exported(cli_home: Path, 
     recipe.write_text("steps:\n  - pass: ort-quantize-dynamic\n")
     assert "recipe step 1" in refused(cli_home, "recipe", "run", str(root["id"]), str(recipe))
 
-    parent_bench = cli_json(cli_home, "benchmark", str(onnx_model["id"]), "--time-budget", "0.3")
+    parent_bench = cli_json(cli_home, "benchmark", str(onnx_model["id"]), "--threads", "1", "--time-budget", "0.3")
     assert parent_bench["explanations"] == [] and parent_bench["results"][0]["batch"] == 1
     bench = cli_json(cli_home, "benchmark", str(quantized["id"]), "--batch", "1,4", "--threads", "1",
                      "--time-budget", "0.3")
