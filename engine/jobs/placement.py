@@ -86,9 +86,18 @@ class WorkerProfile:
         if not self.matches(job.target):
             return False
         upload = job.params.get("upload")
-        if upload and not os.path.exists(upload):  # staged on another host: a worker there imports it
+        if upload and not _stages(upload):  # staged on another host or home: a worker there imports it
             return False
         return not self.differs or (job.kind in MEASURING and bool(job.target))
+
+
+def _stages(upload: str) -> bool:
+    """Whether this worker's job sandbox can read ``upload``: it lies in this worker's own upload folder
+    (the only upload folder a child is given), not merely somewhere on this host's disk."""
+    from storage.settings import get_settings
+
+    folder = get_settings().upload_dir.resolve()
+    return os.path.exists(upload) and os.path.realpath(upload).startswith(f"{folder}{os.sep}")
 
 
 _current: WorkerProfile | None = None

@@ -67,4 +67,4 @@ def test_auto_tab_shows_the_recommendation_front_and_rejections_and_makes_a_cham
     if rejected:
         assert list(at.dataframe[1].value["verdict"]) == [c["reason"] for c in rejected]
     at.button(key="auto_champion").click().run()
-    assert api.get_champion(api.get_model(imported).root_id) == result["recommended"]
+    assert api.get_champion(api.get_model(imported).root_id).model_id == result["recommended"]

@@ -61,7 +61,7 @@ def test_qat_saves_keras_model_whose_onnx_form_has_qdq(digits, tmp_path):
 def test_distill_half_width_student_lands_within_three_points_of_the_teacher(digits, tmp_path):
     """Trained on 300 rows, judged on 150 held-out rows the student never saw; the wall time is reported."""
     from engine.bridge import load_keras_any
-    from engine.passes import _finetune as ft
+    from engine.passes import finetune as ft
 
     artifact, data = digits
     result = _run("distill", artifact, tmp_path, DatasetArrays(data.x[:300], data.y[:300]), width_factor=0.5)
