@@ -39,6 +39,7 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
         raise PassError(f"tfmot cannot quantize every layer of this model ({first_line(exc)}); "
                         "use ort-quantize-static on its ONNX form instead.") from exc
     qat.compile(optimizer=tf_keras.optimizers.Adam(config.learning_rate), loss=ft.loss_for(qat, y, tf_keras))
+    tf_keras.utils.set_random_seed(0)  # the same pass, config and parent train the same way (lineage is by content)
     qat.fit(ft.as_model_input(qat, x), y, batch_size=config.batch_size, epochs=config.epochs, verbose=0,
             callbacks=[ft.progress_callback(tf_keras, ctx, config.epochs, 0.1, 0.7, "quantization-aware training")])
     out = ctx.scratch / "model.h5"

@@ -145,7 +145,7 @@ def _digits_test_set(home: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[np.nd
     monkeypatch.setenv("TRIMLINE_HOME", str(home))
     reset_engines()
     try:
-        (dataset,) = api.list_datasets()
+        (dataset,) = [d for d in api.list_datasets() if d.role == "evaluation"]  # the held-out test split
         with np.load(api.dataset_path(dataset.id), allow_pickle=False) as data:
             return data["x"], data["y"]
     finally:

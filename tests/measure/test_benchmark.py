@@ -36,7 +36,8 @@ def test_p50_agrees_with_bare_session_loop(graphs):
     from engine.measure.inputs import make_feeds
 
     path, sig = graphs["conv"], signature(graphs["conv"])
-    config = BenchmarkConfig(warmup=10, min_runs=150, max_runs=300, time_budget_s=1.0, target_rel_ci=0.0)
+    config = BenchmarkConfig(threads=[1], warmup=10, min_runs=150, max_runs=300, time_budget_s=1.0,
+                             target_rel_ci=0.0)  # one thread, as the bare loop
     bare, harness, load = [], [], []
     for _ in range(3):
         bare.append(_bare_p50(path, make_feeds(sig, 1)))
