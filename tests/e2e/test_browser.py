@@ -210,7 +210,7 @@ def test_demo_to_downloaded_quantized_onnx_in_a_browser(stack, tmp_path, monkeyp
                 page.get_by_text(re.compile(r"\(benchmark\) succeeded")).nth(n).wait_for(timeout=JOB_TIMEOUT_MS)
             # trade-off, latency, roofline per variant, and the chosen variants' op histograms side by side
             page.get_by_test_id("stPlotlyChart").nth(3).wait_for(timeout=JOB_TIMEOUT_MS)
-            assert page.get_by_test_id("stPlotlyChart").count() == 4
+            assert page.get_by_test_id("stPlotlyChart").count() >= 4  # more once the side by side fills in
             ui.no_error()
             ui.shot("compare", height=1900)
 
