@@ -54,6 +54,9 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     y = None if ctx.dataset.y is None else np.asarray(ctx.dataset.y)
     ctx.progress(0.05, "loading the teacher")
     teacher = load_keras_any(source.path)
+    # the same pass, config and parent give the same student (lineage is by content): seed its initial
+    # weights, the shuffling and any dropout before the student is built
+    _keras_of(teacher).utils.set_random_seed(0)
     student = _student(teacher, config, ctx)
     if tuple(student.outputs[0].shape[1:]) != tuple(teacher.outputs[0].shape[1:]):
         raise InputError(f"the student's output shape {tuple(student.outputs[0].shape)} differs from the "
