@@ -169,6 +169,16 @@ def pick_family(label: str = "Model family", state_key: str = "family_id") -> di
     return by_id.get(chosen)
 
 
+def choose_family_and_champion(empty_text: str) -> tuple[dict, list[dict[str, Any]], Any]:
+    """The family picker every model-choosing page opens with: ``(family, its models, champion record or
+    None)``. With no model yet it shows ``empty_text`` with a link to upload, and stops the page."""
+    if not families():
+        empty_state(empty_text)
+        st.stop()
+    family = pick_family()
+    return family, models(family["id"]), api.get_champion(family["id"])
+
+
 def open_model(model_id: int) -> None:
     """Select a model (and its family) and go to the Models page."""
     model = api.get_model(model_id)

@@ -12,7 +12,7 @@ JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
 DATASET_ROLES = ("calibration", "fine-tuning", "evaluation")
 USER_ROLES = ("viewer", "engineer", "admin")
 JOB_KINDS = ("import", "dataset_import", "demo", "optimize", "recipe", "benchmark", "ab_compare", "evaluate",
-             "export", "auto")
+             "export", "auto", "loadtest")
 
 
 def utcnow() -> datetime:

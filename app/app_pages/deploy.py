@@ -4,19 +4,14 @@ from __future__ import annotations
 import streamlit as st
 
 from app import serving_charts, tables, ui
+from app.deploy_panels import load_test, try_it
 from engine import api
 
 st.title("Deploy")
 st.caption("Serve a variant over KServe V2 (Triton clients) and TensorFlow Serving REST, as a process beside the "
            "worker that keeps running when you leave this page. Watch it, try it, load-test it, then add a version.")
-if not ui.families():
-    ui.empty_state("Nothing to serve yet.")
-    st.stop()
-
-family = ui.pick_family()
-members = ui.models(family["id"])
+family, members, record = ui.choose_family_and_champion("Nothing to serve yet.")
 by_id = {m["id"]: m for m in members}
-record = api.get_champion(family["id"])
 champion = record.model_id if record else None
 name = api.serving.family_name(family["id"])
 saved = {d["name"]: d for d in api.serving.list_deployments()}
@@ -79,6 +74,15 @@ else:
     if state == "exited" and status:
         st.error("The server stopped. Its log ends:")
         st.code(status["log_tail"][-1500:] or "(empty)")
+
+if champion is not None and all(v["model_id"] != champion for v in deployment["versions"]):
+    number = max(v["version"] for v in deployment["versions"]) + 1
+    label_text = tables.model_label(by_id[champion]) if champion in by_id else f"#{champion}"
+    st.info(f"The family's champion, {label_text}, is not served yet.")
+    if st.button(f"Serve the champion as version {number} (canary)", type="primary", key="deploy_champion"):
+        with ui.shows_errors():
+            api.serving.promote(name, champion, "canary")
+            st.rerun()
 
 with st.expander("Versions, labels and settings"):
     variant = ui.pick_model("Promote a variant as the next version", members, state_key="deploy_promote_id",
@@ -158,59 +162,5 @@ def live() -> None:
 st.subheader("Live")
 live()
 
-st.subheader("Try it")
-kind = st.radio("Input", ["JSON", "Data set row", "Image file"], horizontal=True, key="deploy_try_kind")
-version_choice = st.selectbox("Version", ["newest"] + [v["version"] for v in deployment["versions"]],
-                              key="deploy_try_version")
-newest_model = max(deployment["versions"], key=lambda v: v["version"])["model_id"]
-with ui.shows_errors():
-    value = None
-    if kind == "JSON":
-        text = st.text_area("One input (a nested JSON array, without the batch dimension)", key="deploy_try_json")
-        value = ("json", text) if text.strip() else None
-    elif kind == "Data set row":
-        sets = ui.datasets()
-        ds = ui.pick("Data set", [d["id"] for d in sets], "deploy_try_dataset",
-                     format_func=lambda i: f"#{i}") if sets else None
-        row = st.number_input("Row", 0, 10**7, 0, key="deploy_try_row")
-        value = ("dataset", ds, int(row)) if ds else None
-    else:
-        upload = st.file_uploader("Image", type=["png", "jpg", "jpeg", "bmp"], key="deploy_try_image")
-        value = ("image", upload.getvalue()) if upload else None
-    if st.button("Send", disabled=value is None, key="deploy_try_send") and value:
-        array = api.serving.input_from(value[0], value[1], model_id=newest_model,
-                                       row=value[2] if len(value) > 2 else 0)
-        st.session_state["deploy_try_answer"] = api.serving.try_input(
-            url, name, array, None if version_choice == "newest" else int(version_choice))
-answer = st.session_state.get("deploy_try_answer")
-if answer:
-    st.caption(f"answered by version {answer['version']}")
-    if "top" in answer:
-        st.dataframe(answer["top"], hide_index=True, key="deploy_try_top")
-    else:
-        st.json(answer["outputs"])
-
-st.subheader("Load test")
-l1, l2, l3, l4 = st.columns(4)
-levels = l1.text_input("Concurrency levels", "1,2,4,8", key="deploy_lt_levels")
-per_level = l2.number_input("Requests per level (at most)", 1, 100_000, 200, key="deploy_lt_requests")
-seconds = l3.number_input("Seconds per level (at most)", 1.0, 120.0, 10.0, key="deploy_lt_seconds")
-budget = l4.number_input("p99 budget (ms)", 0.1, 100_000.0, 100.0, key="deploy_lt_budget")
-if st.button("Run load test", type="primary", icon=":material/speed:", key="deploy_lt_run"):
-    with ui.shows_errors(), st.spinner("Sweeping concurrency levels over HTTP…"):
-        try:
-            concurrency = [int(c) for c in levels.split(",") if c.strip()]
-        except ValueError:
-            concurrency = []
-            st.error(f"concurrency levels must be integers separated by commas, got {levels!r}")
-        if concurrency:
-            st.session_state["deploy_loadtest"] = api.serving.run_loadtest(url, name, concurrency, int(per_level),
-                                                                         float(seconds), float(budget))
-result = st.session_state.get("deploy_loadtest")
-if result:
-    best = result["best"]
-    st.success(f"Best within p99 {result['config']['p99_budget_ms']:g} ms: {best['throughput_per_s']:.1f} req/s at "
-               f"{best['concurrency']} clients" if best else "No level kept its p99 within the budget.")
-    st.plotly_chart(serving_charts.curve_figure(result), key="deploy_curve")
-    st.caption(f"Stored as measurement #{result.get('measurement_id')} of model {result['model_id']} "
-               f"({result['failures']} failed requests); it appears on Compare.")
+try_it(url, name, deployment)
+load_test(url, name)

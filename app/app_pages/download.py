@@ -13,13 +13,7 @@ TARGETS = {"onnx": "ONNX model file", "keras": "Keras .keras file", "savedmodel"
 st.title("Download")
 st.caption("Export a variant as a file you can deploy. Bundles carry a sample input with the outputs the model "
            "gave on it and a script that checks them where the bundle lands.")
-if not ui.families():
-    ui.empty_state("Nothing to download yet.")
-    st.stop()
-
-family = ui.pick_family()
-members = ui.models(family["id"])
-record = api.get_champion(family["id"])
+family, members, record = ui.choose_family_and_champion("Nothing to download yet.")
 champion = record.model_id if record else None
 model = ui.pick_model("Model", members, state_key="download_model_id", default=champion)
 if record and model["id"] == champion:

@@ -30,6 +30,9 @@ def set_champion(model_id: int, note: str = "", who: str | None = None, hardware
             history.add_champion_event(s, model.root_id, previous.model_id, "demote", f"replaced by #{model.id}", who)
         catalog.set_champion(s, model.root_id, model.id, note)
         history.add_champion_event(s, model.root_id, model.id, "promote", note, who, hardware_id, figures)
+    from engine.api.serving import champion_chosen
+
+    champion_chosen(model.id)  # a served family gets its new champion as the next version
 
 
 FIGURES = ("latency_p50_ms", "latency_ci95", "latency_ratio", "ratio_basis", "latency_provenance", "size_bytes",

@@ -1,14 +1,20 @@
-"""Serving: deployments (versions from the lineage, labels, policy, settings), running a server in the
-foreground or as a managed process, reading its metrics, trying it, and load tests stored as measurements."""
+"""Serving: deployments (versions from the lineage, labels, policy, settings), a family's new champion
+served as the next version, running a server in the foreground or as a managed process (watched by the
+``trimline up`` that owns it), and, from ``serving_checks``, its metrics, try-it and load tests."""
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
 from engine.api.common import get_model, ready
-from engine.errors import InputError, NotFoundError, validation_sentence
+from engine.api.serving_checks import (input_from, loadtest_jobs, read_metrics, run_loadtest,  # noqa: F401
+                                       served_versions, submit_loadtest, throughput, try_input)
+from engine.errors import EngineError, InputError, validation_sentence
 from storage import catalog, measurements
 from storage.db import session_scope
+
+log = logging.getLogger("trimline.serve")
 
 
 def family_name(model_id: int) -> str:
@@ -107,14 +113,19 @@ def _update(name: str, change) -> dict[str, Any]:  # noqa: ANN001
     from engine.serving import deployments
     from engine.serving.settings import Deployment
 
-    doc = get_deployment(name)
+    before = deployments.load(name)
+    doc = before.model_dump()
     change(doc)
     try:
         deployment = Deployment.model_validate(doc)
     except ValueError as exc:
         raise InputError(validation_sentence(exc)) from None
     deployments.save(deployment)
-    _reload_if_running(name)
+    try:
+        _reload_if_running(name)
+    except EngineError:  # the running server kept what it served: so does the saved deployment
+        deployments.save(before)
+        raise
     return deployment.model_dump()
 
 
@@ -128,6 +139,54 @@ def promote(name: str, model_id: int, label: str | None = None) -> dict[str, Any
         if label:
             doc["labels"][label] = number
     return _update(name, change)
+
+
+def family_deployments(root_id: int) -> list[str]:
+    """The saved deployments that serve models of the family ``root_id``."""
+    from engine.serving import deployments
+
+    ready()
+    roots: dict[int, int] = {}
+    names = []
+    for name in deployments.names():
+        try:
+            served = deployments.load(name)
+        except EngineError:  # a damaged file is reported where it is opened, not here
+            continue
+        ids = [v.model_id for v in served.versions]
+        for model_id in ids:
+            if model_id not in roots:
+                try:
+                    roots[model_id] = get_model(model_id).root_id
+                except EngineError:
+                    roots[model_id] = -1
+        if any(roots[i] == root_id for i in ids):
+            names.append(name)
+    return names
+
+
+def serve_champion(model_id: int, label: str = "canary") -> list[dict[str, Any]]:
+    """A family's new champion joins every saved deployment of its family that does not serve it yet, as
+    the next version with ``label``; a running server loads it beside the versions it serves and swaps
+    atomically. Returns ``[{name, version}]`` for the deployments that changed."""
+    model = get_model(model_id)
+    added = []
+    for name in family_deployments(model.root_id):
+        if any(v["model_id"] == model.id for v in get_deployment(name)["versions"]):
+            continue
+        doc = promote(name, model.id, label)
+        added.append({"name": name, "version": max(v["version"] for v in doc["versions"])})
+    return added
+
+
+def champion_chosen(model_id: int) -> list[dict[str, Any]]:
+    """Called when a champion is chosen: ``serve_champion``, best effort. A version that fails to load
+    leaves the deployment and its server as they were (the Deploy page offers it again, with the reason)."""
+    try:
+        return serve_champion(model_id)
+    except EngineError as exc:
+        log.warning("the new champion %s was not added to its family's served versions: %s", model_id, exc)
+        return []
 
 
 def set_label(name: str, label: str, version: int) -> dict[str, Any]:
@@ -168,8 +227,11 @@ def check_bind(host: str, port: int, token: str | None = None) -> None:
     check(ServerOptions(host=host, port=port, token=token or _env_token()))
 
 
-def serve(names: list[str], host: str = "127.0.0.1", port: int = 8600, token: str | None = None) -> None:
-    """Serve saved deployments in the foreground until Ctrl-C; raises InputError/EngineError with a sentence."""
+def serve(names: list[str], host: str = "127.0.0.1", port: int = 8600, token: str | None = None,
+          owner: str | None = None) -> None:
+    """Serve saved deployments in the foreground until Ctrl-C, following changes saved to them; with
+    ``owner`` ("PID:START_TIME", given to managed servers) also until that process is gone. Raises
+    InputError/EngineError with a sentence."""
     from engine.serving import deployments
     from engine.serving.common import ServerOptions
     from engine.serving.server import serve_forever
@@ -177,7 +239,29 @@ def serve(names: list[str], host: str = "127.0.0.1", port: int = 8600, token: st
     ready()
     loaded = [deployments.load(n) for n in names]
     options = ServerOptions(host=host, port=port, token=token or _env_token())
-    serve_forever(loaded, options, deployments.artifact_for, deployments.load)
+    boss = None
+    if owner:
+        pid, _, created = owner.partition(":")
+        try:
+            boss = (int(pid), float(created))
+        except ValueError:
+            raise InputError(f"--owner takes PID:START_TIME, got {owner!r}") from None
+    serve_forever(loaded, options, deployments.artifact_for, deployments.load, boss)
+
+
+def own_servers() -> None:
+    """``trimline up``: the managed servers started from now on are this process's to stop."""
+    from engine.serving import managed
+
+    ready()
+    managed.claim_ownership()
+
+
+def stop_owned_servers() -> list[str]:
+    """Stop the managed servers this process owns (``own_servers``); the names it stopped."""
+    from engine.serving import managed
+
+    return managed.stop_owned()
 
 
 def _reload_if_running(name: str) -> None:
@@ -205,87 +289,6 @@ def server_status(name: str) -> dict[str, Any] | None:
     from engine.serving import managed
 
     return managed.status(name)
-
-
-def read_metrics(url: str, token: str | None = None) -> dict[str, Any]:
-    """One reading of the server's /metrics: requests, failures, latency percentiles, batch sizes, cache hit
-    rate, in-flight requests, process CPU % and RSS (see ``engine.serving.readings.reduce``)."""
-    from engine.serving.client import scrape
-    from engine.serving.readings import reduce
-
-    return reduce(scrape(url, token)["samples"])
-
-
-def served_versions(url: str, name: str, token: str | None = None) -> list[dict[str, Any]]:
-    """What the running server holds for ``name``: each version's model, provider, fallback note, settings."""
-    import urllib.parse
-
-    from engine.serving.client import Connection
-
-    conn = Connection(url, token, timeout_s=10)
-    try:
-        return conn.json("GET", f"/v2/models/{urllib.parse.quote(name)}/stats")["versions"]
-    finally:
-        conn.close()
-
-
-def throughput(history: list[dict[str, Any]]) -> list[float | None]:
-    """Requests per second between consecutive ``read_metrics`` readings."""
-    from engine.serving.readings import throughput as rates
-
-    return rates(history)
-
-
-def try_input(url: str, name: str, array: Any, version: int | None = None, top: int = 5,
-              token: str | None = None) -> dict[str, Any]:
-    """Send one input over KServe V2; the outputs, and the top classes when the first output is (1, classes)."""
-    from engine.serving.client import infer_once
-
-    return infer_once(url, name, array, version, top, token)
-
-
-def input_from(kind: str, value: Any, model_id: int | None = None, row: int = 0) -> Any:
-    """One try-it input: ``json`` (text), ``image`` (bytes, resized for ``model_id``) or ``dataset`` (an id)."""
-    from engine.api.common import dataset_path
-    from engine.serving import inputs
-
-    if kind == "json":
-        return inputs.from_json(value)
-    if kind == "image":
-        return inputs.from_image(value, get_model(model_id).inputs[0]["shape"])
-    if kind == "dataset":
-        return inputs.from_dataset(dataset_path(int(value)), int(row))
-    raise InputError(f"unknown input kind {kind!r}; use json, image or dataset")
-
-
-def run_loadtest(url: str, name: str, concurrency: list[int], requests_per_level: int = 200,
-                 seconds_per_level: float = 10.0, p99_budget_ms: float = 100.0, version: int | None = None,
-                 token: str | None = None, store: bool = True) -> dict[str, Any]:
-    """A closed-loop sweep over ``concurrency`` levels against a running server; stored as a measurement."""
-    from engine.measure.hardware import fingerprint
-    from engine.serving.loadtest import LoadtestConfig, sweep
-
-    try:
-        config = LoadtestConfig(concurrency=concurrency, requests_per_level=requests_per_level,
-                                seconds_per_level=seconds_per_level, p99_budget_ms=p99_budget_ms)
-    except ValueError as exc:
-        raise InputError(validation_sentence(exc)) from None
-    result = sweep(url, name, config, version, token)
-    result["hardware"] = hardware = fingerprint()
-    if store:
-        ready()
-        cores = hardware["cores"]["logical"]
-        with session_scope() as s:
-            hw = measurements.upsert_hardware(s, hardware["cpu"], cores, hardware)
-            if catalog.get_model(s, result["model_id"]) is None:
-                raise NotFoundError(f"the server's model {result['model_id']} is not in this studio's catalogue")
-            m = measurements.add_measurement(s, model_id=result["model_id"], hardware_id=hw.id, kind="benchmark",
-                                             runtime="server-http", summary={k: v for k, v in result.items()
-                                                                             if k != "samples"},
-                                             samples=result.get("samples", {}))
-        result["measurement_id"] = m.id
-    result.pop("samples", None)
-    return result
 
 
 def submit_deployment_export(name: str, target: str):  # noqa: ANN201

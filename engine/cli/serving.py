@@ -22,7 +22,9 @@ def serve(model_ids: Optional[list[int]] = typer.Argument(None, help="Models to 
           batching: Optional[bool] = typer.Option(None, "--batching/--no-batching", help="Dynamic batching."),
           max_batch: Optional[int] = typer.Option(None, help="Largest dynamic batch."),
           max_delay_ms: Optional[float] = typer.Option(None, help="Longest wait for a batch to fill, in ms."),
-          cache: Optional[bool] = typer.Option(None, "--cache/--no-cache", help="LRU response cache.")) -> None:
+          cache: Optional[bool] = typer.Option(None, "--cache/--no-cache", help="LRU response cache."),
+          owner: Optional[str] = typer.Option(None, hidden=True, help="PID:START_TIME of the trimline up that "
+                                                                     "manages this server; it stops when that ends.")) -> None:
     """Serve models over KServe V2 (Triton) and TensorFlow Serving REST until Ctrl-C."""
     from engine import api
 
@@ -49,7 +51,7 @@ def serve(model_ids: Optional[list[int]] = typer.Argument(None, help="Models to 
         typer.echo(f"serving '{served}' ({versions}; labels {deployment['labels'] or 'none'})", err=True)
     typer.echo(f"on http://{host}:{port}: KServe V2 at /v2, TF Serving at /v1, metrics at /metrics; Ctrl-C stops",
                err=True)
-    api.serving.serve(names, host, port, token)
+    api.serving.serve(names, host, port, token, owner)
     typer.echo(f"stopped serving {', '.join(names)}", err=True)
 
 

@@ -41,6 +41,7 @@ def up(host: str = typer.Option("127.0.0.1", help="Address the dashboard binds t
     base_env = {**os.environ, **api.harden_process()}  # secrets leave this environment; only these children get them
     dashboard_env = {**base_env, "TRIMLINE_BIND_HOST": host}
     procs = {f"worker {n + 1}": (worker_cmd, base_env) for n in range(workers)} | {"dashboard": (dashboard_cmd, dashboard_env)}
+    api.serving.own_servers()  # models served from the dashboard stop with this command
     running = {name: subprocess.Popen(cmd, cwd=root, env=env) for name, (cmd, env) in procs.items()}
     typer.echo(f"Trimline is starting on http://{host}:{port}  (Ctrl-C stops it)", err=True)
 
@@ -67,6 +68,8 @@ def up(host: str = typer.Option("127.0.0.1", help="Address the dashboard binds t
     except KeyboardInterrupt:
         pass
     finally:
+        for served in api.serving.stop_owned_servers():
+            typer.echo(f"stopped serving '{served}'", err=True)
         for proc in running.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)  # a worker hands its running job back to the queue, then exits

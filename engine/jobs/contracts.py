@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.measure.config import BenchmarkConfig
+from engine.serving.loadtest import LoadtestConfig
 
 
 class Contract(BaseModel):
@@ -107,6 +108,24 @@ class ExportParams(Contract):
                                                                 "versions the export lays out.")
 
 
+class LoadtestParams(Contract):
+    name: str = Field(description="The served model's name.")
+    url: str = Field(description="The running server, on this host (a loopback address).")
+    config: LoadtestConfig
+    version: int | None = Field(None, ge=1, description="The version to call (default: the newest).")
+
+    @field_validator("url")
+    @classmethod
+    def _on_this_host(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        host = urlsplit(value if "://" in value else f"http://{value}").hostname or ""
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(f"a load test job drives a server on its worker's host (127.0.0.1), not {host!r}; "
+                             "use `trimline loadtest --url` for another host")
+        return value
+
+
 # ---------------------------------------------------------------- the child's result.json
 class ModelOutput(Contract):
     path: str = Field(description="The artifact, relative to the job's scratch folder.")
@@ -134,6 +153,11 @@ class StepsOutput(Contract):
 class BenchmarkOutput(Contract):
     hardware: dict[str, Any]
     benchmark: dict[str, Any]
+
+
+class LoadtestOutput(Contract):
+    hardware: dict[str, Any]
+    loadtest: dict[str, Any] = Field(description="The sweep (engine.serving.loadtest.sweep), samples included.")
 
 
 class ExportOutput(Contract):
@@ -191,6 +215,17 @@ class AbCompareResult(OpenContract):
     model_id: int
     versus: int
     worker: str | None = None
+
+
+class LoadtestResult(OpenContract):
+    measurement_id: int
+    model_id: int
+    name: str
+    version: int
+    results: list[dict[str, Any]]
+    best: dict[str, Any] | None
+    failures: int
+    hardware: dict[str, Any]
 
 
 class ExportResult(Contract):

@@ -29,7 +29,7 @@ log = logging.getLogger("trimline.worker")
 
 VERSION_PACKAGES = ("onnxruntime", "tensorflow", "tf-keras", "tf2onnx", "onnx", "onnxconverter-common", "numpy",
                     "tensorflow-model-optimization")
-MEASURING = ("benchmark", "ab_compare")
+MEASURING = ("benchmark", "ab_compare", "loadtest")
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$")
 SWEEP_S = 1.0
 SWEEP_GRACE_S = 1.5  # a job queued this long has lost its wake-up, or it went to a worker that may not run it

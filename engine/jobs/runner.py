@@ -220,7 +220,8 @@ def run_job(job_id: int, worker: str | None = None) -> JobRecord:
             spec = kind.prepare(s, job, params)
         spec.update(job_id=job.id, kind=job.kind, params=params.model_dump(mode="json", by_alias=True))
         (scratch / "spec.json").write_text(json.dumps(spec, default=str))
-        outcome = _run_child(job, kind.exclusive, scratch, log_path, worker, settings, input_paths(spec, settings))
+        outcome = _run_child(job, kind.exclusive, scratch, log_path, worker, settings, input_paths(spec, settings),
+                             kind.sandboxed)
         _record(job, lambda s: _finish(s, job, worker, outcome, scratch, kind, params))
     except (EngineError, StoreError) as exc:  # StoreError: the outputs could not be published; no row was kept
         _record(job, lambda s: jobstore.finish(s, job.id, worker, "failed", error=str(exc)))
@@ -266,7 +267,7 @@ def _discard_upload(job: JobRecord, settings: Settings) -> None:
 
 
 def _run_child(job: JobRecord, exclusive: bool, scratch: Path, log_path: Path, worker: str,
-               settings: Settings, inputs: list[Path]) -> _Outcome:
+               settings: Settings, inputs: list[Path], sandboxed: bool = True) -> _Outcome:
     def waiting() -> None:
         with session_scope() as s:
             jobstore.set_progress(s, job.id, 0.0, "waiting for a running benchmark to finish")
@@ -278,11 +279,17 @@ def _run_child(job: JobRecord, exclusive: bool, scratch: Path, log_path: Path, w
     with host_lock(settings.home / "host.lock", exclusive, on_wait=waiting, should_stop=cancelled) as held:
         if not held:
             return _Outcome("cancelled", "cancelled by request")
-        launch = sandbox.prepare(scratch, inputs, [sys.executable, "-m", "engine.jobs.child", str(scratch)],
-                                 _limits, settings.home)
+        argv = [sys.executable, "-m", "engine.jobs.child", str(scratch)]
+        if sandboxed:
+            launch = sandbox.prepare(scratch, inputs, argv, _limits, settings.home)
+            walls = sandbox.describe()
+        else:  # opens no uploaded file; reaches a server on this host (engine.jobs.kinds.loadtesting)
+            (scratch / "tmp").mkdir(exist_ok=True)
+            (scratch / "home").mkdir(exist_ok=True)
+            launch, walls = sandbox.Launch(argv=argv, preexec=_limits), "limits only: it opens no uploaded file"
         env = {**child_env(settings), "TMPDIR": str(scratch / "tmp"), "HOME": str(scratch / "home")}
         with log_path.open("ab") as logfh:
-            logfh.write(f"--- attempt {job.attempts} on {worker} (sandbox: {sandbox.describe()})\n".encode())
+            logfh.write(f"--- attempt {job.attempts} on {worker} (sandbox: {walls})\n".encode())
             logfh.flush()
             proc = subprocess.Popen(
                 launch.argv, cwd=scratch, env=env, stdin=subprocess.DEVNULL, stdout=logfh,

@@ -22,7 +22,7 @@ log = logging.getLogger("trimline.jobs")
 
 DEFAULT_TIMEOUTS = {"import": 900, "dataset_import": 900, "optimize": 3600, "recipe": 7200,
                     "benchmark": 1800, "ab_compare": 900, "evaluate": 1800, "export": 900,
-                    "auto": 7200}
+                    "auto": 7200, "loadtest": 3600}
 
 
 def submit(kind: str, params: BaseModel | dict[str, Any], timeout_s: float | None = None,

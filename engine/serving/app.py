@@ -5,6 +5,7 @@ every model is loaded; a model that fails to load stops the start with its sente
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from contextlib import asynccontextmanager
@@ -40,6 +41,28 @@ class TokenGate:
         await response(scope, receive, send)
 
 
+async def follow(repository: Repository, reread: Callable[[str], Deployment], every_s: float = 2.0) -> None:
+    """Apply saved changes to the served deployments as they appear (a new champion's version, a moved
+    label, new settings), loading beside what serves and swapping atomically, even when nobody asks the
+    server to reload. A change that fails to load is logged once and not retried until it changes again."""
+    failed: dict[str, Deployment] = {}
+    while True:
+        await asyncio.sleep(every_s)
+        for name, served in list(repository.models.items()):
+            try:
+                saved = await asyncio.get_running_loop().run_in_executor(None, reread, name)
+            except Exception:  # noqa: BLE001  (removed or damaged: keep serving what is loaded)
+                continue
+            if saved == served.deployment or failed.get(name) == saved:
+                continue
+            try:
+                await repository.apply(saved)
+                log.info("applied the saved changes to %s", name)
+            except Exception as exc:  # noqa: BLE001
+                failed[name] = saved
+                log.warning("the saved changes to %s did not load, still serving the previous ones: %s", name, exc)
+
+
 def create_app(deployments: list[Deployment], options: ServerOptions,
                artifact_for: Callable[[int], Artifact], reread: Callable[[str], Deployment] | None = None,
                load_errors: list | None = None) -> FastAPI:
@@ -58,7 +81,10 @@ def create_app(deployments: list[Deployment], options: ServerOptions,
                 load_errors.append(exc)
             raise
         app.state.ready = True
+        follower = asyncio.get_running_loop().create_task(follow(runtime.repository, reread)) if reread else None
         yield
+        if follower is not None:
+            follower.cancel()
         for name in list(runtime.repository.models):
             await runtime.repository.unload(name)
 

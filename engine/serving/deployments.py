@@ -52,7 +52,7 @@ def load(name: str) -> Deployment:
 
 
 def names() -> list[str]:
-    folder = serving_dir() / "deployments"
+    folder = get_settings().home / "serving" / "deployments"  # looking creates nothing
     return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
 
 

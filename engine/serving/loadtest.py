@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import urllib.parse
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
@@ -29,8 +29,11 @@ class LoadtestConfig(BaseModel):
         return sorted(set(value))
 
 
+Progress = Callable[[float, str], None]
+
+
 def _level(url: str, path: str, body: bytes, headers: dict[str, str], clients: int, config: LoadtestConfig,
-           token: str | None) -> dict[str, Any]:
+           token: str | None, tick: Callable[[float], None] | None = None) -> dict[str, Any]:
     remaining = [config.requests_per_level]
     lock, latencies, failures = threading.Lock(), [[] for _ in range(clients)], [0] * clients
     deadline = time.perf_counter() + config.seconds_per_level
@@ -61,7 +64,11 @@ def _level(url: str, path: str, body: bytes, headers: dict[str, str], clients: i
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        while t.is_alive():
+            t.join(0.5)
+            if tick is not None:  # the share of the level's bound (requests or time) already spent
+                spent = 1 - remaining[0] / config.requests_per_level
+                tick(min(1.0, max(spent, (time.perf_counter() - start) / config.seconds_per_level)))
     wall = time.perf_counter() - start
     pooled = np.concatenate([np.asarray(x) for x in latencies]) if any(latencies) else np.zeros(0)
     lat = ({"p50": float(np.percentile(pooled, 50)), "p90": float(np.percentile(pooled, 90)),
@@ -73,8 +80,9 @@ def _level(url: str, path: str, body: bytes, headers: dict[str, str], clients: i
 
 
 def sweep(url: str, name: str, config: LoadtestConfig, version: int | None = None,
-          token: str | None = None) -> dict[str, Any]:
-    """Run every level in turn; raises InputError when the server or model cannot be reached."""
+          token: str | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Run every level in turn, reporting ``progress(fraction, message)`` as it goes; raises InputError
+    when the server or model cannot be reached."""
     conn = Connection(url, token)
     try:
         meta = conn.json("GET", f"/v2/models/{urllib.parse.quote(name)}" + (f"/versions/{version}" if version else ""))
@@ -85,7 +93,13 @@ def sweep(url: str, name: str, config: LoadtestConfig, version: int | None = Non
     answering = served[int(version)] if version else served[max(served)]
     body, headers = encode_infer(sample_input(meta, batch=config.batch))
     path = infer_path(name, version)
-    curve = [_level(url, path, body, headers, c, config, token) for c in config.concurrency]
+    curve, levels = [], len(config.concurrency)
+    for i, clients in enumerate(config.concurrency):
+        def tick(share: float, i: int = i, clients: int = clients) -> None:
+            if progress is not None:
+                progress((i + share) / levels, f"{clients} client(s): level {i + 1} of {levels}")
+        tick(0.0)
+        curve.append(_level(url, path, body, headers, clients, config, token, tick))
     within = [r for r in curve if r["latency_ms"].get("p99", float("inf")) <= config.p99_budget_ms]
     best = max(within, key=lambda r: r["throughput_per_s"]) if within else None
     samples = {f"c{r['concurrency']}": r.pop("samples_ms") for r in curve}

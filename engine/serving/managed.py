@@ -1,5 +1,9 @@
 """A served deployment as a managed process beside the worker: started by the Deploy page, recorded
-under ``$TRIMLINE_HOME/serving/servers/NAME.json``, so it outlives the page and a reload finds it."""
+under ``$TRIMLINE_HOME/serving/servers/NAME.json``, so it outlives the page and a reload finds it.
+
+``trimline up`` owns the servers started while it runs (``serving/owner.json`` names it): it stops them
+when it exits, and each one watches it and stops by itself if ``up`` dies without a word (SIGKILL), so
+no server is left behind."""
 from __future__ import annotations
 
 import json
@@ -39,6 +43,43 @@ def _alive(pid: int, created: float) -> bool:
         return False
 
 
+def _owner_file() -> Path:
+    return serving_dir() / "owner.json"
+
+
+def claim_ownership() -> None:
+    """Make this process (``trimline up``) the owner of the managed servers started from now on."""
+    me = psutil.Process(os.getpid())
+    _owner_file().write_text(json.dumps({"pid": me.pid, "created": me.create_time()}))
+
+
+def owner() -> dict[str, Any] | None:
+    """The live owner ``{pid, created}``, or None."""
+    try:
+        record = json.loads(_owner_file().read_text())
+    except (OSError, ValueError):
+        return None
+    return record if _alive(record["pid"], record["created"]) else None
+
+
+def stop_owned() -> list[str]:
+    """Stop every managed server this process owns and give up ownership; the names stopped."""
+    me = psutil.Process(os.getpid())
+    stopped = []
+    for record in (serving_dir() / "servers").glob("*.json"):
+        try:
+            doc = json.loads(record.read_text())
+        except (OSError, ValueError):
+            continue
+        mine = (doc.get("owner") or {}).get("pid") == me.pid and abs(doc["owner"]["created"] - me.create_time()) < 1
+        if mine and stop(doc["name"]):
+            stopped.append(doc["name"])
+    current = owner()
+    if current and current["pid"] == me.pid:
+        _owner_file().unlink(missing_ok=True)
+    return stopped
+
+
 def start(name: str, host: str = "127.0.0.1", port: int = 8600, token: str | None = None) -> dict[str, Any]:
     from engine.serving.common import ServerOptions
 
@@ -52,12 +93,15 @@ def start(name: str, host: str = "127.0.0.1", port: int = 8600, token: str | Non
     if token:
         env["TRIMLINE_SERVE_TOKEN"] = token
     root = Path(__file__).resolve().parents[2]
+    boss = owner()
+    argv = [sys.executable, "-m", "engine.cli", "serve", "--name", name, "--host", host, "--port", str(port)]
+    if boss:
+        argv += ["--owner", f"{boss['pid']}:{boss['created']}"]
     with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", "--name", name, "--host", host,
-                                 "--port", str(port)], cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(argv, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     record = {"name": name, "pid": proc.pid, "created": psutil.Process(proc.pid).create_time(),
-              "url": f"http://{host}:{port}", "log": str(log), "started_at": time.time()}
+              "url": f"http://{host}:{port}", "log": str(log), "started_at": time.time(), "owner": boss}
     _record(name).write_text(json.dumps(record))
     return record
 

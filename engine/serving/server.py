@@ -54,12 +54,33 @@ def _server(deployments: list[Deployment], options: ServerOptions, artifact_for:
     return uvicorn.Server(config)
 
 
+def _stop_with(server, owner: tuple[int, float]) -> None:  # noqa: ANN001
+    """Ask ``server`` to stop once the owning process (pid, start time) is gone."""
+    import psutil
+
+    pid, created = owner
+    while not server.should_exit:
+        try:
+            proc = psutil.Process(pid)
+            if abs(proc.create_time() - created) >= 1.0 or proc.status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.Error:
+            break
+        time.sleep(1.0)
+    if not server.should_exit:
+        logging.getLogger("trimline.serve").warning("the trimline up that started this server is gone; stopping")
+        server.should_exit = True
+
+
 def serve_forever(deployments: list[Deployment], options: ServerOptions, artifact_for: Callable[[int], Artifact],
-                  reread: Callable[[str], Deployment] | None = None) -> None:
-    """Serve until Ctrl-C (or SIGTERM). Raises EngineError when a model fails to load."""
+                  reread: Callable[[str], Deployment] | None = None, owner: tuple[int, float] | None = None) -> None:
+    """Serve until Ctrl-C (or SIGTERM), or until the ``owner`` process (pid, start time) is gone. Raises
+    EngineError when a model fails to load."""
     check_bind(options)
     errors: list = []
     server = _server(deployments, options, artifact_for, reread, errors)
+    if owner is not None:
+        threading.Thread(target=_stop_with, args=(server, owner), daemon=True, name="trimline-owner").start()
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn shuts down gracefully, then re-raises Ctrl-C: the normal way to stop

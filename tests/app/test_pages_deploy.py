@@ -26,7 +26,34 @@ def _wait_for(name: str, state: str, timeout_s: float = 180) -> dict:
     raise AssertionError(f"the server never became {state}: {status}")
 
 
-def test_deploy_page_serves_tries_loadtests_promotes_and_stops(page, imported):
+@pytest.fixture()
+def worker(home):
+    """A real worker process on this home (load tests run on it)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TRIMLINE_HOME": str(home)}
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not api.worker_alive():
+        assert proc.poll() is None and time.monotonic() < deadline, "the worker did not start"
+        time.sleep(0.2)
+    yield proc
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(60)
+
+
+def _wait_for_job(job_id: int, status: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while api.get_job(job_id).status != status:
+        assert time.monotonic() < deadline, f"job {job_id} never became {status}: {api.get_job(job_id).status}"
+        time.sleep(0.1)
+
+
+def test_deploy_page_serves_tries_loadtests_promotes_and_stops(page, imported, worker):
     name = api.serving.family_name(imported)
     at = page("deploy")
     assert at.subheader[0].value == f"Serve '{name}'"
@@ -48,14 +75,29 @@ def test_deploy_page_serves_tries_loadtests_promotes_and_stops(page, imported):
         assert len(top) == 3 and list(top["score"]) == sorted(top["score"], reverse=True)
 
         at.text_input(key="deploy_lt_levels").set_value("1,2")
-        at.number_input(key="deploy_lt_requests").set_value(20)
+        at.number_input(key="deploy_lt_requests").set_value(400)
+        at.number_input(key="deploy_lt_seconds").set_value(3.0)
         at.number_input(key="deploy_lt_budget").set_value(10_000.0)
-        by_label(at.button, "Run load test").click().run()
+        by_label(at.button, "Run load test").click().run()  # queued for this host's worker; the page returns
         assert not at.exception and not at.error, [e.value for e in at.error]
+        job = api.serving.loadtest_jobs(name)[0]
+        assert job.target and job.params["config"]["concurrency"] == [1, 2]
+        _wait_for_job(job.id, "running")
+        at = page("deploy")  # a reload while it runs: the progress of the same job, the button disabled
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(f"Job #{job.id} (loadtest)" in p.proto.text for p in at.get("progress"))
+        assert by_label(at.button, "Run load test").disabled
+        done = api.wait_job(job.id, timeout_s=120, run_inline=False)
+        assert done.result["failures"] == 0 and [r["concurrency"] for r in done.result["results"]] == [1, 2]
+        assert all(0 < r["requests"] <= 400 and r["wall_s"] < 3.0 + 2 for r in done.result["results"])  # bounded
+        at = page("deploy")
         assert at.success[-1].value.startswith("Best within p99 10000 ms:")
+        assert f"Stored as measurement #{done.result['measurement_id']}" in at.caption[-1].value
         assert plotly_count(at) >= 1
         stored = api.show_model(imported)["measurements"]
-        assert any(m["runtime"] == "server-http" for m in stored)
+        mine = [m for m in stored if m["id"] == done.result["measurement_id"]]
+        assert mine and mine[0]["runtime"] == "server-http" and mine[0]["hardware_id"] is not None
+        assert mine[0]["job_id"] == job.id
         from storage import measurements
         from storage.db import session_scope
 

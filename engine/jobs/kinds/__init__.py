@@ -35,6 +35,9 @@ class JobKind:
     execute: Callable[[dict[str, Any], ChildContext], dict[str, Any]]
     commit: Callable[[Session, JobRecord, Any, Any, Path], dict[str, Any]]
     exclusive: bool = False  # holds the host lock alone (measurements)
+    # runs inside the sandbox's walls; False only for a kind that opens no uploaded file and must reach a
+    # server on this host (a load test)
+    sandboxed: bool = True
     # commits what a cancelled or timed-out child left in its scratch ``live.json`` (a search's finished part,
     # in the kind's output contract)
     partial: Callable[[Session, JobRecord, Any, Any, Path], Any] | None = None
@@ -45,7 +48,7 @@ class JobKind:
 
 
 def _load() -> dict[str, JobKind]:
-    from engine.jobs.kinds import auto, exporting, importing, measuring, optimizing
+    from engine.jobs.kinds import auto, exporting, importing, loadtesting, measuring, optimizing
 
     return {
         "import": importing.IMPORT,
@@ -57,6 +60,7 @@ def _load() -> dict[str, JobKind]:
         "ab_compare": measuring.AB_COMPARE,
         "evaluate": measuring.EVALUATE,
         "export": exporting.EXPORT,
+        "loadtest": loadtesting.LOADTEST,
         "auto": auto.AUTO,
     }
 
