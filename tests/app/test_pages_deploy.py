@@ -145,3 +145,20 @@ def test_serving_charts_build_from_readings():
         {"concurrency": 1, "throughput_per_s": 10, "latency_ms": {"p50": 1, "p99": 2}},
         {"concurrency": 2, "throughput_per_s": 15, "latency_ms": {}}]})
     assert [list(t.x) for t in curve.data] == [[10], [10]]
+
+
+def test_deploy_page_serves_the_champion_in_one_click(page, imported):
+    from tests.app.conftest import run_job
+
+    child = run_job(api.submit_optimize(imported, "onnx-optimize", {}).job.id).result["model_id"]
+    name = api.serving.family_name(imported)
+    api.set_champion(child, "optimized graph")  # no deployment yet: nothing to add it to
+    api.serving.plan([imported], name=name)
+    at = page("deploy")
+    assert any("is not served yet" in i.value for i in at.info)
+    by_label(at.button, "Serve the champion as version 2 (canary)").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    deployment = api.serving.get_deployment(name)
+    assert deployment["versions"][-1] == {"version": 2, "model_id": child} and deployment["labels"]["canary"] == 2
+    assert not any("is not served yet" in i.value for i in at.info)
+    assert list(at.dataframe[0].value["version"]) == [1, 2]

@@ -1,0 +1,151 @@
+"""A new champion joins the served versions (hot, beside the old, under load); servers follow saved changes;
+`trimline up` stops the servers started under it, and a server whose owner dies stops by itself."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+
+from engine import api
+from engine.serving.server import free_port
+from tests.serving.conftest import scaled_copy, start_server
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def family(studio, digits_onnx):
+    """(root id, child id): a family of its own (so no other test's deployment is touched) with one variant."""
+    from engine.jobs import service
+
+    root_file = scaled_copy(digits_onnx, studio[0].parent / "champ.onnx", 3.0)
+    root = service.wait(api.submit_import(root_file, name="champ").id, timeout_s=300).result["model_id"]
+    child = service.wait(api.submit_optimize(root, "onnx-optimize", {}).job.id, timeout_s=300).result["model_id"]
+    return root, child
+
+
+def _until(predicate, timeout_s: float = 120, what: str = "it") -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout_s:.0f} s"
+        time.sleep(0.2)
+
+
+def _ready(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def test_new_champion_is_served_as_the_next_version_without_failing_a_request(studio, family):
+    root, child = family
+    images = studio[3]
+    api.serving.plan([root], name="champ", settings={"intra_threads": 1})
+    port = free_port()
+    server = api.serving.start_server("champ", port)
+    url = server["url"]
+    stop, answers, failures = threading.Event(), [], []
+
+    def client() -> None:
+        with requests.Session() as http:
+            while not stop.is_set():
+                r = http.post(f"{url}/v1/models/champ:predict", json={"instances": images[:1].tolist()}, timeout=30)
+                (answers if r.status_code == 200 else failures).append((r.status_code, r.text[:200]))
+
+    workers = [threading.Thread(target=client) for _ in range(3)]
+    try:
+        _until(lambda: _ready(url), what="the managed server becoming ready")
+        for w in workers:
+            w.start()
+        time.sleep(0.5)
+        api.set_champion(child, "optimized graph")  # the managed server loads it beside version 1, then swaps
+        deployment = api.serving.get_deployment("champ")
+        assert deployment["versions"][-1] == {"version": 2, "model_id": child}
+        assert deployment["labels"] == {"stable": 1, "canary": 2}
+        assert requests.get(f"{url}/v2/models/champ/versions/2/ready", timeout=10).status_code == 200
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for w in workers:
+            w.join()
+        try:
+            versions = requests.get(f"{url}/v2/models/champ/stats", timeout=10).json()["versions"]
+        finally:
+            api.serving.stop_server("champ")
+    assert failures == [] and len(answers) > 10
+    assert {v["version"]: v["model_id"] for v in versions} == {1: root, 2: child}
+    api.set_champion(child, "again")  # already served: nothing is added
+    assert len(api.serving.get_deployment("champ")["versions"]) == 2
+
+
+def test_a_foreground_server_follows_saved_changes(family):
+    from engine.serving.deployments import load
+
+    root, child = family
+    api.serving.plan([root], name="follow", settings={"intra_threads": 1})
+    server = start_server([load("follow")])
+    try:
+        api.serving.promote("follow", child, label="canary")  # saved only: no managed server to ask
+        _until(lambda: requests.get(f"{server.url}/v2/models/follow/versions/2/ready", timeout=5).status_code == 200,
+               timeout_s=30, what="the server picking up version 2")
+        doc = requests.get(f"{server.url}/v1/models/follow/labels/canary", timeout=10).json()
+        assert [s["version"] for s in doc["model_version_status"]] == ["2"]
+    finally:
+        server.stop()
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIMLINE_")}
+    return {**env, "TRIMLINE_HOME": str(home), "PYTHONPATH": str(ROOT), "ORT_DISABLE_TELEMETRY": "1"}
+
+
+def test_trimline_up_stops_the_servers_started_under_it(studio, family):
+    from engine.serving import managed
+
+    home = studio[0]
+    api.serving.plan([family[0]], name="owned", settings={"intra_threads": 1})
+    up = subprocess.Popen([sys.executable, "-m", "engine.cli", "up", "--port", str(free_port())], env=_env(home),
+                          cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True)
+    try:
+        _until(lambda: (managed.owner() or {}).get("pid") == up.pid, 60, "trimline up taking ownership")
+        record = api.serving.start_server("owned", free_port())  # as the Deploy page in up's dashboard does
+        assert record["owner"]["pid"] == up.pid
+        _until(lambda: _ready(record["url"]), what="the managed server becoming ready")
+        up.send_signal(signal.SIGINT)
+        _, err = up.communicate(timeout=120)
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+        api.serving.stop_server("owned")
+    assert "stopped serving 'owned'" in err
+    assert not psutil.pid_exists(record["pid"]) or psutil.Process(record["pid"]).status() == psutil.STATUS_ZOMBIE
+    assert api.serving.server_status("owned")["state"] == "exited" and managed.owner() is None
+
+
+def test_a_server_whose_owner_is_killed_stops_by_itself(studio, family):
+    from engine.serving import managed
+
+    api.serving.plan([family[0]], name="orphan", settings={"intra_threads": 1})
+    owner = subprocess.Popen([sys.executable, "-c", "from engine.serving import managed; managed.claim_ownership(); "
+                              "import time; time.sleep(600)"], env=_env(studio[0]), cwd=ROOT)
+    try:
+        _until(lambda: (managed.owner() or {}).get("pid") == owner.pid, 60, "the owner recording itself")
+        record = api.serving.start_server("orphan", free_port())
+        _until(lambda: _ready(record["url"]), what="the managed server becoming ready")
+        owner.kill()  # no chance to stop anything
+        owner.wait()
+        _until(lambda: api.serving.server_status("orphan")["state"] == "exited", 30, "the server stopping")
+    finally:
+        owner.kill()
+        api.serving.stop_server("orphan")
+    assert not _ready(record["url"])
