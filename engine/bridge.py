@@ -17,72 +17,15 @@ _KERAS3_ONLY = {"module", "registered_name", "build_config", "compile_config", "
                 "quantization_config", "lora_rank", "lora_alpha"}
 
 
-def is_tf_keras_h5(path: Path) -> bool:
-    """True when ``path`` is an HDF5 file written by Keras 2 (tf-keras): its ``keras_version`` is 2.x."""
-    from engine.formats.h5safe import is_hdf5
-
-    path = Path(path)
-    if not path.is_file() or not is_hdf5(path):
-        return False
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        version = f.attrs.get("keras_version", "")
-    version = version.decode() if isinstance(version, bytes) else str(version)
-    return version.startswith("2")
-
-
-# tensorflow-model-optimization's quantization classes: plain config objects and wrappers, no user code.
-TFMOT_CLASSES = frozenset({
-    "QuantizeLayer", "QuantizeWrapper", "QuantizeWrapperV2", "QuantizeAnnotate", "QuantizeAwareActivation",
-    "Default8BitQuantizeConfig", "Default8BitOutputQuantizeConfig", "Default8BitConvQuantizeConfig",
-    "Default8BitActivationQuantizeConfig", "NoOpQuantizeConfig", "OutputOnlyConfig",
-    "MovingAverageQuantizer", "LastValueQuantizer", "AllValuesQuantizer", "NoOpActivation",
-})
-
-
 def load_keras_any(path: Path) -> Any:
-    """The model in a Keras file: Keras 3, or tf-keras for Keras-2 ``.h5`` files (what prune, cluster
-    and qat write). Goes through ``engine.formats.keras_safe``; a Keras-2 file whose only objects beyond
-    the allow-list are tfmot quantization classes (a QAT model) is loaded in tfmot's quantize scope.
+    """The model in a stored Keras file: Keras 3, or tf-keras for Keras-2 ``.h5`` files (what prune,
+    cluster and qat write), through ``engine.formats.keras_safe``. Only stored artifacts reach this: an
+    upload passed the strict check at import, so allowing the tfmot quantization classes of a QAT output
+    here (``produced=True``) lets no upload through that import refused.
     """
-    from engine.errors import UnsafeFileError
     from engine.formats.keras_safe import load_keras
 
-    try:
-        return load_keras(Path(path))
-    except UnsafeFileError:
-        if not (is_tf_keras_h5(path) and _only_tfmot_extras(Path(path))):
-            raise
-    return _load_qat_h5(Path(path))
-
-
-def _only_tfmot_extras(path: Path) -> bool:
-    from engine.formats import keras_allowlist as allow
-    from engine.formats.h5safe import check_h5, read_h5_model_config
-
-    check_h5(path)
-    config, _ = read_h5_model_config(path)
-    known = allow.MODEL_CLASSES | allow.LAYER_CLASSES | allow.OBJECT_CLASSES | {"InputLayer"}
-    extras: set[str] = set()
-    stack: list[Any] = [config]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if "class_name" in node and str(node["class_name"]) not in known:
-                extras.add(str(node["class_name"]))
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return bool(extras) and extras <= TFMOT_CLASSES
-
-
-def _load_qat_h5(path: Path) -> Any:
-    import tensorflow_model_optimization as tfmot
-    import tf_keras
-
-    with tfmot.quantization.keras.quantize_scope():
-        return tf_keras.models.load_model(str(path), compile=False)
+    return load_keras(Path(path), produced=True)
 
 
 def keras3_to_tf_keras(path: Path) -> Any:

@@ -37,6 +37,7 @@ class Builder:
         self.work, self.dataset, self.dataset_sha, self.log, self.progress = work, dataset, dataset_sha, log, progress
         self.nodes: dict[str, Node] = {}  # built or reused in this search, in creation order
         self.reused: set[str] = set()
+        self.attempts = 0
         self.root_key: str | None = None  # None: steps start at the search's parent
 
     def rebase(self, node: Node) -> None:
@@ -76,7 +77,8 @@ class Builder:
                 self.nodes[key] = node
                 continue
             source = node.artifact if node else self.parent
-            out = self.work / f"n{len(self.nodes)}"
+            self.attempts += 1  # a failed build leaves its folder: every attempt gets its own
+            out = self.work / f"n{self.attempts}"
             out.mkdir(parents=True)
             spec = get_pass(pass_name)
             started = time.perf_counter()
@@ -85,7 +87,7 @@ class Builder:
             result = run_pass(spec, source, spec.config(**config), ctx)
             metrics = {**result.metrics, "pass_wall_s": round(time.perf_counter() - started, 2)}
             node = Node(key, result.artifact, pass_name, config, node.key if node else self.root_key,
-                        inspection=inspect_model(result.artifact), metrics=metrics)
+                        inspection=inspect_model(result.artifact, produced=True), metrics=metrics)
             self.nodes[key] = node
         return node
 

@@ -31,17 +31,35 @@ def accuracy_verdict(c: Candidate, budget: tuple[str, float] | None, reference_a
     return None
 
 
+# Two A/B-timed copies of one graph differ by a percent or two on a shared machine even when the CI of
+# their ratio is narrow (call order, cache and page placement): a ratio this close to 1 is "no faster",
+# never "slower" or "faster".
+NOISE = 0.03
+
+
+def faster(c: Candidate) -> bool:
+    """Faster than the parent beyond the noise: the ratio's CI below 1 and the gain above ``NOISE``."""
+    return c.ratio is not None and (c.ratio_ci95 or [1, 1])[1] < 1 and c.ratio <= 1 - NOISE
+
+
+def slower(c: Candidate) -> bool:
+    """Slower than the parent beyond the noise: the ratio's CI above 1 and the loss above ``NOISE``."""
+    return c.ratio is not None and (c.ratio_ci95 or [0, 0])[0] > 1 and c.ratio >= 1 + NOISE
+
+
 def speed_reason(c: Candidate) -> str:
-    lo, hi = c.ratio_ci95 or [c.ratio, c.ratio]
-    if c.ratio is None:
+    """Why a candidate is not faster ('' when it is); 'slower' only beyond the noise."""
+    if c.ratio is None or faster(c):
         return ""
-    if lo > 1:
+    lo, hi = c.ratio_ci95 or [c.ratio, c.ratio]
+    if slower(c):
         cause = " (activation scales are computed at run time)" if "dynamic" in c.label.lower() else ""
         cause = cause or (" (float16 runs through casts on this CPU)" if "float16" in c.label else "")
         return f"{c.ratio:.2f}× the parent's latency: slower beyond the noise{cause}"
-    if hi >= 1:
-        return f"{c.ratio:.2f}× the parent's latency: not faster beyond the noise (95% CI {lo:.2f}–{hi:.2f})"
-    return ""
+    if lo > 1 or hi < 1:
+        return (f"{c.ratio:.2f}× the parent's latency: no faster, within the noise (95% CI {lo:.2f}–{hi:.2f}; "
+                f"differences under {NOISE:.0%} are not counted)")
+    return f"{c.ratio:.2f}× the parent's latency: not faster beyond the noise (95% CI {lo:.2f}–{hi:.2f})"
 
 
 def pareto(rows: list[Candidate]) -> list[Candidate]:

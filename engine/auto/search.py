@@ -200,7 +200,7 @@ class Search:
             c.status, c.reason = "rejected", miss
             return
         slow = judge.speed_reason(c) if self.params.objective != "size" else ""
-        if slow and (c.ratio_ci95 or [0])[0] > 1:
+        if slow and judge.slower(c):
             c.status, c.reason = "rejected", slow
             return
         c.status, c.reason = "accepted", slow or "within budget"
@@ -245,7 +245,8 @@ class Search:
         of a Keras parent (one short fine-tune), converted to a Q/DQ ONNX model, within the time left."""
         missed = any(c.status == "rejected" and c.reason.startswith(("accuracy", "top-1")) and "INT8" in c.label
                      for c in self.rows)
-        accepted = any(c.status == "accepted" and "INT8" in c.label for c in self.rows)
+        # INT8 that fits the budget and is faster (the fallback's, with nodes kept float) makes QAT moot
+        accepted = any(c.status == "accepted" and "INT8" in c.label and judge.faster(c) for c in self.rows)
         labelled = self.data is not None and self.data.y is not None and self.spec.get("dataset") is not None
         if not missed or accepted or not labelled or self.parent.format != "keras" or self.params.target == "tflite":
             return
@@ -279,7 +280,7 @@ class Search:
         if self.params.objective == "size":
             ok = [c for c in ok if c.size_bytes and ref.size_bytes and c.size_bytes < ref.size_bytes]
         else:
-            ok = [c for c in ok if (c.ratio_ci95 or [1, 1])[1] < 1]
+            ok = [c for c in ok if judge.faster(c)]
         best = min(ok, key=self._score) if ok else None
         if best is not None:
             best.status = "recommended"

@@ -7,13 +7,14 @@ from engine.artifact import Artifact
 from engine.errors import EngineError, FormatError, first_line
 
 
-def inspect_model(artifact: Artifact) -> dict[str, Any]:
+def inspect_model(artifact: Artifact, produced: bool = False) -> dict[str, Any]:
     """``{inputs, outputs, params, flops, info}`` for ``artifact``.
 
     ``inputs``/``outputs`` are ``[{name, shape, dtype}]`` (shape entries: int, a string for a symbolic
     dimension, None when unknown); ``flops`` is 2 × MACs for one sample, or None when shapes do not
     allow counting. Raises FormatError when the model cannot be read; Keras and SavedModel files are
-    loaded, so call this inside a job's child process.
+    loaded, so call this inside a job's child process. ``produced``: the artifact is a pass output
+    Trimline wrote (a QAT model's tfmot wrappers are then allowed); uploads are inspected without it.
     """
     try:
         if artifact.format == "onnx":
@@ -27,7 +28,7 @@ def inspect_model(artifact: Artifact) -> dict[str, Any]:
 
             return inspect_savedmodel(artifact.path)
         if artifact.format == "keras":
-            return _keras(artifact)
+            return _keras(artifact, produced)
     except EngineError:
         raise
     except Exception as exc:  # a library failure on a checked file still means "cannot read it"
@@ -57,13 +58,13 @@ def _tflite(artifact: Artifact) -> dict[str, Any]:
     }
 
 
-def _keras(artifact: Artifact) -> dict[str, Any]:
+def _keras(artifact: Artifact, produced: bool) -> dict[str, Any]:
     from engine.formats.inspect_keras import inspect_keras_model
     from engine.formats.keras_safe import check_keras_file, load_keras, load_tf_keras_h5
 
-    facts = check_keras_file(artifact.path)
+    facts = check_keras_file(artifact.path, produced=produced)
     if facts["kind"] == "h5-keras2":
-        model, framework = load_tf_keras_h5(artifact.path, checked=True), "tf_keras"
+        model, framework = load_tf_keras_h5(artifact.path, checked=True, tfmot=facts["tfmot"]), "tf_keras"
     else:
         model, framework = load_keras(artifact.path), "keras"
     result = inspect_keras_model(model, facts["keras_version"], framework)

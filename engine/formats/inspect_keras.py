@@ -78,10 +78,19 @@ def _rnn_macs(layer: Any, ins: list[list[int | None]]) -> int | None:
     return int(ins[0][1]) * (prod(kernel) + prod(recurrent))
 
 
+# tfmot wraps the layers of a QAT model; shapes are the wrapper's, the kernel and kind the wrapped layer's
+_WRAPPERS = ("QuantizeWrapper", "QuantizeWrapperV2", "PruneLowMagnitude", "ClusterWeights")
+
+
+def _core(layer: Any) -> Any:
+    return getattr(layer, "layer", layer) if type(layer).__name__ in _WRAPPERS else layer
+
+
 def layer_macs(layer: Any) -> int | None:
     """MACs of one layer for one sample; 0 for layers without multiply-accumulates, None if unknown."""
-    name = type(layer).__name__
     ins, outs = _io_shapes(layer, "input"), _io_shapes(layer, "output")
+    layer = _core(layer)
+    name = type(layer).__name__
     out = _elements(outs[0]) if outs else None
     if name in ("Dense", "Conv1D", "Conv2D", "Conv3D"):
         kernel = _kernel(layer)
@@ -132,7 +141,7 @@ def _producer(tensor: Any) -> str | None:
 def inspect_keras_model(model: Any, keras_version: str | None, framework: str) -> dict[str, Any]:
     """The ``inspect_model`` dict for a loaded Keras model (``framework``: 'keras' or 'tf_keras')."""
     layers = _walk(model)
-    histogram = Counter(type(layer).__name__ for layer in layers)
+    histogram = Counter(type(_core(layer)).__name__ for layer in layers)
     total, unknown = 0, []
     for layer in layers:
         macs = layer_macs(layer)

@@ -60,6 +60,19 @@ OBJECT_CLASSES = frozenset({
     "RadialConstraint",
 })
 
+# tensorflow-model-optimization's quantization wrappers and quantizers: what the ``qat`` pass writes
+# (``prune`` and ``cluster`` strip their wrappers before saving, so none of theirs is needed). Allowed only
+# for artifacts Trimline produced itself, never in uploads: their configs are not code, but a
+# ``Default8BitQuantizeConfig`` names the attributes the wrapper reads and sets on the layer it wraps
+# (``weight_attrs``, ``activation_attrs``), so a hand-written one steers attribute access during loading.
+# Everything around them (the wrapped layer, its initializers) is still checked against the lists above.
+TFMOT_CLASSES = frozenset({
+    "QuantizeLayer", "QuantizeWrapper", "QuantizeWrapperV2", "QuantizeAnnotate", "QuantizeAwareActivation",
+    "Default8BitQuantizeConfig", "Default8BitOutputQuantizeConfig", "Default8BitConvQuantizeConfig",
+    "Default8BitActivationQuantizeConfig", "NoOpQuantizeConfig", "OutputOnlyConfig",
+    "MovingAverageQuantizer", "LastValueQuantizer", "AllValuesQuantizer", "NoOpActivation",
+})
+
 # Lookup layers read their vocabulary from a file when the config gives a path instead of a list.
 FILE_KEYS = ("vocabulary", "idf_weights")
 
@@ -80,7 +93,7 @@ def _runs(class_name: str) -> str:
     return "is not a built-in Keras object and could run code on load"
 
 
-def _check_object(obj: dict[str, Any], owner: str | None) -> None:
+def _check_object(obj: dict[str, Any], owner: str | None, extra: frozenset[str]) -> None:
     class_name = str(obj.get("class_name"))
     config = obj.get("config")
     name = config.get("name") if isinstance(config, dict) else None
@@ -93,7 +106,9 @@ def _check_object(obj: dict[str, Any], owner: str | None) -> None:
     # user's module and a 'package>Name' registered_name.
     custom = (isinstance(module, str) and module != "keras" and not module.startswith("keras.")) or (
         isinstance(registered, str) and registered not in (class_name, "Functional"))
-    if custom or class_name not in (MODEL_CLASSES | LAYER_CLASSES | OBJECT_CLASSES):
+    if class_name in extra and (module is None or str(module).startswith("tensorflow_model_optimization.")):
+        custom = False  # tfmot's own class, named by its own module (allowed for produced artifacts only)
+    if custom or class_name not in (MODEL_CLASSES | LAYER_CLASSES | OBJECT_CLASSES | extra):
         raise _refuse(class_name, name, f"the custom object '{registered or class_name}'")
     for key in FILE_KEYS:
         if isinstance(config, dict) and isinstance(config.get(key), str):
@@ -102,9 +117,11 @@ def _check_object(obj: dict[str, Any], owner: str | None) -> None:
                                   f"{key} inside the model as a list")
 
 
-def check_keras_config(config: Any) -> int:
+def check_keras_config(config: Any, produced: bool = False) -> int:
     """Walk a model config (the parsed JSON) and raise UnsafeFileError at the first object that is not
-    on the allow-list, naming it. Returns how many layers were seen."""
+    on the allow-list, naming it. ``produced``: the file is a pass output Trimline wrote, so tfmot's
+    quantization classes are allowed too. Returns how many layers were seen."""
+    extra = TFMOT_CLASSES if produced else frozenset()
     if not isinstance(config, dict) or config.get("class_name") not in MODEL_CLASSES:
         top = config.get("class_name") if isinstance(config, dict) else type(config).__name__
         raise UnsafeFileError(f"the model's top-level class '{top}' is not a built-in Keras model "
@@ -119,7 +136,7 @@ def check_keras_config(config: Any) -> int:
         node, owner = stack.pop()
         if isinstance(node, dict):
             if "class_name" in node:
-                _check_object(node, owner)
+                _check_object(node, owner, extra)
                 if node["class_name"] in LAYER_CLASSES:
                     layers += 1
                 inner = node.get("config")
@@ -128,3 +145,17 @@ def check_keras_config(config: Any) -> int:
         elif isinstance(node, list):
             stack.extend((v, owner) for v in node)
     return layers
+
+
+def uses_tfmot(config: Any) -> bool:
+    """True when the config names one of tfmot's quantization classes (a QAT model)."""
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("class_name") in TFMOT_CLASSES:
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False

@@ -12,7 +12,7 @@ from typing import Any
 
 from engine.errors import FormatError, first_line
 from engine.formats.h5safe import check_h5, is_hdf5, read_h5_model_config
-from engine.formats.keras_allowlist import check_keras_config
+from engine.formats.keras_allowlist import check_keras_config, uses_tfmot
 from engine.formats.zipsafe import ZipLimits, check_archive
 
 KERAS_ZIP_MEMBERS = ("config.json", "metadata.json", "model.weights.h5")
@@ -34,11 +34,13 @@ def read_keras_zip_config(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return config, metadata
 
 
-def check_keras_file(path: Path) -> dict[str, Any]:
-    """Run every check that does not need Keras; return ``{"keras_version", "n_layers", "kind"}``.
+def check_keras_file(path: Path, produced: bool = False) -> dict[str, Any]:
+    """Run every check that does not need Keras; return ``{"keras_version", "n_layers", "kind", "tfmot"}``.
 
-    Raises UnsafeFileError naming the first refused layer or storage feature, FormatError when the file
-    is not a Keras model.
+    ``produced``: a pass output Trimline wrote (tfmot's quantization wrappers are allowed, see
+    ``keras_allowlist.TFMOT_CLASSES``); uploads are checked with ``produced=False``. Raises
+    UnsafeFileError naming the first refused layer or storage feature, FormatError when the file is not
+    a Keras model.
     """
     if is_hdf5(path):
         check_h5(path)
@@ -50,8 +52,9 @@ def check_keras_file(path: Path) -> dict[str, Any]:
         _check_weights_member(path)
     else:
         raise FormatError("the file is neither a .keras archive nor an HDF5 .h5 model")
-    n_layers = check_keras_config(config)
-    return {"keras_version": version, "n_layers": n_layers, "kind": kind}
+    n_layers = check_keras_config(config, produced=produced)
+    tfmot = produced and kind == "h5-keras2" and uses_tfmot(config)
+    return {"keras_version": version, "n_layers": n_layers, "kind": kind, "tfmot": tfmot}
 
 
 def _check_weights_member(path: Path) -> None:
@@ -67,15 +70,15 @@ def _check_weights_member(path: Path) -> None:
             check_h5(weights)
 
 
-def load_keras(path: Path) -> Any:
+def load_keras(path: Path, produced: bool = False) -> Any:
     """Load a Keras 3 ``.keras``/``.h5`` file after the allow-list check, with ``safe_mode`` on.
 
     Keras-2 ``.h5`` files are handed to :func:`load_tf_keras_h5`. Raises UnsafeFileError for refused
-    content, FormatError when Keras cannot read the file.
+    content, FormatError when Keras cannot read the file. ``produced`` as in :func:`check_keras_file`.
     """
-    facts = check_keras_file(path)
+    facts = check_keras_file(path, produced=produced)
     if facts["kind"] == "h5-keras2":
-        return load_tf_keras_h5(path, checked=True)
+        return load_tf_keras_h5(path, checked=True, tfmot=facts["tfmot"])
     import keras
 
     try:
@@ -84,13 +87,22 @@ def load_keras(path: Path) -> Any:
         raise FormatError(f"Keras could not load the model: {first_line(exc, limit=300).rstrip('.')}") from exc
 
 
-def load_tf_keras_h5(path: Path, *, checked: bool = False) -> Any:
-    """Load a Keras-2 (tf-keras) HDF5 model after the same checks; raises as :func:`load_keras`."""
+def load_tf_keras_h5(path: Path, *, checked: bool = False, tfmot: bool = False) -> Any:
+    """Load a Keras-2 (tf-keras) HDF5 model after the same checks; raises as :func:`load_keras`.
+    ``tfmot``: a checked QAT output, loaded in tfmot's quantize scope so its wrappers resolve."""
     if not checked:
         check_keras_file(path)
+    import contextlib
+
     import tf_keras
 
+    scope = contextlib.nullcontext()
+    if tfmot:
+        import tensorflow_model_optimization as tfmot_lib
+
+        scope = tfmot_lib.quantization.keras.quantize_scope()
     try:
-        return tf_keras.models.load_model(str(path), compile=False)
+        with scope:
+            return tf_keras.models.load_model(str(path), compile=False)
     except Exception as exc:
         raise FormatError(f"tf-keras could not load the model: {first_line(exc, limit=300).rstrip('.')}") from exc

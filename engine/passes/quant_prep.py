@@ -21,7 +21,7 @@ def prepare_for_quantization(source: Artifact, ctx: PassContext, preprocess: boo
         src = str(ctx.scratch / "modernized.onnx")
         onnx.save(modernize(onnx.load(str(source.onnx_file))), src)
     if not preprocess:
-        return src
+        return src if src != str(source.onnx_file) else _staged_copy(source, ctx)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     ctx.progress(0.05, "pre-processing (shape inference, constant folding, fusions)")
@@ -36,6 +36,23 @@ def prepare_for_quantization(source: Artifact, ctx: PassContext, preprocess: boo
         return src
 
 
+def _staged_copy(source: Artifact, ctx: PassContext) -> str:
+    """A copy of the source in scratch: ``quantize_static`` writes ``<name>-inferred.onnx`` beside the model
+    it is given, and a stored artifact (a node the search reuses) lies in the read-only store."""
+    import shutil
+
+    import onnx
+
+    dest = ctx.scratch / "source.onnx"
+    head = onnx.load(str(source.onnx_file), load_external_data=False)
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in head.graph.initializer):
+        onnx.save(onnx.load(str(source.onnx_file)), str(dest), save_as_external_data=True,
+                  location="source.onnx.data")
+    else:
+        shutil.copyfile(source.onnx_file, dest)
+    return str(dest)
+
+
 def discard_staging(ctx: PassContext) -> None:
-    for name in ("modernized.onnx", "preprocessed.onnx"):
+    for name in ("modernized.onnx", "preprocessed.onnx", "source.onnx", "source.onnx.data", "source-inferred.onnx"):
         (ctx.scratch / name).unlink(missing_ok=True)

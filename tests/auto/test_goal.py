@@ -47,6 +47,15 @@ def test_speed_reason_separates_slower_from_not_faster():
     assert judge.speed_reason(_c("x", 1, 1, 1, ratio=0.5, ci=[0.45, 0.55])) == ""
 
 
+def test_a_ratio_within_the_noise_floor_is_no_faster_never_slower_or_faster():
+    basic = _c("graph-optimized (basic)", 1, 1, 1, ratio=1.02, ci=[1.01, 1.03])  # narrow CI, 2% apart
+    assert not judge.slower(basic) and not judge.faster(basic)
+    assert "no faster, within the noise" in judge.speed_reason(basic)
+    assert not judge.faster(_c("x", 1, 1, 1, ratio=0.985, ci=[0.98, 0.99]))
+    assert judge.faster(_c("x", 1, 1, 1, ratio=0.9, ci=[0.88, 0.92]))
+    assert judge.slower(_c("x", 1, 1, 1, ratio=1.05, ci=[1.04, 1.06]))
+
+
 def test_pareto_front_keeps_only_undominated_candidates():
     fast, small, both_worse, accurate = (_c("fast", 1.0, 100, 0.9), _c("small", 2.0, 10, 0.9),
                                          _c("worse", 2.5, 120, 0.85), _c("accurate", 3.0, 200, 0.99))

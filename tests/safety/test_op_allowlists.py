@@ -59,6 +59,35 @@ def test_keras_lookup_layer_with_vocabulary_file_refused(tmp_path: Path) -> None
         check_keras_config(config)
 
 
+def _qat_config(inner: dict) -> dict:
+    """A QAT model's config as tf-keras writes it: a QuantizeWrapperV2 around ``inner``."""
+    tfmot = "tensorflow_model_optimization.python.core.quantization.keras"
+    return {"class_name": "Functional", "config": {"name": "m", "layers": [
+        {"class_name": "QuantizeWrapperV2", "config": {"name": "quant_dense", "layer": inner, "quantize_config": {
+            "class_name": "Default8BitQuantizeConfig", "config": {"weight_attrs": ["kernel"]}}}},
+        {"class_name": "Dense", "module": "keras.layers", "config": {"name": "d", "activation": {
+            "module": f"{tfmot}.quantize_aware_activation", "class_name": "QuantizeAwareActivation",
+            "config": {"activation": {"class_name": "NoOpActivation", "config": {}}},
+            "registered_name": "QuantizeAwareActivation"}}}]}}
+
+
+def test_tfmot_quantize_wrappers_pass_only_in_models_trimline_produced() -> None:
+    """Uploads are refused; a QAT pass output loads; a Lambda inside a wrapper is refused even there."""
+    from engine.formats.keras_allowlist import check_keras_config
+
+    dense = {"class_name": "Dense", "module": "keras.layers", "config": {"name": "dense"}}
+    with pytest.raises(UnsafeFileError, match=r"custom object '(QuantizeWrapperV2|QuantizeAwareActivation)'"):
+        check_keras_config(_qat_config(dense))
+    assert check_keras_config(_qat_config(dense), produced=True) >= 2
+    lam = {"class_name": "Lambda", "config": {"name": "evil", "function": "..."}}
+    with pytest.raises(UnsafeFileError, match=r"a Lambda layer \('evil'\)"):
+        check_keras_config(_qat_config(lam), produced=True)
+    stranger = _qat_config(dense)
+    stranger["config"]["layers"][0]["config"]["quantize_config"]["class_name"] = "MyQuantizeConfig"
+    with pytest.raises(UnsafeFileError, match="custom object 'MyQuantizeConfig'"):
+        check_keras_config(stranger, produced=True)
+
+
 @pytest.mark.parametrize(("flex", "pattern"), [
     (True, r"select-TensorFlow operator FlexReadFile \(in subgraph 0\)"),
     (False, r"custom operator ReadFile \(in subgraph 0\)"),

@@ -79,7 +79,7 @@ def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
         progress(0.0, "running")
         result = run_pass(pass_spec, source, config, pctx)
         progress(0.95, "inspecting the output")
-        outputs.append({**relative_output(result.artifact, ctx.work), "inspection": inspect_model(result.artifact),
+        outputs.append({**relative_output(result.artifact, ctx.work), "inspection": inspect_model(result.artifact, produced=True),
                         "metrics": result.metrics})
         source = result.artifact
     return {"outputs": outputs}
