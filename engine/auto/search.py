@@ -164,6 +164,7 @@ class Search:
         try:
             node = self.builder.build(p.steps)
             c.key = node.key
+            c.float_nodes = c.float_nodes or self._kept_float(node)
             c.size_bytes = artifact_sizes(node.artifact.path)[0]
             if self._same_as_reference(node):
                 c.status, c.reason = "rejected", ("computes exactly what the parent does (the same operators and "
@@ -187,6 +188,14 @@ class Search:
             return c
         self._judge(c)
         return c
+
+    def _kept_float(self, node: Node | None) -> list[str]:
+        """Layers a tfmot step of this candidate's chain could not wrap (they stayed float)."""
+        names: list[str] = []
+        while node is not None:
+            names = list(node.metrics.get("float_layers") or []) + names
+            node = self.builder.nodes.get(node.parent_key) if node.parent_key else None
+        return names
 
     def _same_as_reference(self, node: Node) -> bool:
         from engine.measure.graph_identity import same_computation

@@ -37,10 +37,8 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     parent_gzip = ft.weights_gzip_bytes(model)
     init = getattr(clustering.CentroidInitialization, config.init.upper())
 
-    def wrap(layer):
-        if not ft.has_kernel(layer):
-            return layer
-        return clustering.cluster_weights(layer, number_of_clusters=config.clusters, cluster_centroids_init=init)
+    wrap, dense = ft.wrapper(lambda layer: clustering.cluster_weights(
+        layer, number_of_clusters=config.clusters, cluster_centroids_init=init))
 
     ctx.progress(0.1, f"clustering kernels into {config.clusters} values")
     try:
@@ -58,7 +56,8 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     unique = {name: int(np.unique(k).size) for name, k in ft.kernels(stripped).items()}
     ctx.progress(1.0, "clustered")
     return PassResult(Artifact(out, "keras"), {
-        "unique_weights_per_layer": unique, "max_unique_weights": max(unique.values(), default=0), **sizes})
+        "unique_weights_per_layer": unique, "max_unique_weights": max(unique.values(), default=0), **sizes,
+        **ft.unwrapped_metrics(dense, "cluster", "unclustered")})
 
 
 PASS = PassSpec(

@@ -107,12 +107,40 @@ def params(model: Any) -> int:
     return int(sum(np.prod(w.shape) for w in model.get_weights()))
 
 
-KERNEL_LAYERS = ("Conv1D", "Conv2D", "Conv3D", "Dense", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose")
+KERNEL_LAYERS = ("Conv1D", "Conv2D", "Conv3D", "Dense", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
+                 "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose")
 
 
 def has_kernel(layer: Any) -> bool:
-    """Layers tfmot can prune and cluster: convolutions and dense layers."""
+    """Layers worth pruning and clustering: convolutions and dense layers."""
     return type(layer).__name__ in KERNEL_LAYERS
+
+
+def wrapper(wrap: Any) -> tuple[Any, list[str]]:
+    """(a clone function applying ``wrap`` to kernel layers, the names of those tfmot refused to wrap).
+
+    tfmot's registries do not cover every kernel layer (pruning has no Conv1DTranspose, for one): such a
+    layer is kept as it is, and named, rather than failing the whole model."""
+    refused: list[str] = []
+
+    def clone(layer: Any) -> Any:
+        if not has_kernel(layer):
+            return layer
+        try:
+            return wrap(layer)
+        except (ValueError, TypeError, NotImplementedError):
+            refused.append(layer.name)
+            return layer
+    return clone, refused
+
+
+def unwrapped_metrics(names: list[str], verb: str, state: str) -> dict[str, Any]:
+    """``float_layers`` and a warning naming the layers a tfmot pass left as they were."""
+    if not names:
+        return {}
+    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    return {"float_layers": names,
+            "warnings": [f"tfmot cannot {verb} {len(names)} layer(s), which stay {state}: {shown}"]}
 
 
 def n_rows(x: Any) -> int:

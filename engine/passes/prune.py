@@ -55,9 +55,7 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
         schedule = sparsity.PolynomialDecay(0.0, config.target_sparsity, begin_step=0,
                                             end_step=frequency * (end // frequency), frequency=frequency)
 
-    def wrap(layer):
-        return sparsity.prune_low_magnitude(layer, pruning_schedule=schedule) if ft.has_kernel(layer) else layer
-
+    wrap, dense = ft.wrapper(lambda layer: sparsity.prune_low_magnitude(layer, pruning_schedule=schedule))
     try:
         pruned = tf_keras.models.clone_model(model, clone_function=wrap)
     except Exception as exc:
@@ -75,7 +73,8 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     total = sum(k.size for k in kernels.values())
     ctx.progress(1.0, "pruned")
     return PassResult(Artifact(out, "keras"), {
-        "sparsity": zeros / max(total, 1), "sparsity_per_layer": per_layer, **sizes})
+        "sparsity": zeros / max(total, 1), "sparsity_per_layer": per_layer, **sizes,
+        **ft.unwrapped_metrics(dense, "prune", "dense")})
 
 
 PASS = PassSpec(

@@ -33,11 +33,10 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
 
     ctx.progress(0.05, "loading the model as tf-keras")
     model = keras3_to_tf_keras(source.path)
-    try:
-        qat = tfmot.quantization.keras.quantize_model(model)
-    except Exception as exc:
-        raise PassError(f"tfmot cannot quantize every layer of this model ({first_line(exc)}); "
-                        "use ort-quantize-static on its ONNX form instead.") from exc
+    qat, floats = _quantize(model, tfmot, tf_keras)
+    notes = ft.unwrapped_metrics(floats, "quantize", "float")
+    for warning in notes.get("warnings", []):
+        ctx.log.warning(warning)
     qat.compile(optimizer=tf_keras.optimizers.Adam(config.learning_rate), loss=ft.loss_for(qat, y, tf_keras))
     tf_keras.utils.set_random_seed(0)  # the same pass, config and parent train the same way (lineage is by content)
     qat.fit(ft.as_model_input(qat, x), y, batch_size=config.batch_size, epochs=config.epochs, verbose=0,
@@ -45,7 +44,37 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     out = ctx.scratch / "model.h5"
     qat.save(str(out), save_format="h5", include_optimizer=False)
     ctx.progress(0.85, "checking the ONNX Q/DQ form")
-    return PassResult(Artifact(out, "keras"), {"onnx_qdq": _qdq_counts(out, ctx)})
+    return PassResult(Artifact(out, "keras"), {"onnx_qdq": _qdq_counts(out, ctx), **notes})
+
+
+def _quantize(model, tfmot, tf_keras):  # noqa: ANN001, ANN202
+    """(the QAT model, the names of layers left float). Whole-model quantization first (it folds
+    Conv → BatchNormalization pairs); when tfmot refuses a layer (a BatchNormalization after a ReLU, as in
+    residual blocks), only the layers its registry supports are annotated and the rest stay float."""
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_registry as registry_module)
+
+    keras_q = tfmot.quantization.keras
+    try:
+        return keras_q.quantize_model(model), []
+    except Exception as exc:
+        if "is not supported" not in str(exc):
+            raise PassError(f"tfmot cannot quantize this model ({first_line(exc)}); use ort-quantize-static on "
+                            "its ONNX form instead.") from exc
+    registry = registry_module.Default8BitQuantizeRegistry()
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    floats = [layer.name for layer in layers if not registry.supports(layer)]
+
+    def annotate(layer):  # noqa: ANN001, ANN202
+        return layer if layer.name in floats or type(layer).__name__ == "InputLayer" \
+            else keras_q.quantize_annotate_layer(layer)
+
+    try:
+        annotated = tf_keras.models.clone_model(model, clone_function=annotate)
+        return keras_q.quantize_apply(annotated), floats
+    except Exception as exc:
+        raise PassError(f"tfmot cannot quantize this model even with {len(floats)} layer(s) left float "
+                        f"({first_line(exc)}); use ort-quantize-static on its ONNX form instead.") from exc
 
 
 def _qdq_counts(path, ctx: PassContext) -> dict[str, int]:
