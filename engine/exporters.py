@@ -87,11 +87,17 @@ if __name__ == "__main__":
 
 
 def _zip_dir(folder: Path, out: Path) -> Path:
+    """Every file under ``folder``, and its empty folders (a Triton ensemble's version folder is one)."""
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for item in sorted(folder.rglob("*")):
-            if item.is_file():
+            if item.is_file() or (item.is_dir() and not any(item.iterdir())):
                 zf.write(item, item.relative_to(folder).as_posix())
     return out
+
+
+def export_name(manifest: dict[str, Any]) -> str:
+    """The model's name as export files and Triton model folders carry it."""
+    return re.sub(r"[^A-Za-z0-9_]+", "-", manifest["model"]["name"]).strip("-")[:60] or "model"
 
 
 def _copy_model(artifact: Artifact, dest: Path) -> str:
@@ -139,7 +145,7 @@ def _sample(artifact: Artifact, inputs: list[dict[str, Any]]) -> tuple[dict[str,
 def build_export(artifact: Artifact, target: str, manifest: dict[str, Any], out_dir: Path) -> Path:
     """Write the export for ``target`` under ``out_dir`` and return the file to hand to the user."""
     check_export_request(artifact.format, target)
-    name = re.sub(r"[^A-Za-z0-9_]+", "-", manifest["model"]["name"]).strip("-")[:60] or "model"
+    name = export_name(manifest)
     stage = out_dir / "stage"
     stage.mkdir(parents=True)
     if target in ("onnx", "keras", "tflite"):

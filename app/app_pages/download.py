@@ -26,9 +26,15 @@ targets = api.export_targets(model["format"])
 target = st.radio("Format", targets, format_func=lambda t: f"{t} — {TARGETS.get(t, t)}", key="export_target")
 exports = st.session_state.setdefault("exports", {})
 slot = f"{model['id']}:{target}"
+ensemble = False
+if target == "triton" and api.can_be_ensemble(model["id"]):
+    ensemble = st.toggle("As an ensemble of the chain's two models", key="export_ensemble",
+                         help="Each member becomes a Triton model of its own and an ensemble wires them as the "
+                              "compose pass did; clients call the ensemble with the composed model's tensor names.")
+    slot += ":ensemble" if ensemble else ""
 if st.button("Export", type="primary", icon=":material/package_2:", key="export"):
     with ui.shows_errors():
-        exports[slot] = api.submit_export(model["id"], target).id
+        exports[slot] = api.submit_export(model["id"], target, ensemble=ensemble).id
 
 if slot in exports:
     finished = ui.watch_job(exports[slot])

@@ -20,8 +20,8 @@ from engine.api.measuring import (benchmark_runtimes, benchmark_schema, compare,
 from engine.api.optimizing import list_passes, recipe_for, submit_optimize, submit_recipe
 from engine.api.backups import backup, restore
 from engine.api.workers import check_target, list_workers
-from engine.api.releasing import (champion_history, champions_by_hardware, copy_export, export_path,
-                                  export_targets, get_champion, set_champion, submit_export)
+from engine.api.releasing import (can_be_ensemble, champion_history, champions_by_hardware, copy_export,
+                                  export_path, export_targets, get_champion, set_champion, submit_export)
 from engine.api.hygiene import (DATASET_ROLES, archive_model, collect_garbage, datasets_overview, delete_model,
                                 rename_model, set_dataset_role, storage_per_family, tag_model)
 from engine.actor import set_actor
@@ -36,7 +36,7 @@ from engine.api.studio import doctor, harden_process, migrate, run_worker, setti
 __all__ = [
     "auto_params", "auto_view", "submit_auto",
     "MAX_UPLOAD_BYTES", "Submission", "backup", "restore", "benchmark_runtimes", "benchmark_schema", "cancel_job", "check_target", "compare",
-    "copy_export", "dataset_meta", "dataset_path", "doctor", "export_path", "export_targets", "get_champion",
+    "can_be_ensemble", "copy_export", "dataset_meta", "dataset_path", "doctor", "export_path", "export_targets", "get_champion",
     "get_dataset", "get_job", "get_model", "harden_process", "image_layout_for", "job_log",
     "latest_benchmarks", "list_datasets", "list_jobs", "list_models", "list_workers", "list_passes", "load_demo", "migrate",
     "model_path", "ready", "recipe_for", "run_worker", "save_upload", "set_champion", "settings",

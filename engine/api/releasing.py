@@ -61,12 +61,30 @@ def get_champion(root_id: int) -> ChampionRecord | None:
         return catalog.get_champion(s, int(root_id))
 
 
-def submit_export(model_id: int, target: str) -> JobRecord:
+def submit_export(model_id: int, target: str, ensemble: bool = False) -> JobRecord:
+    """Queue an export. ``ensemble``: a model made by the compose pass as a Triton ensemble of its two
+    members (each its own model) instead of one merged graph."""
     from engine.exporters import check_export_request
 
     model = get_model(model_id)
     check_export_request(model.format, target, model.id)
-    return service.submit("export", ExportParams(model_id=model.id, format=target))
+    if ensemble:
+        if target != "triton":
+            raise InputError(f"an ensemble is a Triton model repository; export it with format triton, not {target}")
+        if not can_be_ensemble(model.id):
+            raise InputError(f"model {model.id} was not made by the compose pass from two ONNX models, so it has no "
+                             "members to export as an ensemble")
+    return service.submit("export", ExportParams(model_id=model.id, format=target, ensemble=ensemble))
+
+
+def can_be_ensemble(model_id: int) -> bool:
+    """Whether the model is an ONNX chain made by the compose pass whose two members are still stored."""
+    model = get_model(model_id)
+    if model.pass_name != "compose" or model.format != "onnx" or model.parent_id is None:
+        return False
+    with session_scope() as s:
+        second = catalog.get_model(s, int((model.config or {}).get("second", 0)))
+    return second is not None and second.format == "onnx"
 
 
 def export_targets(model_format: str) -> list[str]:

@@ -157,11 +157,13 @@ def champion(model_id: int, note: str = typer.Option("", help="Why this variant.
 def export(model_id: int, format_: str = typer.Option(..., "--format", help="onnx, keras, savedmodel, tflite, "
                                                      "bundle, tfserving or triton."),
            output: str = typer.Option(..., "-o", "--output", help="File to write, or a folder (ending in /)."),
+           ensemble: bool = typer.Option(False, "--ensemble", help="Triton only: a composed chain as an ensemble "
+                                                                  "of its two members."),
            as_json: bool = JsonOpt) -> None:
     """Export a model as a file, a verified bundle, or a serving layout."""
     from engine import api
 
-    job = wait_for(api.submit_export(model_id, format_))
+    job = wait_for(api.submit_export(model_id, format_, ensemble=ensemble))
     dest = api.copy_export(job, output)
     emit({"path": str(dest), "sha256": job.result["sha256"], "format": format_, "model_id": model_id,
            "size_bytes": job.result["size_bytes"]}, as_json, lambda r: f"wrote {r['path']} (sha256 {r['sha256']})")

@@ -106,6 +106,8 @@ class ExportParams(Contract):
     format: str = Field(description="An export target (engine.exporters.EXPORT_FORMATS).")
     deployment: dict[str, Any] | None = Field(None, description="A served deployment (engine.serving) whose "
                                                                 "versions the export lays out.")
+    ensemble: bool = Field(False, description="A composed chain's Triton repository as an ensemble of its two "
+                                              "members (engine.serving.ensemble).")
 
 
 class LoadtestParams(Contract):

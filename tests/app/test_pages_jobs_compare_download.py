@@ -122,7 +122,8 @@ def test_download_page_offers_valid_formats_and_a_download_after_export(page, im
     assert [o.split(" — ")[0] for o in at.radio(key="export_target").options] == api.export_targets("onnx")
     at.button(key="export").click().run()
     job = api.list_jobs()[0]
-    assert job.kind == "export" and job.params == {"model_id": imported, "format": "onnx", "deployment": None}
+    assert job.kind == "export" and job.params == {"model_id": imported, "format": "onnx", "deployment": None,
+                                                  "ensemble": False}
     run_job(job.id)
     at.run()
     assert not at.exception

@@ -8,6 +8,7 @@ import pytest
 from engine import api
 from engine.errors import InputError
 from engine.jobs import service
+from tests.serving.triton_schema import parse_config
 
 
 def test_triton_repository_has_every_version_instances_and_batching(studio, tmp_path):
@@ -24,6 +25,9 @@ def test_triton_repository_has_every_version_instances_and_batching(studio, tmp_
     assert "dynamic_batching {\n  preferred_batch_size: [ 4, 8 ]\n  max_queue_delay_microseconds: 1500\n}" in config
     assert "version_policy: { all: {} }" in config and "max_batch_size: 64" in config
     assert 'value: { string_value: "2" }' in config and "dims: [ 8, 8, 1 ]" in config
+    parsed = parse_config(config)  # Triton's own schema reads it
+    assert parsed.instance_group[0].count == 3 and list(parsed.dynamic_batching.preferred_batch_size) == [4, 8]
+    assert parsed.version_policy.HasField("all") and parsed.parameters["intra_op_thread_count"].string_value == "2"
 
 
 def test_tfserving_layout_needs_tensorflow_versions(studio):

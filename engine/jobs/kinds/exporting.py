@@ -39,6 +39,8 @@ def _prepare(session, job, params: c.ExportParams) -> dict[str, Any]:  # noqa: A
     }
     if params.deployment:  # a served model's versions, labels and settings (engine.serving.layouts)
         manifest["serving"] = _serving(session, params.deployment)
+    if params.ensemble:  # a composed chain as a Triton ensemble of its members (engine.serving.ensemble)
+        manifest["ensemble"] = _chain(session, model)
     return {"model": model_spec(model), "target": params.format, "manifest": manifest}
 
 
@@ -52,6 +54,19 @@ def _serving(session, deployment: dict[str, Any]) -> dict[str, Any]:  # noqa: AN
     return {**{k: deployment[k] for k in ("name", "labels", "policy", "settings")}, "versions": versions}
 
 
+def _chain(session, model) -> dict[str, Any]:  # noqa: ANN001
+    from engine.passes.compose import wiring
+
+    first = model_or_raise(session, model.parent_id)
+    second = model_or_raise(session, int(model.config["second"]))
+    pairs = model.metrics.get("io_map") or wiring([o["name"] for o in first.outputs], [i["name"] for i in second.inputs],
+                                                 model.config.get("io_map") or [])
+    members = {k: {key: spec[key] for key in ("path", "format", "inputs", "outputs")}
+               for k, spec in (("composed", model_spec(model)), ("first", model_spec(first)),
+                               ("second", model_spec(second)))}
+    return {**members, "pairs": [list(p) for p in pairs]}
+
+
 def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
     from engine.exporters import build_export
 
@@ -60,6 +75,13 @@ def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
         from engine.serving.layouts import build_layout
 
         path = build_layout(spec["target"], spec["manifest"]["serving"], ctx.work)
+    elif spec["manifest"].get("ensemble"):
+        from engine.exporters import _zip_dir, export_name
+        from engine.serving.ensemble import build_ensemble
+
+        name, stage = export_name(spec["manifest"]), ctx.work / "stage"
+        build_ensemble(name, spec["manifest"]["ensemble"], stage)
+        path = _zip_dir(stage, ctx.work / f"{name}.triton-ensemble.zip")
     else:
         path = build_export(artifact_of(spec["model"]), spec["target"], spec["manifest"], ctx.work)
     return {"path": str(path.resolve().relative_to(ctx.scratch.resolve())), "filename": path.name}
