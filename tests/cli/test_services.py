@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from engine.jobs import service
 from storage import migrate
 from storage.db import get_engine, reset_engines
 from tests.app.conftest import write_tiny_onnx
-from tests.servers import free_port
+from tests.servers import Workers, free_port
 
 pytestmark = pytest.mark.xdist_group("servers")  # real worker processes: one at a time, beside the jobs group
 
@@ -99,13 +98,9 @@ def test_database_and_queue_outages_while_a_worker_runs_delay_jobs_but_fail_none
     env = {**pg_env, "TRIMLINE_QUEUE_URL": redis_server.url(1)}
     monkeypatch.setenv("TRIMLINE_QUEUE_URL", env["TRIMLINE_QUEUE_URL"])
     model_id = api.wait_job(api.submit_import(write_tiny_onnx(tmp_path / "t.onnx")).id).result["model_id"]
-    worker = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env={**os.environ, **env},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    workers = Workers()
+    worker = workers.start(Path(env["TRIMLINE_HOME"]), env=env)
     try:
-        deadline = time.monotonic() + 60
-        while not api.worker_alive():
-            assert time.monotonic() < deadline and worker.poll() is None, "the worker did not start"
-            time.sleep(0.2)
         redis_server.pause()  # the queue goes away: submitting still writes the row, the worker's sweep finds it
         during = api.submit_export(model_id, "onnx")
         assert api.wait_job(during.id, timeout_s=120, run_inline=False).status == "succeeded"
@@ -123,8 +118,4 @@ def test_database_and_queue_outages_while_a_worker_runs_delay_jobs_but_fail_none
             redis_server.resume()
         if pg_server.proc.poll() is not None:
             pg_server.resume()
-        worker.send_signal(signal.SIGINT)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
+        workers.stop()

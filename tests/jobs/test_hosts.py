@@ -10,7 +10,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from engine import api
 from storage import artifacts
 from storage.db import reset_engines
 from tests.app.conftest import write_tiny_onnx
-from tests.servers import PostgresServer, RedisServer, S3Server
+from tests.servers import PostgresServer, RedisServer, S3Server, Workers, wait_for
 
 pytestmark = pytest.mark.xdist_group("servers")  # real worker processes: one at a time, beside the jobs group
 
@@ -99,39 +98,29 @@ def two_hosts(home: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
         artifacts._stores.clear()
 
 
-def _start_worker(net: Network, side: str, env: dict[str, str], home: Path, *labels: str) -> subprocess.Popen:
-    args = " ".join(f"--label {label}" for label in labels)
-    script = f"hostname host-{side} && exec {sys.executable} -m engine.cli worker {args}"
-    return subprocess.Popen(["ip", "netns", "exec", net.ns(side), "unshare", "--uts", "sh", "-c", script],
-                            env={**os.environ, **env, "TRIMLINE_HOME": str(home / f"host-{side}")},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def _wait_for(predicate, timeout: float, what: str):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+def _start_worker(workers: Workers, net: Network, side: str, home: Path, *labels: str) -> subprocess.Popen:
+    """A worker inside namespace ``side``, with a UTS namespace of its own named ``host-<side>``."""
+    launcher = ("ip", "netns", "exec", net.ns(side), "unshare", "--uts", "sh", "-c",
+                f'hostname host-{side} && exec "$@"', "sh")
+    return workers.start(home / f"host-{side}", *labels, launcher=launcher, register=False)
 
 
 def test_two_hosts_share_one_catalogue_target_by_label_and_take_over_a_dead_hosts_job(
         two_hosts, home: Path, tmp_path: Path) -> None:  # noqa: ANN001
-    net, env = two_hosts
+    net, _ = two_hosts
     model_id = api.wait_job(api.submit_import(write_tiny_onnx(tmp_path / "t.onnx")).id).result["model_id"]
-    procs = {"a": _start_worker(net, "a", env, tmp_path, "edge"), "b": _start_worker(net, "b", env, tmp_path)}
+    workers = Workers()
+    procs = {"a": _start_worker(workers, net, "a", tmp_path, "edge"), "b": _start_worker(workers, net, "b", tmp_path)}
     try:
-        workers = _wait_for(lambda: (lambda ws: ws if len(ws) == 2 else None)(api.list_workers()), 90, "two workers")
-        assert {w["host"]: w["labels"] for w in workers} == {"host-a": ["edge"], "host-b": []}
+        listed = wait_for(lambda: (lambda ws: ws if len(ws) == 2 else None)(api.list_workers()), 90, "two workers")
+        assert {w["host"]: w["labels"] for w in listed} == {"host-a": ["edge"], "host-b": []}
 
         bench = api.wait_job(api.submit_benchmark(model_id, BENCH, target="edge").id, timeout_s=300, run_inline=False)
         assert bench.result["worker"].startswith("host-a:")  # measured on the edge box, read from the shared store
         assert (tmp_path / "host-a" / "cache" / "artifacts" / api.get_model(model_id).artifact).exists()
 
         job = api.submit_benchmark(model_id, {**BENCH, "batches": [1, 2, 4], "time_budget_s": 3.0})
-        running = _wait_for(lambda: (lambda j: j if j.status == "running" else None)(api.get_job(job.id)), 120,
+        running = wait_for(lambda: (lambda j: j if j.status == "running" else None)(api.get_job(job.id)), 120,
                             "a worker to claim the benchmark")
         time.sleep(1.0)
         doomed = running.worker.split(":")[0][-1]
@@ -142,11 +131,4 @@ def test_two_hosts_share_one_catalogue_target_by_label_and_take_over_a_dead_host
         assert final.status == "succeeded" and final.attempts == 2
         assert final.worker.startswith(f"host-{survivor}:") and final.result["worker"] == final.worker
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        workers.stop()

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,6 +19,7 @@ from engine.jobs import service
 from engine.jobs.runner import run_job
 from storage import catalog, migrate
 from storage.db import session_scope
+from tests.servers import Workers, wait_for
 
 pytestmark = pytest.mark.xdist_group("jobs")
 
@@ -28,16 +27,6 @@ pytestmark = pytest.mark.xdist_group("jobs")
 def _child_processes() -> list[psutil.Process]:
     return [p for p in psutil.Process().children(recursive=True)
             if "engine.jobs.child" in " ".join(p.cmdline())]
-
-
-def _wait_for(predicate, timeout: float = 60.0, what: str = "condition"):  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _store_files(home: Path) -> list[Path]:
@@ -65,7 +54,7 @@ def test_cancel_stops_a_running_job(db_home: Path) -> None:
     job = service.submit("demo", {})
     thread = threading.Thread(target=run_job, args=(job.id,))
     thread.start()
-    _wait_for(_child_processes, what="the job's child process")
+    wait_for(_child_processes, what="the job's child process")
     service.cancel(job.id)
     thread.join(timeout=30)
     final = service.get(job.id)
@@ -87,7 +76,7 @@ def test_sigkilled_child_fails_the_job_with_a_sentence_and_stores_nothing(db_hom
     job = service.submit("demo", {})
     thread = threading.Thread(target=run_job, args=(job.id,))
     thread.start()
-    child = _wait_for(_child_processes, what="the job's child process")[0]
+    child = wait_for(_child_processes, what="the job's child process")[0]
     time.sleep(1.0)
     child.send_signal(signal.SIGKILL)
     thread.join(timeout=30)
@@ -105,43 +94,36 @@ def test_job_over_its_memory_limit_is_stopped(db_home: Path, monkeypatch: pytest
     assert "more than its limit of 120 MB" in final.error
 
 
-def _start_worker(home: Path, env_extra: dict[str, str] | None = None) -> subprocess.Popen:
-    env = {**os.environ, "TRIMLINE_HOME": str(home), **(env_extra or {})}
-    return subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-
 def test_real_worker_runs_a_job_and_a_killed_worker_job_is_requeued_and_finished(
         home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIMLINE_LEASE_S", "4")
     migrate.upgrade()
-    worker = _start_worker(home, {"TRIMLINE_LEASE_S": "4"})
+    workers = Workers()
+    worker = workers.start(home, env={"TRIMLINE_LEASE_S": "4"})
     try:
-        _wait_for(service.worker_alive, what="the worker to announce itself")
         job = service.submit("demo", {})
-        _wait_for(lambda: service.get(job.id).status == "running", what="the worker to claim the job")
+        wait_for(lambda: service.get(job.id).status == "running", what="the worker to claim the job")
         worker_ps = psutil.Process(worker.pid)
-        grandchildren = _wait_for(lambda: [p for p in worker_ps.children(recursive=True)
+        grandchildren = wait_for(lambda: [p for p in worker_ps.children(recursive=True)
                                            if "engine.jobs.child" in " ".join(p.cmdline())], what="child")
         os.killpg(worker.pid, signal.SIGKILL)  # the worker dies mid-job, without any chance to clean up
         worker.wait()
-        _wait_for(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in grandchildren),
+        wait_for(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in grandchildren),
                   timeout=10, what="the orphaned child to die")
         # No worker is alive any more: the reaper re-queues the job when its lease expires, then it runs here.
         final = service.wait(job.id, timeout_s=180)
     finally:
         if worker.poll() is None:
             os.killpg(worker.pid, signal.SIGKILL)
+        workers.stop()
     assert final.status == "succeeded"
     assert final.attempts == 2
     assert _model_count() == 1
 
-    worker = _start_worker(home)  # and a healthy worker runs jobs end to end
+    worker = workers.start(home)  # and a healthy worker runs jobs end to end
     try:
-        _wait_for(service.worker_alive, what="the second worker")
         job = service.submit("export", {"model_id": final.result["model_id"], "format": "keras"})
         done = service.wait(job.id, timeout_s=120, run_inline=False)
         assert done.status == "succeeded" and done.worker and str(worker.pid) in done.worker
     finally:
-        worker.send_signal(signal.SIGINT)
-        worker.wait(timeout=30)
+        workers.stop()

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,20 +18,11 @@ from engine.jobs.placement import library_versions
 from storage import workers as registry
 from storage.db import reset_engines, session_scope
 from tests.app.conftest import write_tiny_onnx
+from tests.servers import Workers
 
 pytestmark = pytest.mark.xdist_group("servers")  # real worker processes: one at a time, beside the jobs group
 
 FAST_BENCH = {"batches": [1], "threads": [1], "time_budget_s": 0.2, "profile": False}
-
-
-def _wait_for(predicate, timeout: float = 60.0, what: str = "condition"):  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture()
@@ -45,26 +34,13 @@ def cluster(home: Path, pg_server, redis_server, monkeypatch: pytest.MonkeyPatch
     redis.Redis.from_url(redis_server.url()).flushdb()
     reset_engines()
     api.ready()
-    procs: list[subprocess.Popen] = []
+    workers = Workers()
 
     def start(*labels: str, home_dir: Path | None = None) -> subprocess.Popen:
-        env = {**os.environ, "TRIMLINE_HOME": str(home_dir or home)}
-        args = [a for label in labels for a in ("--label", label)]
-        proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker", *args], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        procs.append(proc)
-        _wait_for(lambda: any(w["pid"] == proc.pid for w in api.list_workers()), what="the worker to register")
-        return proc
+        return workers.start(home_dir or home, *labels)
 
     yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-    for proc in procs:
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+    workers.stop()
     reset_engines()
 
 
