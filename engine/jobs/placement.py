@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import metadata
-from typing import Any
+from typing import Any, Callable
 
 from storage import jobs as jobstore
 from storage import workers as registry
@@ -135,8 +135,9 @@ def beat(profile: WorkerProfile) -> None:
                           profile.versions, profile.note)
 
 
-def run_from_queue(job_id: int) -> None:
-    """A wake-up for ``job_id``: run it here if this worker may, else leave it for one that may."""
+def run_from_queue(job_id: int, pass_on: Callable[[int], None]) -> None:
+    """A wake-up for ``job_id``: run it here if this worker may, else leave it for one that may.
+    ``pass_on(job_id)`` hands the wake-up back to the queue when this worker is busy."""
     from engine.jobs.runner import run_job
 
     profile = current()
@@ -147,7 +148,12 @@ def run_from_queue(job_id: int) -> None:
         job = jobstore.get_job(s, job_id)
     if job is None or job.status != "queued" or not profile.may_run(job):
         return
-    if not profile.slots.acquire(timeout=0.05):  # busy with a swept job: a free worker's sweep takes this one
+    if not profile.slots.acquire(timeout=0.05):
+        # Busy with a job its sweep took: pass the wake-up on to a free worker rather than drop it (which
+        # would leave the job to a sweep, seconds later), and read no more wake-ups until a slot is free.
+        pass_on(job_id)
+        profile.slots.acquire()
+        profile.slots.release()
         return
     try:
         run_job(job_id, worker=profile.id)

@@ -29,7 +29,7 @@ _hueys: dict[str, tuple[Huey, object]] = {}
 def _run_job_task(job_id: int) -> None:
     from engine.jobs.placement import run_from_queue
 
-    run_from_queue(job_id)
+    run_from_queue(job_id, pass_on=enqueue)
 
 
 def get_huey() -> Huey:

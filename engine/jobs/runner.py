@@ -163,7 +163,10 @@ def _watch(job: JobRecord, proc: subprocess.Popen, scratch: Path, worker: str, s
             proc.wait()
             return _Outcome("failed", f"the job used {rss:.0f} MB of memory, more than its limit of "
                                       f"{settings.job_memory_mb} MB (TRIMLINE_JOB_MEMORY_MB), and was stopped")
-        time.sleep(POLL_S)
+        try:  # returns as soon as the child exits: a short job's end is not rounded up to the next poll
+            proc.wait(timeout=POLL_S)
+        except subprocess.TimeoutExpired:
+            pass
     _kill_group(proc.pid)  # stray grandchildren never outlive their job
     return _Outcome("exited", code=proc.returncode)
 
