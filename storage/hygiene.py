@@ -41,8 +41,12 @@ def delete_model(session: Session, model_id: int) -> str:
 
 
 def referenced_artifacts(session: Session) -> set[str]:
-    """Every artifact path a model, a data set or a finished export still points at."""
+    """Every artifact path a model, a data set or a finished export still points at, and the uploads
+    staged in the store for imports that have not ended yet."""
     refs = set(session.scalars(select(Model.artifact))) | set(session.scalars(select(Dataset.artifact)))
+    for params in session.scalars(select(Job.params).where(Job.status.in_(("queued", "running")))):
+        if isinstance(params, dict) and isinstance(params.get("staged"), str):
+            refs.add(params["staged"])
     for result in session.scalars(select(Job.result).where(Job.kind == "export", Job.status == "succeeded")):
         if isinstance(result, dict) and result.get("artifact"):
             refs.add(result["artifact"])

@@ -11,6 +11,7 @@ from engine.api.common import get_model, ready
 from engine.errors import InputError
 from engine.jobs import service
 from engine.jobs.contracts import DatasetImportParams, DemoParams, ImportParams
+from engine.jobs.uploads import discard_staged, stage_upload
 from storage.records import JobRecord, ModelRecord
 
 MAX_UPLOAD_BYTES = 2 << 30
@@ -56,9 +57,9 @@ def _stage_local_file(path: Path) -> Path:
 def submit_import(path: Path | None = None, name: str | None = None, upload: Path | None = None) -> JobRecord:
     """Import a model file (a local path, or an upload already saved by ``save_upload``)."""
     ready()
-    staged = upload or _stage_local_file(Path(path))
+    source = stage_upload(upload or _stage_local_file(Path(path)))
     name = (name or (Path(path).stem if path else "model")).strip()[:200] or "model"
-    return service.submit("import", ImportParams(upload=str(staged), name=name))
+    return _submit_staged("import", ImportParams(**source, name=name), source)
 
 
 def submit_dataset_import(path: Path | None = None, name: str | None = None, upload: Path | None = None,
@@ -66,10 +67,19 @@ def submit_dataset_import(path: Path | None = None, name: str | None = None, upl
     """Import a data set. With ``for_model_id``, a zip of images is resized and laid out for that model."""
     ready()
     layout = image_layout_for(get_model(for_model_id)) if for_model_id is not None else None
-    staged = upload or _stage_local_file(Path(path))
+    source = stage_upload(upload or _stage_local_file(Path(path)))
     name = (name or (Path(path).stem if path else "dataset")).strip()[:200] or "dataset"
-    return service.submit("dataset_import", DatasetImportParams(upload=str(staged), name=name,
-                                                                label_column=label_column, image_layout=layout))
+    return _submit_staged("dataset_import", DatasetImportParams(**source, name=name, label_column=label_column,
+                                                                image_layout=layout), source)
+
+
+def _submit_staged(kind: str, params: ImportParams, source: dict[str, str]) -> JobRecord:
+    """Queue an import; if that fails, its staged upload goes too."""
+    try:
+        return service.submit(kind, params)
+    except BaseException:
+        discard_staged(source)
+        raise
 
 
 def image_layout_for(model: ModelRecord) -> dict[str, Any]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.measure.config import BenchmarkConfig
 from engine.serving.loadtest import LoadtestConfig
+from storage.store_base import check_relpath
 
 
 class Contract(BaseModel):
@@ -33,8 +34,19 @@ class ImageLayout(Contract):
 
 
 class ImportParams(Contract):
-    upload: str = Field(description="The staged upload (a generated name under TRIMLINE_HOME/uploads).")
+    upload: str | None = Field(None, description="The upload staged on the submitting host (a generated name "
+                                                 "under TRIMLINE_HOME/uploads); only a worker of that home can read it.")
+    staged: str | None = Field(None, description="The upload staged in the shared artifact store (a store path); "
+                                                 "any worker can import it.")
     name: str = Field(min_length=1, max_length=200, description="Display name of the model.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ImportParams":
+        if (self.upload is None) == (self.staged is None):
+            raise ValueError("an import reads either an upload on this host or one staged in the shared store")
+        if self.staged is not None:
+            check_relpath(self.staged)
+        return self
 
 
 class DatasetImportParams(ImportParams):

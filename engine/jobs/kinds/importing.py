@@ -7,12 +7,16 @@ from typing import Any
 from engine.jobs import contracts as c
 from engine.jobs.kinds import ChildContext, JobKind
 from engine.jobs.kinds.common import relative_output, store_model
+from engine.jobs.uploads import staged_path
 from storage import artifacts, catalog
 
 
 def _prepare(session, job, params: c.ImportParams | c.DatasetImportParams) -> dict[str, Any]:  # noqa: ANN001
+    """The child is given the upload's path on this host: the local file, or this host's checked copy of
+    the one staged in the shared store (StoreError when the store cannot give it)."""
     layout = getattr(params, "image_layout", None)
-    return {"upload": params.upload, "name": params.name, "label_column": getattr(params, "label_column", None),
+    upload = params.upload or str(staged_path(params.staged))
+    return {"upload": upload, "name": params.name, "label_column": getattr(params, "label_column", None),
             "image_layout": layout.model_dump(mode="json") if layout else None}
 
 
