@@ -4,7 +4,8 @@
    over a keep-alive connection), timed alternately so both see the same load from the machine's other
    work; also through tritonclient; 2 intra-op threads without spinning, one instance, on both sides;
 2. dynamic batching at concurrency 16: closed-loop throughput of the same model with and without it, in
-   alternating windows on one server;
+   alternating windows on one server; beside it, what the runtime itself gains from a batch (bare per-image
+   time at batch 1..16), which bounds what any batching scheduler can gain on this machine;
 3. a cache hit: p50 in process (``LoadedVersion.infer``: shape check, input hash, lookup) and over HTTP;
 4. a reload of a new version (and a label move) under steady load: failed requests counted.
 
@@ -13,7 +14,7 @@ weights), converted to ONNX in a child process so TensorFlow's thread pools neve
 with the timed ONNX Runtime sessions. Servers are real uvicorn servers, each in its own process (the
 clients never share its interpreter lock), on free loopback ports.
 
-Run: .venv/bin/python bench/serving_bench.py [--quick]
+Run: .venv/bin/python bench/serving_bench.py [--quick]     (--quick: shorter windows, about 3 minutes)
 """
 from __future__ import annotations
 
@@ -34,8 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 QUICK = "--quick" in sys.argv
-SECONDS = 4.0 if QUICK else 10.0
+SECONDS = 3.0 if QUICK else 10.0
 THREADS = 2
+BATCHES = (1, 2, 4, 8, 16)
 
 
 def convert(out: str) -> None:
@@ -100,31 +102,62 @@ def p50(samples: list[float]) -> float:
     return float(np.percentile(samples, 50))
 
 
-def interleaved(path: Path, url: str, name: str, x: np.ndarray) -> tuple[list[float], list[float]]:
-    """Bare ``session.run`` and an HTTP request in turn (A B A B ...), so both see the same neighbours' load;
-    the bare session has the server's settings (2 threads, no spinning)."""
+def alternate(calls: dict, seconds: float, warmup: int = 5) -> dict[str, list[float]]:  # noqa: ANN001
+    """Each call in turn (A B A B ...) for ``seconds`` after ``warmup`` rounds, so all see the same load from the
+    machine's other work; milliseconds per call, by name. One call is simply a timed loop."""
+    for _ in range(warmup):
+        for call in calls.values():
+            call()
+    out: dict[str, list[float]] = {name: [] for name in calls}
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        for name, call in calls.items():
+            t0 = time.perf_counter()
+            call()
+            out[name].append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def timed(call, seconds: float) -> list[float]:  # noqa: ANN001
+    return alternate({"": call}, seconds)[""]
+
+
+def bare_instance(path: Path):  # noqa: ANN201
+    """An ONNX Runtime session with the server's settings (2 threads, no spinning)."""
     from engine.artifact import Artifact
-    from engine.serving.client import Connection, encode_infer, infer_path
     from engine.serving.runtimes import open_instance
     from engine.serving.settings import ModelSettings
 
-    inst = open_instance(Artifact(path, "onnx"), ModelSettings(intra_threads=THREADS, spin_wait=False))
-    feeds = {inst.inputs[0]["name"]: x}
+    return open_instance(Artifact(path, "onnx"), ModelSettings(intra_threads=THREADS, spin_wait=False))
+
+
+def http_call(url: str, name: str, x: np.ndarray):  # noqa: ANN201
+    """One binary-tensor KServe V2 request over a keep-alive connection (Python's http.client)."""
+    from engine.serving.client import Connection, encode_infer, infer_path
+
     body, headers = encode_infer({"input": x})
     conn, route = Connection(url), infer_path(name, None)
-    for _ in range(5):
-        inst.run(feeds)
-        conn.request("POST", route, body, headers)
-    bare, http, end = [], [], time.perf_counter() + 2 * SECONDS
-    while time.perf_counter() < end:
-        t0 = time.perf_counter()
-        inst.run(feeds)
-        t1 = time.perf_counter()
+
+    def call() -> None:
         assert conn.request("POST", route, body, headers)[0] == 200
-        bare.append((t1 - t0) * 1000)
-        http.append((time.perf_counter() - t1) * 1000)
-    conn.close()
-    return bare, http
+    return call
+
+
+def triton_call(url: str, name: str, x: np.ndarray):  # noqa: ANN201
+    """The same through the official tritonclient (its gevent pool adds client-side time)."""
+    import tritonclient.http as httpclient
+
+    client = httpclient.InferenceServerClient(url.removeprefix("http://"))
+    tensor = httpclient.InferInput("input", list(x.shape), "FP32")
+    tensor.set_data_from_numpy(x)
+    return lambda: client.infer(name, [tensor])
+
+
+def per_image_by_batch(inst, x: np.ndarray) -> dict[int, float]:  # noqa: ANN001
+    """Bare per-image ms at each batch size, timed alternately: what the runtime gains from a batch here."""
+    feeds = {b: {inst.inputs[0]["name"]: np.repeat(x, b, 0)} for b in BATCHES}
+    samples = alternate({b: (lambda f=f: inst.run(f)) for b, f in feeds.items()}, SECONDS, warmup=2)
+    return {b: p50(v) / b for b, v in samples.items()}
 
 
 def deployment(name: str, model_id: int, **settings):  # noqa: ANN201
@@ -135,42 +168,8 @@ def deployment(name: str, model_id: int, **settings):  # noqa: ANN201
                                       "settings": {"intra_threads": THREADS, "spin_wait": False, **settings}})
 
 
-def http_loop(url: str, name: str, x: np.ndarray, seconds: float) -> list[float]:
-    """Binary-tensor KServe V2 requests over one keep-alive connection (Python's http.client)."""
-    from engine.serving.client import Connection, encode_infer, infer_path
-
-    body, headers = encode_infer({"input": x})
-    conn, path = Connection(url), infer_path(name, None)
-    for _ in range(5):
-        assert conn.request("POST", path, body, headers)[0] == 200
-    out, end = [], time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        t0 = time.perf_counter()
-        conn.request("POST", path, body, headers)
-        out.append((time.perf_counter() - t0) * 1000)
-    conn.close()
-    return out
-
-
-def triton_loop(url: str, name: str, x: np.ndarray, seconds: float) -> list[float]:
-    """The same through the official tritonclient (its gevent pool adds client-side time)."""
-    import tritonclient.http as httpclient
-
-    client = httpclient.InferenceServerClient(url.removeprefix("http://"))
-    tensor = httpclient.InferInput("input", list(x.shape), "FP32")
-    tensor.set_data_from_numpy(x)
-    for _ in range(5):
-        client.infer(name, [tensor])
-    out, end = [], time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        t0 = time.perf_counter()
-        client.infer(name, [tensor])
-        out.append((time.perf_counter() - t0) * 1000)
-    client.close()
-    return out
-
-
 def cache_in_process(path: Path, x: np.ndarray) -> list[float]:
+    """A cache hit through ``LoadedVersion.infer`` (shape check, input hash, lookup, one event-loop step)."""
     from engine.artifact import Artifact
     from engine.serving.cache import ResponseCache
     from engine.serving.metrics import ServingMetrics
@@ -180,17 +179,11 @@ def cache_in_process(path: Path, x: np.ndarray) -> list[float]:
     settings = ModelSettings(intra_threads=THREADS, cache={"enabled": True})
     version = LoadedVersion.load("m", 1, 1, Artifact(path, "onnx"), settings, ServingMetrics(),
                                  ResponseCache(16, 1 << 26))
-    feeds = {"input": x}
-
-    async def run() -> list[float]:
-        await version.infer(feeds)
-        out = []
-        for _ in range(2000):
-            t0 = time.perf_counter()
-            await version.infer(feeds)
-            out.append((time.perf_counter() - t0) * 1000)
-        return out
-    return asyncio.run(run())
+    feeds, loop = {"input": x}, asyncio.new_event_loop()
+    try:
+        return timed(lambda: loop.run_until_complete(version.infer(feeds)), min(SECONDS, 2.0))
+    finally:
+        loop.close()
 
 
 def closed_loop(url: str, name: str, clients: int, seconds: float) -> dict:
@@ -248,20 +241,31 @@ def reload_under_load(url: str, x: np.ndarray, apply) -> tuple[int, int]:  # noq
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "mobilenetv2.onnx"
-        subprocess.run([sys.executable, __file__, "--convert", str(path)], check=True)
+        given = sys.argv[sys.argv.index("--model") + 1] if "--model" in sys.argv else None
+        if given:  # an ONNX MobileNetV2 converted before (input "input", NHWC): skips TensorFlow
+            path = Path(given)
+        else:
+            subprocess.run([sys.executable, __file__, "--convert", str(path)], check=True)
         x = np.random.default_rng(0).random((1, 224, 224, 3)).astype(np.float32)
 
+        inst = bare_instance(path)
+        feeds = {inst.inputs[0]["name"]: x}
+        per_image = per_image_by_batch(inst, x)  # the batch the runtime runs fastest per image is the one to form
+        best = min(per_image, key=per_image.get)
+        size = best if best > 1 else max(BATCHES)
         spec = Path(tmp) / "deployments.json"
         plain, batched = deployment("plain", 1), deployment("batched", 1, batching={
-            "enabled": True, "max_batch": 16, "preferred_sizes": [8, 16], "max_queue_delay_ms": 5})
+            "enabled": True, "max_batch": size, "preferred_sizes": [size], "max_queue_delay_ms": 5})
         cached = deployment("cached", 1, cache={"enabled": True})
         with ChildServer([plain, batched, cached], spec, path) as server:
-            bare, over_http = interleaved(path, server.url, "plain", x)
-            over_triton = triton_loop(server.url, "plain", x, SECONDS)
+            first = alternate({"bare": lambda: inst.run(feeds), "http": http_call(server.url, "plain", x)}, 2 * SECONDS)
+            bare, over_http = first["bare"], first["http"]
+            over_triton = timed(triton_call(server.url, "plain", x), SECONDS)
+            del inst
             sixteen = alternating(server.url, ("plain", "batched"), 16)
             unbatched16, batched16 = sixteen["plain"], sixteen["batched"]
-            hit_http = http_loop(server.url, "cached", x, min(SECONDS, 3.0))
-            hit_triton = triton_loop(server.url, "cached", x, min(SECONDS, 3.0))
+            hit_http = timed(http_call(server.url, "cached", x), min(SECONDS, 3.0))
+            hit_triton = timed(triton_call(server.url, "cached", x), min(SECONDS, 3.0))
         hit_local = cache_in_process(path, x)
 
         from engine.serving.settings import Deployment
@@ -283,24 +287,32 @@ def main() -> None:
     ratio = batched16["throughput_per_s"] / unbatched16["throughput_per_s"]
     print(f"\nMobileNetV2 224x224 ONNX, {THREADS} intra-op threads (no spinning), one instance; bare and HTTP timed "
           f"alternately for {2 * SECONDS:.0f} s, batching and none in alternating windows, {SECONDS:.0f} s each")
-    print(f"{'figure':<52} {'measured':>14} {'target':>18}")
+    print(f"{'figure':<52} {'measured':>16} {'target':>16}")
     rows = [
         ("bare session.run p50 (ms), concurrency 1", f"{b:.2f}", ""),
         ("HTTP infer p50 (ms), binary V2, concurrency 1", f"{h:.2f}", ""),
         ("  server overhead", f"{h - b:+.2f} ms ({(h / b - 1) * 100:+.1f}%)", "<= 15% or 1 ms"),
         ("  the same through tritonclient (ms)", f"{p50(over_triton):.2f}", ""),
         ("throughput, concurrency 16, no batching (req/s)", f"{unbatched16['throughput_per_s']:.1f}", ""),
-        ("throughput, concurrency 16, dynamic batching (req/s)", f"{batched16['throughput_per_s']:.1f}", ""),
+        (f"throughput, concurrency 16, batches of {size} (req/s)", f"{batched16['throughput_per_s']:.1f}", ""),
         ("  batching gain", f"{ratio:.2f}x", ">= 1.5x"),
         ("  p99 (ms) without / with batching", f"{unbatched16['p99']:.0f} / {batched16['p99']:.0f}", ""),
+        ("  bare ms per image at batch " + "/".join(map(str, per_image)),
+         "/".join(f"{v:.1f}" for v in per_image.values()), ""),
         ("cache hit p50 in process (ms)", f"{p50(hit_local):.3f}", "<= 0.5 ms"),
         ("cache hit p50 over HTTP (ms)", f"{p50(hit_http):.3f}", "<= 2 ms"),
         ("  the same through tritonclient (ms)", f"{p50(hit_triton):.3f}", ""),
         ("reload under load: requests answered / failed", f"{ok} / {failed}", "0 failed"),
     ]
     for label, value, target in rows:
-        print(f"{label:<52} {value:>14} {target:>18}")
+        print(f"{label:<52} {value:>16} {target:>16}")
     print(f"failed requests while measuring: {unbatched16['failures'] + batched16['failures']}")
+    bound = per_image[1] / per_image[best]
+    print(f"why batching gains {ratio:.2f}x here: the runtime itself runs an image fastest at batch {best} "
+          f"({per_image[best]:.1f} ms against {per_image[1]:.1f} ms alone: at most {bound:.2f}x), and a batch of 16 at "
+          f"{per_image[16]:.1f} ms per image. Batching pays where a batch is much cheaper per item than single calls "
+          "(many cores, GPUs, GEMM-heavy models), not where a batch's activations outgrow the caches, as "
+          "MobileNetV2's do on a small CPU.")
 
 
 if __name__ == "__main__":

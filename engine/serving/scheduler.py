@@ -84,7 +84,7 @@ class LoadedVersion:
             key = None
             if self.cache is not None:
                 key = input_key(self.name, self.version, feeds)
-                hit = self.cache.get(key)
+                hit = self.cache.get(key, feeds)
                 if hit is not None:
                     self.metrics.cache_hits.labels(self.name).inc()
                     return hit
@@ -95,7 +95,7 @@ class LoadedVersion:
                 outputs = await asyncio.get_running_loop().run_in_executor(self._executor, self._run_single, feeds,
                                                                            time.perf_counter())
             if key is not None:
-                self.cache.put(key, outputs)
+                self.cache.put(key, feeds, outputs)
                 self.metrics.cache_entries.labels(self.name).set(len(self.cache))
                 self.metrics.cache_bytes.labels(self.name).set(self.cache.bytes)
             return outputs

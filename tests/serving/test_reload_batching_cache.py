@@ -142,12 +142,26 @@ def test_cache_is_bounded_by_bytes_and_entries():
     feeds = [{"x": np.full((1, 4), i, np.float32)} for i in range(4)]
     keys = [input_key("m", 1, f) for f in feeds]
     assert len(set(keys)) == 4 and input_key("m", 2, feeds[0]) != keys[0]
-    for k in keys:
-        cache.put(k, [np.zeros(200, np.float32)])  # 800 bytes each: two fit in 2048
-    assert len(cache) == 2 and cache.bytes == 1600
-    assert cache.get(keys[0]) is None and cache.get(keys[3]) is not None
-    cache.put(keys[0], [np.zeros(10_000, np.float32)])  # larger than the whole cache: not kept
-    assert cache.get(keys[0]) is None and (cache.hits, cache.misses) == (1, 2)
+    for k, f in zip(keys, feeds):
+        cache.put(k, f, [np.zeros(200, np.float32)])  # 16 + 800 bytes each (inputs count): two fit in 2048
+    assert len(cache) == 2 and cache.bytes == 1632
+    assert cache.get(keys[0], feeds[0]) is None and cache.get(keys[3], feeds[3]) is not None
+    cache.put(keys[0], feeds[0], [np.zeros(10_000, np.float32)])  # larger than the whole cache: not kept
+    assert cache.get(keys[0], feeds[0]) is None and (cache.hits, cache.misses) == (1, 2)
+
+
+def test_cache_answers_only_the_very_same_input_even_when_keys_collide():
+    from engine.serving.cache import ResponseCache, input_key
+
+    cache = ResponseCache(max_entries=10, max_bytes=1 << 20)
+    mine, other = {"x": np.ones((1, 4), np.float32)}, {"x": np.zeros((1, 4), np.float32)}
+    key = input_key("m", 1, mine)
+    cache.put(key, mine, [np.full(3, 7.0, np.float32)])
+    mine["x"][0, 0] = 5.0  # the caller's array changing later does not change what was stored
+    assert cache.get(key, other) is None  # a forged or accidental collision is a miss, never mine
+    assert cache.get(key, {"x": np.ones((1, 4), np.float64)}) is None
+    hit = cache.get(key, {"x": np.ones((1, 4), np.float32)})
+    assert hit is not None and hit[0].tolist() == [7.0] * 3 and not hit[0].flags.writeable
 
 
 def test_a_client_that_leaves_mid_request_does_not_hurt_the_server(studio):
