@@ -98,6 +98,8 @@ def test_deploy_page_serves_tries_loadtests_promotes_and_stops(page, imported, w
         mine = [m for m in stored if m["id"] == done.result["measurement_id"]]
         assert mine and mine[0]["runtime"] == "server-http" and mine[0]["hardware_id"] is not None
         assert mine[0]["job_id"] == job.id
+        row = api.family_overview(imported, model_ids=[imported])[0]  # Compare's row: the curve's first level
+        assert row["latency_provenance"].startswith("server-http") and row["throughput_per_s"] > 0
         from storage import measurements
         from storage.db import session_scope
 
