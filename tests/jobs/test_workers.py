@@ -44,11 +44,15 @@ def cluster(home: Path, pg_server, redis_server, monkeypatch: pytest.MonkeyPatch
     reset_engines()
 
 
-def test_workers_register_and_a_targeted_benchmark_runs_on_the_labelled_one(cluster, tmp_path: Path) -> None:  # noqa: ANN001
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True, text=True,
+                          env=os.environ.copy(), timeout=300)
+
+
+def test_workers_register_and_targeted_measurements_run_on_the_labelled_one(cluster, tmp_path: Path) -> None:  # noqa: ANN001
     plain = cluster()
     edge = cluster("edge", home_dir=tmp_path / "edge-host")
-    listed = json.loads(subprocess.run([sys.executable, "-m", "engine.cli", "workers", "--json"], check=True,
-                                       capture_output=True, text=True, env=os.environ.copy()).stdout)
+    listed = json.loads(_cli("workers", "--json").stdout)
     assert {"id", "host", "labels", "fingerprint", "heartbeat", "job"} <= set(listed[0])
     by_pid = {w["pid"]: w for w in listed}
     assert by_pid[edge.pid]["labels"] == ["edge"] and by_pid[plain.pid]["labels"] == []
@@ -60,6 +64,19 @@ def test_workers_register_and_a_targeted_benchmark_runs_on_the_labelled_one(clus
     assert bench.result["worker"] == by_pid[edge.pid]["id"] == bench.worker
     with pytest.raises(InputError, match="no live worker answers to 'gpu'"):
         api.submit_benchmark(model_id, FAST_BENCH, target="gpu")
+
+    # The interleaved A/B from the command line, aimed at the edge box: its JSON names the worker.
+    other = service.wait(api.submit_import(write_tiny_onnx(tmp_path / "u.onnx", seed=1)).id,
+                         timeout_s=300).result["model_id"]
+    done = _cli("compare", str(model_id), str(other), "--interleaved", "--target", "edge", "--json")
+    assert done.returncode == 0, done.stderr
+    ab = json.loads(done.stdout)
+    assert ab["worker"] == by_pid[edge.pid]["id"]
+    assert (ab["model_id"], ab["versus"]) == (model_id, other) and ab["pairs"] > 0
+    job = next(j for j in api.list_jobs() if j.kind == "ab_compare")
+    assert job.worker == ab["worker"] and job.target == "edge"
+    refused = _cli("compare", str(model_id), str(other), "--interleaved", "--target", "gpu", "--json")
+    assert refused.returncode == 1 and refused.stderr.startswith("error: no live worker answers to 'gpu'")
 
 
 def test_a_lost_wake_up_costs_latency_not_the_job(cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
