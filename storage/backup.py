@@ -12,14 +12,17 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from storage import artifacts
 from storage.db import normalize_url, reset_engines
+from storage.sentences import first_line
 
 MANIFEST = "manifest.json"
 
@@ -111,14 +114,31 @@ def verify(folder: Path) -> dict[str, Any]:
     return manifest
 
 
+def _copy_into(sqlite_file: Path, url: str) -> None:
+    """Row by row, from a scratch copy of the backup's SQLite file (which migrating would change)."""
+    from storage.catalogue_copy import copy_catalogue
+
+    with tempfile.TemporaryDirectory(prefix="trimline-restore-") as scratch:
+        copy = Path(scratch) / "catalogue.sqlite"
+        shutil.copyfile(sqlite_file, copy)
+        try:
+            copy_catalogue(f"sqlite:///{copy}", url)
+        except SQLAlchemyError as exc:
+            where = make_url(url).render_as_string(hide_password=True)
+            raise BackupError(f"the catalogue could not be copied into {where}: "
+                              f"{first_line(getattr(exc, 'orig', None) or exc)}") from exc
+        finally:
+            reset_engines()
+
+
 def restore_backup(folder: Path, url: str) -> dict[str, Any]:
     """Verify ``folder``, then load its database into ``url`` and its artifacts into the configured store."""
     manifest = verify(folder)
     database = manifest["database"]
     kind = "sqlite" if url.startswith("sqlite") else "postgresql"
-    if database["kind"] != kind:
-        raise BackupError(f"the backup holds a {database['kind']} catalogue but TRIMLINE_DATABASE_URL is {kind}; "
-                          "restore it into the same kind of database")
+    if database["kind"] != kind and (database["kind"], kind) != ("sqlite", "postgresql"):
+        raise BackupError(f"the backup holds a {database['kind']} catalogue (a pg_dump) but TRIMLINE_DATABASE_URL is "
+                          f"{kind}; restore it into a PostgreSQL database")
     for relpath in manifest["artifacts"]:
         src = folder / "artifacts" / relpath
         stored = artifacts.put(src, name=src.name)
@@ -126,7 +146,9 @@ def restore_backup(folder: Path, url: str) -> dict[str, Any]:
             raise BackupError(f"artifact {relpath} does not hash to its own name; the backup is damaged")
     reset_engines()
     source = folder / database["file"]
-    if kind == "sqlite":
+    if database["kind"] != kind:  # a SQLite catalogue moving to PostgreSQL (one box to several hosts)
+        _copy_into(source, url)
+    elif kind == "sqlite":
         target = _sqlite_path(url)
         target.parent.mkdir(parents=True, exist_ok=True)
         src, dst = sqlite3.connect(source), sqlite3.connect(target)

@@ -60,3 +60,39 @@ def test_backup_restores_the_catalogue_and_artifacts_elsewhere_and_refuses_a_cha
     assert model.name == "tiny" and api.model_path(model_id).read_bytes() == original.read_bytes()
     with pytest.raises(InputError, match="this catalogue is not empty"):
         api.restore(tmp_path / "bk")
+
+
+def test_a_sqlite_backup_restores_into_postgresql_with_its_lineage_measurements_and_ids(
+        home: Path, pg_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    original = write_tiny_onnx(tmp_path / "t.onnx")
+    root = api.wait_job(api.submit_import(original, name="tiny").id).result["model_id"]
+    child = api.wait_job(api.submit_optimize(root, "onnx-optimize").job.id).result["model_id"]
+    api.wait_job(api.submit_benchmark(child, {"batches": [1], "threads": [1], "time_budget_s": 0.2,
+                                              "profile": False}).id)
+    before = api.compare([root, child])
+    jobs_before = {j.id: (j.kind, j.status) for j in api.list_jobs()}
+    assert api.backup(tmp_path / "bk")["database"]["kind"] == "sqlite"
+
+    # Outgrowing one box: a new home on another host, and an empty PostgreSQL database.
+    monkeypatch.setenv("TRIMLINE_HOME", str(tmp_path / "pg-home"))
+    monkeypatch.setenv("TRIMLINE_DATABASE_URL", pg_server.url(pg_server.create_database()))
+    reset_engines()
+    restored = api.restore(tmp_path / "bk")
+    reset_engines()
+    assert restored["revision"] == migrate.head_revision() and restored["artifacts"] == 2
+    after = api.compare([root, child])
+    assert after == before  # names, lineage, sizes, the benchmark's figures and the ratios to the root
+    assert after[1]["latency_p50_ms"] is not None and api.get_model(child).parent_id == root
+    assert {j.id: (j.kind, j.status) for j in api.list_jobs()} == jobs_before
+    assert api.model_path(root).read_bytes() == original.read_bytes()
+    again = api.wait_job(api.submit_import(write_tiny_onnx(tmp_path / "u.onnx", seed=3)).id)
+    assert again.id > max(jobs_before) and again.result["model_id"] > child  # ids continue after the copied ones
+
+    # A pg_dump loads only into PostgreSQL: said in one sentence.
+    api.backup(tmp_path / "bk-pg")
+    monkeypatch.setenv("TRIMLINE_HOME", str(tmp_path / "sqlite-home"))
+    monkeypatch.delenv("TRIMLINE_DATABASE_URL")
+    reset_engines()
+    with pytest.raises(InputError, match=r"^the backup holds a postgresql catalogue \(a pg_dump\) but "
+                                         r"TRIMLINE_DATABASE_URL is sqlite; restore it into a PostgreSQL database$"):
+        api.restore(tmp_path / "bk-pg")
