@@ -100,6 +100,27 @@ def _tensor_meta(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "shape": [d if isinstance(d, int) and d >= 0 else -1 for d in s["shape"]]} for s in specs]
 
 
+# Inference first: routes are matched in order, and this is the one on every request's path.
+@router.post("/v2/models/{name}/infer")
+@router.post("/v2/models/{name}/versions/{version}/infer")
+async def infer(request: Request, name: str, version: str | None = None) -> Response:
+    runtime = runtime_of(request)
+    served = runtime.lookup(name, version)
+    body = await read_body(request, runtime.options.max_body_bytes)
+    try:
+        parsed, feeds = parse_request(body, request.headers.get(HEADER), runtime.options.max_tensor_elements)
+    except ValueError as exc:
+        runtime.count_failure(served, "bad_input")
+        return bad_request(str(exc))
+    outputs = await infer_and_count(runtime, served, feeds)
+    if isinstance(outputs, Response):
+        return outputs
+    try:
+        return encode_response(parsed, name, served.version, served.outputs, outputs)
+    except ValueError as exc:
+        return bad_request(str(exc))
+
+
 @router.get("/v2/health/live")
 async def live() -> Response:
     return Response(status_code=200)
@@ -133,23 +154,3 @@ async def model_metadata(request: Request, name: str, version: str | None = None
 async def model_ready(request: Request, name: str, version: str | None = None) -> Response:
     runtime_of(request).lookup(name, version)
     return Response(status_code=200)
-
-
-@router.post("/v2/models/{name}/infer")
-@router.post("/v2/models/{name}/versions/{version}/infer")
-async def infer(request: Request, name: str, version: str | None = None) -> Response:
-    runtime = runtime_of(request)
-    served = runtime.lookup(name, version)
-    body = await read_body(request, runtime.options.max_body_bytes)
-    try:
-        parsed, feeds = parse_request(body, request.headers.get(HEADER), runtime.options.max_tensor_elements)
-    except ValueError as exc:
-        runtime.count_failure(served, "bad_input")
-        return bad_request(str(exc))
-    outputs = await infer_and_count(runtime, served, feeds)
-    if isinstance(outputs, Response):
-        return outputs
-    try:
-        return encode_response(parsed, name, served.version, served.outputs, outputs)
-    except ValueError as exc:
-        return bad_request(str(exc))
