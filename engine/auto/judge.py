@@ -86,7 +86,7 @@ def explanation(best: Candidate | None, reference: Candidate, params: AutoParams
         else ("AVX2 only, no VNNI" if flags.get("avx2") else "no AVX2")
     where = f"on {cpu} ({isa}), batch {params.batch}, {reference.settings.get('threads')} thread(s)"
     if best is None:
-        return f"Recommended: the parent as it is. {reason_none} Measured {where}."
+        return f"Recommended: the {reference.label} as it is. {reason_none} Measured {where}."
     lo, hi = best.ratio_ci95 or [best.ratio, best.ratio]
     acc = ""
     if best.accuracy is not None and reference.accuracy is not None:

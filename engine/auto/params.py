@@ -82,6 +82,7 @@ class Candidate(BaseModel):
     reason: str = ""
     settings: dict[str, Any] = Field(default_factory=dict)
     float_nodes: list[str] = Field(default_factory=list)
+    session_trial: bool = False  # a session-settings trial of an artifact another row already measured
     key: str | None = None
 
 

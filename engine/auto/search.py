@@ -22,6 +22,9 @@ from engine.auto.space import Plan, op_mix, plan, static_config, without_data_ad
 from engine.errors import EngineError
 
 SCREEN_S, FINAL_S, FINALISTS = 0.6, 2.0, 3
+# Session settings tried on the chosen artifact: parallel execution pays on branchy graphs; a lower
+# optimization level sometimes avoids a fusion that is slower on this CPU.
+SETTINGS_TRIALS = (("parallel", "all"), ("sequential", "extended"), ("sequential", "basic"))
 COMMIT_MARGIN_S = 5.0
 
 
@@ -293,6 +296,7 @@ class Search:
         best = min(ok, key=self._score) if ok else None
         if best is not None:
             best.status = "recommended"
+        self._tune(best or ref)
         reason = self._none_reason() if best is None else ""
         self.result.explanation = judge.explanation(best, ref, self.params, self.hardware, reason)
         self.result.settings = (best or ref).settings
@@ -300,8 +304,46 @@ class Search:
         self._live()
         doc = json.loads((self.ctx.scratch / "live.json").read_text())
         doc["recommended_key"] = best.key if best else (ref.key or None)
-        doc["pareto_keys"] = [c.key for c in judge.pareto([ref] + self.rows)]
+        doc["pareto_keys"] = [c.key for c in judge.pareto([ref] + [c for c in self.rows if not c.session_trial])]
         return doc
+
+    def _tune(self, chosen: Candidate) -> None:
+        """Session settings beyond threads, for the artifact the search chose: each trial is timed
+        interleaved against the same model under the default (sequential execution, opt level all) and
+        kept only when it is faster beyond the noise. Each trial is a row of the table, tied to its model."""
+        if chosen.runtime != "onnxruntime" or self.params.objective == "size":
+            return
+        node = self.builder.nodes.get(chosen.key)
+        path = str(node.artifact.onnx_file) if node else str(self.parent.onnx_file)
+        best: Candidate | None = None
+        for mode, level in SETTINGS_TRIALS:
+            if mode == "parallel" and self.threads < 2:
+                continue
+            if time.monotonic() > self.deadline:
+                self.result.partial = True
+                break
+            self._progress(f"session settings: {mode} execution, opt level {level}")
+            t = self.timer.settings_ab(path, mode, level, SCREEN_S)
+            row = Candidate(key=chosen.key, session_trial=True, label=f"{chosen.label} · {mode} execution, opt level {level}",
+                            recipe=chosen.recipe, runtime="onnxruntime", p50_ms=t["p50_ms"], ci95_ms=t["ci95_ms"],
+                            size_bytes=chosen.size_bytes, accuracy=chosen.accuracy, agreement=chosen.agreement,
+                            settings={**chosen.settings, "execution_mode": mode, "opt_level": level})
+            trial = Candidate(ratio=t["ratio"], ratio_ci95=t["ratio_ci95"])
+            lo, hi = t["ratio_ci95"]
+            figures = f"{t['ratio']:.2f}× the latency under sequential execution at opt level all (95% CI {lo:.2f}–{hi:.2f})"
+            if judge.faster(trial):
+                row.status, row.reason = "accepted", f"session setting: {figures}"
+                if best is None or t["ratio"] < best_ratio:
+                    best, best_ratio = row, t["ratio"]
+            else:
+                row.status, row.reason = "rejected", f"session setting: {figures}, not faster beyond the noise"
+            self.rows.append(row)
+            self._live()
+        if best is not None:
+            chosen.settings = dict(best.settings)
+            self.result.notes.append(f"Session settings: {best.reason.removeprefix('session setting: ')} with "
+                                     f"{best.settings['execution_mode']} execution at opt level "
+                                     f"{best.settings['opt_level']}; the recommendation is served with them.")
 
     def _none_reason(self) -> str:
         tried = [c for c in self.rows if c.status != "skipped"]

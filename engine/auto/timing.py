@@ -61,14 +61,35 @@ def _call(path: str, runtime: str, threads: int, shared: bool, opt_level: str, b
 
 def _ab(reference: str, candidate: str, runtime: str, batch: int, threads: int, shared: bool, opt_level: str,
         budget_s: float, min_pairs: int) -> dict[str, Any]:
-    from engine.measure.stats import median_ci, ratio_ci, rel_half_width
-
     ref_call, feeds = _call(reference, "onnxruntime", threads, shared, opt_level, batch)
     if runtime == "onnxruntime":
         cand_call, _ = _call(candidate, runtime, threads, shared, opt_level, batch)
     else:
         cand_call = _call(candidate, runtime, threads, shared, opt_level, batch)[0].prepare(
             {k: v for k, v in feeds.items()})
+    return _interleave(ref_call, cand_call, budget_s, min_pairs)
+
+
+def _ab_settings(path: str, batch: int, threads: int, mode: str, opt_level: str, budget_s: float,
+                 min_pairs: int) -> dict[str, Any]:
+    """One model under other session settings (B) against its default ones (A: sequential, opt level all).
+    Each session has its own non-spinning pool: execution modes differ in their pools, so no shared one."""
+    import onnxruntime as ort
+
+    from engine.measure.compare import _feeds
+    from engine.measure.runners import ort_options
+
+    a = ort.InferenceSession(path, ort_options(threads, "all", "sequential", spinning=False),
+                             providers=["CPUExecutionProvider"])
+    b = ort.InferenceSession(path, ort_options(threads, opt_level, mode, spinning=False),
+                             providers=["CPUExecutionProvider"])
+    feeds = _feeds(a, batch, None)
+    return _interleave(lambda: a.run(None, feeds), lambda: b.run(None, feeds), budget_s, min_pairs)
+
+
+def _interleave(ref_call, cand_call, budget_s: float, min_pairs: int) -> dict[str, Any]:  # noqa: ANN001
+    from engine.measure.stats import median_ci, ratio_ci, rel_half_width
+
     for _ in range(5):
         ref_call()
         cand_call()
@@ -102,7 +123,7 @@ class Timer:
         self._pools: dict[str, Any] = {}
 
     def _pool(self, runtime: str):  # noqa: ANN202
-        shared = runtime == "onnxruntime"
+        shared = runtime == "onnxruntime"  # "settings": ONNX Runtime sessions with pools of their own
         if runtime not in self._pools:
             self._pools[runtime] = multiprocessing.get_context("spawn").Pool(
                 1, initializer=_init, initargs=(self.threads, shared))
@@ -113,6 +134,12 @@ class Timer:
         pool, shared = self._pool(runtime)
         return pool.apply(_ab, (self.reference, candidate, runtime, self.batch, self.threads, shared,
                                 self.opt_level, budget_s, min_pairs))
+
+    def settings_ab(self, candidate: str, mode: str, opt_level: str, budget_s: float,
+                    min_pairs: int = 30) -> dict[str, Any]:
+        """``candidate`` under ``mode``/``opt_level`` against itself under sequential/all, interleaved."""
+        pool, _ = self._pool("settings")
+        return pool.apply(_ab_settings, (candidate, self.batch, self.threads, mode, opt_level, budget_s, min_pairs))
 
     def close(self) -> None:
         for pool in self._pools.values():

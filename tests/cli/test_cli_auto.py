@@ -61,6 +61,15 @@ def test_auto_recommends_only_a_faster_candidate_within_budget_and_reuses_nodes(
     assert set(out["pareto"]) <= ids and out["pareto"]
     assert out["settings"]["threads"] >= 1 and out["settings"]["runtime"] == "onnxruntime" or out["recommended"] != model
 
+    trials = [r for r in rows if r["session_trial"]]  # session settings, tried on the recommendation
+    assert trials and all(r["id"] == out["recommended"] and r["reason"].startswith("session setting") for r in trials)
+    won = [r for r in trials if r["status"] == "accepted"]
+    assert {"execution_mode", "opt_level"} <= set(out["settings"])
+    if won:
+        assert out["settings"] in [r["settings"] for r in won]
+    else:
+        assert (out["settings"]["execution_mode"], out["settings"]["opt_level"]) == ("sequential", "all")
+
     bundle = cli_json(home, "export", str(out["recommended"]), "--format", "bundle", "-o", str(home.parent / "b") + "/")
     import json
     import zipfile

@@ -58,14 +58,15 @@ def _commit(session, job, params: AutoParams, output: SearchOutput, scratch: Pat
         ids[node["key"]] = stored.id
     out = AutoResult.model_validate({k: v for k, v in result.items() if k in AutoResult.model_fields})
     for c in out.candidates:
-        c.id = ids.get(c.key) if c.key else (parent.id if c.status == "reference" else None)
+        c.id = ids.get(c.key) if c.key else (parent.id if c.status == "reference" or c.session_trial else None)
     rec_key = result.get("recommended_key")
     out.recommended = ids.get(rec_key) if rec_key else (parent.id if "recommended_key" in result else None)
     out.reference = next((c.id for c in out.candidates if c.status == "reference"), parent.id)
     out.pareto = [ids[k] if k else parent.id for k in result.get("pareto_keys", []) if k is None or k in ids]
     eval_id = params.eval_dataset_id or params.dataset_id
     for c in out.candidates:
-        if c.id is not None and eval_id is not None and (c.accuracy is not None or c.agreement is not None):
+        if c.id is not None and eval_id is not None and not c.session_trial and (
+                c.accuracy is not None or c.agreement is not None):
             measurements.add_measurement(session, model_id=c.id, job_id=job.id, dataset_id=eval_id, kind="evaluate",
                                          summary={"metrics": {"accuracy": c.accuracy}, "fidelity": {"agreement": c.agreement},
                                                   "source": "auto"})
