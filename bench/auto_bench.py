@@ -10,7 +10,11 @@ Rows, all through the `trimline` CLI on a fresh TRIMLINE_HOME (what a user runs)
 - The digits CNN with a 1% accuracy budget on a held-out split: accuracy loss and speed.
 
 Ratios are p50 over the parent's p50, each from an interleaved A/B against the parent (1.00 = as fast).
-Run: .venv/bin/python bench/auto_bench.py [--quick]
+The last column says whether the issue's goal holds on this run: MobileNetV2's recommendation ≥1.2× as fast
+as the best single-runtime INT8 ONNX variant and its search ≤45 s; from ONNX, never slower than the parent,
+at least the best INT8 flow's speed (within 3%) and the search ≤0.5× the flows' wall; digits within 1 point.
+Run: .venv/bin/python bench/auto_bench.py [--quick] [--only digits,squeezenet,resnet50,mobilenet]
+     [--budget 5m] [--flows 8]          (a few minutes: --quick --only digits,squeezenet --flows 2)
 """
 from __future__ import annotations
 
@@ -26,7 +30,23 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIMLINE = str(ROOT / ".venv" / "bin" / "trimline")
-QUICK = "--quick" in sys.argv
+
+
+def _args():  # noqa: ANN202
+    import argparse
+
+    parser = argparse.ArgumentParser(description="trimline auto against variants tried by hand, side by side")
+    parser.add_argument("--quick", action="store_true", help="2-minute searches and 4 INT8 flows")
+    parser.add_argument("--only", default="digits,squeezenet,resnet50,mobilenet",
+                        help="comma-separated rows to run: digits, squeezenet, resnet50, mobilenet")
+    parser.add_argument("--budget", default=None, help="each search's budget (default 5m, 2m with --quick)")
+    parser.add_argument("--flows", type=int, default=None, help="static INT8 flows run by hand (default 8)")
+    return parser.parse_args()
+
+
+ARGS = _args() if __name__ == "__main__" else None
+QUICK = bool(ARGS and ARGS.quick)
+N_FLOWS = (ARGS.flows if ARGS and ARGS.flows else (4 if QUICK else 8))
 LIGHT = ROOT / ".venv" / "lib" / "python3.11" / "site-packages" / "onnx" / "backend" / "test" / "data" / "light"
 FLOWS = [("qoperator", "uint8", "uint8", True), ("qoperator", "uint8", "int8", True), ("qdq", "uint8", "int8", True),
          ("qdq", "int8", "int8", True), ("qoperator", "uint8", "uint8", False), ("qoperator", "uint8", "int8", False),
@@ -56,7 +76,7 @@ def recommended_row(out: dict) -> dict:
 def flows(home: Path, model: int, dataset: int) -> tuple[float, float, str]:
     """Eight static INT8 variants made and compared one by one: (best ratio, wall seconds, its label)."""
     start, best, label = time.perf_counter(), 9.9, ""
-    for fmt, act, weight, per_channel in FLOWS[: 4 if QUICK else 8]:
+    for fmt, act, weight, per_channel in FLOWS[:N_FLOWS]:
         child = cli(home, "optimize", str(model), "ort-quantize-static", "--dataset", str(dataset), "--set",
                     f"format={fmt}", "--set", f"activation_type={act}", "--set", f"weight_type={weight}",
                     "--set", f"per_channel={str(per_channel).lower()}")["id"]
@@ -76,7 +96,13 @@ def zoo(home: Path, name: str, budget: str) -> dict:
     best, flows_wall, label = flows(home, model, data)
     rec = recommended_row(out)
     return {"model": f"{name} (ONNX zoo, light)", "search": rec["label"], "ratio": rec["ratio"], "search_s": wall,
-            "manual": f"best of {4 if QUICK else 8} INT8 flows: {label}", "manual_ratio": best, "manual_s": flows_wall}
+            "manual": f"best of {N_FLOWS} INT8 flows: {label}", "manual_ratio": best, "manual_s": flows_wall,
+            "goal": _zoo_goal(rec["ratio"], wall, best, flows_wall)}
+
+
+def _zoo_goal(ratio: float, wall: float, best: float, flows_wall: float) -> str:
+    ok = ratio <= 1.03 and ratio <= best * 1.03 and wall <= 0.5 * flows_wall
+    return f"{'met' if ok else 'MISSED'}: wall {wall / flows_wall:.2f}× the flows'"
 
 
 def mobilenet(home: Path, budget: str) -> dict:
@@ -94,9 +120,14 @@ def mobilenet(home: Path, budget: str) -> dict:
     int8 = cli(home, "optimize", str(fp32), "ort-quantize-static", "--dataset", str(data))["id"]
     ab = cli(home, "compare", str(fp32), str(int8), "--interleaved")
     rec = recommended_row(out)
+    # the recommendation's ratio is against the ONNX FP32 reference, as the by-hand INT8 variant's is
+    gain = ab["ratio_b_over_a"] / rec["ratio"] if rec["ratio"] else None
+    ok = gain is not None and gain >= 1.2 and wall <= 45
     return {"model": "MobileNetV2 224 (Keras)", "search": rec["label"], "ratio": rec["ratio"], "search_s": wall,
             "manual": "ORT static INT8 QOperator per-channel", "manual_ratio": ab["ratio_b_over_a"],
-            "manual_s": time.perf_counter() - start}
+            "manual_s": time.perf_counter() - start,
+            "goal": f"{'met' if ok else 'MISSED'}: {'-' if gain is None else format(gain, '.2f')}× the INT8 ONNX, "
+                    f"{wall:.0f} s (≥1.2×, ≤45 s)"}
 
 
 def digits(home: Path, budget: str) -> dict:
@@ -117,30 +148,39 @@ def digits(home: Path, budget: str) -> dict:
     drop = None if rec.get("accuracy") is None else ref["accuracy"] - rec["accuracy"]
     return {"model": "digits CNN (Keras), 1% budget", "search": rec["label"], "ratio": rec["ratio"], "search_s": wall,
             "manual": f"accuracy {ref['accuracy']:.3f} → {rec.get('accuracy') or ref['accuracy']:.3f}"
-                      f" (drop {0 if drop is None else drop:+.3f})", "manual_ratio": None, "manual_s": None}
+                      f" (drop {0 if drop is None else drop:+.3f})", "manual_ratio": None, "manual_s": None,
+            "goal": f"{'met' if (drop or 0) <= 0.01 + 1e-9 and rec['ratio'] <= 1.03 else 'MISSED'}: within 1 point, "
+                    "never slower"}
 
 
 def main() -> None:
-    budget = "2m" if QUICK else "5m"
+    budget = ARGS.budget or ("2m" if QUICK else "5m")
+    wanted = {w.strip() for w in ARGS.only.split(",") if w.strip()}
+    unknown = wanted - {"digits", "squeezenet", "resnet50", "mobilenet"}
+    if unknown:
+        raise SystemExit(f"error: unknown rows {', '.join(sorted(unknown))}; choose digits, squeezenet, resnet50, "
+                         "mobilenet")
+    plan = [(f, n) for f, n, key in ((digits, "d", "digits"), (zoo, "squeezenet", "squeezenet"),
+                                     (zoo, "resnet50", "resnet50"), (mobilenet, "m", "mobilenet")) if key in wanted]
     rows = []
     with tempfile.TemporaryDirectory(prefix="trimline-auto-bench-") as tmp:
-        for fn in ((digits, "d"), (zoo, "squeezenet"), (zoo, "resnet50"), (mobilenet, "m")):
+        for fn in plan:
             home = Path(tmp) / f"home-{len(rows)}"
             home.mkdir()
             try:
                 rows.append(fn[0](home, fn[1], budget) if fn[0] is zoo else fn[0](home, budget))
             except Exception as exc:  # one model's failure is a row, not the end of the table
                 rows.append({"model": fn[1], "search": f"failed: {exc}", "ratio": None, "search_s": None,
-                             "manual": "", "manual_ratio": None, "manual_s": None})
+                             "manual": "", "manual_ratio": None, "manual_s": None, "goal": "MISSED: failed"})
             print(rows[-1], file=sys.stderr, flush=True)
     fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
     print(f"\n{'model':<32} {'search picks':<44} {'×parent':>7} {'wall s':>7} | {'by hand':<44} {'×parent':>7} "
-          f"{'wall s':>7} | {'search speed-up vs by hand':>10}")
+          f"{'wall s':>7} | {'× by hand':>9} | goal")
     for r in rows:
         gain = (r["manual_ratio"] / r["ratio"]) if r["ratio"] and r["manual_ratio"] else None
         print(f"{r['model']:<32} {r['search'][:44]:<44} {fmt(r['ratio'], '.3f'):>7} {fmt(r['search_s'], '.0f'):>7} | "
               f"{r['manual'][:44]:<44} {fmt(r['manual_ratio'], '.3f'):>7} {fmt(r['manual_s'], '.0f'):>7} | "
-              f"{fmt(gain, '.2f'):>10}")
+              f"{fmt(gain, '.2f'):>9} | {r.get('goal', '')}")
 
 
 if __name__ == "__main__":

@@ -39,12 +39,12 @@ NOISE = 0.03
 
 def faster(c: Candidate) -> bool:
     """Faster than the parent beyond the noise: the ratio's CI below 1 and the gain above ``NOISE``."""
-    return c.ratio is not None and (c.ratio_ci95 or [1, 1])[1] < 1 and c.ratio <= 1 - NOISE
+    return c.ratio is not None and (c.ratio_ci95 or [1, 1])[1] < 1 and c.ratio < 1 - NOISE
 
 
 def slower(c: Candidate) -> bool:
     """Slower than the parent beyond the noise: the ratio's CI above 1 and the loss above ``NOISE``."""
-    return c.ratio is not None and (c.ratio_ci95 or [0, 0])[0] > 1 and c.ratio >= 1 + NOISE
+    return c.ratio is not None and (c.ratio_ci95 or [0, 0])[0] > 1 and c.ratio > 1 + NOISE
 
 
 def speed_reason(c: Candidate) -> str:

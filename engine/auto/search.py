@@ -118,6 +118,10 @@ class Search:
             self._reference(ref_art)
             self._live()
             for p in plans:
+                if p.skip:
+                    self.rows.append(Candidate(label=p.label, runtime=p.runtime, status="skipped", reason=p.skip,
+                                               recipe=self._recipe(p), settings=self._settings(p.runtime)))
+                    continue
                 if time.monotonic() > self.deadline:
                     self._skip(p, "the time budget ran out before it was tried")
                     continue

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+FP16_FLAGS = ("avx512_fp16", "amx_fp16")
 
 
 @dataclass
@@ -24,6 +25,7 @@ class Plan:
     family: str = "graph"
     needs_data: bool = False
     float_nodes: list[str] = field(default_factory=list)
+    skip: str = ""  # why knowledge rules it out for this goal on this CPU (listed, not built)
 
 
 def has_vnni(flags: dict[str, bool]) -> bool:
@@ -71,6 +73,11 @@ def plan(source_format: str, flags: dict[str, bool], mix: dict[str, int], has_da
     tfl_ok = target in (None, "cpu", "tflite") and source_format in ("keras", "savedmodel")
     statics = [Plan(static_label(*o), optimized + [("ort-quantize-static", static_config(*o))], family="int8-static",
                     needs_data=True) for o in _static_orders(has_vnni(flags))]
+    for p in statics[3:]:  # measured here: neither is ever the fastest form on x86
+        p.skip = ("skipped: per-tensor scales run the same kernels as per-channel ones and only lose accuracy"
+                  if "per-channel" not in p.label else
+                  "skipped: ONNX Runtime's x86 int8 kernels take unsigned activations, so signed ones are shifted at "
+                  "run time (s8/s8 was the slowest INT8 form measured here)")
     dynamic = Plan("dynamic INT8 (weights)", optimized + [("ort-quantize-dynamic", {"weight_type": "uint8"})],
                    family="int8-dynamic")
     fp16 = Plan("float16", optimized + [("fp16", {"auto_block": True})], family="fp16")
@@ -80,6 +87,22 @@ def plan(source_format: str, flags: dict[str, bool], mix: dict[str, int], has_da
            for q, label in (("int8", "full-integer INT8"), ("none", "float32"), ("dynamic", "dynamic-range INT8"),
                             ("float16", "float16"))}
     matmul_heavy = mix.get("matmul", 0) > mix.get("conv", 0)
+    speed = objective != "size"
+    pruned: list[Plan] = []
+    if speed and has_data:  # without data these are all there is to try, so they stay
+        if not any(flags.get(f) for f in FP16_FLAGS):
+            fp16.skip = ("skipped: this CPU has no native float16 arithmetic (AVX512-FP16/AMX-FP16), so float16 "
+                         "runs through casts and is slower than float32; it is tried for --objective size")
+            pruned.append(fp16)
+        if not matmul_heavy:
+            dynamic.skip = ("skipped: dynamic INT8 computes activation scales at run time and was 2–12× slower "
+                            "than float on conv networks; it is tried for MatMul-heavy models and for --objective size")
+            pruned.append(dynamic)
+        for q in ("dynamic", "float16"):
+            tfl[q].skip = (f"skipped: TFLite {q} keeps float activations on CPUs (weights are converted back to "
+                           "float or run through hybrid kernels), so it is no faster than float32; it is tried for "
+                           "--objective size")
+            pruned.append(tfl[q])
     order: list[Plan] = []
     if ort_ok:
         order.append(graph)
@@ -102,6 +125,7 @@ def plan(source_format: str, flags: dict[str, bool], mix: dict[str, int], has_da
             order.append(dynamic)
     if tfl_ok:
         order += [tfl["dynamic"], tfl["float16"]]
+    order = [p for p in order if not p.skip] + [p for p in order if p.skip]
     return [p for p in order if has_data or not p.needs_data]
 
 

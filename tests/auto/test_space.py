@@ -24,11 +24,27 @@ def test_avx2_cpus_try_uint8_qoperator_first():
     assert first.label == "static INT8 QOperator u8/u8 per-channel"
 
 
-def test_dynamic_int8_goes_early_for_matmul_models_and_last_for_conv_models():
-    conv = _labels(plan("onnx", VNNI, CONV, True, "latency", None))
-    matmul = _labels(plan("onnx", VNNI, MATMUL, True, "latency", None))
-    assert conv[-1] == "dynamic INT8 (weights)"
-    assert matmul.index("dynamic INT8 (weights)") < matmul.index("static INT8 QDQ u8/s8 per-channel")
+def test_dynamic_int8_goes_early_for_matmul_models_and_is_ruled_out_for_conv_latency():
+    conv = {p.label: p for p in plan("onnx", VNNI, CONV, True, "latency", None)}
+    matmul = plan("onnx", VNNI, MATMUL, True, "latency", None)
+    assert "2–12× slower than float on conv networks" in conv["dynamic INT8 (weights)"].skip
+    assert not conv["static INT8 QOperator u8/s8 per-channel"].skip
+    labels = _labels(matmul)
+    assert labels.index("dynamic INT8 (weights)") < labels.index("static INT8 QDQ u8/s8 per-channel")
+    assert not next(p for p in matmul if p.label == "dynamic INT8 (weights)").skip
+
+
+def test_known_slow_candidates_are_listed_last_with_a_reason_and_kept_for_size_or_without_data():
+    keras = plan("keras", VNNI, CONV, True, "latency", None)
+    skipped = [p for p in keras if p.skip]
+    statics = {"static INT8 QDQ s8/s8 per-channel", "static INT8 QOperator u8/s8"}  # never fastest on x86
+    assert {p.label for p in skipped} == {"float16", "dynamic INT8 (weights)", "TFLite dynamic-range INT8 (XNNPACK)",
+                                         "TFLite float16 (XNNPACK)"} | statics
+    assert keras[-len(skipped):] == skipped
+    assert {p.label for p in plan("keras", VNNI, CONV, True, "size", None) if p.skip} == statics
+    assert not any(p.skip for p in plan("keras", VNNI, CONV, False, "latency", None))
+    assert not any(p.skip for p in plan("onnx", {**VNNI, "avx512_fp16": True}, CONV, True, "latency", None)
+                   if p.label == "float16")
 
 
 def test_keras_models_let_tflite_compete_and_targets_narrow_the_runtimes():

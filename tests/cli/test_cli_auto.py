@@ -42,7 +42,9 @@ def test_auto_recommends_only_a_faster_candidate_within_budget_and_reuses_nodes(
     assert {r["status"] for r in rows} <= STATUSES
     reference = next(r for r in rows if r["status"] == "reference")
     assert reference["id"] == model and reference["accuracy"] > 0.9
-    statics = [r for r in rows if r["recipe"] and r["recipe"][-1]["pass"] == "ort-quantize-static"]
+    statics = [r for r in rows if r["recipe"] and r["recipe"][-1]["pass"] == "ort-quantize-static"
+               and r["status"] != "skipped"]
+    assert all(r["reason"].startswith("skipped: ") for r in rows if r["status"] == "skipped")
     assert statics and all(r["status"] != "failed" for r in statics), [r["reason"] for r in statics]
     assert all(r["id"] is not None and r["p50_ms"] > 0 and r["accuracy"] > 0.8 for r in statics)
     for r in rows:
