@@ -101,8 +101,11 @@ def zoo(home: Path, name: str, budget: str) -> dict:
 
 
 def _zoo_goal(ratio: float, wall: float, best: float, flows_wall: float) -> str:
-    ok = ratio <= 1.03 and ratio <= best * 1.03 and wall <= 0.5 * flows_wall
-    return f"{'met' if ok else 'MISSED'}: wall {wall / flows_wall:.2f}× the flows'"
+    """The goal is against eight flows; fewer run by hand are scaled up to eight (and the column says so)."""
+    eight = flows_wall * 8 / N_FLOWS
+    ok = ratio <= 1.03 and ratio <= best * 1.03 and wall <= 0.5 * eight
+    scaled = "" if N_FLOWS == 8 else f" (8 flows scaled from {N_FLOWS})"
+    return f"{'met' if ok else 'MISSED'}: wall {wall / eight:.2f}× 8 flows'{scaled}"
 
 
 def mobilenet(home: Path, budget: str) -> dict:
