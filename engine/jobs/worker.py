@@ -54,8 +54,10 @@ def run_worker(threads: int = 1, stop: threading.Event | None = None, labels: tu
         queue.enqueue(job_id)
     # SIGTERM (what `trimline up` sends) is a graceful stop: running jobs hand themselves back to the
     # queue (runner.STOPPING) and the consumer waits for them, so no job is left "running".
+    # Redis wakes a worker at once (a blocking pop); the SQLite queue is polled, and its back-off stops at
+    # a quarter second so that a job submitted to an idle worker starts within about that.
     consumer = queue.get_huey().create_consumer(workers=threads, worker_type="thread", periodic=True,
-                                                 initial_delay=0.1, max_delay=1.0, backoff=1.15,
+                                                 initial_delay=0.05, max_delay=0.25, backoff=1.15,
                                                  graceful_signal="TERM")
     huey_handler = consumer._handle_signal
 
