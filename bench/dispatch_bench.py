@@ -48,20 +48,22 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def render_loop(pause_s: float) -> None:
-    """In its own process: render each page in turn, one JSON line per render, until terminated."""
+    """In its own process: one dashboard session switching between the pages, one JSON line per render,
+    until terminated. (A new session per render would also time Streamlit's scan of installed packages
+    for components, which a user pays once.)"""
     from streamlit.testing.v1 import AppTest
 
+    at = AppTest.from_file(str(ROOT / "app" / "streamlit_app.py"), default_timeout=120)
+    at.run()  # the session's first script run (Home)
     first = True
     while True:
         for page in PAGES:
-            at = AppTest.from_file(str(ROOT / "app" / "streamlit_app.py"), default_timeout=120)
-            at.run()  # the session's first script run (Home); a page switch is what a user waits for
             start = time.perf_counter()
             at.switch_page(f"app_pages/{page}.py").run()
             seconds = time.perf_counter() - start
             errors = [e.value for e in at.error] + [str(e.value) for e in at.exception]
             print(json.dumps({"page": page, "s": seconds, "errors": errors, "warm": not first}), flush=True)
-        first = False  # the first round imports Streamlit and the pages: not a page's cost
+        first = False  # the first round imports the pages' libraries: not a page's cost
         time.sleep(pause_s)
 
 
