@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
-FP16_FLAGS = ("avx512_fp16", "amx_fp16")
+X86_FLAGS = ("sse4_2", "avx", "avx2")  # an x86 CPU (ARM CPUs with native float16 kernels have none of these)
 
 
 @dataclass
@@ -90,9 +90,9 @@ def plan(source_format: str, flags: dict[str, bool], mix: dict[str, int], has_da
     speed = objective != "size"
     pruned: list[Plan] = []
     if speed and has_data:  # without data these are all there is to try, so they stay
-        if not any(flags.get(f) for f in FP16_FLAGS):
-            fp16.skip = ("skipped: this CPU has no native float16 arithmetic (AVX512-FP16/AMX-FP16), so float16 "
-                         "runs through casts and is slower than float32; it is tried for --objective size")
+        if any(flags.get(f) for f in X86_FLAGS):
+            fp16.skip = ("skipped: ONNX Runtime's x86 CPU kernels run a float16 model through casts to float32 "
+                         "(even with AVX512-FP16), so it is slower than float32; it is tried for --objective size")
             pruned.append(fp16)
         if not matmul_heavy:
             dynamic.skip = ("skipped: dynamic INT8 computes activation scales at run time and was 2–12× slower "
