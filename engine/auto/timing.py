@@ -3,8 +3,8 @@
 Ratios the search acts on come from A B A B … loops, never from two separate benchmarks: drift hits both
 sides alike. One long-lived process times all ONNX candidates on one global ORT thread pool (two
 per-session pools steal the cores from each other, see ``engine.measure.compare``); TFLite candidates
-are timed in a second process against a reference session whose pool does not spin, since an idle
-spinning ORT pool would steal the cores from the TFLite interpreter.
+are timed in a second process against a reference session whose pool spins only within a run, since an
+idle spinning ORT pool would steal the cores from the TFLite interpreter.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def _ort_session(path: str, threads: int, shared: bool, opt_level: str):  # noqa
             options.use_per_session_threads = False
             options.graph_optimization_level = getattr(ort.GraphOptimizationLevel, ORT_LEVELS[opt_level])
         else:
-            options = ort_options(threads, opt_level, spinning=False)
+            options = spin_within_runs(ort_options(threads, opt_level))
         _SESSIONS[key] = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     return _SESSIONS[key]
 
@@ -70,18 +70,27 @@ def _ab(reference: str, candidate: str, runtime: str, batch: int, threads: int, 
     return _interleave(ref_call, cand_call, budget_s, min_pairs)
 
 
+def spin_within_runs(options):  # noqa: ANN001, ANN201
+    """Threads spin while a run needs them (as a deployed session's do) and park when it returns, so an
+    idle pool steals no core from the other side of the A/B. A pool that never spins would make the
+    reference slower than it is deployed, and every candidate of another runtime look faster."""
+    options.add_session_config_entry("session.force_spinning_stop", "1")
+    return options
+
+
 def _ab_settings(path: str, batch: int, threads: int, mode: str, opt_level: str, budget_s: float,
                  min_pairs: int) -> dict[str, Any]:
     """One model under other session settings (B) against its default ones (A: sequential, opt level all).
-    Each session has its own non-spinning pool: execution modes differ in their pools, so no shared one."""
+    Each session has its own pool (execution modes differ in their pools, so no shared one), parked
+    between runs."""
     import onnxruntime as ort
 
     from engine.measure.compare import _feeds
     from engine.measure.runners import ort_options
 
-    a = ort.InferenceSession(path, ort_options(threads, "all", "sequential", spinning=False),
+    a = ort.InferenceSession(path, spin_within_runs(ort_options(threads, "all", "sequential")),
                              providers=["CPUExecutionProvider"])
-    b = ort.InferenceSession(path, ort_options(threads, opt_level, mode, spinning=False),
+    b = ort.InferenceSession(path, spin_within_runs(ort_options(threads, opt_level, mode)),
                              providers=["CPUExecutionProvider"])
     feeds = _feeds(a, batch, None)
     return _interleave(lambda: a.run(None, feeds), lambda: b.run(None, feeds), budget_s, min_pairs)
