@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.records import ChampionRecord, DatasetRecord, ModelRecord
-from storage.tables import Champion, Dataset, Model, utcnow
+from storage.tables import Champion, Dataset, MachineChampion, Model, utcnow
 
 
 def _model(row: Model) -> ModelRecord:
@@ -113,16 +113,39 @@ def list_datasets(session: Session) -> list[DatasetRecord]:
     return [_dataset(r) for r in session.scalars(select(Dataset).order_by(Dataset.id))]
 
 
-def set_champion(session: Session, root_id: int, model_id: int, note: str = "") -> ChampionRecord:
-    row = session.get(Champion, root_id) or Champion(root_id=root_id, model_id=model_id)
-    row.model_id, row.note, row.chosen_at = model_id, note, utcnow()
-    session.add(row)
+def set_champion(session: Session, root_id: int, model_id: int, note: str = "", hardware_id: int | None = None,
+                 who: str | None = None) -> ChampionRecord:
+    """Choose the family's champion, or (with ``hardware_id``) its champion for that target machine."""
+    if hardware_id is None:
+        row = session.get(Champion, root_id) or Champion(root_id=root_id, model_id=model_id)
+        row.model_id, row.note, row.chosen_at = model_id, note, utcnow()
+        session.add(row)
+        session.flush()
+        return _champion(row)
+    mrow = session.get(MachineChampion, (root_id, hardware_id)) or MachineChampion(root_id=root_id,
+                                                                                  hardware_id=hardware_id)
+    mrow.model_id, mrow.note, mrow.who, mrow.chosen_at = model_id, note, who, utcnow()
+    session.add(mrow)
     session.flush()
-    return ChampionRecord(root_id=row.root_id, model_id=row.model_id, note=row.note, chosen_at=row.chosen_at)
+    return _champion(mrow)
 
 
-def get_champion(session: Session, root_id: int) -> ChampionRecord | None:
+def _champion(row: Champion | MachineChampion) -> ChampionRecord:
+    return ChampionRecord(root_id=row.root_id, model_id=row.model_id, note=row.note, chosen_at=row.chosen_at,
+                          hardware_id=getattr(row, "hardware_id", None), who=getattr(row, "who", None))
+
+
+def get_champion(session: Session, root_id: int, hardware_id: int | None = None) -> ChampionRecord | None:
+    """The champion for ``hardware_id``'s machine when one was chosen for it, else the family's champion."""
+    if hardware_id is not None:
+        mrow = session.get(MachineChampion, (root_id, hardware_id))
+        if mrow is not None:
+            return _champion(mrow)
     row = session.get(Champion, root_id)
-    if row is None:
-        return None
-    return ChampionRecord(root_id=row.root_id, model_id=row.model_id, note=row.note, chosen_at=row.chosen_at)
+    return _champion(row) if row else None
+
+
+def machine_champions(session: Session, root_id: int) -> dict[int, ChampionRecord]:
+    """The champions chosen per target machine, by hardware id."""
+    rows = session.scalars(select(MachineChampion).where(MachineChampion.root_id == root_id))
+    return {r.hardware_id: _champion(r) for r in rows}

@@ -81,8 +81,8 @@ def latest_per_model(session: Session, kind: str, root_id: int | None = None, mo
     return {r.model_id: _record(r) for r in rows}
 
 
-def latest_figures(session: Session, kind: str, model_ids: Iterable[int], dataset_id: int | None = None
-                   ) -> dict[int, dict[str, Any]]:
+def latest_figures(session: Session, kind: str, model_ids: Iterable[int], dataset_id: int | None = None,
+                   hardware_id: int | None = None) -> dict[int, dict[str, Any]]:
     """Each model's newest ``kind`` measurement reduced, inside the database, to the figures a comparison
     shows (the first benchmark cell, warnings, explanations; or the accuracy, agreement and sample count):
     a thousand rows without moving a thousand profiles."""
@@ -90,6 +90,8 @@ def latest_figures(session: Session, kind: str, model_ids: Iterable[int], datase
     newest = select(func.max(Measurement.id)).where(Measurement.kind == kind, Measurement.model_id.in_(ids))
     if dataset_id is not None:
         newest = newest.where(Measurement.dataset_id == dataset_id)
+    if hardware_id is not None:
+        newest = newest.where(Measurement.hardware_id == hardware_id)
     newest = newest.group_by(Measurement.model_id)
     summary = Measurement.summary
     if kind == "benchmark":  # scalars come out typed, so only the two lists are decoded from JSON here

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.tables import AuditEvent, ChampionEvent
+from storage.tables import AuditEvent, ChampionEvent, Model
 
 
 def _iso(value: Any) -> str | None:
@@ -16,31 +16,37 @@ def _iso(value: Any) -> str | None:
 def add_champion_event(session: Session, root_id: int, model_id: int | None, action: str, note: str = "",
                        who: str | None = None, hardware_id: int | None = None,
                        figures: dict[str, Any] | None = None) -> dict[str, Any]:
-    row = ChampionEvent(root_id=root_id, model_id=model_id, action=action, note=note, who=who,
-                        hardware_id=hardware_id, figures=figures or {})
+    """Record a promotion or demotion with the family's and the model's names, so it reads the same after
+    either is deleted."""
+    root, model = session.get(Model, root_id), session.get(Model, model_id) if model_id is not None else None
+    row = ChampionEvent(root_id=root_id, root_ref=root_id, family_name=root.name if root else None,
+                        model_id=model_id, model_ref=model_id, model_name=model.name if model else None,
+                        action=action, note=note, who=who, hardware_id=hardware_id, figures=figures or {})
     session.add(row)
     session.flush()
     return _event(row)
 
 
 def _event(row: ChampionEvent) -> dict[str, Any]:
-    return {"id": row.id, "root_id": row.root_id, "model_id": row.model_id, "action": row.action, "note": row.note,
-            "who": row.who, "hardware_id": row.hardware_id, "figures": row.figures or {}, "at": _iso(row.at)}
+    return {"id": row.id, "root_id": row.root_ref, "family_name": row.family_name, "model_id": row.model_ref,
+            "model_name": row.model_name, "action": row.action, "note": row.note, "who": row.who,
+            "hardware_id": row.hardware_id, "figures": row.figures or {}, "at": _iso(row.at),
+            "deleted": row.root_id is None or (row.model_ref is not None and row.model_id is None)}
 
 
 def champion_events(session: Session, root_id: int, limit: int = 200) -> list[dict[str, Any]]:
-    """A family's promotions and demotions, newest first."""
+    """A family's promotions and demotions, newest first (read by the live link: a new model that reuses a
+    deleted model's id starts with no history)."""
     rows = session.scalars(select(ChampionEvent).where(ChampionEvent.root_id == root_id)
                            .order_by(ChampionEvent.id.desc()).limit(limit))
     return [_event(r) for r in rows]
 
 
-def champions_by_hardware(session: Session, root_id: int) -> dict[int | None, dict[str, Any]]:
-    """The latest promotion per target hardware (None: chosen without naming one)."""
-    newest = (select(func.max(ChampionEvent.id)).where(ChampionEvent.root_id == root_id)
-              .group_by(ChampionEvent.hardware_id))
-    rows = session.scalars(select(ChampionEvent).where(ChampionEvent.id.in_(newest)))
-    return {r.hardware_id: _event(r) for r in rows if r.action == "promote"}
+def deleted_family_events(session: Session, limit: int = 500) -> list[dict[str, Any]]:
+    """Promotions and demotions of families whose root model was deleted, newest first."""
+    rows = session.scalars(select(ChampionEvent).where(ChampionEvent.root_id.is_(None))
+                           .order_by(ChampionEvent.id.desc()).limit(limit))
+    return [_event(r) for r in rows]
 
 
 def audit(session: Session, action: str, target: str, who: str | None = None,

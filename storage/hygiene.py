@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from storage.tables import Champion, Dataset, Job, Measurement, Model
+from storage.tables import Champion, Dataset, Job, MachineChampion, Measurement, Model
 
 
 def set_tags(session: Session, model_id: int, tags: list[str]) -> None:
@@ -26,6 +26,13 @@ def child_count(session: Session, model_id: int) -> int:
     return session.scalar(select(func.count()).select_from(Model).where(Model.parent_id == model_id)) or 0
 
 
+def champion_marks(session: Session, model_id: int) -> list[int | None]:
+    """Where a model is champion: None for its family's choice, a hardware id for a machine's."""
+    marks: list[int | None] = [None] if session.scalar(select(Champion.root_id).where(Champion.model_id == model_id)) \
+        else []
+    return marks + list(session.scalars(select(MachineChampion.hardware_id).where(MachineChampion.model_id == model_id)))
+
+
 def delete_model(session: Session, model_id: int) -> str:
     """Delete a leaf model, its measurements and the champion mark on it; returns its artifact path.
     The caller checks it has no children (the parent link is RESTRICT, so the database refuses too)."""
@@ -35,6 +42,8 @@ def delete_model(session: Session, model_id: int) -> str:
     artifact = row.artifact
     session.execute(delete(Measurement).where(Measurement.model_id == model_id))
     session.execute(delete(Champion).where((Champion.model_id == model_id) | (Champion.root_id == model_id)))
+    session.execute(delete(MachineChampion).where((MachineChampion.model_id == model_id)
+                                                  | (MachineChampion.root_id == model_id)))
     session.delete(row)
     session.flush()
     return artifact

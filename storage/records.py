@@ -193,3 +193,5 @@ class ChampionRecord:
     model_id: int
     note: str
     chosen_at: datetime
+    hardware_id: int | None = None  # the target machine it was chosen for; None: the family-wide choice
+    who: str | None = None

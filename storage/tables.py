@@ -146,15 +146,38 @@ class Champion(Base):
     chosen_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
 
 
+class MachineChampion(Base):
+    """The champion chosen for one target machine (a hardware fingerprint) when a family is measured on several;
+    the family-wide choice stays in ``champions``."""
+
+    __tablename__ = "machine_champions"
+
+    root_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), primary_key=True)
+    hardware_id: Mapped[int] = mapped_column(ForeignKey("hardware.id", ondelete="CASCADE"), primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    who: Mapped[str | None] = mapped_column(String(120))
+    chosen_at: Mapped[datetime] = mapped_column(DateTime(), default=utcnow)
+
+
 class ChampionEvent(Base):
-    """Every promotion and demotion, with who, why and the figures at the time (never updated)."""
+    """Every promotion and demotion, with who, why and the figures at the time (never updated).
+
+    The history outlives the models it names: deleting a model only clears the live links (``root_id``,
+    ``model_id``), while ``root_ref``/``model_ref`` and the names keep what was decided. A new model that
+    happens to get a deleted model's id never inherits its history, because the live link is what families
+    are read by."""
 
     __tablename__ = "champion_events"
     __table_args__ = (CheckConstraint("action IN ('promote', 'demote')", name="champion_action"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    root_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)
+    root_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"), index=True)
+    root_ref: Mapped[int] = mapped_column(Integer)
+    family_name: Mapped[str | None] = mapped_column(String(200))
     model_id: Mapped[int | None] = mapped_column(ForeignKey("models.id", ondelete="SET NULL"))
+    model_ref: Mapped[int | None] = mapped_column(Integer)
+    model_name: Mapped[str | None] = mapped_column(String(200))
     hardware_id: Mapped[int | None] = mapped_column(ForeignKey("hardware.id"))
     action: Mapped[str] = mapped_column(String(10))
     note: Mapped[str] = mapped_column(Text, default="")

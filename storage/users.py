@@ -46,3 +46,12 @@ def remove_user(session: Session, name: str) -> bool:
         return False
     session.delete(row)
     return True
+
+
+def set_role(session: Session, name: str, role: str) -> dict[str, Any] | None:
+    row = session.scalar(select(User).where(User.name == name))
+    if row is None:
+        return None
+    row.role = role
+    session.flush()
+    return _user(row)

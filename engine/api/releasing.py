@@ -8,27 +8,34 @@ from pathlib import Path
 from typing import Any
 
 from engine.api.common import get_model, ready
-from engine.errors import InputError
+from engine.actor import current_actor, require
+from engine.errors import InputError, NotFoundError
 from engine.jobs import service
 from engine.jobs.contracts import ExportParams
-from storage import artifacts, catalog, history
+from storage import artifacts, catalog, family, history
 from storage.db import session_scope
 from storage.records import ChampionRecord, JobRecord
 
 
 def set_champion(model_id: int, note: str = "", who: str | None = None, hardware_id: int | None = None) -> None:
-    """Make a model its family's champion (for ``hardware_id``'s machine, when given), keeping a history entry
-    with who, why and the figures the reviewer saw (the family overview's row of this model)."""
+    """Make a model its family's champion, or (with ``hardware_id``) its champion for that target machine,
+    keeping a history entry with who, why and the figures the reviewer saw (the family overview's row of this
+    model, measured on that machine when one is named). The replaced champion gets a demotion entry."""
     from engine.api.review import family_overview
 
+    require("engineer", "choose a champion")
+    who = who if who is not None else current_actor()
     model = get_model(model_id)
-    row = next(iter(family_overview(model.root_id, model_ids=[model.id])), {})
+    row = next(iter(family_overview(model.root_id, model_ids=[model.id], hardware_id=hardware_id)), {})
     figures = {k: row.get(k) for k in FIGURES}
     with session_scope() as s:
-        previous = catalog.get_champion(s, model.root_id)
-        if previous is not None and previous.model_id != model.id and hardware_id is None:
-            history.add_champion_event(s, model.root_id, previous.model_id, "demote", f"replaced by #{model.id}", who)
-        catalog.set_champion(s, model.root_id, model.id, note)
+        if hardware_id is not None and not family.hardware_of(s, [hardware_id]):
+            raise NotFoundError(f"hardware {hardware_id} does not exist; pick a machine the family was measured on")
+        previous = catalog.get_champion(s, model.root_id, hardware_id)
+        if previous is not None and previous.hardware_id == hardware_id and previous.model_id != model.id:
+            history.add_champion_event(s, model.root_id, previous.model_id, "demote", f"replaced by #{model.id}", who,
+                                       hardware_id)
+        catalog.set_champion(s, model.root_id, model.id, note, hardware_id, who)
         history.add_champion_event(s, model.root_id, model.id, "promote", note, who, hardware_id, figures)
     from engine.api.serving import champion_chosen
 
@@ -40,25 +47,35 @@ FIGURES = ("latency_p50_ms", "latency_ci95", "latency_ratio", "ratio_basis", "la
 
 
 def champion_history(root_id: int) -> list[dict[str, Any]]:
-    """Every promotion and demotion of a family's champion, newest first: ``model_id, action, note, who,
-    hardware_id, figures, at``."""
+    """Every promotion and demotion of a family's champion, newest first: ``model_id, model_name, action, note,
+    who, hardware_id, figures, at, deleted`` (``deleted``: the model it names is gone; the entry stays)."""
     ready()
     with session_scope() as s:
         return history.champion_events(s, int(root_id))
 
 
-def champions_by_hardware(root_id: int) -> dict[int | None, dict[str, Any]]:
-    """The champion chosen for each target machine (hardware id; None when none was named)."""
+def deleted_families_history() -> list[dict[str, Any]]:
+    """Champion decisions of families whose root model was deleted (``root_id`` and ``family_name`` as they
+    were), newest first: deleting a model never deletes what was decided about it."""
     ready()
     with session_scope() as s:
-        return history.champions_by_hardware(s, int(root_id))
+        return history.deleted_family_events(s)
 
 
-def get_champion(root_id: int) -> ChampionRecord | None:
-    """The family's champion (``model_id``, ``note``, ``chosen_at``), or None when none was chosen."""
+def champions_by_hardware(root_id: int) -> dict[int, ChampionRecord]:
+    """The champion chosen for each target machine, by hardware id (machines with none chosen are absent)."""
     ready()
     with session_scope() as s:
-        return catalog.get_champion(s, int(root_id))
+        return catalog.machine_champions(s, int(root_id))
+
+
+def get_champion(root_id: int, hardware_id: int | None = None) -> ChampionRecord | None:
+    """The champion for ``hardware_id``'s machine when one was chosen for it, else the family's champion
+    (``model_id``, ``note``, ``chosen_at``, ``hardware_id``: None for the family-wide choice); None when none
+    was chosen."""
+    ready()
+    with session_scope() as s:
+        return catalog.get_champion(s, int(root_id), int(hardware_id) if hardware_id is not None else None)
 
 
 def submit_export(model_id: int, target: str, ensemble: bool = False) -> JobRecord:

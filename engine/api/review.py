@@ -34,11 +34,12 @@ def evaluation_datasets(root_id: int) -> list[dict[str, Any]]:
     return [{"id": d, "name": name, "role": getattr(sets[d], "role", None), "evaluations": n} for d, name, n in rows]
 
 
-def family_overview(root_id: int, dataset_id: int | None = None, model_ids: list[int] | None = None
-                    ) -> list[dict[str, Any]]:
-    """One row per variant (or per chosen ``model_ids``) with its latest benchmark and its latest evaluation on
-    ``dataset_id`` (default: the set most evaluations used), each figure with its provenance; latency and
-    size ratios to the root say on what basis they were divided; ``pareto`` marks the front."""
+def family_overview(root_id: int, dataset_id: int | None = None, model_ids: list[int] | None = None,
+                    hardware_id: int | None = None) -> list[dict[str, Any]]:
+    """One row per variant (or per chosen ``model_ids``) with its latest benchmark (on ``hardware_id``'s machine
+    when given) and its latest evaluation on ``dataset_id`` (default: the set most evaluations used), each figure
+    with its provenance; latency and size ratios to the root say on what basis they were divided; ``pareto``
+    marks the front."""
     ready()
     root_id = int(root_id)
     with session_scope() as s:
@@ -50,7 +51,7 @@ def family_overview(root_id: int, dataset_id: int | None = None, model_ids: list
         if dataset_id is None:
             used = family.datasets_evaluated(s, root_id)
             dataset_id = max(used, key=lambda r: r[2])[0] if used else None
-        benches = family.latest_figures(s, "benchmark", ids)
+        benches = family.latest_figures(s, "benchmark", ids, hardware_id=hardware_id)
         evals = family.latest_figures(s, "evaluate", ids, dataset_id) if dataset_id else {}
         hardware = family.hardware_of(s, {b["hardware_id"] for b in benches.values()})
         dataset = catalog.get_dataset(s, dataset_id) if dataset_id else None

@@ -41,3 +41,33 @@ def test_schema_after_migrations_matches_the_tables(home: Path) -> None:
     with get_engine().connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert [d for d in diff if d[0] not in ("add_fk", "remove_fk")] == []
+
+
+def test_champion_history_keeps_names_through_0005_and_new_events_follow(db_home: Path) -> None:
+    url = get_settings().database_url
+    cfg = migrate._config(url)
+    with get_engine(url).connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0004")
+        conn.commit()
+    with get_engine(url).begin() as conn:
+        conn.execute(text("INSERT INTO models (id, name, format, sha256, artifact, size_bytes, config, inputs, outputs,"
+                          " info, metrics, created_at, root_id, tags, archived) VALUES (1, 'digits', 'onnx', :s, 'a', 1,"
+                          " '{}', '[]', '[]', '{}', '{}', '2026-01-01', 1, '[]', false)"), {"s": "0" * 64})
+        conn.execute(text("INSERT INTO champion_events (id, root_id, model_id, action, note, who, figures, at) VALUES"
+                          " (5, 1, 1, 'promote', 'first', 'ana', '{}', '2026-01-02')"))
+    migrate.upgrade(url)
+    from storage import history
+    from storage.db import session_scope
+
+    with session_scope(url) as s:
+        (old,) = history.champion_events(s, 1)
+        new = history.add_champion_event(s, 1, 1, "demote", "second", "ben")
+    assert (old["id"], old["family_name"], old["model_name"], old["who"]) == (5, "digits", "digits", "ana")
+    assert new["id"] == 6  # the id sequence follows the copied rows
+    with get_engine(url).begin() as conn:
+        conn.execute(text("DELETE FROM models WHERE id = 1"))
+    with session_scope(url) as s:
+        assert history.champion_events(s, 1) == []
+        assert [(e["root_id"], e["family_name"], e["note"]) for e in history.deleted_family_events(s)] == [
+            (1, "digits", "second"), (1, "digits", "first")]
