@@ -101,7 +101,7 @@ def _follow(job_id: int) -> None:
     _outcome(view)
 
 
-@st.fragment(run_every=2.0)
+@ui.fragment(run_every=2.0)
 def _live(job_id: int) -> None:
     view = api.auto_view(job_id)
     if not view["live"] or view["status"] not in ("queued", "running"):

@@ -95,7 +95,7 @@ def _champion_form(doc: dict[str, Any]) -> None:
 
 
 def catalogue_form(doc: dict[str, Any]) -> None:
-    """Rename, tag or archive the model (deleting is on the command line: `trimline rm`)."""
+    """Rename, tag or archive the model; admins may also delete it (`trimline rm` on the command line)."""
     if not ui.can("engineer"):
         return
     with st.expander("Name, tags, archive"):
@@ -113,4 +113,27 @@ def catalogue_form(doc: dict[str, Any]) -> None:
                     if archived != bool(doc.get("archived")):
                         api.archive_model(doc["id"], archived, who=st.session_state.get("user"))
                     ui.refresh()
+                    st.rerun()
+    if ui.can("admin"):
+        _delete_form(doc)
+
+
+def _delete_form(doc: dict[str, Any]) -> None:
+    with st.expander("Delete"):
+        with st.form(f"delete_{doc['id']}"):
+            st.caption("Deletes the model, its measurements and its file when nothing else uses it. A model with "
+                       "derived models cannot be deleted (archive it instead). Its champion history stays.")
+            sure = st.checkbox(f"Yes, delete #{doc['id']} {doc['name']}", key=f"delete_sure_{doc['id']}")
+            if st.form_submit_button("Delete model", type="primary"):
+                if not sure:
+                    st.error("Tick the box to confirm first.")
+                    return
+                with ui.shows_errors():
+                    api.delete_model(doc["id"])
+                    for key in ("model_id", "family_id"):
+                        if st.session_state.get(key) == doc["id"]:
+                            del st.session_state[key]
+                    st.query_params.pop("model", None)
+                    ui.refresh()
+                    st.toast(f"Model #{doc['id']} deleted.")
                     st.rerun()

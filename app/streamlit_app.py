@@ -19,8 +19,10 @@ PAGES = [
     st.Page("app_pages/compare.py", title="Compare", icon=":material/scatter_plot:"),
     st.Page("app_pages/download.py", title="Download", icon=":material/download:"),
     st.Page("app_pages/deploy.py", title="Deploy", icon=":material/rocket_launch:"),
+    st.Page("app_pages/people.py", title="People", icon=":material/group:"),
 ]
 VIEWER_PAGES = {"Models", "Jobs", "Data sets", "Compare", "Download"}
+ADMIN_PAGES = {"People"}
 
 try:
     api.ready()  # a home that is a file, an unwritable home or an unreachable database: one sentence
@@ -31,9 +33,12 @@ if not auth.gate():
     st.stop()
 st.session_state["user"] = auth.current_account()
 st.session_state["role"] = auth.role_of(st.session_state["user"])
-api.set_actor(st.session_state["user"])  # jobs submitted in this run record who asked for them
-# viewers read, compare and download; importing, optimizing and deploying is for engineers and admins
-page = st.navigation(PAGES if ui.can("engineer") else [p for p in PAGES if p.title in VIEWER_PAGES])
+api.require_sign_in(auth.login_required())  # with sign-in, the engine refuses an unnamed caller
+api.set_actor(st.session_state["user"])  # the engine checks this account's role; its jobs record it
+# viewers read, compare and download; importing, optimizing and deploying is for engineers; people for admins
+shown = [p for p in PAGES if (p.title in VIEWER_PAGES or ui.can("engineer")) and (p.title not in ADMIN_PAGES
+                                                                                   or ui.can("admin"))]
+page = st.navigation(shown)
 try:
     ui.viewer_ready()
     page.run()

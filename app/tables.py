@@ -299,15 +299,20 @@ def ab_verdict(r: dict[str, Any]) -> str:
             f"{r['b']['p50_ms']:.4g} ms against {r['a']['p50_ms']:.4g} ms over {r['pairs']} interleaved pairs.")
 
 
-def champion_history_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def champion_history_rows(events: list[dict[str, Any]], family: bool = False) -> list[dict[str, Any]]:
+    """Champion decisions as table rows; ``family`` adds the family (for decisions of deleted families)."""
     rows = []
     for e in events:
         f = e.get("figures") or {}
-        rows.append({"when": e.get("at"), "action": e["action"], "model": f"#{e['model_id']}" if e.get("model_id") else "—",
+        model = f"#{e['model_id']} {e.get('model_name') or ''}".strip() if e.get("model_id") else "—"
+        row = {"family": f"#{e['root_id']} {e.get('family_name') or ''}".strip()} if family else {}
+        row.update({"when": e.get("at"), "action": e["action"], "model": model + (" (deleted)" if e.get("deleted")
+                                                                                  and not family else ""),
                      "who": e.get("who") or "—", "note": e.get("note") or "",
                      "machine": f"hardware #{e['hardware_id']}" if e.get("hardware_id") else "any",
                      "p50 ms then": f.get("latency_p50_ms"), "accuracy then": f.get("accuracy"),
                      "size then": human_bytes(f.get("size_bytes")) if f.get("size_bytes") else "—"})
+        rows.append(row)
     return rows
 
 

@@ -2,8 +2,9 @@
 boundary for actions, and a job watcher that polls storage from a fragment."""
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import streamlit as st
 
@@ -99,6 +100,20 @@ def viewer_ready() -> bool:
 def can(needed: str) -> bool:
     """Whether the signed-in account's role reaches ``needed`` (viewer < engineer < admin)."""
     return api.allowed(st.session_state.get("role"), needed)
+
+
+def fragment(run_every: float) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``st.fragment`` that first says who is acting: a fragment may rerun in a thread of its own, where the
+    engine would otherwise see nobody signed in (and refuse, when people sign in)."""
+    def wrap(body: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(body)
+        def acting(*args: Any, **kwargs: Any) -> None:
+            api.set_actor(st.session_state.get("user"))
+            body(*args, **kwargs)
+
+        return st.fragment(acting, run_every=run_every)
+
+    return wrap
 
 
 def viewer_note() -> None:
@@ -210,7 +225,7 @@ def watch_job(job_id: int, quiet: bool = False) -> dict[str, Any] | None:
     return job
 
 
-@st.fragment(run_every=1.5)
+@fragment(run_every=1.5)
 def _poll(job_id: int) -> None:
     job = api.get_job(job_id)
     if job.done:

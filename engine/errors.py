@@ -21,6 +21,10 @@ class NotFoundError(InputError):
     """An id that does not exist."""
 
 
+class AccessError(EngineError):
+    """The signed-in account's role does not allow what was asked (checked in the engine, not only on pages)."""
+
+
 class FormatError(EngineError):
     """A file that is not a model or data set Trimline can read, or is damaged."""
 

@@ -13,10 +13,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 @pytest.fixture()
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty TRIMLINE_HOME with its own SQLite database, migrated on first use."""
+    from engine.actor import require_sign_in, set_actor
     from storage import secret_env
     from storage.db import reset_engines
 
     secret_env._sealed.clear()  # a dashboard test may have sealed another test's password
+    require_sign_in(False)  # a dashboard test with sign-in leaves its process asking for one
+    set_actor(None)
     root = tmp_path / "home"
     monkeypatch.setenv("TRIMLINE_HOME", str(root))
     monkeypatch.delenv("TRIMLINE_DATABASE_URL", raising=False)

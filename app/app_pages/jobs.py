@@ -22,7 +22,7 @@ family = family_col.selectbox("Family", [None, *roots], key="job_family",
                               format_func=lambda i: "every family" if i is None else f"#{i} {roots[i]['name']}")
 
 
-@st.fragment(run_every=1.5)
+@ui.fragment(run_every=1.5)
 def live_table() -> None:
     _, total = api.find_jobs(kinds, statuses, family, limit=0)
     pages = max(1, (total + PAGE - 1) // PAGE)
@@ -38,7 +38,7 @@ def live_table() -> None:
                                 "error": st.column_config.TextColumn(width="large")})
 
 
-@st.fragment(run_every=1.5)
+@ui.fragment(run_every=1.5)
 def job_detail(job_id: int) -> None:
     job = api.get_job(job_id).to_json()
     st.subheader(f"Job #{job['id']} · {job['kind']} · {job['status']}")
@@ -60,7 +60,7 @@ def job_detail(job_id: int) -> None:
             st.caption("Nothing logged yet.")
 
 
-@st.fragment(run_every=3)
+@ui.fragment(run_every=3)
 def workers_section() -> None:
     workers = api.list_workers()
     with st.expander(f"Workers ({len(workers)} live)", expanded=False):

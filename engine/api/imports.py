@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from engine import environment
+from engine.actor import require
 from engine.api.common import get_model, ready
 from engine.errors import InputError
 from engine.jobs import service
@@ -18,7 +19,8 @@ MAX_UPLOAD_BYTES = 2 << 30
 
 
 def save_upload(stream: BinaryIO, max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
-    """Stream an untrusted upload to disk under a generated name (never the client's file name)."""
+    """Stream an untrusted upload to disk under a generated name (never the client's file name). Engineers only."""
+    require("engineer", "upload files")
     folder = environment.ready().upload_dir
     folder.mkdir(parents=True, exist_ok=True)
     dest = folder / f"upload-{uuid.uuid4().hex}"

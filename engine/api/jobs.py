@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from engine.actor import require
 from engine.api.common import ready
 from engine.jobs import service
 from storage.records import JobRecord
@@ -16,6 +17,7 @@ def get_job(job_id: int) -> JobRecord:
 
 def cancel_job(job_id: int) -> JobRecord:
     """Cancel a queued job at once, or ask a running one to stop; NotFoundError for an unknown id."""
+    require("engineer", "cancel jobs")
     ready()
     return service.cancel(job_id)
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from engine.actor import RANK, ROLES, TEAM, allowed, current_actor, require  # noqa: F401  (allowed: engine.api's)
 from engine.api.access import MIN_PASSWORD_CHARS
 from engine.api.common import ready
 from engine.errors import InputError
 from storage import history, users
 from storage.db import session_scope
 
-ROLES = ("viewer", "engineer", "admin")
-RANK = {role: n for n, role in enumerate(ROLES)}
-RESERVED = {"team"}  # the shared password's account
+RESERVED = {TEAM}  # the shared password's account
 
 
 def _hasher():  # noqa: ANN202
@@ -23,7 +22,9 @@ def _hasher():  # noqa: ANN202
 
 
 def add_user(name: str, password: str, role: str, who: str | None = None) -> dict[str, Any]:
-    """Create an account (or reset its password and role)."""
+    """Create an account (or reset its password and role). Admins only."""
+    require("admin", "manage accounts")
+    who = who if who is not None else current_actor()
     if not re.fullmatch(r"[A-Za-z0-9._@-]{1,120}", name or "") or name in RESERVED:
         raise InputError("an account name is 1–120 letters, digits or . _ @ -, and not 'team'")
     if role not in ROLES:
@@ -74,11 +75,34 @@ def list_users() -> list[dict[str, Any]]:
 
 
 def remove_user(name: str, who: str | None = None) -> None:
+    """Delete an account. Admins only; nobody removes their own account (an admin would lock themselves out)."""
+    require("admin", "manage accounts")
+    who = who if who is not None else current_actor()
+    if name == current_actor():
+        raise InputError("you cannot remove your own account; ask another admin")
     ready()
     with session_scope() as s:
         if not users.remove_user(s, name):
             raise InputError(f"there is no account named {name!r}")
         history.audit(s, "remove user", f"user {name}", who)
+
+
+def set_role(name: str, role: str, who: str | None = None) -> dict[str, Any]:
+    """Change an account's role (it takes effect at the account's next action). Admins only; an admin does not
+    change their own role."""
+    require("admin", "manage accounts")
+    who = who if who is not None else current_actor()
+    if role not in ROLES:
+        raise InputError(f"a role is one of {', '.join(ROLES)}, not {role!r}")
+    if name == current_actor():
+        raise InputError("you cannot change your own role; ask another admin")
+    ready()
+    with session_scope() as s:
+        doc = users.set_role(s, name, role)
+        if doc is None:
+            raise InputError(f"there is no account named {name!r}")
+        history.audit(s, "change role", f"user {name}", who, {"role": role})
+    return doc
 
 
 def user_role(name: str | None) -> str | None:
@@ -105,5 +129,10 @@ def accounts_exist_here() -> bool:
     return has_accounts()
 
 
-def allowed(role: str | None, needed: str) -> bool:
-    return role is not None and RANK.get(role, -1) >= RANK[needed]
+def audit_trail(limit: int = 200) -> list[dict[str, Any]]:
+    """Who added, removed or changed accounts and who renamed, archived or deleted what, newest first. Admins
+    only."""
+    require("admin", "read the audit trail")
+    ready()
+    with session_scope() as s:
+        return history.audit_events(s, limit)

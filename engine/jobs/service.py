@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ValidationError
 
-from engine.actor import current_actor
+from engine.actor import current_actor, require_for_job
 from engine.errors import InputError, JobFailedError, validation_sentence
 from engine.jobs import queue
 from engine.jobs.uploads import discard_upload
@@ -36,6 +36,7 @@ def submit(kind: str, params: BaseModel | dict[str, Any], timeout_s: float | Non
 
     if kind not in KINDS:
         raise InputError(f"unknown job kind '{kind}'; known kinds: {', '.join(sorted(KINDS))}")
+    require_for_job(kind)  # the signed-in account's role, checked here whatever the page showed
     model = KINDS[kind].params
     if not isinstance(params, model):
         try:
