@@ -97,37 +97,39 @@ def _ab_test(picked: list[dict[str, Any]]) -> None:
             st.info(tables.ab_verdict(job["result"]), icon=":material/balance:")
 
 
-def champion_section(root_id: int, labels: dict[int, str], champion: int | None, by_id: dict[int, dict]) -> None:
-    st.subheader("Champion")
-    if not ui.can("engineer"):
-        _champion_record(root_id, labels)
-        return
-    machines = sorted({r["hardware_id"] for r in by_id.values() if r.get("hardware_id") is not None})
-    with st.form("champion"):
-        pick = st.selectbox("Champion of this family", list(labels), format_func=labels.get,
-                            index=list(labels).index(champion) if champion in labels else 0)
-        target = None
-        if len(machines) > 1:
-            target = st.selectbox("For the machine", [None, *machines],
-                                  format_func=lambda h: "every machine" if h is None else f"hardware #{h}")
-        note = st.text_input("Note", placeholder="why this variant: e.g. 2.1× faster, accuracy unchanged")
-        if st.form_submit_button("Mark as champion", type="primary"):
-            try:
-                api.set_champion(pick, note, who=st.session_state.get("user"), hardware_id=target)
-            except EngineError as exc:
-                st.error(str(exc))
-            else:
-                ui.refresh()
-                st.rerun()
-    _champion_record(root_id, labels)
+def champion_section(root_id: int, labels: dict[int, str], record: Any, machine: int | None) -> None:
+    """The champion (for the chosen target machine when there is one), the form to choose it, and its history."""
+    st.subheader("Champion" if machine is None else f"Champion for hardware #{machine}")
+    champion = record.model_id if record else None
+    if ui.can("engineer"):
+        with st.form("champion"):
+            pick = st.selectbox("Champion of this family" if machine is None else "Champion on this machine",
+                                list(labels), format_func=labels.get,
+                                index=list(labels).index(champion) if champion in labels else 0)
+            note = st.text_input("Note", placeholder="why this variant: e.g. 2.1× faster, accuracy unchanged")
+            if st.form_submit_button("Mark as champion", type="primary"):
+                try:
+                    api.set_champion(pick, note, hardware_id=machine)
+                except EngineError as exc:
+                    st.error(str(exc))
+                else:
+                    ui.refresh()
+                    st.rerun()
+    _champion_record(root_id, labels, record, machine)
 
 
-def _champion_record(root_id: int, labels: dict[int, str]) -> None:
-    record = api.get_champion(root_id)
+def _champion_record(root_id: int, labels: dict[int, str], record: Any, machine: int | None) -> None:
     if record:
         st.success(tables.champion_text(labels.get(record.model_id, f"#{record.model_id}"), record.note,
                                         record.chosen_at), icon=":material/star:")
-        st.caption("It is pre-selected on Download.")
+        if machine is not None and record.hardware_id is None:
+            st.caption("No champion was chosen for this machine yet: this is the family's champion.")
+        st.caption("It is pre-selected on Download" + (" for this machine." if machine is not None else "."))
+    machines = [m for m in ui.machines(root_id) if m["champion"] is not None]
+    if machines:
+        st.dataframe([{"machine": f"hardware #{m['id']}", "cpu": m["text"],
+                       "champion": labels.get(m["champion"], f"#{m['champion']}")} for m in machines],
+                     hide_index=True, key="machine_champions")
     events = api.champion_history(root_id)
     if events:
         with st.expander(f"Champion history ({len(events)})"):

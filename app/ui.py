@@ -36,13 +36,36 @@ def _members(where: str, root_id: int) -> list[dict[str, Any]]:
 
 
 @st.cache_data(ttl=2, show_spinner=False)
-def _overview(where: str, root_id: int, dataset_id: int | None) -> list[dict[str, Any]]:
-    return api.family_overview(root_id, dataset_id)
+def _overview(where: str, root_id: int, dataset_id: int | None, hardware_id: int | None) -> list[dict[str, Any]]:
+    return api.family_overview(root_id, dataset_id, hardware_id=hardware_id)
 
 
-def overview(root_id: int, dataset_id: int | None = None) -> list[dict[str, Any]]:
-    """Every variant of a family with its latest figures and their provenance (``api.family_overview``)."""
-    return _overview(_where(), root_id, dataset_id)
+def overview(root_id: int, dataset_id: int | None = None, hardware_id: int | None = None) -> list[dict[str, Any]]:
+    """Every variant of a family with its latest figures and their provenance (``api.family_overview``), the
+    latency measured on ``hardware_id``'s machine when one is chosen."""
+    return _overview(_where(), root_id, dataset_id, hardware_id)
+
+
+@st.cache_data(ttl=2, show_spinner=False)
+def _machines(where: str, root_id: int) -> list[dict[str, Any]]:
+    return api.family_machines(root_id)
+
+
+def machines(root_id: int) -> list[dict[str, Any]]:
+    """The machines a family was benchmarked on (``api.family_machines``)."""
+    return _machines(_where(), root_id)
+
+
+def pick_machine(root_id: int, label: str = "Target machine") -> int | None:
+    """The target machine (hardware id) the reviewer decides for, when the family was benchmarked on more than
+    one; None means every machine (the family-wide champion). Kept in the URL as ``?machine=``."""
+    found = machines(root_id)
+    if len(found) < 2:
+        return None
+    texts = {m["id"]: f"hardware #{m['id']} · {m['text']}" for m in found}
+    return pick(label, [None, *texts], "machine", default=None,
+                format_func=lambda h: "every machine (the family's champion)" if h is None else texts[h],
+                help="Latencies are those measured on this machine, and the champion is the one chosen for it.")
 
 
 @st.cache_data(ttl=2, show_spinner=False)
@@ -83,6 +106,7 @@ def refresh() -> None:
     _families.clear()
     _members.clear()
     _overview.clear()
+    _machines.clear()
     _datasets.clear()
 
 
@@ -132,7 +156,7 @@ def shows_errors() -> Iterator[None]:
 
 # ---------------------------------------------------------------- pickers (selections live in session state)
 # selections that live in the URL too, so a link (or a reload) opens the same view
-URL_KEYS = {"family_id": "family", "model_id": "model", "job_id": "job"}
+URL_KEYS = {"family_id": "family", "model_id": "model", "job_id": "job", "machine": "machine"}
 
 
 def from_url(state_key: str) -> Any:
@@ -159,7 +183,7 @@ def pick(label: str, options: list[Any], state_key: str, format_func=str, defaul
     if not options:
         return None
     current = st.session_state.get(state_key)
-    if current not in options and state_key in URL_KEYS:
+    if (current not in options or state_key not in st.session_state) and state_key in URL_KEYS:
         current = from_url(state_key)
     current = current if current in options else default
     index = options.index(current) if current in options else 0

@@ -142,6 +142,15 @@ def datasets_evaluated(session: Session, root_id: int) -> list[tuple[int, str, i
     return [tuple(r) for r in session.execute(query.order_by(Dataset.id))]
 
 
+def machines(session: Session, root_id: int) -> list[tuple[int, int]]:
+    """(hardware id, benchmarks) for every machine a family's models were benchmarked on, most used first."""
+    query = (select(Measurement.hardware_id, func.count()).where(
+        Measurement.kind == "benchmark", Measurement.hardware_id.is_not(None),
+        Measurement.model_id.in_(select(Model.id).where(Model.root_id == root_id)))
+        .group_by(Measurement.hardware_id).order_by(func.count().desc(), Measurement.hardware_id))
+    return [(int(h), int(n)) for h, n in session.execute(query)]
+
+
 def hardware_of(session: Session, hardware_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
     ids = {int(i) for i in hardware_ids if i is not None}
     if not ids:

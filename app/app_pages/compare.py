@@ -16,9 +16,11 @@ if not ui.families():
     ui.empty_state("No models to compare yet.")
     st.stop()
 
-top_left, top_right = st.columns(2)
+top_left, top_mid, top_right = st.columns(3)
 with top_left:
     family = ui.pick_family()
+with top_mid:
+    machine = ui.pick_machine(family["id"])
 evaluated = api.evaluation_datasets(family["id"])
 with top_right:
     sets = {d["id"]: d for d in evaluated}
@@ -26,9 +28,9 @@ with top_right:
                          format_func=lambda i: f"#{i} {sets[i]['name']}" + (f" ({sets[i]['role']})" if sets[i]["role"]
                                                                            else ""),
                          help="Accuracy figures are shown only for evaluations on this data set.") if sets else None
-rows = ui.overview(family["id"], dataset_id)
+rows = ui.overview(family["id"], dataset_id, machine)
 by_id = {r["id"]: r for r in rows}
-record = api.get_champion(family["id"])
+record = api.get_champion(family["id"], machine)
 champion = record.model_id if record else None
 labels = {r["id"]: tables.variant_label(r) for r in rows}
 
@@ -88,5 +90,5 @@ if 2 <= len(picked) <= 4:
 elif len(picked) > 4:
     st.caption("Choose 2–4 variants to see them side by side, with their graph diff and an interleaved A/B.")
 
-side_by_side.champion_section(family["id"], labels, champion, by_id)
+side_by_side.champion_section(family["id"], labels, record, machine)
 side_by_side.report_section(family["id"], dataset_id)

@@ -13,14 +13,31 @@ TARGETS = {"onnx": "ONNX model file", "keras": "Keras .keras file", "savedmodel"
 st.title("Download")
 st.caption("Export a variant as a file you can deploy. Bundles carry a sample input with the outputs the model "
            "gave on it and a script that checks them where the bundle lands.")
-family, members, record = ui.choose_family_and_champion("Nothing to download yet.")
+if not ui.families():
+    ui.empty_state("Nothing to download yet.")
+    st.stop()
+
+left, right = st.columns(2)
+with left:
+    family = ui.pick_family()
+with right:
+    machine = ui.pick_machine(family["id"], "Deploying to")
+members = ui.models(family["id"])
+record = api.get_champion(family["id"], machine)
 champion = record.model_id if record else None
+if st.session_state.get("download_for") != (family["id"], machine):
+    st.session_state.pop("download_model_id", None)  # another family or machine: its champion comes first
+st.session_state["download_for"] = (family["id"], machine)
 model = ui.pick_model("Model", members, state_key="download_model_id", default=champion)
+whose = "the family's champion" if record is None or record.hardware_id is None else \
+    f"the champion for hardware #{record.hardware_id}"
 if record and model["id"] == champion:
-    st.caption("★ This is the family's champion" + tables.champion_note(record.note, record.chosen_at))
+    st.caption(f"★ This is {whose}" + tables.champion_note(record.note, record.chosen_at))
 elif record:
     label = next((tables.model_label(m) for m in members if m["id"] == champion), f"#{champion}")
-    st.caption(f"The family's champion is {label}" + tables.champion_note(record.note, record.chosen_at))
+    st.caption(f"{whose[0].upper()}{whose[1:]} is {label}" + tables.champion_note(record.note, record.chosen_at))
+if machine is not None and (record is None or record.hardware_id is None):
+    st.caption("No champion was chosen for this machine yet (Compare → Champion, with the machine chosen).")
 
 targets = api.export_targets(model["format"])
 target = st.radio("Format", targets, format_func=lambda t: f"{t} — {TARGETS.get(t, t)}", key="export_target")

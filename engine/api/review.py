@@ -34,6 +34,18 @@ def evaluation_datasets(root_id: int) -> list[dict[str, Any]]:
     return [{"id": d, "name": name, "role": getattr(sets[d], "role", None), "evaluations": n} for d, name, n in rows]
 
 
+def family_machines(root_id: int) -> list[dict[str, Any]]:
+    """The machines a family was benchmarked on, most used first: ``id`` (hardware), ``text`` (CPU, cores, ISA
+    flags), ``fingerprint``, ``benchmarks``, and ``champion`` (the model chosen for it, or None)."""
+    ready()
+    with session_scope() as s:
+        used = family.machines(s, int(root_id))
+        hardware = family.hardware_of(s, [h for h, _ in used])
+        chosen = catalog.machine_champions(s, int(root_id))
+    return [{"id": h, "text": provenance.hardware_text(hardware.get(h)), "fingerprint": hardware.get(h, {}).get(
+        "fingerprint"), "benchmarks": n, "champion": chosen[h].model_id if h in chosen else None} for h, n in used]
+
+
 def family_overview(root_id: int, dataset_id: int | None = None, model_ids: list[int] | None = None,
                     hardware_id: int | None = None) -> list[dict[str, Any]]:
     """One row per variant (or per chosen ``model_ids``) with its latest benchmark (on ``hardware_id``'s machine
