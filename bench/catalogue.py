@@ -1,8 +1,9 @@
 """Build a large catalogue for timing the dashboard: one family of N variants and M measurements.
 
-The seed is real: a tiny ONNX model is imported, benchmarked and evaluated through the job runner,
-then its model row, benchmark and evaluation are copied (with jittered figures) into a lineage tree of
-``variants`` nodes and ``measurements`` rows, and one job row per derived variant.
+The seed is real: a tiny ONNX model (the tests' own, ``tests/app/conftest.py``) is imported, benchmarked and
+evaluated through the job runner, then its model row, benchmark and evaluation are copied (with jittered
+figures) into a lineage tree of ``variants`` nodes and ``measurements`` rows, and one job row per derived
+variant. The benchmark script and the page tests at scale both build with ``build``.
 """
 from __future__ import annotations
 
@@ -12,20 +13,7 @@ from typing import Any
 
 import numpy as np
 
-
-def _tiny_onnx(path: Path) -> Path:
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    w = numpy_helper.from_array(np.random.default_rng(0).random((4, 3), dtype=np.float32), "w")
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"), helper.make_node("Relu", ["h"], ["y"], name="relu")],
-        "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])], [w])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
+from tests.app.conftest import write_tiny_onnx
 
 
 def _seed(folder: Path) -> tuple[int, int]:
@@ -33,7 +21,7 @@ def _seed(folder: Path) -> tuple[int, int]:
     from engine import api
     from engine.jobs import service
 
-    model_id = service.wait(api.submit_import(_tiny_onnx(folder / "tiny.onnx"), name="tiny").id).result["model_id"]
+    model_id = service.wait(api.submit_import(write_tiny_onnx(folder / "tiny.onnx"), name="tiny").id).result["model_id"]
     rng = np.random.default_rng(1)
     x = rng.random((64, 4), dtype=np.float32)
     np.savez(folder / "eval.npz", x=x, y=(x @ np.ones((4, 3), np.float32)).argmax(1))

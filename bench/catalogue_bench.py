@@ -3,7 +3,9 @@
     .venv/bin/python bench/catalogue_bench.py [--variants 1000] [--measurements 100000] [--home DIR]
 
 Builds the catalogue (bench/catalogue.py) in a fresh TRIMLINE_HOME (or reuses ``--home`` when it already
-holds one), then opens Models, Compare and Jobs twice each (first visit, then a rerun) and prints seconds.
+holds one), then opens Models, Compare, Jobs and Data sets three times each and prints seconds: the first
+visit (a fresh dashboard process), the next visit (nothing changed: pages reuse what they read for this
+catalogue version), and a visit after a new measurement (the version moved: everything is read again).
 The goal is at most 1.5 s per page.
 """
 from __future__ import annotations
@@ -47,22 +49,39 @@ def main() -> None:
     at.run()
     pages = [p for p in args.pages.split(",") if (ROOT / "app" / "app_pages" / f"{p}.py").exists()]
     times: dict[str, list[tuple[float, float]]] = {p: [] for p in pages}
-    for _ in range(2):  # the first round also pays for imports (plotly, pandas) and empty caches
+    rounds = ("first visit", "next visit", "after a change")
+    for n, _ in enumerate(rounds):
+        if n == 2:
+            _add_measurement()
         for name in pages:
-            time.sleep(2.1)  # past the pages' 2 s query cache: every visit reads the database
+            time.sleep(2.1)  # past any short-lived cache: only the catalogue version may keep a read
             t0, c0 = time.perf_counter(), time.process_time()
             at.switch_page(f"app_pages/{name}.py").run()
             times[name].append((time.perf_counter() - t0, time.process_time() - c0))
             if at.exception:
                 print(f"{name}: the page raised {[e.value for e in at.exception]}")
-    # CPU seconds (this process: the page script and SQLite) do not grow when other programs load the machine
+    # CPU seconds (this process: the page script and SQLite) grow less than wall seconds when other programs
+    # load the machine; the first visit also pays for importing plotly and pandas once per process
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; goal <= {GOAL_S} s (server-side, AppTest)")
-    print(f"{'page':<10} {'first visit s':>14} {'next visit s':>13} {'next visit CPU s':>17}")
+    print(f"{'page':<10}" + "".join(f" {r + ' s':>16} {'CPU s':>6}" for r in rounds))
     for name in pages:
-        print(f"{name:<10} {times[name][0][0]:>14.2f} {times[name][1][0]:>13.2f} {times[name][1][1]:>17.2f}")
-    worst = max(t[1][0] for t in times.values())
-    print(f"worst next visit {worst:.2f} s: {'within' if worst <= GOAL_S else 'OVER'} the {GOAL_S} s goal")
+        print(f"{name:<10}" + "".join(f" {wall:>16.2f} {cpu:>6.2f}" for wall, cpu in times[name]))
+    worst = max(max(t[1][0], t[2][0]) for t in times.values())
+    print(f"worst later visit {worst:.2f} s: {'within' if worst <= GOAL_S else 'OVER'} the {GOAL_S} s goal")
 
+
+def _add_measurement() -> None:
+    """Copy the newest measurement: the catalogue's version moves, so pages read the family again."""
+    from sqlalchemy import insert, select
+
+    from storage.db import session_scope
+    from storage.tables import Measurement
+
+    with session_scope() as s:
+        row = s.scalars(select(Measurement).order_by(Measurement.id.desc()).limit(1)).one()
+        s.execute(insert(Measurement), [{"model_id": row.model_id, "hardware_id": row.hardware_id, "kind": row.kind,
+                                         "dataset_id": row.dataset_id, "runtime": row.runtime, "summary": row.summary,
+                                         "samples": {}}])
 
 if __name__ == "__main__":
     main()

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.records import ChampionRecord, DatasetRecord, ModelRecord
-from storage.tables import Champion, Dataset, MachineChampion, Model, utcnow
+from storage.tables import AuditEvent, Champion, ChampionEvent, Dataset, MachineChampion, Measurement, Model, utcnow
 
 
 def _model(row: Model) -> ModelRecord:
@@ -149,3 +149,18 @@ def machine_champions(session: Session, root_id: int) -> dict[int, ChampionRecor
     """The champions chosen per target machine, by hardware id."""
     rows = session.scalars(select(MachineChampion).where(MachineChampion.root_id == root_id))
     return {r.hardware_id: _champion(r) for r in rows}
+
+
+def catalogue_version(session: Session) -> tuple[int, ...]:
+    """Numbers that change whenever something a page shows changes: a model or data set added or deleted, a
+    measurement, a champion decision, or an audited edit (rename, tags, archive, roles). One statement over
+    primary keys, so pages can cache what they read until it moves."""
+    def top(column: Any) -> Any:
+        return select(func.coalesce(func.max(column), 0)).scalar_subquery()
+
+    def count(column: Any) -> Any:
+        return select(func.count(column)).scalar_subquery()
+
+    row = session.execute(select(top(Model.id), count(Model.id), top(Measurement.id), top(ChampionEvent.id),
+                                 top(AuditEvent.id), top(Dataset.id), count(Dataset.id))).one()
+    return tuple(int(v) for v in row)

@@ -123,7 +123,8 @@ class Hardware(Base):
 class Measurement(Base):
     __tablename__ = "measurements"
     __table_args__ = (CheckConstraint("kind IN ('benchmark', 'evaluate')", name="measurement_kind"),
-                      Index("ix_measurements_model_kind", "model_id", "kind", "dataset_id", "id"))
+                      Index("ix_measurements_model_kind", "model_id", "kind", "dataset_id", "id"),
+                      Index("ix_measurements_kind_hardware", "kind", "hardware_id", "model_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"), index=True)

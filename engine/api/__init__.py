@@ -29,7 +29,7 @@ from engine.actor import require_sign_in, set_actor
 from engine.api.users import (ROLES, accounts_exist_here, add_user, allowed, audit_trail, has_accounts, list_users,
                               remove_user, set_role, user_role, verify_user)
 from engine.api.reports import family_measurements_csv, family_report_html
-from engine.api.review import (config_diff, evaluation_datasets, families, family_machines, family_members,
+from engine.api.review import (catalogue_version, config_diff, evaluation_datasets, families, family_machines, family_members,
                                family_overview, find_jobs, graph_diff, measurement_history, model_review)
 from engine.provenance import hardware_text, versions_text
 from engine.api.studio import doctor, harden_process, migrate, run_worker, settings
@@ -46,7 +46,7 @@ __all__ = [
     "champion_history", "champions_by_hardware", "config_diff", "evaluation_datasets", "families", "family_members",
     "family_overview", "find_jobs", "graph_diff", "hardware_text", "measurement_history", "model_review",
     "versions_text", "family_measurements_csv", "family_report_html",
-    "set_actor", "require_sign_in", "audit_trail", "set_role", "deleted_families_history", "family_machines", "ROLES", "accounts_exist_here", "add_user", "allowed", "has_accounts", "list_users", "remove_user", "user_role", "verify_user",
+    "set_actor", "require_sign_in", "audit_trail", "set_role", "deleted_families_history", "family_machines", "catalogue_version", "ROLES", "accounts_exist_here", "add_user", "allowed", "has_accounts", "list_users", "remove_user", "user_role", "verify_user",
     "DATASET_ROLES", "archive_model", "collect_garbage", "datasets_overview", "delete_model", "set_dataset_role", "rename_model", "storage_per_family", "tag_model",
 ]
 __all__ += ["LOOPBACK_HOSTS", "MIN_PASSWORD_CHARS", "allowed_hosts", "explain_failure", "read_secrets", "team_password"]

@@ -32,6 +32,8 @@ def tag_model(model_id: int, add: list[str] | None = None, remove: list[str] | N
     tags = (set(model.tags) | set(clean)) - set(remove or [])
     with session_scope() as s:
         hygiene.set_tags(s, model.id, sorted(tags))
+        if tags != set(model.tags):  # pages cache on the audit trail's growth too
+            history.audit(s, "tag", f"model {model.id}", current_actor(), {"tags": ", ".join(sorted(tags))})
     return sorted(tags)
 
 
@@ -99,6 +101,7 @@ def set_dataset_role(dataset_id: int, role: str | None) -> None:
             hygiene.set_dataset_role(s, int(dataset_id), role)
         except LookupError as exc:
             raise InputError(str(exc)) from None
+        history.audit(s, "set role", f"dataset {int(dataset_id)}", current_actor(), {"role": role or "not said"})
 
 
 def datasets_overview() -> list[dict[str, Any]]:

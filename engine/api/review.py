@@ -34,6 +34,13 @@ def evaluation_datasets(root_id: int) -> list[dict[str, Any]]:
     return [{"id": d, "name": name, "role": getattr(sets[d], "role", None), "evaluations": n} for d, name, n in rows]
 
 
+def catalogue_version() -> tuple[int, ...]:
+    """A value that changes whenever anything the review pages show changes (pages cache on it)."""
+    ready()
+    with session_scope() as s:
+        return catalog.catalogue_version(s)
+
+
 def family_machines(root_id: int) -> list[dict[str, Any]]:
     """The machines a family was benchmarked on, most used first: ``id`` (hardware), ``text`` (CPU, cores, ISA
     flags), ``fingerprint``, ``benchmarks``, and ``champion`` (the model chosen for it, or None)."""

@@ -2,7 +2,8 @@
 
 Deleting a family's root used to delete its champion history (the events' family link cascaded). The events
 now keep the family's and the model's id and name as plain values, and only their live links are nulled.
-``machine_champions`` holds the champion chosen for one hardware fingerprint.
+``machine_champions`` holds the champion chosen for one hardware fingerprint, and an index lets a page list
+the machines a family was benchmarked on without reading its measurements.
 
 Revision ID: 0005
 Revises: 0004
@@ -73,9 +74,11 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['model_id'], ['models.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('root_id', 'hardware_id')
     )
+    op.create_index('ix_measurements_kind_hardware', 'measurements', ['kind', 'hardware_id', 'model_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_measurements_kind_hardware', 'measurements')
     op.drop_table('machine_champions')
     _events_table('champion_events_new', 'CASCADE', keeps_names=False)
     common = ', '.join(f'e.{c}' for c in _COMMON)
