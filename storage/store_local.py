@@ -29,6 +29,13 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
+def _readable(folder: Path) -> None:
+    """A stored folder (a SavedModel) readable by every job's sandboxed user: an upload unpacked into a private
+    temporary folder (0700) would otherwise keep that mode, and a job running as ``nobody`` could not open it."""
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 class LocalStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root).expanduser()
@@ -43,6 +50,7 @@ class LocalStore:
                 tmp.mkdir(parents=True)
                 if src.is_dir():
                     shutil.copytree(src, tmp / name, symlinks=False)
+                    _readable(tmp / name)
                 else:
                     shutil.copyfile(src, tmp / name)
                 _fsync_tree(tmp / name)

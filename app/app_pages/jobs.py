@@ -42,10 +42,14 @@ def live_table() -> None:
 def job_detail(job_id: int) -> None:
     job = api.get_job(job_id).to_json()
     st.subheader(f"Job #{job['id']} · {job['kind']} · {job['status']}")
-    st.progress(min(max(job["progress"], 0.0), 1.0), text=job["message"] or job["status"])
-    if job["status"] == "failed" or job["status"] == "cancelled":
+    if job["status"] in ("failed", "cancelled"):  # the bar turns into a failure, where the job stopped
+        stopped = f"{job['status'].capitalize()} at {job['progress']:.0%}" + (f" ({job['message']})" if job["message"]
+                                                                            else "")
+        st.status(stopped, state="error", expanded=False)
         st.error(job["error"] or f"the job was {job['status']}")
-    elif job["status"] == "succeeded":
+    else:
+        st.progress(min(max(job["progress"], 0.0), 1.0), text=job["message"] or job["status"])
+    if job["status"] == "succeeded":
         st.success(tables.job_outcome(job))
     if job["status"] in ("queued", "running"):
         if st.button("Cancel job", icon=":material/cancel:", key=f"cancel_{job_id}"):

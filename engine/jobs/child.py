@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -69,7 +70,7 @@ def main(scratch: Path) -> int:
         result = kind.output.model_validate(kind.execute(spec, ctx)).model_dump(mode="json")
     except EngineError as exc:
         log.info("failed: %s", exc, exc_info=exc.__cause__ is not None)
-        _write_json(scratch / "error.json", {"error": str(exc)})
+        _write_json(scratch / "error.json", {"error": without_scratch(str(exc), scratch)})
         return 1
     except MemoryError:
         _write_json(scratch / "error.json", {"error": "the job ran out of memory"})
@@ -79,10 +80,19 @@ def main(scratch: Path) -> int:
         from engine.failures import sentence_for
 
         sentence = sentence_for(exc) or f"unexpected {type(exc).__name__}: {exc} (see the job log)"
-        _write_json(scratch / "error.json", {"error": sentence})
+        _write_json(scratch / "error.json", {"error": without_scratch(sentence, scratch)})
         return 1
     _write_json(scratch / "result.json", result)
     return 0
+
+
+def without_scratch(text: str, scratch: Path) -> str:
+    """A failure sentence without the job's scratch folder: a library that quotes ``<scratch>/work/model.onnx``
+    reads as ``model.onnx`` (the folder is gone when the user reads it, and means nothing to them)."""
+    for folder in dict.fromkeys((str(scratch), str(scratch.resolve()))):
+        text = re.sub(re.escape(folder) + r"(?:/[^\s'\"]*)?/(?=[^/\s'\"]+)", "", text)
+        text = text.replace(folder, "the job's folder")
+    return text
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Keras 3 ``Normalization`` layer's mean, in EfficientNet — behind as extra grap
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
@@ -37,6 +38,8 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     ctx.progress(0.3, f"converting to ONNX opset {config.opset}")
     try:
         model_proto = _convert_frozen(tf, tf2onnx, fn, spec, config.opset)
+    except PassError:
+        raise
     except Exception as exc:
         raise PassError(f"tf2onnx could not convert this model to ONNX opset {config.opset}: "
                         f"{first_line(exc)}.") from exc
@@ -88,11 +91,21 @@ def _refuse_unconverted(model_proto: Any, opset: int) -> None:
     known = {s.name for s in onnx.defs.get_all_schemas()}
     bad = next((n for n in model_proto.graph.node if n.domain in ("", "ai.onnx") and n.op_type not in known), None)
     if bad is not None:
-        parts = bad.name.split("/")
-        layer = parts[1] if len(parts) > 2 else parts[0]
-        raise PassError(f"the TensorFlow op {bad.op_type} in layer '{layer}' has no ONNX equivalent in tf2onnx at "
-                        f"opset {opset}; try another opset (--set opset=...), or convert with the tflite pass, "
-                        "which runs TensorFlow ops natively")
+        raise PassError(f"tf2onnx does not support the TensorFlow op {bad.op_type} (from layer '{layer_of(bad.name)}') "
+                        f"at opset {opset}; try the tflite pass, which runs TensorFlow ops as they are")
+
+
+# scopes TensorFlow and Keras put around every node: the call wrappers of a SavedModel and the model's own name
+_WRAPPERS = re.compile(r"^(StatefulPartitionedCall|PartitionedCall|(functional|sequential|model)(_\d+)?)$")
+
+
+def layer_of(node_name: str) -> str:
+    """The layer a traced node came from: ``StatefulPartitionedCall/.../probit/erfinv/Erfinv`` → ``probit``,
+    ``functional_1/ffn_1/Gelu/Erfc`` → ``ffn_1``."""
+    parts = [p for p in node_name.split("/") if p]
+    while len(parts) > 1 and _WRAPPERS.match(parts[0]):
+        parts = parts[1:]
+    return parts[0] if parts else node_name
 
 
 def _rename_inputs(model: Any, names: list[str]) -> None:
