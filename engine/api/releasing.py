@@ -37,9 +37,10 @@ def set_champion(model_id: int, note: str = "", who: str | None = None, hardware
                                        hardware_id)
         catalog.set_champion(s, model.root_id, model.id, note, hardware_id, who)
         history.add_champion_event(s, model.root_id, model.id, "promote", note, who, hardware_id, figures)
-    from engine.api.serving import champion_chosen
+    if hardware_id is None:  # a served family gets its new (family-wide) champion as the next version
+        from engine.api.serving import champion_chosen
 
-    champion_chosen(model.id)  # a served family gets its new champion as the next version
+        champion_chosen(model.id)
 
 
 FIGURES = ("latency_p50_ms", "latency_ci95", "latency_ratio", "ratio_basis", "latency_provenance", "size_bytes",

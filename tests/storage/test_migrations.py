@@ -43,12 +43,12 @@ def test_schema_after_migrations_matches_the_tables(home: Path) -> None:
     assert [d for d in diff if d[0] not in ("add_fk", "remove_fk")] == []
 
 
-def test_champion_history_keeps_names_through_0005_and_new_events_follow(db_home: Path) -> None:
+def test_champion_history_keeps_names_through_0006_and_new_events_follow(db_home: Path) -> None:
     url = get_settings().database_url
     cfg = migrate._config(url)
     with get_engine(url).connect() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0004")
+        command.upgrade(cfg, "0005")
         conn.commit()
     with get_engine(url).begin() as conn:
         conn.execute(text("INSERT INTO models (id, name, format, sha256, artifact, size_bytes, config, inputs, outputs,"

@@ -5,15 +5,15 @@ now keep the family's and the model's id and name as plain values, and only thei
 ``machine_champions`` holds the champion chosen for one hardware fingerprint, and an index lets a page list
 the machines a family was benchmarked on without reading its measurements.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
