@@ -164,7 +164,7 @@ def _cell_label(r: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- comparing variants
 def tradeoff_scatter(rows: list[dict[str, Any]], champion_id: int | None = None,
                      labelled: set[int] | None = None) -> go.Figure:
-    """Latency p50 against size, one point per benchmarked variant; colour is accuracy where known.
+    """Latency p50 against size, one point per benchmarked variant; colour is accuracy where known and varying.
     Pareto-optimal variants are outlined and joined by the front; the champion is a star. Only the
     ``labelled`` variants, the front and the champion carry a text label (all of them when ``labelled`` is
     None and there are at most 15), so labels do not pile up."""
@@ -174,7 +174,9 @@ def tradeoff_scatter(rows: list[dict[str, Any]], champion_id: int | None = None,
         labelled = {r["id"] for r in timed}
     named = (labelled or set()) | front | {champion_id}
     accs = [r.get("accuracy") for r in timed]
-    has_acc = any(a is not None for a in accs)
+    known = [a for a in accs if a is not None]
+    # a colour scale over one value draws a bar of identical ticks: colour by accuracy only where it varies
+    has_acc = bool(known) and max(known) - min(known) >= 1e-4
     # numpy arrays, not lists: plotly checks a list element by element, which costs a second at 1,000 variants
     marker: dict[str, Any] = {
         "size": np.array([20 if r["id"] in front else (13 if len(timed) <= 60 else 7) for r in timed]),
@@ -182,10 +184,8 @@ def tradeoff_scatter(rows: list[dict[str, Any]], champion_id: int | None = None,
         "line": {"width": np.array([3 if r["id"] in front else 1 for r in timed]), "color": "#0f172a"},
     }
     if has_acc:
-        known = [a for a in accs if a is not None]
         marker.update(color=np.array([a if a is not None else float("nan") for a in accs]), colorscale="Viridis",
-                      cmin=min(known), cmax=max(known) if max(known) > min(known) else min(known) + 1e-6,
-                      showscale=True, colorbar={"title": "accuracy", "tickformat": ".1%"})
+                      cmin=min(known), cmax=max(known), showscale=True, colorbar={"title": "accuracy", "tickformat": ".1%"})
     else:
         marker["color"] = np.array([FORMAT_COLOURS.get(r.get("format"), "#64748b") for r in timed])
     fig = go.Figure(go.Scatter(

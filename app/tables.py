@@ -218,6 +218,22 @@ def provenance_warnings(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def provenance_lines(rows: list[dict[str, Any]], limit: int = 6) -> list[str]:
+    """Where the shown figures come from, one line per distinct source with the variants it covers:
+    ``Latency of #1, #2: onnxruntime · batch 1 · 1 thread(s) · <CPU>``, ``Accuracy of #1, #2: on held-out …``."""
+    groups: dict[str, list[int]] = {}
+    for r in rows:
+        for what, key in (("Latency", "latency_provenance"), ("Accuracy", "accuracy_provenance")):
+            if r.get(key):
+                groups.setdefault(f"{what}\x00{r[key]}", []).append(r["id"])
+    lines = []
+    for key, ids in list(groups.items())[:limit]:
+        what, text = key.split("\x00")
+        shown = ", ".join(f"#{i}" for i in ids[:8]) + ("…" if len(ids) > 8 else "")
+        lines.append(f"{what} of {shown}: {text}")
+    return lines
+
+
 def one_unit(values: list[int | float | None]) -> tuple[str, float]:
     """The byte unit (and divisor) that fits the largest value, so one column never mixes MiB and KiB."""
     top = max((abs(v) for v in values if v is not None), default=0)

@@ -76,6 +76,8 @@ st.dataframe(tables.decision_table(picked, champion), hide_index=True, key="comp
              column_config=side_by_side.DECISION_COLUMNS)
 st.caption("Pareto ✓: no other variant of the family is at once faster, smaller and (where every variant has it) "
            "more accurate. Hover a column title for what it means.")
+for line in tables.provenance_lines(picked):
+    st.caption(line)
 for r in picked:
     if r.get("explanation") and r.get("explanation_tone") == "warning":
         st.warning(f"**#{r['id']} {r.get('pass') or 'root'}**: " + tables.explanation_markdown(r["explanation"]),

@@ -266,3 +266,10 @@ def test_provenance_warnings_name_mixed_hardware_runtimes_and_noise():
     assert lines[0].startswith("These latencies were measured on 2 different machines")
     assert "#3" in lines[1] and "“different runtime”" in lines[1]
     assert lines[2].startswith("1 variant(s) were timed while other processes used the CPU (#3)")
+
+
+def test_tradeoff_scatter_draws_no_colour_scale_over_one_accuracy():
+    fig = charts.tradeoff_scatter([dict(r, accuracy=0.0469) for r in ROWS[:2]])
+    points = _trace(fig, "variants")
+    assert not points.marker.showscale and list(points.marker.color) == [charts.FORMAT_COLOURS["keras"],
+                                                                         charts.FORMAT_COLOURS["onnx"]]
