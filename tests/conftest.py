@@ -27,6 +27,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     reset_engines()
     yield root
     reset_engines()
+    require_sign_in(False)  # nor does it leave it for tests that run without a home of their own
+    set_actor(None)
 
 
 @pytest.fixture(scope="session")
