@@ -7,6 +7,7 @@ import logging
 import re
 from typing import Any
 
+from engine.actor import require
 from engine.api.common import get_model, ready
 from engine.api.serving_checks import (input_from, loadtest_jobs, read_metrics, run_loadtest,  # noqa: F401
                                        served_versions, submit_loadtest, throughput, try_input)
@@ -60,6 +61,7 @@ def plan(model_ids: list[int], name: str | None = None, settings: dict[str, Any]
          policy: str = "all", labels: dict[str, int] | None = None) -> dict[str, Any]:
     """Define and save a deployment: the given models as versions 1..N (the newest id highest), ``stable``
     on the highest unless ``labels`` say otherwise. Settings default to the newest model's best cell."""
+    require("engineer", "serve models")
     from engine.serving import deployments
     from engine.serving.settings import Deployment, Policy
 
@@ -110,6 +112,7 @@ def list_deployments() -> list[dict[str, Any]]:
 
 
 def _update(name: str, change) -> dict[str, Any]:  # noqa: ANN001
+    require("engineer", "change deployments")
     from engine.serving import deployments
     from engine.serving.settings import Deployment
 
@@ -274,6 +277,7 @@ def start_server(name: str, port: int = 8600, host: str = "127.0.0.1") -> dict[s
     """Start ``trimline serve --name NAME`` as a managed process beside the worker (it outlives the page)."""
     from engine.serving import managed
 
+    require("engineer", "start servers")
     get_deployment(name)
     return managed.start(name, host, port)
 
@@ -281,6 +285,7 @@ def start_server(name: str, port: int = 8600, host: str = "127.0.0.1") -> dict[s
 def stop_server(name: str) -> bool:
     from engine.serving import managed
 
+    require("engineer", "stop servers")
     return managed.stop(name)
 
 

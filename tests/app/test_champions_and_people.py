@@ -98,6 +98,8 @@ def test_roles_are_enforced_by_the_engine_not_only_by_hidden_buttons(page, impor
             api.submit_benchmark(imported, {"batches": [1], "threads": [1]})
         with pytest.raises(AccessError, match="can choose a champion$"):
             api.set_champion(imported, "mine")
+        with pytest.raises(AccessError, match="can serve models$"):
+            api.serving.plan([imported])
         assert api.submit_export(imported, "onnx").kind == "export"  # downloading is a viewer's right
         api.set_actor("eve")
         assert api.submit_benchmark(imported, {"batches": [1], "threads": [1]}).submitted_by == "eve"
