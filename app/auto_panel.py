@@ -80,7 +80,8 @@ def pareto_figure(view: dict[str, Any]):  # noqa: ANN201
     import plotly.graph_objects as go
 
     front = set(view.get("pareto") or [])
-    rows = [c for c in view.get("candidates", []) if c.get("p50_ms") is not None and c.get("size_bytes")]
+    rows = [c for c in view.get("candidates", []) if c.get("p50_ms") is not None and c.get("size_bytes")
+            and not c.get("session_trial")]  # a settings trial is its model under other settings, not a point
     fig = go.Figure()
     for on_front in (False, True):
         pick = [c for c in rows if (c.get("id") in front) == on_front]

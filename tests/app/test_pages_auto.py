@@ -68,3 +68,15 @@ def test_auto_tab_shows_the_recommendation_front_and_rejections_and_makes_a_cham
         assert list(at.dataframe[1].value["verdict"]) == [c["reason"] for c in rejected]
     at.button(key="auto_champion").click().run()
     assert api.get_champion(api.get_model(imported).root_id).model_id == result["recommended"]
+
+
+def test_pareto_figure_plots_each_model_once_and_not_its_session_settings_trials():
+    from app.auto_panel import pareto_figure
+
+    view = {"pareto": [2], "candidates": [
+        {"id": 2, "label": "parent", "p50_ms": 1.0, "size_bytes": 1000},
+        {"id": 3, "label": "int8", "p50_ms": 2.0, "size_bytes": 500},
+        {"id": 2, "label": "parent · parallel execution, opt level all", "p50_ms": 7.5, "size_bytes": 1000,
+         "session_trial": True}]}
+    points = {(x, t) for trace in pareto_figure(view).data for x, t in zip(trace.x, trace.text)}
+    assert points == {(1.0, "parent"), (2.0, "int8")}
