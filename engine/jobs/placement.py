@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import metadata
@@ -33,6 +34,7 @@ MEASURING = ("benchmark", "ab_compare", "loadtest")
 LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$")
 SWEEP_S = 1.0
 SWEEP_GRACE_S = 1.5  # a job queued this long has lost its wake-up, or it went to a worker that may not run it
+PASS_ON_PAUSE_S = 0.05
 
 
 def library_versions() -> dict[str, str | None]:
@@ -78,9 +80,7 @@ class WorkerProfile:
         return f"library versions differ from the catalogue's: {diffs}; runs only measurements targeted at it"
 
     def matches(self, target: str | None) -> bool:
-        if not target:
-            return True
-        return target in self.labels or target == self.host or (len(target) >= 8 and self.fingerprint.startswith(target))
+        return not target or answers(target, self.labels, self.host, self.fingerprint)
 
     def may_run(self, job: JobRecord) -> bool:
         if not self.matches(job.target):
@@ -137,7 +137,8 @@ def beat(profile: WorkerProfile) -> None:
 
 def run_from_queue(job_id: int, pass_on: Callable[[int], None]) -> None:
     """A wake-up for ``job_id``: run it here if this worker may, else leave it for one that may.
-    ``pass_on(job_id)`` hands the wake-up back to the queue when this worker is busy."""
+    ``pass_on(job_id)`` hands the wake-up back to the queue: when this worker is busy, or when the job
+    is aimed at another worker that is idle."""
     from engine.jobs.runner import run_job
 
     profile = current()
@@ -146,7 +147,15 @@ def run_from_queue(job_id: int, pass_on: Callable[[int], None]) -> None:
         return
     with session_scope() as s:
         job = jobstore.get_job(s, job_id)
-    if job is None or job.status != "queued" or not profile.may_run(job):
+    if job is None or job.status != "queued":
+        return
+    if not profile.may_run(job):
+        if job.target and _idle_match(job.target, besides=profile.id):
+            # An idle worker that answers to the target waits on the queue: hand it this wake-up now
+            # rather than leave the job to its sweep. The pause bounds the hand-offs should that worker
+            # stop reading the queue without dying.
+            time.sleep(PASS_ON_PAUSE_S)
+            pass_on(job_id)
         return
     if not profile.slots.acquire(timeout=0.05):
         # Busy with a job its sweep took: pass the wake-up on to a free worker rather than drop it (which
@@ -183,9 +192,20 @@ def sweep(profile: WorkerProfile, limit: int = 50) -> int | None:
     return None
 
 
+def answers(target: str, labels: list[str] | tuple[str, ...], host: str, fingerprint: str | None) -> bool:
+    """Whether a worker with these labels, host and fingerprint answers to ``target``."""
+    return target in labels or target == host or (len(target) >= 8 and (fingerprint or "").startswith(target))
+
+
 def live_match(target: str) -> bool:
     """Whether a live worker answers to ``target`` (label, host, or fingerprint prefix)."""
     with session_scope() as s:
         workers = registry.list_workers(s)
-    return any(target in w.labels or target == w.host or (len(target) >= 8 and (w.fingerprint or "").startswith(target))
-               for w in workers)
+    return any(answers(target, w.labels, w.host, w.fingerprint) for w in workers)
+
+
+def _idle_match(target: str, besides: str) -> bool:
+    """Whether another live worker that answers to ``target`` is running no job."""
+    with session_scope() as s:
+        workers = registry.list_workers(s)
+    return any(w.id != besides and w.job is None and answers(target, w.labels, w.host, w.fingerprint) for w in workers)

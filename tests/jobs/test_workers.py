@@ -14,7 +14,9 @@ import redis
 from engine import api
 from engine.errors import InputError
 from engine.jobs import service
+from engine.jobs import placement
 from engine.jobs.placement import library_versions
+from storage import jobs as jobstore
 from storage import workers as registry
 from storage.db import reset_engines, session_scope
 from tests.app.conftest import write_tiny_onnx
@@ -106,3 +108,25 @@ def test_a_worker_with_other_library_versions_says_so_and_takes_only_measurement
     assert bench.worker == row["id"]
     assert service.get(export.id).status == "queued"  # a conversion it would make differently waits for another
     service.cancel(export.id)
+
+
+def test_a_wake_up_for_a_job_aimed_at_an_idle_worker_elsewhere_is_passed_on_to_it(home: Path) -> None:
+    api.ready()
+    edge = "edge-box:41:a1b2c3"
+    with session_scope() as s:  # an edge worker waiting on the queue
+        registry.register(s, edge, 41, "edge-box", ["edge"], "f" * 64, library_versions(), None)
+    aimed = service.submit("benchmark", {"model_id": 1, "config": FAST_BENCH}, target="edge")
+    placement.start("plain-box:42:d4e5f6")  # this worker does not answer to 'edge'
+    try:
+        passed: list[int] = []
+        placement.run_from_queue(aimed.id, passed.append)
+        assert passed == [aimed.id] and service.get(aimed.id).status == "queued"
+
+        busy = service.submit("benchmark", {"model_id": 1, "config": FAST_BENCH}, target="edge")
+        with session_scope() as s:  # the edge worker is running something: its sweep will take the job
+            assert jobstore.claim(s, busy.id, edge)
+        passed.clear()
+        placement.run_from_queue(aimed.id, passed.append)
+        assert passed == [] and service.get(aimed.id).status == "queued"
+    finally:
+        placement.stop()
