@@ -145,12 +145,15 @@ def _ab_line(r: dict[str, Any]) -> str:
 
 
 @command(app, "champion")
-def champion(model_id: int, note: str = typer.Option("", help="Why this variant.")) -> None:
-    """Mark a model as the champion of its family."""
+def champion(model_id: int, note: str = typer.Option("", help="Why this variant."),
+             machine: Optional[int] = typer.Option(None, "--machine", help="The hardware id of the target machine "
+                                                   "(as in `trimline show`): the champion for that machine only.")
+             ) -> None:
+    """Mark a model as the champion of its family (or of its family on one target machine)."""
     from engine import api
 
-    api.set_champion(model_id, note)
-    typer.echo(f"model {model_id} is now its family's champion")
+    api.set_champion(model_id, note, hardware_id=machine)
+    typer.echo(f"model {model_id} is now its family's champion" + (f" on hardware #{machine}" if machine else ""))
 
 
 @command(app, "export")

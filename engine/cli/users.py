@@ -1,4 +1,4 @@
-"""Named accounts for the dashboard: add, list, remove."""
+"""Named accounts for the dashboard: add, list, change a role, remove."""
 from __future__ import annotations
 
 import os
@@ -42,3 +42,13 @@ def rm(name: str, as_json: bool = JsonOpt) -> None:
 
     api.remove_user(name)
     emit({"removed": name}, as_json, lambda d: f"account {name} removed")
+
+
+@command(users_app, "role")
+def role(name: str, new_role: str = typer.Argument(..., metavar="ROLE", help="viewer, engineer or admin."),
+         as_json: bool = JsonOpt) -> None:
+    """Change an account's role (its password stays)."""
+    from engine import api
+
+    doc = api.set_role(name, new_role)
+    emit(doc, as_json, lambda d: f"account {d['name']} is now {d['role']}")

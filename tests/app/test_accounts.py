@@ -66,6 +66,10 @@ def test_users_verbs_add_list_and_remove_accounts(tmp_path):
     assert listed.startswith("ana") and "admin" in listed
     refused = run("add", "ben", "--role", "owner")
     assert refused.returncode == 1 and refused.stderr.strip() == "error: a role is one of viewer, engineer, admin, not 'owner'"
+    assert run("add", "ben", "--role", "viewer").returncode == 0
+    changed = run("role", "ben", "engineer")
+    assert changed.returncode == 0 and changed.stdout.strip() == "account ben is now engineer"
+    assert run("rm", "ben").returncode == 0
     assert run("rm", "ana").returncode == 0 and "no accounts" in run("list").stdout
 
 

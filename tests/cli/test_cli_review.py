@@ -78,3 +78,13 @@ def test_benchmark_takes_execution_modes_and_reports_process_cpu(family) -> None
     cores = os.cpu_count() or 1
     assert all(0 < c["cpu_percent"] <= 100 * cores + 5 and c["peak_rss_mb"] > 0 for c in doc["results"])
     assert "--dims expects name=size" in refused(home, "benchmark", str(root), "--dims", "seq")
+
+
+def test_champion_for_a_target_machine_names_an_existing_machine(family) -> None:
+    home, root, child = family
+    shown = cli_json(home, "show", str(child))
+    machine = next(m["hardware_id"] for m in shown["measurements"] if m["kind"] == "benchmark")
+    assert refused(home, "champion", str(child), "--machine", "999") == \
+        "error: hardware 999 does not exist; pick a machine the family was measured on"
+    said = cli(home, "champion", str(child), "--machine", str(machine), "--note", "fastest here").stdout.strip()
+    assert said == f"model {child} is now its family's champion on hardware #{machine}"
