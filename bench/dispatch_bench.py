@@ -7,12 +7,12 @@ a benchmark of each) so that every page has something to draw, then submits N ex
 than W at a time, so that a worker is free for every submission. Meanwhile a separate process (as the
 dashboard is) renders Models, Jobs and Compare over and over with Streamlit's AppTest. It prints:
 
-- counts: submitted, succeeded, lost (not succeeded), runs (``--- attempt`` lines in every worker's job
+- counts: submitted, succeeded, failed, lost (never ended), runs (``--- attempt`` lines in every worker's job
   logs) and jobs run more than once;
 - dispatch latency submit -> running (``started_at - created_at`` in the jobs table): p50, p95, max;
 - each page's render time under that load: p50 and max (goal: under 2 s).
 
-Exit code 0 when no job was lost or run twice.
+Exit code 0 when every job succeeded, none was lost and none ran twice.
 
 Run: .venv/bin/python bench/dispatch_bench.py [--jobs 1000] [--workers 4]
 """
@@ -125,12 +125,14 @@ def _report(submitted: list[int], elapsed: float, tmp: Path, n_workers: int, ren
     ok = [j for j in rows if j.status == "succeeded"]
     runs = _runs_per_job(tmp)
     twice = sorted(j for j in wanted if runs[j] > 1)
-    lost = len(submitted) - len(ok)
+    failed = [j for j in rows if j.status in ("failed", "cancelled")]
+    lost = len(submitted) - len(ok) - len(failed)  # never ended, or gone from the table
     latency = [(j.started_at - j.created_at).total_seconds() * 1e3 for j in rows if j.started_at]
     took = [(j.finished_at - j.started_at).total_seconds() for j in ok]
     per_worker = Counter(j.worker or "-" for j in rows)
-    print(f"jobs: submitted {len(submitted)}, succeeded {len(ok)}, lost {lost}, runs {sum(runs[j] for j in wanted)}, "
-          f"run more than once {len(twice)}{' ' + str(twice[:10]) if twice else ''}")
+    print(f"jobs: submitted {len(submitted)}, succeeded {len(ok)}, failed {len(failed)}, lost {lost}, "
+          f"runs {sum(runs[j] for j in wanted)}, run more than once {len(twice)}{' ' + str(twice[:10]) if twice else ''}"
+          + (f"; first failure: {failed[0].error}" if failed else ""))
     print(f"per worker ({n_workers}): {sorted(per_worker.values())}")
     p95 = _pct(latency, 0.95)
     print(f"dispatch latency submit->running: p50 {statistics.median(latency):.0f} ms, p95 {p95:.0f} ms, "
@@ -147,7 +149,7 @@ def _report(submitted: list[int], elapsed: float, tmp: Path, n_workers: int, ren
                   + (f"; errors: {sorted(errors)}" if errors else ""))
         else:
             print(f"{page} page: no render finished while the load ran")
-    return lost == 0 and not twice
+    return lost == 0 and not failed and not twice
 
 
 def main() -> int:
