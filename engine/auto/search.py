@@ -18,7 +18,7 @@ from engine.auto import judge
 from engine.auto.accuracy import costly_nodes, measure
 from engine.auto.build import Builder, Node
 from engine.auto.params import AutoParams, AutoResult, Candidate
-from engine.auto.space import Plan, op_mix, plan, static_config, without_data_adds
+from engine.auto.space import MAX_ROWS, Plan, calibration_rows, op_mix, plan, static_config, without_data_adds
 from engine.errors import EngineError
 
 SCREEN_S, FINAL_S, FINALISTS = 0.6, 2.0, 3
@@ -107,12 +107,17 @@ class Search:
     def run(self) -> dict[str, Any]:
         from engine.auto.timing import Timer
 
-        plans = plan(self.parent.format, self.hardware["flags"], self._mix(), self.data is not None,
-                     self.params.objective, self.params.target)
         self._progress("building the reference")
         to_onnx = [("tf2onnx", {"opset": 17})] if self.parent.format in ("keras", "savedmodel") else []
         self.reference_node = self.builder.build(to_onnx) if to_onnx else None
         ref_art = self.reference_node.artifact if self.reference_node else self.parent
+        rows = calibration_rows(ref_art.onnx_file, self.spec.get("memory_mb", 12288)) if self.data else MAX_ROWS
+        if self.data is not None and rows < min(MAX_ROWS, _n_rows(self.data)):
+            self.result.notes.append(f"Static INT8 calibrates on {rows} rows: the calibrator holds every row's "
+                                     "activations at once, and more would not fit the job's memory limit "
+                                     "(TRIMLINE_JOB_MEMORY_MB).")
+        plans = plan(self.parent.format, self.hardware["flags"], self._mix(), self.data is not None,
+                     self.params.objective, self.params.target, rows)
         self.timer = Timer(str(ref_art.onnx_file), self.params.batch, self.threads)
         try:
             self._reference(ref_art)
@@ -360,6 +365,11 @@ class Search:
                  if any(c.reason.startswith(("accuracy", "top-1")) for c in tried) else "")
         return (f"Nothing met the goal: no candidate was faster than the parent beyond the noise within the "
                 f"accuracy budget. Closest: {hints or 'none measured'}.{relax}")
+
+
+def _n_rows(data) -> int:  # noqa: ANN001
+    first = next(iter(data.x.values())) if isinstance(data.x, dict) else data.x
+    return int(len(first))
 
 
 def run_search(spec: dict[str, Any], ctx) -> dict[str, Any]:  # noqa: ANN001

@@ -42,6 +42,28 @@ def op_mix(onnx_file) -> dict[str, int]:  # noqa: ANN001
     return {"conv": conv, "matmul": matmul}
 
 
+# ORT's MinMax calibrator holds every calibration row's activations at once, with copies: MobileNetV2 at
+# 224×224 took about 130 MB a row for 53 MB of float32 tensors. A search calibrates within half of the
+# job's memory limit (past the limit the worker stops the whole job), on at most the pass's default rows.
+CALIBRATION_OVERHEAD, CALIBRATION_SHARE, MIN_ROWS, MAX_ROWS = 2.5, 0.5, 16, 100
+
+
+def calibration_rows(onnx_file, memory_mb: int) -> int:  # noqa: ANN001
+    """How many rows static calibration of ``onnx_file`` may use within ``memory_mb``."""
+    import onnx
+
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(onnx_file), load_external_data=False))
+    per_row = 0
+    for info in model.graph.value_info:
+        dims = [d.dim_value if d.dim_value > 0 else 1 for d in info.type.tensor_type.shape.dim]
+        size = 4
+        for d in dims:
+            size *= d
+        per_row += size
+    fit = int(memory_mb * 2**20 * CALIBRATION_SHARE / max(per_row * CALIBRATION_OVERHEAD, 1))
+    return max(MIN_ROWS, min(MAX_ROWS, fit))
+
+
 def static_config(fmt: str, act: str, weight: str, per_channel: bool = True, **extra: Any) -> dict[str, Any]:
     # preprocess off: the search quantizes the graph onnx-optimize level=basic already simplified, so node
     # names stay those of that graph and the accuracy fallback can name the nodes it keeps in float
@@ -65,14 +87,16 @@ def static_label(fmt: str, act: str, weight: str, per_channel: bool) -> str:
 
 
 def plan(source_format: str, flags: dict[str, bool], mix: dict[str, int], has_data: bool, objective: str,
-         target: str | None) -> list[Plan]:
-    """Every candidate for a model of ``source_format``, in the order they should be tried."""
+         target: str | None, rows: int = MAX_ROWS) -> list[Plan]:
+    """Every candidate for a model of ``source_format``, in the order they should be tried (static INT8
+    calibrated on ``rows`` rows, see ``calibration_rows``)."""
     to_onnx = [("tf2onnx", {"opset": 17})] if source_format in ("keras", "savedmodel") else []
     optimized = to_onnx + [("onnx-optimize", {"level": "basic"})]
     ort_ok = target in (None, "cpu", "onnxruntime")
     tfl_ok = target in (None, "cpu", "tflite") and source_format in ("keras", "savedmodel")
-    statics = [Plan(static_label(*o), optimized + [("ort-quantize-static", static_config(*o))], family="int8-static",
-                    needs_data=True) for o in _static_orders(has_vnni(flags))]
+    extra = {} if rows == MAX_ROWS else {"samples": rows}  # the pass's default: the nodes a user makes by hand
+    statics = [Plan(static_label(*o), optimized + [("ort-quantize-static", static_config(*o, **extra))],
+                    family="int8-static", needs_data=True) for o in _static_orders(has_vnni(flags))]
     for p in statics[3:]:  # measured here: neither is ever the fastest form on x86
         p.skip = ("skipped: per-tensor scales run the same kernels as per-channel ones and only lose accuracy"
                   if "per-channel" not in p.label else

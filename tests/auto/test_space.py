@@ -65,3 +65,28 @@ def test_without_data_only_what_needs_none_is_planned():
 def test_size_goals_try_float16_early():
     labels = _labels(plan("onnx", VNNI, CONV, True, "size", None))
     assert labels.index("float16") < labels.index("static INT8 QDQ u8/s8 per-channel")
+
+
+def _relu_chain(path, channels: int, side: int, n: int = 10):
+    import onnx
+    from onnx import TensorProto, helper
+
+    shape = [1, channels, side, side]
+    nodes = [helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"]) for i in range(n)]
+    graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("t0", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info(f"t{n}", TensorProto.FLOAT, shape)])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_calibration_rows_shrink_to_fit_the_job_memory_and_stay_within_bounds(tmp_path):
+    from engine.auto.space import MAX_ROWS, MIN_ROWS, calibration_rows
+
+    big = _relu_chain(tmp_path / "big.onnx", 64, 224)  # 9 inner tensors of 12.8 MB: 115 MB a row
+    assert calibration_rows(big, 12288) == int(12288 * 2**20 * 0.5 / (9 * 64 * 224 * 224 * 4 * 2.5))
+    assert MIN_ROWS < calibration_rows(big, 12288) < MAX_ROWS
+    assert calibration_rows(big, 1024) == MIN_ROWS
+    assert calibration_rows(_relu_chain(tmp_path / "small.onnx", 1, 8), 12288) == MAX_ROWS
+    samples = {p.steps[-1][1].get("samples") for p in plan("onnx", VNNI, CONV, True, "latency", None, rows=20)
+               if p.family == "int8-static"}
+    assert samples == {20}

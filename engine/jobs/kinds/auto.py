@@ -17,6 +17,7 @@ from engine.jobs.kinds.common import model_spec, store_model
 from engine.lineage import model_identity
 from engine.lookup import dataset_or_raise, model_or_raise
 from storage import artifacts, catalog, measurements
+from storage.settings import get_settings
 
 
 def _dataset(session, dataset_id: int | None) -> dict[str, Any] | None:  # noqa: ANN001
@@ -33,7 +34,7 @@ def _prepare(session, job, params: AutoParams) -> dict[str, Any]:  # noqa: ANN00
                 for m in family if m.derivation_key}
     return {"parent": model_spec(parent), "parent_identity": model_identity(parent),
             "existing": existing, "dataset": _dataset(session, params.dataset_id),
-            "eval_dataset": _dataset(session, params.eval_dataset_id)}
+            "eval_dataset": _dataset(session, params.eval_dataset_id), "memory_mb": get_settings().job_memory_mb}
 
 
 def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
