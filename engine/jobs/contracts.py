@@ -44,8 +44,9 @@ class ImportParams(Contract):
     def _one_source(self) -> "ImportParams":
         if (self.upload is None) == (self.staged is None):
             raise ValueError("an import reads either an upload on this host or one staged in the shared store")
-        if self.staged is not None:
-            check_relpath(self.staged)
+        if self.staged is not None and not check_relpath(self.staged)[-1].startswith("upload-"):
+            # the import deletes what it names once it ends: never a stored model or data set
+            raise ValueError(f"{self.staged!r} is not an upload staged in the store")
         return self
 
 

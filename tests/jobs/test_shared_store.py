@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from engine import api
-from engine.errors import ConfigError
+from engine.errors import ConfigError, InputError
 from engine.jobs import service
 from engine.jobs.kinds import KINDS
 from engine.jobs.runner import input_paths
@@ -112,6 +112,8 @@ def test_an_upload_staged_in_s3_is_imported_by_a_worker_on_another_host_that_rea
         model = api.get_model(done.result["model_id"])
         assert model.sha256 == artifacts.sha256_of(original)
         assert not artifacts.get_store().exists(staged)  # the staged copy went once the import ended
+        with pytest.raises(InputError, match="is not an upload staged in the store"):  # it would be deleted after
+            service.submit("import", {"staged": model.artifact, "name": "not an upload"})
         assert not (tmp_path / "host-b" / "cache" / "artifacts" / staged).exists()
 
         dataset = api.wait_job(api.submit_dataset_import(data, name="six").id, timeout_s=300, run_inline=False)
