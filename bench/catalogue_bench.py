@@ -1,6 +1,7 @@
 """Time the dashboard's pages on a large catalogue, server-side, through Streamlit's AppTest.
 
     .venv/bin/python bench/catalogue_bench.py [--variants 1000] [--measurements 100000] [--home DIR]
+                                              [--profile compare]
 
 Builds the catalogue (bench/catalogue.py) in a fresh TRIMLINE_HOME (or reuses ``--home`` when it already
 holds one), then opens Models, Compare, Jobs and Data sets three times each and prints seconds: the first
@@ -11,11 +12,15 @@ The goal is at most 1.5 s per page.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -31,6 +36,8 @@ def main() -> None:
     parser.add_argument("--measurements", type=int, default=100_000)
     parser.add_argument("--home", type=Path, help="reuse (or create) the catalogue here")
     parser.add_argument("--pages", default=",".join(PAGES), help="comma-separated pages to time")
+    parser.add_argument("--profile", metavar="PAGE", help="also print where PAGE's visit after a change spends its "
+                                                           "time (cProfile of the page script)")
     args = parser.parse_args()
 
     home = args.home or Path(tempfile.mkdtemp(prefix="catalogue-bench-"))
@@ -55,9 +62,13 @@ def main() -> None:
             _add_measurement()
         for name in pages:
             time.sleep(2.1)  # past any short-lived cache: only the catalogue version may keep a read
+            profiling = args.profile == name and n == 2
             t0, c0 = time.perf_counter(), time.process_time()
-            at.switch_page(f"app_pages/{name}.py").run()
+            with _profiled(profiling) as profile:
+                at.switch_page(f"app_pages/{name}.py").run()
             times[name].append((time.perf_counter() - t0, time.process_time() - c0))
+            if profiling:
+                profile.sort_stats("cumulative").print_stats(30)
             if at.exception:
                 print(f"{name}: the page raised {[e.value for e in at.exception]}")
     # CPU seconds (this process: the page script and SQLite) grow less than wall seconds when other programs
@@ -68,6 +79,33 @@ def main() -> None:
         print(f"{name:<10}" + "".join(f" {wall:>16.2f} {cpu:>6.2f}" for wall, cpu in times[name]))
     worst = max(max(t[1][0], t[2][0]) for t in times.values())
     print(f"worst later visit {worst:.2f} s: {'within' if worst <= GOAL_S else 'OVER'} the {GOAL_S} s goal")
+
+
+@contextmanager
+def _profiled(on: bool) -> Iterator[pstats.Stats | None]:
+    """cProfile of the page script while ``on``: AppTest runs it in a thread of its own, so the profiler is
+    switched on inside that thread, around the script run."""
+    if not on:
+        yield None
+        return
+    from streamlit.runtime.scriptrunner import script_runner
+
+    profile, original = cProfile.Profile(), script_runner.ScriptRunner._run_script
+
+    def run(self, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
+        profile.enable()
+        try:
+            return original(self, *a, **k)
+        finally:
+            profile.disable()
+
+    script_runner.ScriptRunner._run_script = run
+    stats = pstats.Stats()
+    try:
+        yield stats
+    finally:
+        script_runner.ScriptRunner._run_script = original
+        stats.add(profile)
 
 
 def _add_measurement() -> None:
