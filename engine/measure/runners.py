@@ -114,7 +114,7 @@ def _tf_function(artifact: Artifact, threads: int, opt_level: str, mode: str) ->
 
     from engine.formats.keras_safe import load_keras
 
-    model = load_keras(artifact.path)
+    model = load_keras(artifact.path, produced=True)  # stored: an upload passed the strict check at import
     fn = tf.function(lambda *xs: model(xs[0] if len(xs) == 1 else list(xs), training=False))
 
     def prepare(feeds: dict[str, np.ndarray]) -> Callable[[], Any]:
