@@ -56,6 +56,7 @@ def run_checks() -> dict[str, Any]:
     except Exception as exc:
         checks.append({"name": "onnxruntime providers", "ok": False, "detail": str(exc)})
     checks += _sandbox_checks()
+    checks += _serving_checks()
     hardware = fingerprint()
     raw = hardware.get("flags", {})
     flags = {f for f, on in raw.items() if on} if isinstance(raw, dict) else set(raw)
@@ -78,4 +79,18 @@ def _sandbox_checks() -> list[dict[str, Any]]:
     checks.append({"name": "sandbox", "ok": bool(walls),
                    "detail": f"job files confined by {' and '.join(walls)}" if walls else
                    "no layer confines what a job can read; install bubblewrap or use Linux 5.13+ with Landlock"})
+    return checks
+
+
+def _serving_checks() -> list[dict[str, Any]]:
+    """One line per wall of a serving process (``trimline serve``, the Deploy page's servers)."""
+    from engine.serving.walls import layers
+
+    found = layers()
+    checks = [{"name": f"serving {layer['name']}", "ok": True,
+               "detail": f"{'on' if layer['active'] else 'off'}: {layer['detail']}"} for layer in found]
+    files = any(layer["active"] for layer in found if layer["name"] == "landlock")
+    checks.append({"name": "serving sandbox", "ok": True,  # a server still runs; the line says what is missing
+                   "detail": "served models' files confined by landlock" if files else
+                   "nothing confines what a served model can read; use Linux 5.13+ with Landlock enabled"})
     return checks

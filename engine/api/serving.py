@@ -214,6 +214,11 @@ def configure(name: str, settings: dict[str, Any] | None = None, policy: str | N
     return _update(name, change)
 
 
+def serve_token() -> str | None:
+    """TRIMLINE_SERVE_TOKEN, from the settings: what managed servers require and load-test jobs send."""
+    return _env_token()
+
+
 def _env_token() -> str | None:
     """TRIMLINE_SERVE_TOKEN, from the settings."""
     from engine import environment
@@ -231,10 +236,11 @@ def check_bind(host: str, port: int, token: str | None = None) -> None:
 
 
 def serve(names: list[str], host: str = "127.0.0.1", port: int = 8600, token: str | None = None,
-          owner: str | None = None) -> None:
+          owner: str | None = None, say: Any = None) -> None:
     """Serve saved deployments in the foreground until Ctrl-C, following changes saved to them; with
-    ``owner`` ("PID:START_TIME", given to managed servers) also until that process is gone. Raises
-    InputError/EngineError with a sentence."""
+    ``owner`` ("PID:START_TIME", given to managed servers) also until that process is gone. The server
+    walls itself in before it opens a model (``engine.serving.walls``) and tells ``say(line)`` which walls
+    hold. Raises InputError/EngineError with a sentence."""
     from engine.serving import deployments
     from engine.serving.common import ServerOptions
     from engine.serving.server import serve_forever
@@ -249,7 +255,9 @@ def serve(names: list[str], host: str = "127.0.0.1", port: int = 8600, token: st
             boss = (int(pid), float(created))
         except ValueError:
             raise InputError(f"--owner takes PID:START_TIME, got {owner!r}") from None
-    serve_forever(loaded, options, deployments.artifact_for, deployments.load, boss)
+    for deployment in loaded:  # where each version lies, for the walled-in server that reads no database
+        deployments.record_artifacts(deployment)
+    serve_forever(loaded, options, deployments.recorded_artifact, deployments.load, boss, say=say)
 
 
 def own_servers() -> None:
@@ -273,6 +281,13 @@ def _reload_if_running(name: str) -> None:
     managed.reload(name)
 
 
+def sandbox_layers() -> list[dict[str, Any]]:
+    """The walls a serving process builds on this machine: ``{name, active, detail}`` per layer."""
+    from engine.serving import walls
+
+    return walls.layers()
+
+
 def start_server(name: str, port: int = 8600, host: str = "127.0.0.1") -> dict[str, Any]:
     """Start ``trimline serve --name NAME`` as a managed process beside the worker (it outlives the page)."""
     from engine.serving import managed
@@ -290,7 +305,8 @@ def stop_server(name: str) -> bool:
 
 
 def server_status(name: str) -> dict[str, Any] | None:
-    """``{pid, url, state: starting|ready|exited, log_tail}`` of the managed server, or None."""
+    """``{pid, url, state: starting|ready|exited, log_tail, sandbox}`` of the managed server, or None;
+    ``sandbox`` is the line its process logged about its walls (empty until it has)."""
     from engine.serving import managed
 
     return managed.status(name)

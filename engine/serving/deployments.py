@@ -29,16 +29,45 @@ def _path(name: str) -> Path:
     return serving_dir() / "deployments" / f"{name}.json"
 
 
-def save(deployment: Deployment) -> Path:
-    path = _path(deployment.name)
+def _write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as fh:
-        fh.write(deployment.model_dump_json(indent=2))
+        fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def save(deployment: Deployment) -> Path:
+    """Save ``deployment``, after recording where each of its versions' artifacts lies (a walled-in server
+    reads that record, never the database)."""
+    path = _path(deployment.name)
+    record_artifacts(deployment)
+    _write(path, deployment.model_dump_json(indent=2))
     return path
+
+
+def record_artifacts(deployment: Deployment) -> None:
+    """Write ``serving/artifacts/MODEL_ID.json`` (path and format) for every version's model."""
+    for version in deployment.versions:
+        try:
+            artifact = artifact_for(version.model_id)
+        except NotFoundError:  # a removed model: its version fails to load with that sentence
+            continue
+        _write(serving_dir() / "artifacts" / f"{int(version.model_id)}.json",
+               json.dumps({"path": str(artifact.path), "format": artifact.format}))
+
+
+def recorded_artifact(model_id: int) -> Artifact:
+    """The artifact ``record_artifacts`` wrote for a model: how a walled-in server finds what to load."""
+    path = get_settings().home / "serving" / "artifacts" / f"{int(model_id)}.json"
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise NotFoundError(f"model {model_id} has no recorded artifact; save its deployment again "
+                            "(`trimline serve` or the Deploy page)") from None
+    return Artifact(Path(doc["path"]), doc["format"])
 
 
 def load(name: str) -> Deployment:

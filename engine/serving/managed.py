@@ -115,12 +115,14 @@ def status(name: str) -> dict[str, Any] | None:
     state = "exited"
     if _alive(record["pid"], record["created"]):
         state = "ready" if _ready(record["url"]) else "starting"
-    tail = ""
+    text = ""
     try:
-        tail = Path(record["log"]).read_text(errors="replace")[-2000:]
+        text = Path(record["log"]).read_text(errors="replace")[-200_000:]
     except OSError:
         pass
-    return {**record, "state": state, "log_tail": tail}
+    tail = text[-2000:]
+    walls = [line for line in text.splitlines() if line.startswith("sandbox: ")]
+    return {**record, "state": state, "log_tail": tail, "sandbox": walls[-1].removeprefix("sandbox: ") if walls else ""}
 
 
 def _ready(url: str) -> bool:

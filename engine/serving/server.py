@@ -72,19 +72,52 @@ def _stop_with(server, owner: tuple[int, float]) -> None:  # noqa: ANN001
         server.should_exit = True
 
 
+def _listen(options: ServerOptions) -> socket.socket:
+    """The server's listening socket, bound before the process walls itself in (it may bind nothing after)."""
+    family = socket.AF_INET6 if ":" in options.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((options.host, options.port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno in (98, 48):
+            raise InputError(f"port {options.port} on {options.host} is in use; pick another with --port") from None
+        raise InputError(f"cannot listen on {options.host}:{options.port} ({exc.strerror})") from None
+    return sock
+
+
 def serve_forever(deployments: list[Deployment], options: ServerOptions, artifact_for: Callable[[int], Artifact],
-                  reread: Callable[[str], Deployment] | None = None, owner: tuple[int, float] | None = None) -> None:
-    """Serve until Ctrl-C (or SIGTERM), or until the ``owner`` process (pid, start time) is gone. Raises
-    EngineError when a model fails to load."""
+                  reread: Callable[[str], Deployment] | None = None, owner: tuple[int, float] | None = None,
+                  walled: bool = True, say: Callable[[str], None] | None = None) -> None:
+    """Serve until Ctrl-C (or SIGTERM), or until the ``owner`` process (pid, start time) is gone. With
+    ``walled`` (always, from the CLI) the process binds its socket, then walls itself in before any model
+    is opened (``engine.serving.walls``): ``artifact_for`` must then read no database; ``say`` (default:
+    the log) is told which walls hold. Raises EngineError
+    when a model fails to load or a wall cannot be built."""
+    from storage.settings import get_settings
+
     check_bind(options)
     errors: list = []
     server = _server(deployments, options, artifact_for, reread, errors)
+    sockets, scratch = None, None
+    from engine.serving import walls
+
+    if walled:
+        settings = get_settings()
+        sockets = [_listen(options)]
+        scratch = walls.scratch_folder(settings)
+        held = walls.confine(settings, scratch)
+        (say or logging.getLogger("trimline.serve").warning)("sandbox: " + "; ".join(held))
     if owner is not None:
         threading.Thread(target=_stop_with, args=(server, owner), daemon=True, name="trimline-owner").start()
     try:
-        server.run()
+        server.run(sockets=sockets)
     except KeyboardInterrupt:  # uvicorn shuts down gracefully, then re-raises Ctrl-C: the normal way to stop
         pass
+    finally:
+        if scratch is not None:
+            walls.empty(scratch)
     if errors:
         exc = errors[0]
         raise exc if isinstance(exc, EngineError) else EngineError(f"a model failed to load ({exc})")

@@ -16,6 +16,7 @@ import requests
 
 from engine import api
 from engine.serving.server import free_port
+from engine.jobs import landlock
 from tests.serving.conftest import scaled_copy, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,6 +73,8 @@ def test_new_champion_is_served_as_the_next_version_without_failing_a_request(st
         assert deployment["versions"][-1] == {"version": 2, "model_id": child}
         assert deployment["labels"] == {"stable": 1, "canary": 2}
         assert requests.get(f"{url}/v2/models/champ/versions/2/ready", timeout=10).status_code == 200
+        walls = api.serving.server_status("champ")["sandbox"]  # it loaded version 2 from behind its walls
+        assert ("landlock: on" if landlock.abi_version() >= 1 else "landlock: off") in walls
         time.sleep(0.5)
     finally:
         stop.set()

@@ -1,0 +1,97 @@
+"""A served model runs behind walls: with the op scan switched off (the test hook the job sandbox tests use),
+a SavedModel that reads files while it loads and each time it is called reads nothing outside the
+server's allowed paths, not a file this test writes in a temporary folder, not the studio's database;
+and the same walled-in process still answers tritonclient and TF Serving requests."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+
+from engine.jobs import landlock
+from engine.serving.server import free_port
+from tests.safety.hostile_graphs import leaky_savedmodel
+
+ROOT = Path(__file__).resolve().parents[2]
+BYPASS = ROOT / "tests" / "safety" / "scan_bypass"
+
+pytestmark = pytest.mark.skipif(landlock.abi_version() < 1, reason="the kernel offers no Landlock; the server "
+                                                                    "runs without the file wall and says so")
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIMLINE_")}
+    return {**env, "TRIMLINE_HOME": str(home), "PYTHONPATH": f"{BYPASS}{os.pathsep}{ROOT}"}
+
+
+def test_a_served_model_reads_nothing_outside_its_walls_and_still_answers(studio, reference, tmp_path,
+                                                                         monkeypatch):
+    import tensorflow as tf
+    import tritonclient.http as httpclient
+
+    from engine import api
+    from engine.jobs import service
+
+    home, first, _, images = studio
+    canary = tmp_path / "canary.txt"
+    canary.write_text(f"CANARY-{uuid.uuid4().hex}\n")
+    targets = [canary, home / "trimline.db"]
+    leaky = leaky_savedmodel(tmp_path / "leaky", targets)
+    leaky_savedmodel(tmp_path / "canary_only", [canary])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"LEAKED[\s\S]*CANARY-"):
+        tf.saved_model.load(str(tmp_path / "canary_only"))  # unconfined the graph reads: the test can fail
+
+    monkeypatch.setenv("PYTHONPATH", f"{BYPASS}{os.pathsep}{ROOT}")  # the import job's child skips the scan too
+    leaky_id = service.wait(api.submit_import(leaky, name="leaky").id, timeout_s=300).result["model_id"]
+    monkeypatch.delenv("PYTHONPATH")
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", str(leaky_id), str(first), "--port",
+                             str(port), "--threads", "1"], env=_env(home), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "the server never became ready"
+            time.sleep(0.3)
+        answer = requests.post(f"{url}/v1/models/leaky:predict", json={"instances": [[1.0, 2.0, 3.0, 4.0]]},
+                               timeout=60)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["predictions"][0][0] == 0.0  # the graph counted the files it could read: none
+
+        client = httpclient.InferenceServerClient(f"127.0.0.1:{port}")
+        name, expected = reference
+        tensor = httpclient.InferInput(name, list(images.shape), "FP32")
+        tensor.set_data_from_numpy(images)
+        result = client.infer("digits", [tensor])
+        np.testing.assert_allclose(result.as_numpy(result.get_response()["outputs"][0]["name"]), expected,
+                                   rtol=1e-5, atol=1e-6)
+        client.close()
+        tf_serving = requests.post(f"{url}/v1/models/digits:predict", json={"instances": images[:1].tolist()},
+                                   timeout=30)
+        np.testing.assert_allclose(tf_serving.json()["predictions"], expected[:1], rtol=1e-5, atol=1e-6)
+        walled = int(proc.pid)
+        status = Path(f"/proc/{walled}/status").read_text()
+        assert "NoNewPrivs:\t1" in status and "Seccomp:\t2" in status
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    assert "sandbox: landlock: on" in err and "seccomp: on" in err, err
+    assert canary.read_text().strip() not in out + err
+    assert "SQLite format 3" not in out + err
+    assert not [p for p in (home / "serving" / "scratch" / str(walled)).glob("*")]  # its scratch emptied
