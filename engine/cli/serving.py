@@ -51,7 +51,7 @@ def serve(model_ids: Optional[list[int]] = typer.Argument(None, help="Models to 
         typer.echo(f"serving '{served}' ({versions}; labels {deployment['labels'] or 'none'})", err=True)
     typer.echo(f"on http://{host}:{port}: KServe V2 at /v2, TF Serving at /v1, metrics at /metrics; Ctrl-C stops",
                err=True)
-    api.serving.serve(names, host, port, token, owner)
+    api.serving.serve(names, host, port, token, owner, say=lambda line: typer.echo(line, err=True))
     typer.echo(f"stopped serving {', '.join(names)}", err=True)
 
 
@@ -64,11 +64,21 @@ def loadtest(name: str = typer.Argument(..., help="Served model name."),
              p99_budget_ms: float = typer.Option(100.0, "--p99-budget-ms", help="Latency budget for the best level."),
              version: Optional[int] = typer.Option(None, help="Version to call (default: the newest)."),
              token: Optional[str] = typer.Option(None, envvar="TRIMLINE_SERVE_TOKEN", help="Bearer token."),
+             job: bool = typer.Option(False, "--job", help="Run it as a background job on this host's worker (as "
+                                                          "the Deploy page does) and print the job id."),
              as_json: bool = JsonOpt) -> None:
     """Closed-loop load test over HTTP: the latency-throughput curve and the best level within a p99 budget."""
     from engine import api
 
-    result = api.serving.run_loadtest(url, name, int_list(concurrency, "--concurrency"), requests, seconds,
+    levels = int_list(concurrency, "--concurrency")
+    if job:
+        if token and token != api.serving.serve_token():
+            fail("a load-test job sends the worker's TRIMLINE_SERVE_TOKEN, not --token; set that instead")
+        record = api.serving.submit_loadtest(url, name, levels, requests, seconds, p99_budget_ms, version)
+        emit({"job_id": record.id, "kind": record.kind, "status": record.status}, as_json,
+             lambda r: f"load test queued as job {r['job_id']}; follow it with `trimline jobs` or the Deploy page")
+        return
+    result = api.serving.run_loadtest(url, name, levels, requests, seconds,
                                       p99_budget_ms, version, token)
     emit(result, as_json, _curve)
 

@@ -61,12 +61,42 @@ def test_serve_answers_until_ctrl_c_and_loadtest_stores_a_measurement(studio):
         stored = [m for m in shown["measurements"] if m.get("runtime") == "server-http"]
         assert stored and stored[-1]["summary"]["results"][0]["latency_ms"]["p50"] > 0
         assert stored[-1]["hardware_id"] is not None
+        _loadtest_as_a_job(home, url, second)
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{url}/v2/health/live", timeout=2)
+
+
+def _loadtest_as_a_job(home: Path, url: str, model_id: int) -> None:
+    """`trimline loadtest --job`: refused without a worker on this host; with one, queued, its id printed,
+    run by that worker and stored as the Deploy page's load tests are."""
+    from engine import api
+
+    args = ("loadtest", "cli", "--url", url, "--concurrency", "1", "--requests", "10", "--seconds", "10",
+            "--p99-budget-ms", "5000", "--job")
+    alone = _trimline(home, *args)
+    assert alone.returncode == 1 and "error: no worker runs on this host to drive the load test" in alone.stderr
+    worker = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=_env(home), cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not api.worker_alive():
+            assert worker.poll() is None and time.monotonic() < deadline, "the worker did not start"
+            time.sleep(0.2)
+        queued = _trimline(home, *args)
+        assert queued.returncode == 0, queued.stderr
+        job_id = int(queued.stdout.split("as job ")[1].split(";")[0])
+        job = api.wait_job(job_id, timeout_s=120, run_inline=False)
+        assert job.kind == "loadtest" and job.status == "succeeded", job.error
+        assert job.result["results"][0]["requests"] == 10 and job.result["results"][0]["failures"] == 0
+        assert job.result["model_id"] == model_id and job.result["measurement_id"]
+        assert api.serving.loadtest_jobs("cli")[0].id == job_id  # where the Deploy page finds it
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(60)
 
 
 def test_serve_refuses_bad_input_with_a_sentence(studio):
