@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from engine.artifact import Artifact
 from engine.serving import tfserving, v2
 from engine.serving.common import ServerOptions, ServerRuntime, error_handlers, runtime_of
+from engine.serving.fastpath import InferFastPath
 from engine.serving.metrics import ServingMetrics
 from engine.serving.repository import Repository
 from engine.serving.settings import Deployment
@@ -128,4 +129,4 @@ def create_app(deployments: list[Deployment], options: ServerOptions,
                                  "entries": len(cache), "bytes": cache.bytes, "hits": cache.hits,
                                  "misses": cache.misses, "hit_rate": cache.hit_rate()}})
 
-    return TokenGate(app, options.token)  # type: ignore[return-value]
+    return TokenGate(InferFastPath(app), options.token)  # type: ignore[return-value]
