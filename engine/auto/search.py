@@ -289,7 +289,7 @@ class Search:
                 break
             self._progress(f"final interleaved timing: {c.label}")
             node = self.builder.nodes[c.key]
-            timing = self.timer.ab(str(node.artifact.path), c.runtime, FINAL_S, min_pairs=100)
+            timing = self.timer.ab(str(node.artifact.path), c.runtime, FINAL_S, min_pairs=100, final=True)
             c.p50_ms, c.ci95_ms, c.ratio, c.ratio_ci95 = (timing["p50_ms"], timing["ci95_ms"], timing["ratio"],
                                                           timing["ratio_ci95"])
             self._judge(c)

@@ -132,15 +132,18 @@ class Timer:
         self._pools: dict[str, Any] = {}
 
     def _pool(self, runtime: str):  # noqa: ANN202
-        shared = runtime == "onnxruntime"  # "settings": ONNX Runtime sessions with pools of their own
+        shared = runtime == "onnxruntime"  # "settings", "final": sessions with pools of their own
         if runtime not in self._pools:
             self._pools[runtime] = multiprocessing.get_context("spawn").Pool(
                 1, initializer=_init, initargs=(self.threads, shared))
         return self._pools[runtime], shared
 
-    def ab(self, candidate: str, runtime: str, budget_s: float, min_pairs: int = 30) -> dict[str, Any]:
-        """Candidate vs reference, interleaved: p50s, ratio (candidate/reference) and its 95% CI."""
-        pool, shared = self._pool(runtime)
+    def ab(self, candidate: str, runtime: str, budget_s: float, min_pairs: int = 30,
+           final: bool = False) -> dict[str, Any]:
+        """Candidate vs reference, interleaved: p50s, ratio (candidate/reference) and its 95% CI.
+        ``final``: in the process where every runtime meets the same reference (sessions with pools of their
+        own, parked between runs), so the finalists' ratios compare across runtimes."""
+        pool, shared = self._pool("final" if final else runtime)
         return pool.apply(_ab, (self.reference, candidate, runtime, self.batch, self.threads, shared,
                                 self.opt_level, budget_s, min_pairs))
 
