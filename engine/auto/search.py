@@ -97,7 +97,9 @@ class Search:
         os.replace(tmp, self.ctx.scratch / "live.json")
 
     def _best_label(self) -> str | None:
-        ok = [c for c in self.rows if c.status == "accepted" and c.ratio is not None]
+        """The candidate that would be recommended now: within budget and, for speed, faster beyond the noise."""
+        ok = [c for c in self.rows if c.status == "accepted" and c.ratio is not None
+              and (self.params.objective == "size" or judge.faster(c))]
         return min(ok, key=self._score).label if ok else None
 
     def _score(self, c: Candidate) -> float:
