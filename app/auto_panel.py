@@ -26,14 +26,18 @@ def render(models: list[dict[str, Any]]) -> None:
 
 
 def _form(models: list[dict[str, Any]]) -> None:
-    data = {d["id"]: d for d in ui.datasets()}
+    data, calibration = ui.datasets_for("calibration")
+    _, evaluation = ui.datasets_for("evaluation")
     label = lambda i: "(none)" if i is None else tables.dataset_label(data[i])  # noqa: E731
+    fits = lambda ids, role: 1 if ids and data[ids[0]].get("role") == role else 0  # noqa: E731
     with st.form("auto_form"):
         model = ui.pick_model("Search from", models, state_key="auto_model_id")
         left, right = st.columns(2)
-        dataset = left.selectbox("Calibration data", [None, *data], format_func=label, key="auto_dataset",
+        dataset = left.selectbox("Calibration data", [None, *calibration], format_func=label, key="auto_dataset",
+                                 index=fits(calibration, "calibration"),
                                  help="Calibrates INT8 and, without a held-out set, measures accuracy.")
-        held_out = right.selectbox("Held-out data (accuracy)", [None, *data], format_func=label, key="auto_eval")
+        held_out = right.selectbox("Held-out data (accuracy)", [None, *evaluation], format_func=label,
+                                   index=fits(evaluation, "evaluation"), key="auto_eval")
         objective = left.selectbox("Objective", list(OBJECTIVES), format_func=OBJECTIVES.get, key="auto_objective")
         target = right.selectbox("Runtime", list(TARGETS), format_func=TARGETS.get, key="auto_target")
         kind = left.radio("Accuracy budget", ["Most accuracy lost", "Least agreement with the parent"],

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from app import serving_charts, ui
+from app import serving_charts, tables, ui
 from engine import api
 
 
@@ -23,9 +23,9 @@ def try_it(url: str, name: str, deployment: dict[str, Any]) -> None:
             text = st.text_area("One input (a nested JSON array, without the batch dimension)", key="deploy_try_json")
             value = ("json", text) if text.strip() else None
         elif kind == "Data set row":
-            sets = ui.datasets()
-            ds = ui.pick("Data set", [d["id"] for d in sets], "deploy_try_dataset",
-                         format_func=lambda i: f"#{i}") if sets else None
+            by_id, sets = ui.datasets_for("evaluation")
+            ds = ui.pick("Data set", sets, "deploy_try_dataset",
+                         format_func=lambda i: tables.dataset_label(by_id[i])) if sets else None
             row = st.number_input("Row", 0, 10**7, 0, key="deploy_try_row")
             value = ("dataset", ds, int(row)) if ds else None
         else:

@@ -69,9 +69,8 @@ def _benchmark_form(doc: dict[str, Any]) -> None:
 def _evaluate_form(doc: dict[str, Any]) -> None:
     with st.form(f"eval_{doc['id']}", border=True):
         st.markdown("**Evaluate**")
-        data = ui.datasets()
-        by_id = {d["id"]: d for d in data}
-        dataset_id = st.selectbox("Data set", list(by_id), format_func=lambda i: tables.dataset_label(by_id[i]),
+        by_id, data = ui.datasets_for("evaluation")
+        dataset_id = st.selectbox("Data set", data, format_func=lambda i: tables.dataset_label(by_id[i]),
                                   help="Accuracy on its labels, and agreement with the parent model.")
         if st.form_submit_button("Evaluate", disabled=not data):
             with ui.shows_errors():

@@ -95,6 +95,20 @@ def datasets() -> list[dict[str, Any]]:
     return _datasets(_where())
 
 
+_ROLE_ORDER = {"calibration": ("calibration", "fine-tuning", None, "evaluation"),
+               "evaluation": ("evaluation", None, "fine-tuning", "calibration")}
+
+
+def datasets_for(purpose: str) -> tuple[dict[int, dict[str, Any]], list[int]]:
+    """Data sets by id, and their ids in the order a form offers them for ``purpose`` ("calibration" or
+    "evaluation"): sets whose role fits first (newest first), so the demo calibrates on its training split
+    and measures on its held-out split without the user choosing."""
+    data = {d["id"]: d for d in datasets() if not d.get("archived")}
+    order = _ROLE_ORDER[purpose]
+    rank = lambda d: (order.index(d.get("role")) if d.get("role") in order else len(order), -d["id"])  # noqa: E731
+    return data, [d["id"] for d in sorted(data.values(), key=rank)]
+
+
 def passes() -> list[dict[str, Any]]:
     return _passes()
 

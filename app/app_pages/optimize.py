@@ -31,12 +31,12 @@ def one_pass() -> None:
 
     fields = forms.fields_from_schema(spec["config_schema"])
     wants = forms.data_requirement(spec)
-    data = {d["id"]: d for d in ui.datasets()}
+    data, offered = ui.datasets_for("calibration")
     with st.form(f"pass_form_{name}"):
         values = forms.render_fields(fields, key=f"cfg:{name}")
         dataset_id = None
         if wants != "no":
-            choices = ([] if wants == "required" else [None]) + list(data)
+            choices = ([] if wants == "required" else [None]) + offered
             labels = "needs labels" if spec["needs"] == "labels" else "calibration/evaluation data"
             dataset_id = st.selectbox(f"Data set ({labels})" if wants == "required" else "Data set (only if a setting needs one)",
                                       choices, format_func=lambda i: "(none)" if i is None else tables.dataset_label(data[i]))

@@ -80,3 +80,21 @@ def test_pareto_figure_plots_each_model_once_and_not_its_session_settings_trials
          "session_trial": True}]}
     points = {(x, t) for trace in pareto_figure(view).data for x, t in zip(trace.x, trace.text)}
     assert points == {(1.0, "parent"), (2.0, "int8")}
+
+
+def test_forms_offer_the_calibration_split_to_calibrate_and_the_held_out_split_to_measure(page, home, imported):
+    """With the demo's two splits, no one has to choose: calibrating on the held-out split (and then
+    measuring on it) would be the mistake the data roles exist to prevent."""
+    import numpy as np
+
+    ids = {}
+    for name, role in (("held", "evaluation"), ("train", "calibration"), ("other", None)):
+        np.savez(home.parent / f"{name}.npz", x=np.zeros((4, 4), np.float32), y=np.zeros(4, np.int64))
+        ids[name] = run_job(api.submit_dataset_import(home.parent / f"{name}.npz", name=name).id).result["dataset_id"]
+        if role:
+            api.set_dataset_role(ids[name], role)
+    at = page("optimize")
+    assert at.selectbox(key="auto_dataset").value == ids["train"]
+    assert at.selectbox(key="auto_eval").value == ids["held"]
+    at = page("optimize", pass_name="ort-quantize-static")
+    assert by_label(at.selectbox, "Data set (calibration/evaluation data)").value == ids["train"]
