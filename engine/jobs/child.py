@@ -20,6 +20,11 @@ from pathlib import Path
 import engine  # noqa: F401  (sets ORT/TF environment defaults before any heavy import)
 from engine.errors import EngineError
 
+# libraries worth naming in the job's log when the child loaded them: each costs start-up time, and the
+# child of a job that needs none of them (an ONNX export) should load none
+HEAVY_LIBRARIES = ("sqlalchemy", "alembic", "tensorflow", "tf_keras", "keras", "tensorflow_model_optimization",
+                   "tf2onnx", "onnx", "onnxruntime")
+
 
 def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".tmp")
@@ -82,6 +87,7 @@ def main(scratch: Path) -> int:
         sentence = sentence_for(exc) or f"unexpected {type(exc).__name__}: {exc} (see the job log)"
         _write_json(scratch / "error.json", {"error": without_scratch(sentence, scratch)})
         return 1
+    log.info("libraries loaded: %s", ", ".join(m for m in HEAVY_LIBRARIES if m in sys.modules) or "none")
     _write_json(scratch / "result.json", result)
     return 0
 

@@ -60,3 +60,15 @@ def test_keras_exports_as_tfserving_savedmodel_that_loads(home: Path, tmp_path: 
         api.submit_export(model_id, "triton")
     with pytest.raises(InputError, match="unknown export format"):
         api.submit_export(model_id, "pickle")
+
+
+def test_child_of_an_onnx_export_loads_no_database_library(home: Path, tmp_path: Path) -> None:
+    # the worker owns the database: a job's child imports only its own kind, and an ONNX file copied
+    # out needs neither SQLAlchemy nor any model library (each one is start-up time for every job)
+    from tests.app.conftest import write_tiny_onnx
+
+    model_id = service.wait(api.submit_import(write_tiny_onnx(tmp_path / "tiny.onnx")).id).result["model_id"]
+    job = service.wait(api.submit_export(model_id, "onnx").id, timeout_s=300)
+    assert job.status == "succeeded", job.error
+    loaded = [line for line in api.job_log(job.id).splitlines() if "libraries loaded:" in line]
+    assert loaded and loaded[-1].endswith("libraries loaded: none"), loaded

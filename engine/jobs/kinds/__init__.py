@@ -4,18 +4,26 @@ has three halves:
 - ``prepare(session, job, params) -> spec``: in the worker, resolve ids to stored paths (plain JSON);
 - ``execute(spec, ctx) -> output``: in the sandboxed child, do the work, write files under ``ctx.work``;
 - ``commit(session, job, params, output, scratch) -> result``: in the worker, store files and rows atomically.
+
+``KINDS`` names every kind's module and is read lazily: a job's child imports only the module of the kind
+it runs, and a kind's module imports the database and the artifact store inside its worker halves, so the
+child starts without SQLAlchemy or any other kind's libraries.
 """
 from __future__ import annotations
 
+import importlib
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
-from storage.records import JobRecord
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from storage.records import JobRecord
 
 
 @dataclass
@@ -47,22 +55,34 @@ class JobKind:
         return self.params.model_validate(job.params)
 
 
-def _load() -> dict[str, JobKind]:
-    from engine.jobs.kinds import auto, exporting, importing, loadtesting, measuring, optimizing
-
-    return {
-        "import": importing.IMPORT,
-        "dataset_import": importing.DATASET_IMPORT,
-        "demo": importing.DEMO,
-        "optimize": optimizing.OPTIMIZE,
-        "recipe": optimizing.RECIPE,
-        "benchmark": measuring.BENCHMARK,
-        "ab_compare": measuring.AB_COMPARE,
-        "evaluate": measuring.EVALUATE,
-        "export": exporting.EXPORT,
-        "loadtest": loadtesting.LOADTEST,
-        "auto": auto.AUTO,
-    }
+# kind -> "module:NAME" of its JobKind
+KIND_MODULES = {
+    "import": "engine.jobs.kinds.importing:IMPORT",
+    "dataset_import": "engine.jobs.kinds.importing:DATASET_IMPORT",
+    "demo": "engine.jobs.kinds.importing:DEMO",
+    "optimize": "engine.jobs.kinds.optimizing:OPTIMIZE",
+    "recipe": "engine.jobs.kinds.optimizing:RECIPE",
+    "benchmark": "engine.jobs.kinds.measuring:BENCHMARK",
+    "ab_compare": "engine.jobs.kinds.measuring:AB_COMPARE",
+    "evaluate": "engine.jobs.kinds.measuring:EVALUATE",
+    "export": "engine.jobs.kinds.exporting:EXPORT",
+    "loadtest": "engine.jobs.kinds.loadtesting:LOADTEST",
+    "auto": "engine.jobs.kinds.auto:AUTO",
+}
 
 
-KINDS: dict[str, JobKind] = _load()
+class _Kinds(Mapping[str, JobKind]):
+    """Every kind by name; a kind's module is imported the first time that kind is looked up."""
+
+    def __getitem__(self, name: str) -> JobKind:
+        module, attr = KIND_MODULES[name].split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(KIND_MODULES)
+
+    def __len__(self) -> int:
+        return len(KIND_MODULES)
+
+
+KINDS: Mapping[str, JobKind] = _Kinds()

@@ -15,12 +15,12 @@ from engine.jobs.contracts import ModelOutput, SearchOutput
 from engine.jobs.kinds import ChildContext, JobKind
 from engine.jobs.kinds.common import model_spec, store_model
 from engine.lineage import model_identity
-from engine.lookup import dataset_or_raise, model_or_raise
-from storage import artifacts, catalog, measurements
-from storage.settings import get_settings
 
 
 def _dataset(session, dataset_id: int | None) -> dict[str, Any] | None:  # noqa: ANN001
+    from engine.lookup import dataset_or_raise
+    from storage import artifacts
+
     if dataset_id is None:
         return None
     d = dataset_or_raise(session, dataset_id)
@@ -28,6 +28,10 @@ def _dataset(session, dataset_id: int | None) -> dict[str, Any] | None:  # noqa:
 
 
 def _prepare(session, job, params: AutoParams) -> dict[str, Any]:  # noqa: ANN001
+    from engine.lookup import model_or_raise
+    from storage import artifacts, catalog
+    from storage.settings import get_settings
+
     parent = model_or_raise(session, params.model_id)
     family = catalog.list_models(session, root_id=parent.root_id)
     existing = {m.derivation_key: {"id": m.id, "path": str(artifacts.resolve(m.artifact)), "format": m.format}
@@ -44,6 +48,9 @@ def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
 
 
 def _commit(session, job, params: AutoParams, output: SearchOutput, scratch: Path) -> AutoResult:  # noqa: ANN001
+    from engine.lookup import model_or_raise
+    from storage import catalog, measurements
+
     result = output.model_dump(mode="json")
     parent = model_or_raise(session, params.model_id)
     root = catalog.get_model(session, parent.root_id) or parent

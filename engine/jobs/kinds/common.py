@@ -2,18 +2,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from engine.artifact import Artifact
 from engine.jobs.contracts import ModelOutput
-from storage import artifacts, catalog
 from storage.records import ModelRecord
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def model_spec(model: ModelRecord) -> dict[str, Any]:
     """What a child needs to open a stored model."""
+    from storage import artifacts
+
     return {"id": model.id, "path": str(artifacts.resolve(model.artifact)), "format": model.format,
             "inputs": model.inputs, "outputs": model.outputs, "flops": model.flops,
             "size_bytes": model.size_bytes, "pass": model.pass_name}
@@ -30,6 +32,8 @@ def relative_output(artifact: Artifact, work: Path) -> dict[str, str]:
 
 def store_model(session: Session, scratch: Path, output: ModelOutput, **fields: Any) -> ModelRecord:
     """Move a child's output into the artifact store and insert its lineage node (same transaction)."""
+    from storage import artifacts, catalog
+
     src = scratch / output.path
     stored = artifacts.put(src, name=src.name)
     info = output.inspection

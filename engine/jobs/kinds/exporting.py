@@ -7,17 +7,18 @@ from typing import Any
 from engine.jobs import contracts as c
 from engine.jobs.kinds import ChildContext, JobKind
 from engine.jobs.kinds.common import artifact_of, model_spec
-from engine.lookup import model_or_raise
-from storage import artifacts, catalog, measurements
-from storage import jobs as jobstore
 
 
 def _recipe(session, model) -> list[dict[str, Any]]:  # noqa: ANN001
+    from storage import catalog
+
     return [{"pass": m.pass_name, "config": m.config} for m in catalog.lineage(session, model.id)[1:]]
 
 
 def _deployment(session, model_id: int) -> dict[str, Any] | None:  # noqa: ANN001
     """The session settings of the newest search that recommended this model (threads, mode, opt level)."""
+    from storage import jobs as jobstore
+
     for job in jobstore.list_jobs(session, limit=500, status="succeeded"):
         if job.kind == "auto" and (job.result or {}).get("recommended") == model_id:
             return {"settings": job.result.get("settings"), "why": job.result.get("explanation"), "search_job": job.id}
@@ -25,6 +26,9 @@ def _deployment(session, model_id: int) -> dict[str, Any] | None:  # noqa: ANN00
 
 
 def _prepare(session, job, params: c.ExportParams) -> dict[str, Any]:  # noqa: ANN001
+    from engine.lookup import model_or_raise
+    from storage import catalog, measurements
+
     model = model_or_raise(session, params.model_id)
     bench = measurements.latest_measurement(session, model.id, "benchmark", exclude_runtime="server-http")
     evaluation = measurements.latest_measurement(session, model.id, "evaluate")
@@ -45,6 +49,8 @@ def _prepare(session, job, params: c.ExportParams) -> dict[str, Any]:  # noqa: A
 
 
 def _serving(session, deployment: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
+    from engine.lookup import model_or_raise
+
     versions = []
     for entry in deployment["versions"]:
         model = model_or_raise(session, entry["model_id"])
@@ -55,6 +61,7 @@ def _serving(session, deployment: dict[str, Any]) -> dict[str, Any]:  # noqa: AN
 
 
 def _chain(session, model) -> dict[str, Any]:  # noqa: ANN001
+    from engine.lookup import model_or_raise
     from engine.passes.compose import wiring
 
     first = model_or_raise(session, model.parent_id)
@@ -88,6 +95,8 @@ def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
 
 
 def _commit(session, job, params: c.ExportParams, output: c.ExportOutput, scratch: Path) -> c.ExportResult:  # noqa: ANN001
+    from storage import artifacts
+
     stored = artifacts.put(scratch / output.path, name=output.filename)
     return c.ExportResult(model_id=params.model_id, format=params.format, artifact=stored.relpath,
                           filename=output.filename, sha256=stored.sha256, size_bytes=stored.size_bytes)

@@ -8,7 +8,6 @@ from engine.jobs import contracts as c
 from engine.jobs.kinds import ChildContext, JobKind
 from engine.jobs.kinds.common import relative_output, store_model
 from engine.jobs.uploads import staged_path
-from storage import artifacts, catalog
 
 
 def _prepare(session, job, params: c.ImportParams | c.DatasetImportParams) -> dict[str, Any]:  # noqa: ANN001
@@ -63,6 +62,8 @@ def _to_channels_first(path: Path, meta: dict[str, Any]) -> tuple[Path, dict[str
 def _store_dataset(session, scratch: Path, output: c.DatasetOutput, name: str,  # noqa: ANN001, ANN202
                    role: str | None = None):
     """Move a child's normalised ``dataset.npz`` into the store and insert its row (same transaction)."""
+    from storage import artifacts, catalog
+
     stored = artifacts.put(scratch / output.path, name="dataset.npz")
     meta = output.meta
     return catalog.add_dataset(
@@ -111,6 +112,8 @@ def _commit_demo(session, job, params: c.DemoParams, output: c.DemoOutput,  # no
                  scratch: Path) -> c.DemoResult:
     """The demo's model, its held-out test split (role evaluation) and its training split (role calibration).
     Loading the demo again reuses the family and data sets already there instead of adding a second copy."""
+    from storage import catalog
+
     existing = catalog.find_root_by_name(session, DEMO_NAMES["model"])
     sets = {d.name: d for d in catalog.list_datasets(session)}
     if existing is not None and DEMO_NAMES["test"] in sets:

@@ -14,11 +14,11 @@ from typing import Any
 from engine.errors import InputError
 from engine.jobs import contracts as c
 from engine.jobs.kinds import ChildContext, JobKind
-from storage import catalog, measurements
-from storage.settings import get_settings
 
 
 def _prepare(session, job, params: c.LoadtestParams) -> dict[str, Any]:  # noqa: ANN001
+    from storage.settings import get_settings
+
     token = get_settings().serve_token  # what a managed server asks of its clients; never stored on the job
     return {"token": token.get_secret_value() if token else None}
 
@@ -37,6 +37,8 @@ def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
 
 def store(session, hardware: dict[str, Any], result: dict[str, Any], job_id: int | None = None) -> int:  # noqa: ANN001
     """Record a sweep as a ``server-http`` benchmark of the model that answered; returns the measurement id."""
+    from storage import catalog, measurements
+
     if catalog.get_model(session, result["model_id"]) is None:
         raise InputError(f"the server's model {result['model_id']} is not in this studio's catalogue")
     cores = hardware.get("cores")

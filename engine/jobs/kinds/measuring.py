@@ -8,12 +8,13 @@ from typing import Any
 from engine.jobs import contracts as c
 from engine.jobs.kinds import ChildContext, JobKind
 from engine.jobs.kinds.common import artifact_of, model_spec
-from engine.lookup import dataset_or_raise, model_or_raise
-from storage import artifacts, measurements
-from storage.settings import get_settings
 
 
 def _prepare_benchmark(session, job, params: c.BenchmarkParams) -> dict[str, Any]:  # noqa: ANN001
+    from engine.lookup import model_or_raise
+    from storage import measurements
+    from storage.settings import get_settings
+
     model = model_or_raise(session, params.model_id)
     parent = None
     if model.parent_id is not None:
@@ -68,6 +69,8 @@ INTEGER_PASSES = ("ort-quantize-dynamic", "ort-quantize-static", "qat")
 
 def _explain(spec: dict[str, Any], result: dict[str, Any], hardware: dict[str, Any]) -> tuple[list[str], Any]:
     """Compare with the parent's latest benchmark when it was taken on this same hardware."""
+    from storage import measurements
+
     from engine.measure.explain import explain
     from engine.measure.profile import graph_info
 
@@ -90,6 +93,8 @@ def _explain(spec: dict[str, Any], result: dict[str, Any], hardware: dict[str, A
 
 def _keep_peak(peak: Any) -> None:
     """The child cannot write outside its scratch folder: the worker caches the measured peak for the next."""
+    from storage.settings import get_settings
+
     path = get_settings().home / "hardware" / "peak_gflops.json"
     if isinstance(peak, dict) and peak.get("key") and not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,6 +115,8 @@ def _tone(spec: dict[str, Any], result: dict[str, Any]) -> str:
 
 def _commit_benchmark(session, job, params: c.BenchmarkParams, output: c.BenchmarkOutput,  # noqa: ANN001
                       scratch: Path) -> c.BenchmarkResult:
+    from storage import measurements
+
     hw = output.hardware
     _keep_peak(hw.get("peak"))
     cores = hw.get("cores")
@@ -125,6 +132,9 @@ def _commit_benchmark(session, job, params: c.BenchmarkParams, output: c.Benchma
 
 
 def _prepare_evaluate(session, job, params: c.EvaluateParams) -> dict[str, Any]:  # noqa: ANN001
+    from engine.lookup import dataset_or_raise, model_or_raise
+    from storage import artifacts
+
     model = model_or_raise(session, params.model_id)
     dataset = dataset_or_raise(session, params.dataset_id)
     parent = model_or_raise(session, model.parent_id) if model.parent_id else None
@@ -144,6 +154,8 @@ def _execute_evaluate(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]
 
 def _commit_evaluate(session, job, params: c.EvaluateParams, output: c.SummaryOutput,  # noqa: ANN001
                      scratch: Path) -> c.EvaluateResult:
+    from storage import measurements
+
     summary = output.model_dump(mode="json")
     m = measurements.add_measurement(session, model_id=params.model_id, job_id=job.id,
                                      dataset_id=params.dataset_id, kind="evaluate", summary=summary)
@@ -152,6 +164,8 @@ def _commit_evaluate(session, job, params: c.EvaluateParams, output: c.SummaryOu
 
 
 def _prepare_ab(session, job, params: c.AbCompareParams) -> dict[str, Any]:  # noqa: ANN001
+    from engine.lookup import model_or_raise
+
     a = model_or_raise(session, params.model_id)
     b = model_or_raise(session, params.versus)
     return {"a": model_spec(a), "b": model_spec(b), "options": params.options.model_dump(mode="json")}

@@ -8,8 +8,6 @@ from engine.jobs import contracts as c
 from engine.jobs.kinds import ChildContext, JobKind
 from engine.jobs.kinds.common import artifact_of, model_spec, relative_output, store_model
 from engine.lineage import derivation_key, model_identity
-from engine.lookup import dataset_or_raise, model_or_raise
-from storage import artifacts, catalog
 from storage.records import ModelRecord
 
 
@@ -19,6 +17,9 @@ def step_key(parent: ModelRecord, step: c.Step, dataset_sha: str | None) -> str:
 
 
 def _dataset_spec(session, dataset_id: int | None) -> dict[str, Any] | None:  # noqa: ANN001
+    from engine.lookup import dataset_or_raise
+    from storage import artifacts
+
     if dataset_id is None:
         return None
     dataset = dataset_or_raise(session, dataset_id)
@@ -28,6 +29,8 @@ def _dataset_spec(session, dataset_id: int | None) -> dict[str, Any] | None:  # 
 def _existing_prefix(session, parent: ModelRecord, steps: list[c.Step],  # noqa: ANN001
                      dataset_sha: str | None) -> list[ModelRecord]:
     """The nodes that already exist for the leading steps: those steps are not recomputed."""
+    from storage import catalog
+
     found = []
     for step in steps:
         node = catalog.find_derived(session, step_key(parent, step, dataset_sha))
@@ -39,6 +42,8 @@ def _existing_prefix(session, parent: ModelRecord, steps: list[c.Step],  # noqa:
 
 
 def _prepare(session, job, params: c.OptimizeParams | c.RecipeParams) -> dict[str, Any]:  # noqa: ANN001
+    from engine.lookup import model_or_raise
+
     parent = model_or_raise(session, params.model_id)
     steps = params.all_steps()
     reused = _existing_prefix(session, parent, steps, params.dataset_sha256)
@@ -87,6 +92,9 @@ def _execute(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any]:
 
 def _commit(session, job, params: c.OptimizeParams | c.RecipeParams, output: c.StepsOutput,  # noqa: ANN001
             scratch: Path) -> c.StepsResult:
+    from engine.lookup import model_or_raise
+    from storage import catalog
+
     parent = model_or_raise(session, params.model_id)
     steps = params.all_steps()
     outputs = [None] * (len(steps) - len(output.outputs)) + list(output.outputs)  # reused steps: no output
@@ -113,6 +121,8 @@ def _data_used(params: c.OptimizeParams | c.RecipeParams) -> dict[str, Any]:
 
 
 def _root_name(session, model: ModelRecord) -> str:  # noqa: ANN001
+    from storage import catalog
+
     root = catalog.get_model(session, model.root_id)
     return root.name if root else model.name
 
