@@ -126,10 +126,16 @@ def check_export_request(model_format: str, target: str, model_id: int | str = "
 
 
 def _savedmodel_from_keras(artifact: Artifact, dest: Path) -> Path:
-    from engine.formats.keras_safe import load_keras
+    """A SavedModel with a ``serving_default`` signature from a stored Keras model. A stored file passed the
+    strict check at import, so a pass output (a QAT model's tfmot wrappers) loads by the produced rule; a
+    tf-keras model is saved by tf-keras itself, since Keras 3's ``export`` takes Keras 3 models only."""
+    from engine.bridge import load_keras_any
 
-    model = load_keras(artifact.path)
-    model.export(str(dest), format="tf_saved_model", verbose=False)
+    model = load_keras_any(artifact.path)
+    if type(model).__module__.startswith("tf_keras"):
+        model.save(str(dest), save_format="tf", include_optimizer=False)
+    else:
+        model.export(str(dest), format="tf_saved_model", verbose=False)
     return dest
 
 

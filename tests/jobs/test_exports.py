@@ -72,3 +72,37 @@ def test_child_of_an_onnx_export_loads_no_database_library(home: Path, tmp_path:
     assert job.status == "succeeded", job.error
     loaded = [line for line in api.job_log(job.id).splitlines() if "libraries loaded:" in line]
     assert loaded and loaded[-1].endswith("libraries loaded: none"), loaded
+
+
+
+def _predict_savedmodel(folder: Path, x):  # noqa: ANN001
+    import tensorflow as tf
+
+    fn = tf.saved_model.load(str(folder)).signatures["serving_default"]
+    return next(iter(fn(tf.constant(x)).values())).numpy()
+
+
+def test_qat_output_exports_as_savedmodel_and_tfserving_that_predict_as_the_source(
+        home: Path, tmp_path: Path, digits_files: tuple[Path, Path]) -> None:
+    # a QAT output is a tf-keras .h5 with tfmot's quantize wrappers: a produced model, loaded as one, and
+    # saved by tf-keras itself (Keras 3's export cannot take a tf-keras model)
+    import numpy as np
+
+    from engine.bridge import load_keras_any
+
+    model_id = service.wait(api.submit_import(digits_files[0], name="digits").id).result["model_id"]
+    data_id = service.wait(api.submit_dataset_import(digits_files[1]).id).result["dataset_id"]
+    job = service.wait(api.submit_optimize(model_id, "qat", {"epochs": 1}, dataset_id=data_id).job.id, timeout_s=600)
+    assert job.status == "succeeded", job.error
+    qat_id = job.result["model_id"]
+    x = np.load(digits_files[1])["x"][:16].astype("float32")
+    expected = np.asarray(load_keras_any(api.model_path(qat_id))(x, training=False))
+
+    with zipfile.ZipFile(_export(qat_id, "savedmodel", tmp_path / "sm")) as zf:
+        zf.extractall(tmp_path / "savedmodel")
+    np.testing.assert_allclose(_predict_savedmodel(tmp_path / "savedmodel", x), expected, atol=1e-5)
+
+    with zipfile.ZipFile(_export(qat_id, "tfserving", tmp_path / "tfs")) as zf:
+        zf.extractall(tmp_path / "serving")
+    (version,) = [p for p in (tmp_path / "serving").glob("*/1") if p.is_dir()]
+    np.testing.assert_allclose(_predict_savedmodel(version, x), expected, atol=1e-5)
