@@ -1,14 +1,12 @@
 """Measurements (benchmarks, evaluations) and the hardware they were taken on."""
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.records import HardwareRecord, MeasurementRecord
+from storage.records import HardwareRecord, MeasurementRecord, fingerprint_of
 from storage.tables import Hardware, Measurement
 
 
@@ -22,12 +20,6 @@ def _measurement(row: Measurement) -> MeasurementRecord:
 
 def _hardware(row: Hardware) -> HardwareRecord:
     return HardwareRecord(id=row.id, fingerprint=row.fingerprint, cpu=row.cpu, cores=row.cores, details=row.details)
-
-
-def fingerprint_of(cpu: str, cores: int, details: dict[str, Any]) -> str:
-    """Hardware identity: CPU, cores, ISA flags and library versions (not the measured peak)."""
-    key = {"cpu": cpu, "cores": cores, **{k: details.get(k) for k in ("flags", "memory_gb", "os", "versions")}}
-    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def upsert_hardware(session: Session, cpu: str, cores: int, details: dict[str, Any]) -> HardwareRecord:

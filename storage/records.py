@@ -1,9 +1,18 @@
 """Plain records returned by queries. Pages and the CLI never see ORM objects."""
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
+
+
+def fingerprint_of(cpu: str, cores: int, details: dict[str, Any]) -> str:
+    """Hardware identity: CPU, cores, ISA flags and library versions (not the measured peak). Here, beside
+    the records, so that a job's child can compute it without loading the database layer."""
+    key = {"cpu": cpu, "cores": cores, **{k: details.get(k) for k in ("flags", "memory_gb", "os", "versions")}}
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _iso(value: datetime | None) -> str | None:

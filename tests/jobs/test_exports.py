@@ -62,16 +62,29 @@ def test_keras_exports_as_tfserving_savedmodel_that_loads(home: Path, tmp_path: 
         api.submit_export(model_id, "pickle")
 
 
-def test_child_of_an_onnx_export_loads_no_database_library(home: Path, tmp_path: Path) -> None:
+def _libraries_loaded(job_id: int) -> str:
+    job = service.get(job_id)
+    assert job.status == "succeeded", job.error
+    lines = [line for line in api.job_log(job_id).splitlines() if "libraries loaded: " in line]
+    assert lines, "the child's log names the libraries it loaded"
+    return lines[-1].split("libraries loaded: ", 1)[1]
+
+
+def test_job_children_load_no_database_library(home: Path, tmp_path: Path) -> None:
     # the worker owns the database: a job's child imports only its own kind, and an ONNX file copied
     # out needs neither SQLAlchemy nor any model library (each one is start-up time for every job)
     from tests.app.conftest import write_tiny_onnx
 
     model_id = service.wait(api.submit_import(write_tiny_onnx(tmp_path / "tiny.onnx")).id).result["model_id"]
-    job = service.wait(api.submit_export(model_id, "onnx").id, timeout_s=300)
-    assert job.status == "succeeded", job.error
-    loaded = [line for line in api.job_log(job.id).splitlines() if "libraries loaded:" in line]
-    assert loaded and loaded[-1].endswith("libraries loaded: none"), loaded
+    export = service.wait(api.submit_export(model_id, "onnx").id, timeout_s=300)
+    assert _libraries_loaded(export.id) == "none"
+    # a benchmark of an optimized child compares with its parent's benchmark on the same hardware in the child
+    fast = {"batches": [1], "threads": [1], "time_budget_s": 0.2, "profile": False}
+    service.wait(api.submit_benchmark(model_id, fast).id, timeout_s=300)
+    child = service.wait(api.submit_optimize(model_id, "onnx-optimize").job.id, timeout_s=300).result["model_id"]
+    bench = service.wait(api.submit_benchmark(child, fast).id, timeout_s=300)
+    loaded = _libraries_loaded(bench.id)
+    assert "onnxruntime" in loaded and "sqlalchemy" not in loaded, loaded
 
 
 

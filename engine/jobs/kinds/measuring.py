@@ -69,17 +69,16 @@ INTEGER_PASSES = ("ort-quantize-dynamic", "ort-quantize-static", "qat")
 
 def _explain(spec: dict[str, Any], result: dict[str, Any], hardware: dict[str, Any]) -> tuple[list[str], Any]:
     """Compare with the parent's latest benchmark when it was taken on this same hardware."""
-    from storage import measurements
-
     from engine.measure.explain import explain
     from engine.measure.profile import graph_info
+    from storage.records import fingerprint_of
 
     parent = spec.get("parent")
     if not parent:
         return [], None
     cores = hardware.get("cores")
     cores = cores.get("logical", 0) if isinstance(cores, dict) else int(cores or 0)
-    if measurements.fingerprint_of(hardware.get("cpu", "unknown"), cores, hardware) != parent["fingerprint"]:
+    if fingerprint_of(hardware.get("cpu", "unknown"), cores, hardware) != parent["fingerprint"]:
         return ["The parent was benchmarked on other hardware; benchmark it here to compare."], None
     from engine.measure.graph_identity import same_computation
 
