@@ -84,7 +84,7 @@ def _sandbox_checks() -> list[dict[str, Any]]:
 
 def _serving_checks() -> list[dict[str, Any]]:
     """One line per wall of a serving process (``trimline serve``, the Deploy page's servers)."""
-    from engine.serving.walls import layers
+    from engine.jobs.server_walls import layers
 
     found = layers()
     checks = [{"name": f"serving {layer['name']}", "ok": True,

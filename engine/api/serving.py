@@ -239,8 +239,9 @@ def serve(names: list[str], host: str = "127.0.0.1", port: int = 8600, token: st
           owner: str | None = None, say: Any = None) -> None:
     """Serve saved deployments in the foreground until Ctrl-C, following changes saved to them; with
     ``owner`` ("PID:START_TIME", given to managed servers) also until that process is gone. The server
-    walls itself in before it opens a model (``engine.serving.walls``) and tells ``say(line)`` which walls
+    walls itself in before it opens a model (``engine.jobs.server_walls``) and tells ``say(line)`` which walls
     hold. Raises InputError/EngineError with a sentence."""
+    from engine.jobs.server_walls import wall_in
     from engine.serving import deployments
     from engine.serving.common import ServerOptions
     from engine.serving.server import serve_forever
@@ -257,7 +258,7 @@ def serve(names: list[str], host: str = "127.0.0.1", port: int = 8600, token: st
             raise InputError(f"--owner takes PID:START_TIME, got {owner!r}") from None
     for deployment in loaded:  # where each version lies, for the walled-in server that reads no database
         deployments.record_artifacts(deployment)
-    serve_forever(loaded, options, deployments.recorded_artifact, deployments.load, boss, say=say)
+    serve_forever(loaded, options, deployments.recorded_artifact, deployments.load, boss, wall_in=wall_in, say=say)
 
 
 def own_servers() -> None:
@@ -283,9 +284,9 @@ def _reload_if_running(name: str) -> None:
 
 def sandbox_layers() -> list[dict[str, Any]]:
     """The walls a serving process builds on this machine: ``{name, active, detail}`` per layer."""
-    from engine.serving import walls
+    from engine.jobs import server_walls
 
-    return walls.layers()
+    return server_walls.layers()
 
 
 def start_server(name: str, port: int = 8600, host: str = "127.0.0.1") -> dict[str, Any]:

@@ -89,25 +89,20 @@ def _listen(options: ServerOptions) -> socket.socket:
 
 def serve_forever(deployments: list[Deployment], options: ServerOptions, artifact_for: Callable[[int], Artifact],
                   reread: Callable[[str], Deployment] | None = None, owner: tuple[int, float] | None = None,
-                  walled: bool = True, say: Callable[[str], None] | None = None) -> None:
+                  wall_in: Callable[[], tuple[list[str], Callable[[], None]]] | None = None,
+                  say: Callable[[str], None] | None = None) -> None:
     """Serve until Ctrl-C (or SIGTERM), or until the ``owner`` process (pid, start time) is gone. With
-    ``walled`` (always, from the CLI) the process binds its socket, then walls itself in before any model
-    is opened (``engine.serving.walls``): ``artifact_for`` must then read no database; ``say`` (default:
-    the log) is told which walls hold. Raises EngineError
-    when a model fails to load or a wall cannot be built."""
-    from storage.settings import get_settings
-
+    ``wall_in`` (always, from the CLI: ``engine.jobs.server_walls.wall_in``) the process binds its socket,
+    then walls itself in before any model is opened, so ``artifact_for`` must read no database; ``say``
+    (default: the log) is told which walls hold. Raises EngineError when a model fails to load or a wall
+    cannot be built."""
     check_bind(options)
     errors: list = []
     server = _server(deployments, options, artifact_for, reread, errors)
-    sockets, scratch = None, None
-    from engine.serving import walls
-
-    if walled:
-        settings = get_settings()
+    sockets, cleanup = None, None
+    if wall_in is not None:
         sockets = [_listen(options)]
-        scratch = walls.scratch_folder(settings)
-        held = walls.confine(settings, scratch)
+        held, cleanup = wall_in()
         (say or logging.getLogger("trimline.serve").warning)("sandbox: " + "; ".join(held))
     if owner is not None:
         threading.Thread(target=_stop_with, args=(server, owner), daemon=True, name="trimline-owner").start()
@@ -116,8 +111,8 @@ def serve_forever(deployments: list[Deployment], options: ServerOptions, artifac
     except KeyboardInterrupt:  # uvicorn shuts down gracefully, then re-raises Ctrl-C: the normal way to stop
         pass
     finally:
-        if scratch is not None:
-            walls.empty(scratch)
+        if cleanup is not None:
+            cleanup()
     if errors:
         exc = errors[0]
         raise exc if isinstance(exc, EngineError) else EngineError(f"a model failed to load ({exc})")

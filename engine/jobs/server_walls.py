@@ -18,6 +18,9 @@ A server opens uploaded models, so it is walled in like a job's child, as far as
 
 Where the kernel offers no Landlock or no seccomp filter for this CPU, the server runs without that
 layer and says so in its log (and so in its status on the Deploy page) and in ``trimline doctor``.
+
+It lives beside the job sandbox, whose layers it reuses; ``engine.api.serving`` hands ``wall_in`` to the
+server, which itself knows nothing of jobs.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ import resource
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from engine.errors import EngineError
 from engine.jobs import landlock, sandbox, seccomp
@@ -132,3 +136,13 @@ def confine(settings: Settings, scratch: Path) -> list[str]:
         raise EngineError(f"the server's sandbox could not be set up ({exc}); run 'trimline doctor' to see which "
                           "layers this machine allows") from None
     return said
+
+
+def wall_in() -> tuple[list[str], Callable[[], None]]:
+    """Make this server's scratch folder and confine the process (``confine``); returns what holds, one
+    line per layer, and what empties the scratch folder when the server stops."""
+    from storage.settings import get_settings
+
+    settings = get_settings()
+    scratch = scratch_folder(settings)
+    return confine(settings, scratch), lambda: empty(scratch)
