@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from engine.errors import InputError
 from engine.serving.common import bad_request, infer_and_count, read_body, runtime_of
+from engine.serving.jsoncodec import dumps, loads
 
 router = APIRouter()
 _PATH = re.compile(r"^(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+)|/labels/(?P<label>[^/:]+))?"
@@ -64,14 +65,15 @@ def parse_predict(doc: Any, specs: list[dict[str, Any]]) -> tuple[dict[str, np.n
 
 
 def encode_predict(specs: list[dict[str, Any]], outputs: list[np.ndarray], row_format: bool) -> dict[str, Any]:
+    """The predict answer, its tensors still numpy arrays (``jsoncodec.dumps`` writes them)."""
     names = [s["name"] for s in specs]
     if row_format:
         if len(outputs) == 1:
-            return {"predictions": outputs[0].tolist()}
-        return {"predictions": [{n: o[i].tolist() for n, o in zip(names, outputs)} for i in range(len(outputs[0]))]}
+            return {"predictions": outputs[0]}
+        return {"predictions": [{n: o[i] for n, o in zip(names, outputs)} for i in range(len(outputs[0]))]}
     if len(outputs) == 1:
-        return {"outputs": outputs[0].tolist()}
-    return {"outputs": {n: o.tolist() for n, o in zip(names, outputs)}}
+        return {"outputs": outputs[0]}
+    return {"outputs": {n: o for n, o in zip(names, outputs)}}
 
 
 def _status(versions: list[int]) -> dict[str, Any]:
@@ -109,7 +111,7 @@ async def predict(request: Request, rest: str) -> Response:
     served = runtime.lookup(name, version, label)
     body = await read_body(request, runtime.options.max_body_bytes)
     try:
-        doc = json.loads(body)
+        doc = loads(body)
         feeds, row_format = parse_predict(doc, served.inputs)
         for key, value in feeds.items():
             if value.size > runtime.options.max_tensor_elements:
@@ -122,4 +124,4 @@ async def predict(request: Request, rest: str) -> Response:
     outputs = await infer_and_count(runtime, served, feeds)
     if isinstance(outputs, Response):
         return outputs
-    return JSONResponse(encode_predict(served.outputs, outputs, row_format))
+    return Response(dumps(encode_predict(served.outputs, outputs, row_format)), media_type="application/json")

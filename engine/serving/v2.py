@@ -6,7 +6,6 @@ what ``tritonclient.http`` sends by default.
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -14,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from engine.serving.common import bad_request, infer_and_count, read_body, runtime_of
+from engine.serving.jsoncodec import dumps, loads
 from engine.serving.tensors import check_size, datatype_of, numpy_of
 
 router = APIRouter()
@@ -28,7 +28,7 @@ def parse_request(body: bytes, header_length: str | None, max_elements: int) -> 
             raise ValueError(f"the {HEADER} header must be the byte length of the JSON part of the body")
         split = int(header_length)
     try:
-        request = json.loads(body[:split])
+        request = loads(body[:split])
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"the request body is not valid JSON ({exc})") from None
     if not isinstance(request, dict) or not isinstance(request.get("inputs"), list) or not request["inputs"]:
@@ -83,12 +83,12 @@ def encode_response(request: dict[str, Any], name: str, version: int, specs: lis
             tensor["parameters"] = {"binary_data_size": len(raw)}
             blobs.append(raw)
         else:
-            tensor["data"] = value.ravel().tolist()
+            tensor["data"] = value.ravel()
         tensors.append(tensor)
     doc = {"model_name": name, "model_version": str(version), "outputs": tensors}
     if "id" in request:
         doc["id"] = request["id"]
-    head = json.dumps(doc, separators=(",", ":")).encode()
+    head = dumps(doc)
     if not blobs:
         return Response(head, media_type="application/json")
     return Response(b"".join([head, *blobs]), media_type="application/octet-stream",
