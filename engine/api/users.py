@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from engine.actor import RANK, ROLES, TEAM, allowed, current_actor, require  # noqa: F401  (allowed: engine.api's)
+from engine.actor import (RANK, ROLES, TEAM, allowed, current_actor, require,  # noqa: F401  (re-exported)
+                          role_of)
 from engine.api.access import MIN_PASSWORD_CHARS
 from engine.api.common import ready
 from engine.errors import InputError
@@ -107,10 +108,10 @@ def set_role(name: str, role: str, who: str | None = None) -> dict[str, Any]:
 
 def user_role(name: str | None) -> str | None:
     """An account's role; the shared password's ``team`` account is an admin (solo mode)."""
-    if name in RESERVED:
-        return "admin"
-    found = next((u for u in list_users() if u["name"] == name), None)
-    return found["role"] if found else None
+    if not name:
+        return None
+    ready()
+    return role_of(name)
 
 
 def has_accounts() -> bool:
