@@ -52,6 +52,8 @@ if deployment is None:
 status = api.serving.server_status(name)
 state = status["state"] if status else "stopped"
 st.subheader(f"'{name}' · {state}" + (f" at {status['url']}" if status and state != "exited" else ""))
+if status and state != "exited" and status.get("sandbox"):  # the walls its process built around the models
+    (st.warning if "off (" in status["sandbox"] else st.caption)(f"Sandbox: {status['sandbox']}")
 labels_of = {}
 for label, version in deployment["labels"].items():
     labels_of.setdefault(version, []).append(label)

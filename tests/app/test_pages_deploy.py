@@ -66,6 +66,9 @@ def test_deploy_page_serves_tries_loadtests_promotes_and_stops(page, imported, w
         assert status["url"] == f"http://127.0.0.1:{port}"
         at = page("deploy")  # a fresh session (a page reload) finds the running server
         assert at.subheader[0].value == f"'{name}' · ready at http://127.0.0.1:{port}"
+        shown = [c.value for c in at.caption if c.value.startswith("Sandbox: ")] + \
+                [w.value for w in at.warning if w.value.startswith("Sandbox: ")]
+        assert shown == [f"Sandbox: {status['sandbox']}"] and "landlock: " in shown[0]
         assert list(at.dataframe[0].value["version"]) == [1] and list(at.dataframe[0].value["labels"]) == ["stable"]
 
         at.text_area(key="deploy_try_json").set_value("[1, 2, 3, 4]").run()
