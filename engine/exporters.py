@@ -24,7 +24,8 @@ _SAME_FORMAT = {"onnx": "onnx", "keras": "keras", "savedmodel": "savedmodel", "t
 RUNNER = '''"""Run this Trimline bundle and check it reproduces the outputs recorded when it was exported.
 
     python run_model.py            # prints the check and the output shapes
-Needs: onnxruntime (ONNX), tensorflow (Keras, SavedModel, TFLite) and numpy.
+Needs: onnxruntime (ONNX), tensorflow (Keras, SavedModel, TFLite) and numpy; a tf-keras .h5 (prune, cluster,
+qat) also needs tf_keras, and qat's tensorflow-model-optimization.
 """
 import json
 import sys
@@ -34,6 +35,28 @@ import numpy as np
 
 HERE = Path(__file__).parent
 MANIFEST = json.loads((HERE / "metrics.json").read_text())
+
+
+def load_keras_file(path):
+    """Keras 3, or tf-keras for a Keras-2 .h5 (what prune, cluster and qat write; qat's quantize wrappers
+    need tensorflow-model-optimization)."""
+    if path.suffix == ".h5":
+        import h5py
+        with h5py.File(path, "r") as f:
+            version = f.attrs.get("keras_version", "")
+        if (version.decode() if isinstance(version, bytes) else str(version)).startswith("2."):
+            import contextlib
+            import tf_keras
+            scope = contextlib.nullcontext()
+            try:
+                import tensorflow_model_optimization as tfmot
+                scope = tfmot.quantization.keras.quantize_scope()
+            except ImportError:
+                pass
+            with scope:
+                return tf_keras.models.load_model(str(path), compile=False)
+    import keras
+    return keras.models.load_model(str(path), compile=False)
 
 
 def load(fmt, path):
@@ -56,8 +79,7 @@ def load(fmt, path):
             return [interp.get_tensor(d["index"]) for d in interp.get_output_details()]
         return run
     if fmt == "keras":
-        import keras
-        model = keras.models.load_model(str(path), compile=False)
+        model = load_keras_file(path)
         def run(feeds):
             out = model(list(feeds.values()) if len(feeds) > 1 else next(iter(feeds.values())), training=False)
             return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]

@@ -95,10 +95,11 @@ def _predict_savedmodel(folder: Path, x):  # noqa: ANN001
     return next(iter(fn(tf.constant(x)).values())).numpy()
 
 
-def test_qat_output_exports_as_savedmodel_and_tfserving_that_predict_as_the_source(
+def test_qat_output_exports_as_savedmodel_tfserving_and_bundle_that_predict_as_the_source(
         home: Path, tmp_path: Path, digits_files: tuple[Path, Path]) -> None:
     # a QAT output is a tf-keras .h5 with tfmot's quantize wrappers: a produced model, loaded as one, and
-    # saved by tf-keras itself (Keras 3's export cannot take a tf-keras model)
+    # saved by tf-keras itself (Keras 3's export cannot take a tf-keras model); a bundle's own check script
+    # opens it with tf-keras too
     import numpy as np
 
     from engine.bridge import load_keras_any
@@ -119,3 +120,9 @@ def test_qat_output_exports_as_savedmodel_and_tfserving_that_predict_as_the_sour
         zf.extractall(tmp_path / "serving")
     (version,) = [p for p in (tmp_path / "serving").glob("*/1") if p.is_dir()]
     np.testing.assert_allclose(_predict_savedmodel(version, x), expected, atol=1e-5)
+
+    with zipfile.ZipFile(_export(qat_id, "bundle", tmp_path / "b")) as zf:
+        zf.extractall(tmp_path / "bundle")
+    run = subprocess.run([sys.executable, "run_model.py"], cwd=tmp_path / "bundle", capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0 and "check: ok" in run.stdout, run.stdout + run.stderr[-3000:]
