@@ -8,12 +8,13 @@ idle spinning ORT pool would steal the cores from the TFLite interpreter.
 """
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from typing import Any
 
 import numpy as np
+
+from engine.measure.spawning import spawn_pool
 
 _SESSIONS: dict[tuple, Any] = {}
 
@@ -134,8 +135,7 @@ class Timer:
     def _pool(self, runtime: str):  # noqa: ANN202
         shared = runtime == "onnxruntime"  # "settings", "final": sessions with pools of their own
         if runtime not in self._pools:
-            self._pools[runtime] = multiprocessing.get_context("spawn").Pool(
-                1, initializer=_init, initargs=(self.threads, shared))
+            self._pools[runtime] = spawn_pool(1, initializer=_init, initargs=(self.threads, shared))
         return self._pools[runtime], shared
 
     def ab(self, candidate: str, runtime: str, budget_s: float, min_pairs: int = 30,

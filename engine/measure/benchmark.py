@@ -20,7 +20,6 @@ from __future__ import annotations
 import gc
 import gzip
 import itertools
-import multiprocessing
 import os
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ from engine.measure.config import BenchmarkConfig, validate_for_model
 from engine.measure.inputs import make_feeds
 from engine.measure.load import NOISY, LoadMeter
 from engine.measure.runners import open_session, preload, set_tf_threads
+from engine.measure.spawning import spawn_pool
 from engine.measure.stats import rel_half_width, summarize
 
 Progress = Callable[[float, str], None]
@@ -159,7 +159,7 @@ def run_benchmark(artifact: Artifact, inputs: list[dict[str, Any]], config: Benc
         mine = [c for c in cells if c[0] == threads]
         if runtime in ("tensorflow", "keras-predict") and not set_tf_threads(threads):
             child_config = config.model_copy(update={"threads": [threads], "concurrency": 0, "profile": False})
-            with multiprocessing.get_context("spawn").Pool(1) as pool:
+            with spawn_pool(1) as pool:
                 sub = pool.apply(_child, (artifact, inputs, child_config.model_dump()))
             out["results"] += sub["results"]
             out["samples"].update(sub["samples"])

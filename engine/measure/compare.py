@@ -69,9 +69,9 @@ def compare(a: Path, b: Path, batch: int = 1, threads: int | None = None, warmup
             dim_values, isolate)
     if not isolate:
         return _compare_here(*args)
-    import multiprocessing
+    from engine.measure.spawning import spawn_pool
 
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
+    with spawn_pool(1) as pool:
         return pool.apply(_compare_here, args)
 
 

@@ -54,3 +54,21 @@ def test_compare_refuses_a_file_that_is_not_a_model(pair, tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(MeasureError, match="could not run the two models for comparison"):
         compare(pair[0], bad)
+
+
+def test_a_timing_child_does_not_run_the_parents_main_script(pair, tmp_path, monkeypatch):
+    """In the dashboard (and after AppTest) ``__main__`` is a page script; a spawn child that ran it again
+    failed there, and the pool replaced the failed child forever: a hang."""
+    import sys
+    import types
+
+    marker = tmp_path / "ran"
+    script = tmp_path / "page.py"
+    script.write_text(f"open({str(marker)!r}, 'a').write('x')\n")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)  # what Streamlit leaves as __main__ after it runs a page
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    out = compare(pair[0], pair[1], threads=1, min_pairs=5, time_budget_s=0.2)
+    assert out["pairs"] >= 5
+    assert not marker.exists(), "the timing child ran the parent's __main__ script"
+    assert sys.modules["__main__"] is page  # put back as it was
