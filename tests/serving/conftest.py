@@ -1,10 +1,54 @@
 """A studio home with the digits CNN imported as two versions, and real uvicorn servers on free loopback ports."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli_env(home: Path, *paths: Path | str) -> dict[str, str]:
+    """This process's environment without Trimline's settings, pointed at ``home`` and this code tree (after
+    ``paths``, which come first on the import path)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIMLINE_")}
+    return {**env, "TRIMLINE_HOME": str(home), "PYTHONPATH": os.pathsep.join([*map(str, paths), str(ROOT)]),
+            "ORT_DISABLE_TELEMETRY": "1"}
+
+
+def start_cli_server(home: Path, *args: str, env: dict[str, str] | None = None,
+                     timeout: float = 120) -> tuple[subprocess.Popen, str]:
+    """``trimline serve ARGS`` on a free loopback port, once ``/v2/health/ready`` answers 200: (process, URL).
+    The caller stops the process."""
+    import requests
+
+    from engine.serving.server import free_port
+    from tests.servers import wait_for
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", *args, "--port", str(port)],
+                            env=env or cli_env(home), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_for(ready, timeout=timeout, what="the server to be ready", proc=proc, every=0.2)
+    except RuntimeError as exc:
+        raise AssertionError(f"{exc}: {proc.stderr.read()}") from None
+    except AssertionError:
+        proc.kill()
+        raise
+    return proc, url
 
 
 def scaled_copy(src: Path, dest: Path, factor: float) -> Path:

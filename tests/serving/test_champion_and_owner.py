@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import psutil
 import pytest
@@ -17,9 +16,8 @@ import requests
 from engine import api
 from engine.serving.server import free_port
 from engine.jobs import landlock
-from tests.serving.conftest import scaled_copy, start_server
+from tests.serving.conftest import ROOT, cli_env, scaled_copy, start_server
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -106,17 +104,12 @@ def test_a_foreground_server_follows_saved_changes(family):
         server.stop()
 
 
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIMLINE_")}
-    return {**env, "TRIMLINE_HOME": str(home), "PYTHONPATH": str(ROOT), "ORT_DISABLE_TELEMETRY": "1"}
-
-
 def test_trimline_up_stops_the_servers_started_under_it(studio, family):
     from engine.serving import managed
 
     home = studio[0]
     api.serving.plan([family[0]], name="owned", settings={"intra_threads": 1})
-    up = subprocess.Popen([sys.executable, "-m", "engine.cli", "up", "--port", str(free_port())], env=_env(home),
+    up = subprocess.Popen([sys.executable, "-m", "engine.cli", "up", "--port", str(free_port())], env=cli_env(home),
                           cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                           start_new_session=True)
     try:
@@ -140,7 +133,7 @@ def test_a_server_whose_owner_is_killed_stops_by_itself(studio, family):
 
     api.serving.plan([family[0]], name="orphan", settings={"intra_threads": 1})
     owner = subprocess.Popen([sys.executable, "-c", "from engine.serving import managed; managed.claim_ownership(); "
-                              "import time; time.sleep(600)"], env=_env(studio[0]), cwd=ROOT)
+                              "import time; time.sleep(600)"], env=cli_env(studio[0]), cwd=ROOT)
     try:
         _until(lambda: (managed.owner() or {}).get("pid") == owner.pid, 60, "the owner recording itself")
         record = api.serving.start_server("orphan", free_port())

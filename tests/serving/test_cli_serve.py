@@ -15,37 +15,18 @@ import requests
 
 from engine.serving.server import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIMLINE_")}
-    return {**env, "TRIMLINE_HOME": str(home), "PYTHONPATH": str(ROOT)}
+from tests.serving.conftest import ROOT, cli_env, start_cli_server
 
 
 def _trimline(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=_env(home), cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=cli_env(home), cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 
 def test_serve_answers_until_ctrl_c_and_loadtest_stores_a_measurement(studio):
     home, first, second, images = studio
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", str(second), str(first), "--name", "cli",
-                             "--port", str(port)], env=_env(home), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_cli_server(home, str(second), str(first), "--name", "cli")
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "the server never became ready"
-            time.sleep(0.2)
         meta = requests.get(f"{url}/v2/models/cli", timeout=10).json()
         assert meta["versions"] == ["1", "2"]
         stats = requests.get(f"{url}/v2/models/cli/stats", timeout=10).json()
@@ -79,7 +60,7 @@ def _loadtest_as_a_job(home: Path, url: str, model_id: int) -> None:
             "--p99-budget-ms", "5000", "--job")
     alone = _trimline(home, *args)
     assert alone.returncode == 1 and "error: no worker runs on this host to drive the load test" in alone.stderr
-    worker = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=_env(home), cwd=ROOT,
+    worker = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=cli_env(home), cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 60

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -17,19 +15,13 @@ import pytest
 import requests
 
 from engine.jobs import landlock
-from engine.serving.server import free_port
 from tests.safety.hostile_graphs import leaky_savedmodel
+from tests.serving.conftest import ROOT, cli_env, start_cli_server
 
-ROOT = Path(__file__).resolve().parents[2]
 BYPASS = ROOT / "tests" / "safety" / "scan_bypass"
 
 pytestmark = pytest.mark.skipif(landlock.abi_version() < 1, reason="the kernel offers no Landlock; the server "
                                                                     "runs without the file wall and says so")
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIMLINE_")}
-    return {**env, "TRIMLINE_HOME": str(home), "PYTHONPATH": f"{BYPASS}{os.pathsep}{ROOT}"}
 
 
 def test_a_served_model_reads_nothing_outside_its_walls_and_still_answers(studio, reference, tmp_path,
@@ -53,22 +45,9 @@ def test_a_served_model_reads_nothing_outside_its_walls_and_still_answers(studio
     leaky_id = service.wait(api.submit_import(leaky, name="leaky").id, timeout_s=300).result["model_id"]
     monkeypatch.delenv("PYTHONPATH")
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "serve", str(leaky_id), str(first), "--port",
-                             str(port), "--threads", "1"], env=_env(home), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_cli_server(home, str(leaky_id), str(first), "--threads", "1", env=cli_env(home, BYPASS),
+                                 timeout=180)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "the server never became ready"
-            time.sleep(0.3)
         answer = requests.post(f"{url}/v1/models/leaky:predict", json={"instances": [[1.0, 2.0, 3.0, 4.0]]},
                                timeout=60)
         assert answer.status_code == 200, answer.text
