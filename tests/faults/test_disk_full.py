@@ -28,7 +28,7 @@ def small_disk(tmp_path: Path):
 
 def _fill(folder: Path) -> Path:
     filler = folder / "filler"
-    with filler.open("wb") as fh:
+    with filler.open("wb", buffering=0) as fh:  # unbuffered: nothing is left to flush (and fail) at close
         try:
             while True:
                 fh.write(b"\0" * 65536)
