@@ -21,7 +21,7 @@ from engine.auto.params import AutoParams, AutoResult, Candidate
 from engine.auto.space import MAX_ROWS, Plan, calibration_rows, op_mix, plan, static_config, without_data_adds
 from engine.errors import EngineError
 
-SCREEN_S, FINAL_S, FINALISTS = 0.6, 2.0, 3
+SCREEN_S, FINAL_S, FINALISTS = 0.6, 1.2, 3  # FINAL_S: seconds of the final round-robin per finalist
 # Session settings tried on the chosen artifact: parallel execution pays on branchy graphs; a lower
 # optimization level sometimes avoids a fusion that is slower on this CPU.
 SETTINGS_TRIALS = (("parallel", "all"), ("sequential", "extended"), ("sequential", "basic"))
@@ -282,20 +282,59 @@ class Search:
         self._live()
 
     def _finals(self) -> None:
+        """The best few, re-timed together with the reference in one round-robin loop: their ratios to the
+        parent and to each other share the same rounds, so a tie between two finalists shows as one."""
+        self.finalists: list[Candidate] = []
+        self.final_pairs: dict[str, list[float]] = {}
         if self.params.objective == "size":
             return
         ok = sorted((c for c in self.rows if c.status == "accepted" and c.ratio is not None), key=lambda c: c.ratio)
-        for c in ok[:FINALISTS]:
-            if time.monotonic() > self.deadline:
-                self.result.partial = True
-                break
-            self._progress(f"final interleaved timing: {c.label}")
-            node = self.builder.nodes[c.key]
-            timing = self.timer.ab(str(node.artifact.path), c.runtime, FINAL_S, min_pairs=100, final=True)
-            c.p50_ms, c.ci95_ms, c.ratio, c.ratio_ci95 = (timing["p50_ms"], timing["ci95_ms"], timing["ratio"],
-                                                          timing["ratio_ci95"])
+        finalists = ok[:FINALISTS]
+        if not finalists:
+            return
+        if time.monotonic() > self.deadline:
+            self.result.partial = True
+            return
+        self._progress(f"final timing, round-robin with the parent: {', '.join(c.label for c in finalists)}")
+        out = self.timer.round_robin([(str(self.builder.nodes[c.key].artifact.path), c.runtime) for c in finalists],
+                                     FINAL_S * len(finalists))
+        self.reference.p50_ms, self.reference.ci95_ms = out["reference_p50_ms"], out["reference_ci95_ms"]
+        for c, t in zip(finalists, out["candidates"]):
+            c.p50_ms, c.ci95_ms, c.ratio, c.ratio_ci95 = t["p50_ms"], t["ci95_ms"], t["ratio"], t["ratio_ci95"]
             self._judge(c)
-            self._live()
+        self.finalists, self.final_pairs = finalists, out["pairs"]
+        self._live()
+
+    def _break_tie(self, fastest: Candidate, ok: list[Candidate]) -> Candidate:
+        """Finalists not slower than the fastest beyond the noise (their ratio to it, from the same rounds)
+        are a tie on speed: the one with the best accuracy (or agreement), then the smallest, is chosen,
+        and a note names the others."""
+        if fastest not in self.finalists:
+            return fastest
+        i = self.finalists.index(fastest)
+        tied = []
+        for j, c in enumerate(self.finalists):
+            if c is fastest or c not in ok:
+                continue
+            r, lo, hi = self.final_pairs[f"{i},{j}"]
+            if not judge.slower(Candidate(ratio=r, ratio_ci95=[lo, hi])):
+                tied.append((c, r, lo, hi))
+        if not tied:
+            return fastest
+
+        def quality(c: Candidate) -> tuple:
+            return (-(c.accuracy if c.accuracy is not None else -1.0), -(c.agreement if c.agreement is not None
+                                                                          else -1.0), c.size_bytes or 0, c.ratio)
+
+        chosen = min([fastest] + [t[0] for t in tied], key=quality)
+        figures = "; ".join(f"{c.label} {r:.2f}× its latency (95% CI {lo:.2f}–{hi:.2f})" for c, r, lo, hi in tied)
+        why = ("the fastest measured" if chosen is fastest else
+               "better accuracy" if (chosen.accuracy or 0) > (fastest.accuracy or 0) else
+               "better agreement with the parent" if (chosen.agreement or 0) > (fastest.agreement or 0) else
+               "smaller" if (chosen.size_bytes or 0) < (fastest.size_bytes or 0) else "as good")
+        self.result.notes.append(f"In the final round-robin, these ran within the noise of {fastest.label}: "
+                                 f"{figures}. They tie on speed; {chosen.label} is recommended ({why}).")
+        return chosen
 
     def _finish(self) -> dict[str, Any]:
         ref = self.reference
@@ -305,6 +344,8 @@ class Search:
         else:
             ok = [c for c in ok if judge.faster(c)]
         best = min(ok, key=self._score) if ok else None
+        if best is not None and self.params.objective != "size":
+            best = self._break_tie(best, ok)
         if best is not None:
             best.status = "recommended"
         self._tune(best or ref)

@@ -125,6 +125,63 @@ def _interleave(ref_call, cand_call, budget_s: float, min_pairs: int) -> dict[st
             "ci95_ms": list(median_ci(tb)), "ratio": ratio, "ratio_ci95": [lo, hi], "pairs": len(ta)}
 
 
+# Enough rounds for a tight CI on the tiniest model; more would only slow the bootstrap of every pair.
+MAX_ROUNDS = 5000
+
+
+def _prepared(path: str, runtime: str, threads: int, opt_level: str, batch: int, feeds):  # noqa: ANN001, ANN202
+    """A no-argument call running ``path`` on ``runtime``, for a process of sessions with pools of their own."""
+    if runtime == "onnxruntime":
+        return _call(path, runtime, threads, False, opt_level, batch)[0]
+    return _call(path, runtime, threads, False, opt_level, batch)[0].prepare(dict(feeds))
+
+
+def _round_robin(reference: str, candidates: list[tuple[str, str]], batch: int, threads: int, opt_level: str,
+                 budget_s: float, min_rounds: int) -> dict[str, Any]:
+    """The reference and every candidate in one loop, so every pair of them is interleaved and shares the
+    machine's drift: ratios to the reference AND between candidates come from the same rounds. Each round
+    runs them in a fresh random order: a fixed rotation (R A B C, A B C R, …) puts the same model after a
+    heavy one in most rounds, and that one then pays for the caches the heavy one evicted (measured: an
+    exact copy of the digits CNN timed 0.87× the parent behind a 24 MB MatMul chain). Sessions have pools of
+    their own, parked between runs, as each is deployed alone."""
+    from engine.measure.stats import median_ci, ratio_ci, rel_half_width
+
+    ref_call, feeds = _call(reference, "onnxruntime", threads, False, opt_level, batch)
+    calls = [ref_call] + [_prepared(p, rt, threads, opt_level, batch, feeds) for p, rt in candidates]
+    for _ in range(5):
+        for call in calls:
+            call()
+    clock = time.perf_counter_ns
+    samples: list[list[float]] = [[] for _ in calls]
+    started = clock()
+    deadline, settled = started + int(budget_s * 1e9), started + int(min(0.3, budget_s / 2) * 1e9)
+    n, rng = len(calls), np.random.default_rng(0)
+    rounds = 0
+    while rounds < MAX_ROUNDS:
+        for i in rng.permutation(n):
+            t0 = clock()
+            calls[i]()
+            samples[i].append((clock() - t0) / 1e6)
+        rounds += 1
+        now = clock()
+        if rounds >= min_rounds and (now > deadline or (now > settled and rounds % 50 == 0
+                                                        and all(rel_half_width(s) < 0.01 for s in samples))):
+            break
+    out = []
+    for s in samples[1:]:
+        ratio, lo, hi = ratio_ci(samples[0], s)
+        out.append({"p50_ms": float(np.median(s)), "ci95_ms": list(median_ci(s)), "ratio": ratio,
+                    "ratio_ci95": [lo, hi]})
+    pairs = {}
+    for i in range(1, n):
+        for j in range(1, n):
+            if i != j:
+                r, lo, hi = ratio_ci(samples[i], samples[j])
+                pairs[f"{i - 1},{j - 1}"] = [r, lo, hi]  # candidate j's latency over candidate i's
+    return {"reference_p50_ms": float(np.median(samples[0])), "reference_ci95_ms": list(median_ci(samples[0])),
+            "candidates": out, "pairs": pairs, "rounds": rounds}
+
+
 class Timer:
     """Long-lived timing processes, one for ONNX Runtime candidates and one for TFLite ones."""
 
@@ -146,6 +203,13 @@ class Timer:
         pool, shared = self._pool("final" if final else runtime)
         return pool.apply(_ab, (self.reference, candidate, runtime, self.batch, self.threads, shared,
                                 self.opt_level, budget_s, min_pairs))
+
+    def round_robin(self, candidates: list[tuple[str, str]], budget_s: float, min_rounds: int = 100) -> dict[str, Any]:
+        """The reference and ``candidates`` ((path, runtime) each) timed in one rotating loop: per candidate its
+        p50 and ratio to the reference, and ``pairs["i,j"]`` = candidate j's latency over candidate i's, CI'd."""
+        pool, _ = self._pool("final")
+        return pool.apply(_round_robin, (self.reference, candidates, self.batch, self.threads, self.opt_level,
+                                         budget_s, min_rounds))
 
     def settings_ab(self, candidate: str, mode: str, opt_level: str, budget_s: float,
                     min_pairs: int = 30) -> dict[str, Any]:
