@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.app.conftest import write_tiny_onnx
-from tests.e2e.test_browser import ARGS, CHROMIUM, Studio, _free_port, stack  # noqa: F401  (the running studio)
+from tests.e2e.studio import engine_of, free_port, studio_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -17,30 +17,18 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 def _import_tiny(home, tmp_path, monkeypatch) -> int:
     from engine import api
     from engine.jobs import service
-    from storage.db import reset_engines
 
-    monkeypatch.setenv("TRIMLINE_HOME", str(home))
-    reset_engines()
-    try:
+    with engine_of(home, monkeypatch):
         job = api.submit_import(write_tiny_onnx(tmp_path / "tiny.onnx"), name="tiny")
         return service.wait(job.id, timeout_s=150).result["model_id"]
-    finally:
-        reset_engines()
 
 
-def test_deploy_start_try_it_load_test_in_a_browser(stack, tmp_path, monkeypatch):  # noqa: F811
-    from playwright.sync_api import sync_playwright
-
-    base, home = stack
-    _import_tiny(home, tmp_path, monkeypatch)
-    port = _free_port()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(30_000)
-            ui = Studio(page, base)
-            page.goto(base)
+def test_deploy_start_try_it_load_test_in_a_browser(stack, tmp_path, monkeypatch):
+    _import_tiny(stack.home, tmp_path, monkeypatch)
+    port = free_port()
+    try:
+        with studio_page(stack) as ui:
+            page = ui.page
             ui.go("Deploy")
             page.get_by_role("heading", name="Serve 'tiny'").wait_for()
             port_box = page.get_by_label("Port")
@@ -74,18 +62,12 @@ def test_deploy_start_try_it_load_test_in_a_browser(stack, tmp_path, monkeypatch
 
             page.get_by_role("button", name="Stop").click()
             ui.wait_text(r"'tiny' · exited", timeout=60_000)
-        finally:
-            browser.close()
-            _stop_server(home, monkeypatch)  # the server outlives the page by design; the test stops it
+    finally:
+        _stop_server(stack.home, monkeypatch)  # the server outlives the page by design; the test stops it
 
 
 def _stop_server(home, monkeypatch) -> None:
     from engine import api
-    from storage.db import reset_engines
 
-    monkeypatch.setenv("TRIMLINE_HOME", str(home))
-    reset_engines()
-    try:
+    with engine_of(home, monkeypatch):
         api.serving.stop_server("tiny")
-    finally:
-        reset_engines()
