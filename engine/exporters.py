@@ -10,13 +10,14 @@ import re
 import shutil
 import zipfile
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from engine.artifact import Artifact
 from engine.errors import InputError
 from storage.store_base import file_sha256
+
+if TYPE_CHECKING:
+    import numpy as np
 
 EXPORT_FORMATS = ("onnx", "keras", "savedmodel", "tflite", "bundle", "tfserving", "triton")
 _SAME_FORMAT = {"onnx": "onnx", "keras": "keras", "savedmodel": "savedmodel", "tflite": "tflite"}
@@ -233,6 +234,7 @@ def triton_config(name: str, model: dict[str, Any], extra: str = "", max_batch: 
 
 
 def _bundle(artifact: Artifact, manifest: dict[str, Any], name: str, stage: Path, out_dir: Path) -> Path:
+    import numpy as np  # here, not at the top: a job's child that copies a model out needs no numpy
     import yaml
 
     model_file = _copy_model(artifact, stage)

@@ -22,8 +22,8 @@ from engine.errors import EngineError
 
 # libraries worth naming in the job's log when the child loaded them: each costs start-up time, and the
 # child of a job that needs none of them (an ONNX export) should load none
-HEAVY_LIBRARIES = ("sqlalchemy", "alembic", "tensorflow", "tf_keras", "keras", "tensorflow_model_optimization",
-                   "tf2onnx", "onnx", "onnxruntime")
+HEAVY_LIBRARIES = ("sqlalchemy", "alembic", "numpy", "tensorflow", "tf_keras", "keras",
+                   "tensorflow_model_optimization", "tf2onnx", "onnx", "onnxruntime")
 
 
 def _write_json(path: Path, data: dict) -> None:

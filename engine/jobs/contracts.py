@@ -9,12 +9,11 @@ the search's own models (``engine.auto.params.AutoParams`` and ``AutoResult``); 
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, field_validator, model_validator
+from pydantic_core import CoreSchema
 
-from engine.measure.config import BenchmarkConfig
-from engine.serving.loadtest import LoadtestConfig
 from storage.store_base import check_relpath
 
 
@@ -24,6 +23,30 @@ class Contract(BaseModel):
 
 class OpenContract(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class _TypedOnUse:
+    """Field metadata: the field's type is the model ``load()`` imports, built into the contract's schema when
+    the contract is first used (with ``defer_build``). A benchmark's or a load test's config module loads numpy
+    and the measuring or serving code; every job's child imports this module, and only those kinds need them."""
+
+    def __init__(self, load: Callable[[], type[BaseModel]]):
+        self.load = load
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return handler.generate_schema(self.load())
+
+
+def _benchmark_config() -> type[BaseModel]:
+    from engine.measure.config import BenchmarkConfig
+
+    return BenchmarkConfig
+
+
+def _loadtest_config() -> type[BaseModel]:
+    from engine.serving.loadtest import LoadtestConfig
+
+    return LoadtestConfig
 
 
 # ---------------------------------------------------------------- params (the job row, validated at submit)
@@ -92,8 +115,10 @@ class RecipeParams(_Derivation):
 
 
 class BenchmarkParams(Contract):
+    model_config = ConfigDict(defer_build=True)
+
     model_id: int
-    config: BenchmarkConfig
+    config: Annotated[Any, _TypedOnUse(_benchmark_config)]  # an engine.measure.config.BenchmarkConfig
 
 
 class AbOptions(Contract):
@@ -124,9 +149,11 @@ class ExportParams(Contract):
 
 
 class LoadtestParams(Contract):
+    model_config = ConfigDict(defer_build=True)
+
     name: str = Field(description="The served model's name.")
     url: str = Field(description="The running server, on this host (a loopback address).")
-    config: LoadtestConfig
+    config: Annotated[Any, _TypedOnUse(_loadtest_config)]  # an engine.serving.loadtest.LoadtestConfig
     version: int | None = Field(None, ge=1, description="The version to call (default: the newest).")
 
     @field_validator("url")
