@@ -294,7 +294,7 @@ def roofline_figure(rows: list[dict[str, Any]], title: str = "Achieved GFLOP/s a
     low = min((a for a in achieved if a > 0), default=0)
     log = bool(low) and max([*distinct, *achieved]) / low > 30
     if log:
-        fig.update_yaxes(type="log")
+        fig.update_yaxes(type="log", **log_axis([*distinct, *achieved]))
     if len(distinct) == 1:  # one peak for every bar: a line across the whole chart
         peak = distinct.pop()
         fig.add_hline(y=peak, line={"dash": "dash", "color": PEAK_RED})
@@ -310,14 +310,27 @@ def roofline_figure(rows: list[dict[str, Any]], title: str = "Achieved GFLOP/s a
     return _layout(fig, title)
 
 
+def log_axis(values: list[float]) -> dict[str, Any]:
+    """A log axis over ``values``: from a power of ten at most half the smallest (the lowest bar stands on a
+    labelled decade and shows) to a little above the largest (room for the label over it), ticked at the powers
+    of ten between and labelled as plain numbers. Plotly's own log ticks also label 2 and 5 within each decade
+    with a bare digit, so a ``2`` under ``1`` means 0.2: over four decades, a dozen labels that read wrong."""
+    positive = [v for v in values if v > 0]
+    bottom, top = math.floor(math.log10(min(positive)) - 0.3), math.log10(max(positive)) + 0.25
+    ticks = [10.0 ** e for e in range(bottom, math.floor(top) + 1)]
+    return {"range": [bottom, top], "tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
+
+
 def _peak_text(r: dict[str, Any]) -> str:
-    """``0.5% of peak``; integer work (judged against the float32 peak) and shares above 100% say so."""
+    """``0.5% of peak`` (two significant digits below 0.1%: a tiny model is not at ``0.0%``); integer work
+    (judged against the float32 peak) and shares above 100% say so."""
     share = r.get("percent_of_peak")
     if share is None:
         return "peak unknown"
+    shown = f"{share:.1f}" if share >= 0.1 else f"{share:.2g}"
     if r.get("integer_work"):
-        return f"{share:.1f}% of FP32 peak (integer work)"
-    return f"{share:.1f}% of peak" + (" (above the FP32 peak)" if share > 100 else "")
+        return f"{shown}% of FP32 peak (integer work)"
+    return f"{shown}% of peak" + (" (above the FP32 peak)" if share > 100 else "")
 
 
 def variant_roofline(models: list[dict[str, Any]], benchmarks: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:

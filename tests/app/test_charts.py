@@ -1,6 +1,8 @@
 """Chart and table builders are pure: plain rows in, figures and rows out."""
 from __future__ import annotations
 
+import pytest
+
 from app import charts, tables
 
 ROWS = [  # as api.compare returns them
@@ -162,8 +164,13 @@ def test_roofline_figure_switches_to_a_log_axis_far_below_the_peak_and_reads_var
             {"label": "#2 tf2onnx", "achieved_gflops": 0.02, "peak_gflops": None, "percent_of_peak": None}]
     fig = charts.roofline_figure(rows)
     assert list(_trace(fig, "achieved").x) == ["#1 root", "#2 tf2onnx"]
-    assert list(_trace(fig, "achieved").text) == ["0.0% of peak", "peak unknown"]
+    assert list(_trace(fig, "achieved").text) == ["0.01% of peak", "peak unknown"]  # not "0.0%"
     assert fig.layout.yaxis.type == "log"
+    # one plain label per decade, from a decade under the lowest bar to the peak: no bare "2" and "5" between
+    assert list(fig.layout.yaxis.ticktext) == ["0.001", "0.01", "0.1", "1", "10", "100"]
+    assert list(fig.layout.yaxis.tickvals) == pytest.approx([0.001, 0.01, 0.1, 1, 10, 100])
+    low, high = fig.layout.yaxis.range
+    assert low == -3 and 98 * 1.5 < 10 ** high < 1000  # room over the peak line for its label
     assert [t.name for t in fig.data] == ["achieved"]  # one peak for all: a line across, not a trace
     assert [(s.y0, s.y1) for s in fig.layout.shapes] == [(98.0, 98.0)]
     assert fig.layout.annotations[0].text == "measured peak 98 GFLOP/s"
