@@ -128,7 +128,7 @@ def _keras_predict(artifact: Artifact, threads: int, opt_level: str, mode: str) 
         raise MeasureError("TensorFlow's thread pools were already started in this process with other sizes")
     from engine.formats.keras_safe import load_keras
 
-    model = load_keras(artifact.path)
+    model = load_keras(artifact.path, produced=True)  # as in _tf_function: a QAT output's tfmot wrappers load
 
     def prepare(feeds: dict[str, np.ndarray]) -> Callable[[], Any]:
         values = list(feeds.values())

@@ -48,14 +48,58 @@ def test_cluster_keeps_at_most_k_values_per_kernel(digits, tmp_path):
     assert result.metrics["fidelity"]["top1_agreement"] >= 0.8
 
 
-def test_qat_saves_keras_model_whose_onnx_form_has_qdq(digits, tmp_path):
+@pytest.fixture(scope="module")
+def qat_result(digits, tmp_path_factory):
     artifact, data = digits
-    result = _run("qat", artifact, tmp_path, data, epochs=1)
+    return _run("qat", artifact, tmp_path_factory.mktemp("qat"), data, epochs=1)
+
+
+def test_qat_saves_keras_model_whose_onnx_form_has_qdq(digits, qat_result, tmp_path):
+    artifact, data = digits
+    result = qat_result
     assert result.artifact.path.stat().st_size < 3 * artifact.path.stat().st_size  # no optimizer state
     assert result.metrics["onnx_qdq"]["QuantizeLinear"] > 0 and result.metrics["onnx_qdq"]["DequantizeLinear"] > 0
     assert result.metrics["fidelity"]["top1_agreement"] >= 0.85
     onnx_result = _run("tf2onnx", result.artifact, tmp_path / "onnx", data)  # gated with the Q/DQ tolerance
     assert onnx_result.metrics["qdq_nodes"] > 0
+
+
+def _in_keras_runtimes(artifact, x):  # noqa: ANN001, ANN202
+    """Per Keras runtime: what its timed call returns for ``x``, and a small benchmark of batches 1 and 8. Run in
+    a fresh process, whose TensorFlow thread pools are still free to be sized to one thread."""
+    from engine.measure.benchmark import BenchmarkConfig, run_benchmark
+    from engine.measure.runners import open_session
+
+    found = {}
+    for runtime in ("keras-predict", "tensorflow"):
+        session = open_session(artifact, runtime, threads=1)
+        out = session.prepare({"image": x})()
+        session.close()
+        bench = run_benchmark(artifact, [{"name": "image", "shape": [None, 8, 8, 1], "dtype": "float32"}],
+                              BenchmarkConfig(runtime=runtime, batches=[1, 8], threads=[1], warmup=1, min_runs=5,
+                                              max_runs=50, time_budget_s=0.1))
+        found[runtime] = (np.asarray(out[0] if isinstance(out, list) else out), bench)
+    return found
+
+
+def test_qat_output_is_benchmarked_and_evaluated_in_the_keras_runtimes(digits, qat_result):
+    # a QAT output is a tf-keras .h5 of tfmot quantize wrappers: both Keras runtimes open it as the produced
+    # model it is, and what they time is the model's own prediction
+    from engine.bridge import load_keras_any
+    from engine.measure.evaluate import evaluate
+    from engine.measure.spawning import spawn_pool
+
+    parent, data = digits
+    qat = qat_result.artifact
+    expected = np.asarray(load_keras_any(qat.path)(data.x[:8], training=False))
+    with spawn_pool(1) as pool:
+        found = pool.apply(_in_keras_runtimes, (qat, data.x[:8]))
+    for runtime, (out, bench) in found.items():
+        np.testing.assert_allclose(out, expected, atol=1e-5, err_msg=runtime)
+        assert bench["runtime"] == runtime and [r["batch"] for r in bench["results"]] == [1, 8]
+        assert all(r["latency_ms"]["p50"] > 0 for r in bench["results"])
+    scored = evaluate(qat, data, parent=parent)
+    assert scored["metrics"]["accuracy"] >= 0.85 and scored["fidelity"]["agreement"] >= 0.85
 
 
 def test_distill_half_width_student_lands_within_three_points_of_the_teacher(digits, tmp_path):
