@@ -9,7 +9,7 @@ from app import tables, ui
 from engine import api
 
 OBJECTIVES = {"latency": "Latency (p50 at the batch)", "throughput": "Throughput (items/s at the batch)",
-              "size": "Size on disk"}
+              "size": "Size as shipped (compressed)"}
 TARGETS = {None: "Let runtimes compete", "cpu": "This CPU", "onnxruntime": "ONNX Runtime only",
            "tflite": "TFLite only"}
 
@@ -75,6 +75,7 @@ def candidate_rows(view: dict[str, Any]) -> list[dict[str, Any]]:
                      "status": c.get("status"), "p50 ms (95% CI)": latency,
                      "× parent": None if c.get("ratio") is None else round(c["ratio"], 3),
                      "size MB": None if not c.get("size_bytes") else round(c["size_bytes"] / 1e6, 3),
+                     "compressed MB": None if not c.get("size_gzip_bytes") else round(c["size_gzip_bytes"] / 1e6, 3),
                      "accuracy": None if accuracy is None else round(accuracy, 4), "verdict": c.get("reason")})
     return rows
 

@@ -96,7 +96,11 @@ def explanation(best: Candidate | None, reference: Candidate, params: AutoParams
         acc = f" Top-1 agreement with the parent {best.agreement:.1%}."
     size = ""
     if best.size_bytes and reference.size_bytes:
-        size = f" Size {best.size_bytes / 1e6:.2f} MB vs {reference.size_bytes / 1e6:.2f} MB."
+        size = f" Size {best.size_bytes / 1e6:.2f} MB vs {reference.size_bytes / 1e6:.2f} MB"
+        if best.size_gzip_bytes and reference.size_gzip_bytes:
+            size += (f" on disk, {best.size_gzip_bytes / 1e6:.3f} MB vs {reference.size_gzip_bytes / 1e6:.3f} MB "
+                     "compressed as a bundle ships it")
+        size += "."
     floats = f" {len(best.float_nodes)} node(s) stay float to keep accuracy: {', '.join(best.float_nodes)}." \
         if best.float_nodes else ""
     settings = ", ".join(f"{k} {v}" for k, v in best.settings.items())

@@ -33,7 +33,9 @@ class AutoParams(BaseModel):
     dataset_id: int | None = Field(None, description="Calibration (and, without an eval set, evaluation) data.")
     eval_dataset_id: int | None = Field(None, description="Held-out labelled data the accuracy is measured on.")
     objective: Objective = Field("latency", description="latency: p50 at the batch; throughput: items per "
-                                                         "second at the batch; size: bytes on disk.")
+                                                         "second at the batch; size: bytes as shipped "
+                                                         "(gzip-compressed, as a bundle's deflated zip holds "
+                                                         "them).")
     max_accuracy_drop: float | None = Field(None, ge=0, le=1, description="Most accuracy (absolute, 0.01 = one "
                                                                            "point) a candidate may lose.")
     min_fidelity: float | None = Field(None, ge=0, le=1, description="Least top-1 agreement with the parent.")
@@ -77,6 +79,7 @@ class Candidate(BaseModel):
     ratio: float | None = None
     ratio_ci95: list[float] | None = None
     size_bytes: int | None = None
+    size_gzip_bytes: int | None = None  # compressed, as a bundle (a deflated zip) ships it
     accuracy: float | None = None
     agreement: float | None = None
     reason: str = ""

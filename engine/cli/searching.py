@@ -37,7 +37,7 @@ def auto(model_id: int,
 def contract(result: dict[str, Any]) -> dict[str, Any]:
     """The CLI contract's document: recommended, parent, candidates, pareto, and the explanation."""
     keys = ("id", "recipe", "status", "p50_ms", "accuracy", "reason", "label", "runtime", "ratio", "ratio_ci95",
-            "size_bytes", "agreement", "settings", "float_nodes", "session_trial")
+            "size_bytes", "size_gzip_bytes", "agreement", "settings", "float_nodes", "session_trial")
     return {"recommended": result["recommended"], "parent": result["parent"],
             "candidates": [{k: c.get(k) for k in keys} for c in result["candidates"]],
             "pareto": result["pareto"], "explanation": result["explanation"], "notes": result["notes"],

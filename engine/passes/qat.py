@@ -21,6 +21,9 @@ class Config(PassConfig):
     epochs: int = Field(1, ge=1, le=1000, description="Quantization-aware fine-tuning epochs.")
     batch_size: int = Field(32, ge=1, le=4096, description="Fine-tuning batch size.")
     learning_rate: float = Field(1e-4, gt=0, le=1, description="Adam learning rate for fine-tuning.")
+    preserve_sparsity: bool = Field(False, description="Keep the zeros of a pruned parent while fine-tuning "
+                                                       "(tfmot's prune-preserving scheme), so prune then QAT "
+                                                       "stays sparse and compresses.")
 
 
 def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
@@ -33,7 +36,7 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
 
     ctx.progress(0.05, "loading the model as tf-keras")
     model = keras3_to_tf_keras(source.path)
-    qat, floats = _quantize(model, tfmot, tf_keras)
+    qat, floats = _quantize(model, tfmot, tf_keras, config.preserve_sparsity)
     notes = ft.unwrapped_metrics(floats, "quantize", "float")
     for warning in notes.get("warnings", []):
         ctx.log.warning(warning)
@@ -43,20 +46,37 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
             callbacks=[ft.progress_callback(tf_keras, ctx, config.epochs, 0.1, 0.7, "quantization-aware training")])
     out = ctx.scratch / "model.h5"
     qat.save(str(out), save_format="h5", include_optimizer=False)
+    metrics = {"sparsity": _sparsity(qat)} if config.preserve_sparsity else {}
     ctx.progress(0.85, "checking the ONNX Q/DQ form")
-    return PassResult(Artifact(out, "keras"), {"onnx_qdq": _qdq_counts(out, ctx), **notes})
+    return PassResult(Artifact(out, "keras"), {"onnx_qdq": _qdq_counts(out, ctx), **metrics, **notes})
 
 
-def _quantize(model, tfmot, tf_keras):  # noqa: ANN001, ANN202
+def _sparsity(model) -> float:  # noqa: ANN001
+    """The fraction of zeros among the kernels the QAT model holds (its quantize wrappers keep them float)."""
+    import numpy as np
+
+    kernels = [np.asarray(w.numpy()) for w in model.weights
+               if w.name.split("/")[-1].split(":")[0] in ("kernel", "depthwise_kernel")]
+    total = sum(k.size for k in kernels)
+    return float(sum(int((k == 0).sum()) for k in kernels) / max(total, 1))
+
+
+def _quantize(model, tfmot, tf_keras, preserve_sparsity: bool = False):  # noqa: ANN001, ANN202
     """(the QAT model, the names of layers left float). Whole-model quantization first (it folds
     Conv → BatchNormalization pairs); when tfmot refuses a layer (a BatchNormalization after a ReLU, as in
-    residual blocks), only the layers its registry supports are annotated and the rest stay float."""
+    residual blocks), only the layers its registry supports are annotated and the rest stay float.
+    ``preserve_sparsity``: tfmot's prune-preserving scheme, which masks the zeros during fine-tuning."""
     from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
         default_8bit_quantize_registry as registry_module)
 
     keras_q = tfmot.quantization.keras
+    scheme = tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme() if preserve_sparsity else None
+
+    def apply(annotated):  # noqa: ANN001, ANN202
+        return keras_q.quantize_apply(annotated, scheme) if scheme else keras_q.quantize_apply(annotated)
+
     try:
-        return keras_q.quantize_model(model), []
+        return apply(keras_q.quantize_annotate_model(model)), []
     except Exception as exc:
         if "is not supported" not in str(exc):
             raise PassError(f"tfmot cannot quantize this model ({first_line(exc)}); use ort-quantize-static on "
@@ -71,7 +91,7 @@ def _quantize(model, tfmot, tf_keras):  # noqa: ANN001, ANN202
 
     try:
         annotated = tf_keras.models.clone_model(model, clone_function=annotate)
-        return keras_q.quantize_apply(annotated), floats
+        return apply(annotated), floats
     except Exception as exc:
         raise PassError(f"tfmot cannot quantize this model even with {len(floats)} layer(s) left float "
                         f"({first_line(exc)}); use ort-quantize-static on its ONNX form instead.") from exc

@@ -47,6 +47,7 @@ def test_auto_recommends_only_a_faster_candidate_within_budget_and_reuses_nodes(
     assert all(r["reason"].startswith("skipped: ") for r in rows if r["status"] == "skipped")
     assert statics and all(r["status"] != "failed" for r in statics), [r["reason"] for r in statics]
     assert all(r["id"] is not None and r["p50_ms"] > 0 and r["accuracy"] > 0.8 for r in statics)
+    assert all(0 < r["size_gzip_bytes"] < r["size_bytes"] for r in statics)  # what a bundle ships, compressed
     for r in rows:
         if r["status"] in ("rejected", "failed"):
             assert r["reason"], r
