@@ -102,12 +102,11 @@ def _savedmodel(artifact: Artifact, threads: int) -> Predictor:
 
 
 def _tflite(artifact: Artifact, threads: int) -> Predictor:
-    import tensorflow as tf
-
     from engine.formats.tflite_read import check_tflite_operators_of
+    from engine.litert import open_interpreter
 
     check_tflite_operators_of(artifact.path)  # again before running: the model may predate the allow-list
-    interpreter = tf.lite.Interpreter(model_path=str(artifact.path), num_threads=threads or None)
+    interpreter = open_interpreter(artifact.path, threads or None)
     interpreter.allocate_tensors()
     ins, outs = interpreter.get_input_details(), interpreter.get_output_details()
     inputs = [{"name": d["name"], "shape": [int(s) if s > 0 else None for s in d["shape_signature"]],

@@ -19,7 +19,7 @@ import psutil
 
 FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
          "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
-PACKAGES = ("onnxruntime", "tensorflow", "numpy", "onnx")
+PACKAGES = ("onnxruntime", "tensorflow", "ai-edge-litert", "numpy", "onnx")  # ai-edge-litert runs TFLite models
 
 
 def _cpuinfo() -> tuple[str, set[str]]:

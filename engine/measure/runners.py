@@ -7,7 +7,6 @@ runtime is timed doing the same work. Heavy libraries are imported here, inside 
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -58,6 +57,10 @@ def preload(runtime: str) -> None:
     """Import the runtime's library up front, so its import is neither timed nor counted as model memory."""
     if runtime == "onnxruntime":
         import onnxruntime  # noqa: F401
+    elif runtime == "tflite":
+        from engine.litert import interpreter_class
+
+        interpreter_class()
     else:
         import tensorflow  # noqa: F401
 
@@ -139,14 +142,11 @@ def _keras_predict(artifact: Artifact, threads: int, opt_level: str, mode: str) 
 
 
 def _tflite(artifact: Artifact, threads: int, opt_level: str, mode: str) -> Session:
-    import tensorflow as tf
-
     from engine.formats.tflite_read import check_tflite_operators_of
+    from engine.litert import open_interpreter
 
     check_tflite_operators_of(artifact.path)  # the model may predate today's allow-list
-    with warnings.catch_warnings():  # its deprecation notice (LiteRT) is not the user's concern here
-        warnings.simplefilter("ignore")
-        interpreter = tf.lite.Interpreter(model_path=str(artifact.path), num_threads=threads)
+    interpreter = open_interpreter(artifact.path, threads)  # LiteRT's package: no TensorFlow import
     interpreter.allocate_tensors()
     details = interpreter.get_input_details()
     outs = interpreter.get_output_details()
