@@ -54,8 +54,9 @@ class _Reader:
         from engine.formats.dataset_match import match_inputs
 
         arrays = match_inputs([{"name": i.name} for i in inputs], x if isinstance(x, dict) else {inputs[0].name: x})
-        fixed = inputs[0].shape[0] if inputs[0].shape else None
-        step = fixed if isinstance(fixed, int) and fixed > 0 else 16
+        first = inputs[0].shape[0] if inputs[0].shape else None
+        fixed = first if isinstance(first, int) and first > 0 else None  # a named (dynamic) batch is not fixed
+        step = fixed or 16
         dtypes = [_NP.get(i.type, np.float32) for i in inputs]
         total = min(samples, len(arrays[0]))
         self._batches = iter([
