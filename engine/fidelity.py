@@ -57,13 +57,24 @@ def _predict(predictor: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     return [np.concatenate([c[i] for c in chunks]).astype(np.float32) for i in range(len(chunks[0]))]
 
 
-def compare(parent: Artifact, child: Artifact, feeds: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Run both models on ``feeds``: ``max_abs_diff``, ``mean_rel_diff`` (mean |Δ| over mean |parent|),
-    ``output_scale`` (max |parent|), ``top1_agreement`` (first output, when it is (batch, classes);
-    else None) and ``samples``."""
+def reference_feeds(model: Artifact, n: int, dataset: DatasetArrays | None) -> tuple[dict[str, np.ndarray],
+                                                                                      list[np.ndarray]]:
+    """(``n`` sample rows for ``model``, see ``sample_feeds``; the model's outputs on them), opening it once."""
     from engine.runtime import open_model
 
-    a = _predict(open_model(parent), feeds)
+    predictor = open_model(model)
+    feeds = sample_feeds(predictor.inputs, n=n, dataset=dataset)
+    return feeds, _predict(predictor, feeds)
+
+
+def compare(parent: Artifact, child: Artifact, feeds: dict[str, np.ndarray],
+            parent_outputs: list[np.ndarray] | None = None) -> dict[str, Any]:
+    """Run both models on ``feeds``: ``max_abs_diff``, ``mean_rel_diff`` (mean |Δ| over mean |parent|),
+    ``output_scale`` (max |parent|), ``top1_agreement`` (first output, when it is (batch, classes);
+    else None) and ``samples``. ``parent_outputs``: the parent's outputs on ``feeds``, already computed."""
+    from engine.runtime import open_model
+
+    a = parent_outputs if parent_outputs is not None else _predict(open_model(parent), feeds)
     b = _predict(open_model(child), feeds)
     if len(a) != len(b):
         raise FidelityError(f"the derived model has {len(b)} outputs where its parent has {len(a)}.")

@@ -17,11 +17,20 @@ from engine.formats.datasets import DatasetArrays
 _ELIGIBLE = ("Conv", "MatMul", "Gemm")
 
 
-def measure(artifact: Artifact, data: DatasetArrays, reference: Artifact | None) -> dict[str, Any]:
-    """``accuracy`` (None without labels) and ``agreement`` (top-1 with ``reference``) on ``data``."""
-    from engine.measure.evaluate import evaluate
+def measure(artifact: Artifact, data: DatasetArrays, reference: Artifact | None,
+            cache: dict[str, list[np.ndarray]] | None = None) -> dict[str, Any]:
+    """``accuracy`` (None without labels) and ``agreement`` (top-1 with ``reference``) on ``data``.
+    ``cache``: the reference's outputs on ``data`` by path, kept by a caller that measures many candidates
+    against one reference on one data set."""
+    from engine.measure.evaluate import evaluate, predictions
 
-    out = evaluate(artifact, data, parent=reference)
+    expected = None
+    if reference is not None and cache is not None:
+        key = str(Path(reference.path).resolve())
+        if key not in cache:
+            cache[key] = predictions(reference, data)
+        expected = cache[key]
+    out = evaluate(artifact, data, parent=reference, parent_outputs=expected)
     return {"accuracy": (out.get("metrics") or {}).get("accuracy"),
             "agreement": (out.get("fidelity") or {}).get("agreement")}
 

@@ -39,6 +39,7 @@ class Builder:
         self.reused: set[str] = set()
         self.attempts = 0
         self.root_key: str | None = None  # None: steps start at the search's parent
+        self.reference_outputs: dict = {}  # every parent's fidelity-check outputs, computed once per search
 
     def rebase(self, node: Node) -> None:
         """Later recipes start from ``node`` (the output of a recipe's steps before its auto step)."""
@@ -83,7 +84,8 @@ class Builder:
             spec = get_pass(pass_name)
             started = time.perf_counter()
             ctx = PassContext(scratch=out, dataset=self.dataset, log=self.log,
-                              progress=lambda f, m, name=pass_name: self.progress(f"{name}: {m}"))
+                              progress=lambda f, m, name=pass_name: self.progress(f"{name}: {m}"),
+                              reference_outputs=self.reference_outputs)
             result = run_pass(spec, source, spec.config(**config), ctx)
             metrics = {**result.metrics, "pass_wall_s": round(time.perf_counter() - started, 2)}
             node = Node(key, result.artifact, pass_name, config, node.key if node else self.root_key,

@@ -107,10 +107,18 @@ def _fidelity(out: list[np.ndarray], ref: list[np.ndarray]) -> dict[str, Any]:
             "mean_abs_diff": float(np.mean(np.abs(a - b)))}
 
 
+def predictions(artifact: Artifact, dataset: DatasetArrays, batch_size: int = 64) -> list[np.ndarray]:
+    """``artifact``'s outputs on every row of ``dataset`` (what ``evaluate`` compares a child with)."""
+    predictor = open_model(artifact)
+    return _predict(predictor, _columns(predictor, dataset.x), batch_size, lambda f, m: None, 0.0, 1.0)
+
+
 def evaluate(artifact: Artifact, dataset: DatasetArrays, parent: Artifact | None = None,
              task: str | None = None, batch_size: int = 64,
-             progress: Callable[[float, str], None] = lambda f, m: None) -> dict[str, Any]:
-    """Metrics of ``artifact`` on ``dataset`` (when it has labels) and its fidelity to ``parent``.
+             progress: Callable[[float, str], None] = lambda f, m: None,
+             parent_outputs: list[np.ndarray] | None = None) -> dict[str, Any]:
+    """Metrics of ``artifact`` on ``dataset`` (when it has labels) and its fidelity to ``parent``
+    (``parent_outputs``: the parent's ``predictions`` on ``dataset``, when the caller already has them).
 
     Raises InputError when the data does not fit the model or there is nothing to measure, and
     FormatError when a model cannot be opened.
@@ -135,8 +143,10 @@ def evaluate(artifact: Artifact, dataset: DatasetArrays, parent: Artifact | None
             diff = out[0].reshape(len(y), -1).astype(np.float64) - y.reshape(len(y), -1).astype(np.float64)
             result["metrics"] = {"mae": float(np.mean(np.abs(diff))), "mse": float(np.mean(diff ** 2))}
     if parent is not None:
-        reference = open_model(parent)
-        ref = _predict(reference, _columns(reference, dataset.x), batch_size, progress, 0.5, 0.5)
+        ref = parent_outputs
+        if ref is None:
+            reference = open_model(parent)
+            ref = _predict(reference, _columns(reference, dataset.x), batch_size, progress, 0.5, 0.5)
         result["fidelity"] = _fidelity(out, ref)
     progress(1.0, "evaluation done")
     return result

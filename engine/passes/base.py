@@ -53,6 +53,9 @@ class PassContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("trimline.pass"))
     models: dict[int, Artifact] = field(default_factory=dict)  # other stored models a config names (distill student)
     cpu_flags: dict[str, bool] = field(default_factory=dict)  # the ISA flags of the CPU the output is made for
+    # the fidelity check's inputs and a parent's outputs on them, by (parent path, rows): a caller that
+    # derives many children of one parent with one data set (a search) passes one dict to every pass
+    reference_outputs: dict[tuple[str, int], Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,12 @@ Other passes store the same numbers as metrics. ``engine.fidelity`` measures; th
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from engine.artifact import Artifact
 from engine.errors import FidelityError
-from engine.fidelity import compare, sample_feeds
+from engine.fidelity import compare, reference_feeds
 from engine.passes.base import PassConfig, PassContext, PassResult, PassSpec
 
 
@@ -40,16 +41,26 @@ def run_pass(spec: PassSpec, source: Artifact, config: PassConfig, ctx: PassCont
     the context has one), gate it, and return the result with ``metrics["fidelity"]``.
 
     ``tolerance`` overrides the pass's and the result's own."""
-    from engine.runtime import open_model
-
     result = spec.run(source, config, ctx)
     ctx.progress(0.95, "checking fidelity to the parent")
     if "fidelity" in result.metrics:  # the pass compared with its own reference (compose: the two in sequence)
         fidelity = dict(result.metrics["fidelity"])
     else:
-        inputs = open_model(source).inputs
-        feeds = sample_feeds(inputs, n=n, dataset=ctx.dataset)
-        fidelity = compare(source, result.artifact, feeds)
+        feeds, expected = _parent_outputs(source, ctx, n)
+        fidelity = compare(source, result.artifact, feeds, parent_outputs=expected)
     fidelity["gated"] = spec.is_gated(config)
     gate(spec, fidelity, config, tolerance if tolerance is not None else result.tolerance, result.min_agreement)
     return PassResult(result.artifact, {**result.metrics, "fidelity": fidelity})
+
+
+def _parent_outputs(source: Artifact, ctx: PassContext, n: int) -> tuple[dict[str, Any], list[Any]]:
+    """The check's inputs and the parent's outputs on them; taken from ``ctx.reference_outputs`` when a
+    caller checking many children of one parent keeps them there (a Keras parent takes seconds to load)."""
+    key = (str(Path(source.path).resolve()), n)
+    cache = ctx.reference_outputs
+    if cache is not None and key in cache:
+        return cache[key]
+    found = reference_feeds(source, n, ctx.dataset)
+    if cache is not None:
+        cache[key] = found
+    return found
