@@ -18,7 +18,8 @@ from engine.auto import judge
 from engine.auto.accuracy import costly_nodes, measure
 from engine.auto.build import Builder, Node
 from engine.auto.params import AutoParams, AutoResult, Candidate
-from engine.auto.space import MAX_ROWS, Plan, calibration_rows, op_mix, plan, static_config, without_data_adds
+from engine.auto.space import (MAX_ROWS, Plan, calibration_rows, op_mix, outrun, plan, static_config,
+                               without_data_adds)
 from engine.errors import EngineError
 
 SCREEN_S, FINAL_S, FINALISTS = 0.6, 1.2, 3  # FINAL_S: seconds of the final round-robin per finalist
@@ -48,6 +49,7 @@ class Search:
                                ctx.log, lambda m: self._progress(m))
         self.reference: Candidate | None = None
         self.reference_node: Node | None = None
+        self.eval_outputs: dict = {}  # the reference's outputs on the evaluation data, computed once
         if self.params.prefix:  # a recipe's steps before its auto step: the search starts from their output
             self._progress("running the recipe's steps before the search")
             start = self.builder.build([(s["pass"], s["config"]) for s in self.params.prefix])
@@ -125,6 +127,7 @@ class Search:
             self._reference(ref_art)
             self._live()
             for p in plans:
+                p.skip = p.skip or outrun(p, self.rows, self.params.objective)
                 if p.skip:
                     self.rows.append(Candidate(label=p.label, runtime=p.runtime, status="skipped", reason=p.skip,
                                                recipe=self._recipe(p), settings=self._settings(p.runtime)))
@@ -191,7 +194,7 @@ class Search:
                                                           timing["ratio_ci95"])
             if self.eval_data is not None:
                 ref = self.reference_node.artifact if self.reference_node else self.parent
-                c.accuracy, c.agreement = measure(node.artifact, self.eval_data, ref).values()
+                c.accuracy, c.agreement = measure(node.artifact, self.eval_data, ref, self.eval_outputs).values()
                 if self.spec.get("dataset") is None:
                     c.accuracy = None  # synthetic inputs: agreement only, no accuracy claim
         except EngineError as exc:
