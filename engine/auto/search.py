@@ -111,19 +111,21 @@ class Search:
     def run(self) -> dict[str, Any]:
         from engine.auto.timing import Timer
 
-        self._progress("building the reference")
-        to_onnx = [("tf2onnx", {"opset": 17})] if self.parent.format in ("keras", "savedmodel") else []
-        self.reference_node = self.builder.build(to_onnx) if to_onnx else None
-        ref_art = self.reference_node.artifact if self.reference_node else self.parent
-        rows = calibration_rows(ref_art.onnx_file, self.spec.get("memory_mb", 12288)) if self.data else MAX_ROWS
-        if self.data is not None and rows < min(MAX_ROWS, _n_rows(self.data)):
-            self.result.notes.append(f"Static INT8 calibrates on {rows} rows: the calibrator holds every row's "
-                                     "activations at once, and more would not fit the job's memory limit "
-                                     "(TRIMLINE_JOB_MEMORY_MB).")
-        plans = plan(self.parent.format, self.hardware["flags"], self._mix(), self.data is not None,
-                     self.params.objective, self.params.target, rows)
-        self.timer = Timer(str(ref_art.onnx_file), self.params.batch, self.threads)
+        self.timer = Timer("", self.params.batch, self.threads)  # the reference is set once it is built
         try:
+            self.timer.start(*self._timing_processes())  # they start while the reference is converted
+            self._progress("building the reference")
+            to_onnx = [("tf2onnx", {"opset": 17})] if self.parent.format in ("keras", "savedmodel") else []
+            self.reference_node = self.builder.build(to_onnx) if to_onnx else None
+            ref_art = self.reference_node.artifact if self.reference_node else self.parent
+            rows = calibration_rows(ref_art.onnx_file, self.spec.get("memory_mb", 12288)) if self.data else MAX_ROWS
+            if self.data is not None and rows < min(MAX_ROWS, _n_rows(self.data)):
+                self.result.notes.append(f"Static INT8 calibrates on {rows} rows: the calibrator holds every row's "
+                                         "activations at once, and more would not fit the job's memory limit "
+                                         "(TRIMLINE_JOB_MEMORY_MB).")
+            plans = plan(self.parent.format, self.hardware["flags"], self._mix(), self.data is not None,
+                         self.params.objective, self.params.target, rows)
+            self.timer.reference = str(ref_art.onnx_file)
             self._reference(ref_art)
             self._live()
             for p in plans:
@@ -140,9 +142,19 @@ class Search:
             self._fallback()
             self._second_stage()
             self._finals()
+            return self._finish()  # its session-settings trials time in the timer's processes too
         finally:
             self.timer.close()
-        return self._finish()
+
+    def _timing_processes(self) -> list[str]:
+        """The timing processes this search will use: the screening one always; TFLite's when the parent can
+        reach TFLite; the finals' and the session settings' ones for speed objectives."""
+        kinds = ["onnxruntime"]
+        if self.parent.format in ("keras", "savedmodel") and self.params.target in (None, "cpu", "tflite"):
+            kinds.append("tflite")
+        if self.params.objective != "size":
+            kinds += ["final", "settings"]
+        return kinds
 
     def _mix(self) -> dict[str, int]:
         return op_mix(self.parent.onnx_file) if self.parent.format == "onnx" else {"conv": 1, "matmul": 0}
