@@ -1,7 +1,8 @@
 """The search space is ordered by the hardware fingerprint and the op mix, and pruned by the goal."""
 from __future__ import annotations
 
-from engine.auto.space import plan
+from engine.auto.params import Candidate
+from engine.auto.space import outrun, plan
 
 VNNI = {"avx2": True, "avx512_vnni": True}
 AVX2 = {"avx2": True, "avx512_vnni": False}
@@ -90,3 +91,22 @@ def test_calibration_rows_shrink_to_fit_the_job_memory_and_stay_within_bounds(tm
     samples = {p.steps[-1][1].get("samples") for p in plan("onnx", VNNI, CONV, True, "latency", None, rows=20)
                if p.family == "int8-static"}
     assert samples == {20}
+
+
+def _measured(label: str, quantization: str, status: str, ratio: float) -> Candidate:
+    return Candidate(label=label, runtime="tflite", status=status, ratio=ratio, ratio_ci95=[ratio - 0.02, ratio + 0.02],
+                     recipe=[{"pass": "tflite", "config": {"quantization": quantization}}])
+
+
+def test_tflite_float32_is_skipped_for_speed_once_tflite_int8_met_the_budget_and_says_why():
+    plans = {p.label: p for p in plan("keras", VNNI, CONV, True, "latency", None)}
+    float32 = plans["TFLite float32 (XNNPACK)"]
+    int8_ok = _measured("TFLite full-integer INT8 (XNNPACK)", "int8", "accepted", 0.55)
+    reason = outrun(float32, [int8_ok], "latency")
+    assert reason.startswith("skipped: TFLite full-integer INT8 met the budget at 0.55× the parent's latency")
+    assert "for --objective size" in reason
+    assert outrun(float32, [int8_ok], "size") == ""  # size is another goal: float32 stays
+    missed = _measured("TFLite full-integer INT8 (XNNPACK)", "int8", "rejected", 0.55)
+    assert outrun(float32, [missed], "latency") == ""  # INT8 missed the budget: float32 may be the answer
+    assert outrun(float32, [], "latency") == ""
+    assert all(outrun(p, [int8_ok], "latency") == "" for p in plans.values() if p is not float32)

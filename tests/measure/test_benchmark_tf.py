@@ -1,6 +1,8 @@
 """TensorFlow, Keras predict and TFLite runtimes on the digits CNN (they load TensorFlow: marked slow)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine.artifact import Artifact
@@ -50,3 +52,33 @@ def test_tflite_runs_with_its_thread_count_and_batches(digits_tflite):
     assert out["runtime"] == "tflite" and len(out["results"]) == 4
     assert out["concurrency"]["shared_session"] is None  # one interpreter is not thread-safe
     assert out["concurrency"]["session_per_client"]["runs"] > 0
+
+
+def test_tflite_sessions_run_on_litert_without_importing_tensorflow(digits_tflite):
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+    import tensorflow as tf
+
+    x = np.random.default_rng(0).random((3, 8, 8, 1), dtype=np.float32)
+    np.save(digits_tflite.parent / "x.npy", x)
+    code = ("import sys, numpy as np; from engine.artifact import Artifact; "
+            "from engine.measure.runners import open_session; "
+            "from pathlib import Path; "
+            f"s = open_session(Artifact(Path({str(digits_tflite)!r}), 'tflite'), 'tflite', 1); "
+            f"np.save({str(digits_tflite.parent / 'out.npy')!r}, s.prepare({{'image': np.load("
+            f"{str(digits_tflite.parent / 'x.npy')!r})}})()[0]); "
+            "print('tensorflow' in sys.modules, 'ai_edge_litert.interpreter' in sys.modules)")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "True"]  # LiteRT's interpreter; TensorFlow never imported
+    interpreter = tf.lite.Interpreter(model_path=str(digits_tflite))
+    interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], x.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+    interpreter.invoke()
+    expected = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    np.testing.assert_allclose(np.load(digits_tflite.parent / "out.npy"), expected, rtol=1e-5, atol=1e-6)

@@ -46,3 +46,25 @@ def test_gate_ignores_compressions_and_quantized_tflite():
     gate(PASSES["tflite"], numbers, config=PASSES["tflite"].config(quantization="int8"))
     with pytest.raises(FidelityError):
         gate(PASSES["tflite"], numbers, config=PASSES["tflite"].config(quantization="none"))
+
+
+def test_children_of_one_parent_are_checked_against_its_outputs_computed_once(digits, digits_onnx_artifact, tmp_path,
+                                                                              monkeypatch):
+    from engine import runtime
+    from engine.passes.gate import run_pass
+    from tests.passes.conftest import make_ctx
+
+    opened: list[str] = []
+    real = runtime.open_model
+    monkeypatch.setattr(runtime, "open_model", lambda a, *rest: opened.append(str(a.path)) or real(a, *rest))
+    shared: dict = {}
+    results = []
+    for name in ("onnx-optimize", "ort-quantize-dynamic"):
+        ctx = make_ctx(tmp_path / name, digits[1], reference_outputs=shared)
+        results.append(run_pass(PASSES[name], digits_onnx_artifact, PASSES[name].config(), ctx))
+    assert opened.count(str(digits_onnx_artifact.path)) == 1  # one load for both checks, inputs included
+    assert list(shared) == [(str(digits_onnx_artifact.path.resolve()), 64)]
+    alone = run_pass(PASSES["ort-quantize-dynamic"], digits_onnx_artifact, PASSES["ort-quantize-dynamic"].config(),
+                     make_ctx(tmp_path / "alone", digits[1]))
+    assert alone.metrics["fidelity"] == results[1].metrics["fidelity"]  # the same numbers as a check of its own
+    assert results[0].metrics["fidelity"]["max_abs_diff"] < 1e-4

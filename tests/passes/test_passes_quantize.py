@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from engine.artifact import Artifact
+from engine.formats.datasets import DatasetArrays
 from engine.passes.gate import run_pass
 from engine.passes import PASSES
 from tests.passes.conftest import make_ctx, op_types
@@ -114,3 +115,10 @@ def test_quantized_share_sees_ops_left_in_float():
                    helper.make_node("DequantizeLinear", ["b"], ["d"]), helper.make_node("MatMul", ["d", "w3"], ["y"])])
     assert quantized_share(before, after, []) == (3, 2)
     assert quantized_share(before, after, ["MatMul"]) == (2, 2)
+
+
+def test_static_quantization_calibrates_on_fewer_rows_than_one_batch(digits_onnx_artifact, digits, tmp_path):
+    few = DatasetArrays(digits[1].x[:5])  # under the reader's 16-row batch, on a model whose batch is named
+    result = _run("ort-quantize-static", digits_onnx_artifact, tmp_path, few, samples=100)
+    assert "QLinearConv" in op_types(result.artifact.path)
+    assert result.metrics["quantized_ops"] == result.metrics["eligible_ops"] > 0
