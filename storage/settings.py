@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     allowed_hosts: str = Field("", description="Host names the dashboard answers to besides loopback, comma-separated.")
     bind_host: str = Field("", description="The address `trimline up` bound the dashboard to (set by it).")
     serve_token: SecretStr | None = Field(None, description="The bearer token `trimline serve` requires.")
+    serve_memory_mb: int | None = Field(None, gt=0, description="Memory limit of one model server (`trimline serve "
+                                                                "--memory-mb`); default: half this machine's memory.")
     auto_migrate: Flag = Field(True, description="Upgrade the database on first use; off: refuse when behind.")
     debug: Flag = Field(False, description="The CLI shows tracebacks of internal errors.")
     progress: Flag = Field(False, description="The CLI prints job progress even when stderr is not a terminal.")

@@ -33,6 +33,13 @@ def _settings_form(current: dict, key: str) -> dict:
             "batching": {"enabled": batching, "max_batch": int(max_batch), "max_queue_delay_ms": float(delay)}}
 
 
+def _memory_input(where, default: int, key: str) -> int:  # noqa: ANN001
+    return where.number_input("Memory limit (MB)", 64, 1 << 22, int(default), step=256, key=key,
+                              help="A version that does not fit is not loaded (the server keeps serving the "
+                                   "others); past the limit the server stops itself. Default: half this machine's "
+                                   "memory (TRIMLINE_SERVE_MEMORY_MB).")
+
+
 if deployment is None:
     st.subheader(f"Serve '{name}'")
     chosen = ui.pick_model("Variant to serve as version 1", members, state_key="deploy_model_id", default=champion)
@@ -40,12 +47,14 @@ if deployment is None:
     st.caption("Settings start from this variant's best benchmark cell." if defaults else
                "No benchmark yet: the runtime's defaults are used.")
     settings = _settings_form(defaults, "new")
-    port = st.number_input("Port", 1024, 65535, 8600, key="deploy_port")
+    p1, p2 = st.columns(2)
+    port = p1.number_input("Port", 1024, 65535, 8600, key="deploy_port")
+    memory = _memory_input(p2, api.serving.server_memory_mb(), "deploy_memory")
     if st.button("Start serving", type="primary", icon=":material/rocket_launch:", key="deploy_start"):
         with ui.shows_errors():
             api.serving.check_bind("127.0.0.1", int(port))
             api.serving.plan([chosen["id"]], name=name, settings=settings)
-            api.serving.start_server(name, int(port))
+            api.serving.start_server(name, int(port), memory_mb=int(memory))
             st.rerun()
     st.stop()
 
@@ -69,9 +78,11 @@ if state in ("ready", "starting"):
 else:
     port = c1.number_input("Port", 1024, 65535, int((status or {}).get("url", ":8600").rsplit(":", 1)[-1]),
                            key="deploy_restart_port")
+    memory = _memory_input(c2, (status or {}).get("memory_mb") or api.serving.server_memory_mb(),
+                           "deploy_restart_memory")
     if c1.button("Start", type="primary", icon=":material/play_circle:", key="deploy_restart"):
         with ui.shows_errors():
-            api.serving.start_server(name, int(port))
+            api.serving.start_server(name, int(port), memory_mb=int(memory))
             st.rerun()
     if state == "exited" and status:
         st.error("The server stopped. Its log ends:")
@@ -118,7 +129,7 @@ with st.expander("Versions, labels and settings"):
             st.download_button(f"Download {finished['result']['filename']}", data=path.read_bytes,
                                file_name=finished["result"]["filename"], on_click="ignore", key="deploy_download")
 
-@st.fragment(run_every=1.0)
+@ui.fragment(run_every=1.0)
 def wait_until_ready() -> None:
     if (api.serving.server_status(name) or {}).get("state") != "starting":
         st.rerun()
@@ -136,7 +147,7 @@ for served in api.serving.served_versions(url, name):
         st.warning(f"Version {served['version']}: {served['note']}")
 
 
-@st.fragment(run_every=2.0)
+@ui.fragment(run_every=2.0)
 def live() -> None:
     history = st.session_state.setdefault("deploy_history", {}).setdefault(url, [])
     try:
@@ -151,7 +162,8 @@ def live() -> None:
     m[1].metric("Failures", f"{now['failures']:.0f}")
     m[2].metric("p99 ms", "–" if now["latency_ms"]["p99"] is None else f"{now['latency_ms']['p99']:.1f}")
     m[3].metric("Cache hit rate", "–" if now["hit_rate"] is None else f"{now['hit_rate']:.0%}")
-    m[4].metric("RSS MB", f"{now['rss_mb']:.0f}")
+    limit = now.get("memory_limit_mb")
+    m[4].metric("RSS MB" + (" / limit" if limit else ""), f"{now['rss_mb']:.0f}" + (f" / {limit:.0f}" if limit else ""))
     g1, g2 = st.columns(2)
     g1.plotly_chart(serving_charts.latency_figure(history), key="deploy_latency")
     g2.plotly_chart(serving_charts.throughput_figure(history, api.serving.throughput(history)), key="deploy_throughput")

@@ -236,19 +236,23 @@ def check_bind(host: str, port: int, token: str | None = None) -> None:
 
 
 def serve(names: list[str], host: str = "127.0.0.1", port: int = 8600, token: str | None = None,
-          owner: str | None = None, say: Any = None) -> None:
-    """Serve saved deployments in the foreground until Ctrl-C, following changes saved to them; with
-    ``owner`` ("PID:START_TIME", given to managed servers) also until that process is gone. The server
-    walls itself in before it opens a model (``engine.jobs.server_walls``) and tells ``say(line)`` which walls
-    hold. Raises InputError/EngineError with a sentence."""
+          owner: str | None = None, say: Any = None, memory_mb: int | None = None) -> None:
+    """Serve saved deployments in the foreground until Ctrl-C or SIGTERM, following changes saved to them;
+    with ``owner`` ("PID:START_TIME", given to managed servers) also until that process is gone. The server
+    walls itself in before it opens a model (``engine.jobs.server_walls``: it reads only what ``names`` serve,
+    staged by ``engine.serving.staging``), tells ``say(line)`` which walls hold, and keeps to ``memory_mb``
+    (default: ``server_memory_mb()``). Raises InputError/EngineError with a sentence."""
+    from functools import partial
+
     from engine.jobs.server_walls import wall_in
-    from engine.serving import deployments
+    from engine.serving import deployments, staging
     from engine.serving.common import ServerOptions
     from engine.serving.server import serve_forever
 
     ready()
     loaded = [deployments.load(n) for n in names]
-    options = ServerOptions(host=host, port=port, token=token or _env_token())
+    options = ServerOptions(host=host, port=port, token=token or _env_token(),
+                            memory_mb=_memory_limit(memory_mb))
     boss = None
     if owner:
         pid, _, created = owner.partition(":")
@@ -256,9 +260,25 @@ def serve(names: list[str], host: str = "127.0.0.1", port: int = 8600, token: st
             boss = (int(pid), float(created))
         except ValueError:
             raise InputError(f"--owner takes PID:START_TIME, got {owner!r}") from None
-    for deployment in loaded:  # where each version lies, for the walled-in server that reads no database
-        deployments.record_artifacts(deployment)
-    serve_forever(loaded, options, deployments.recorded_artifact, deployments.load, boss, wall_in=wall_in, say=say)
+    folders = [staging.stage(d, deployments.artifact_for) for d in loaded]  # the walled server reads no database
+    serve_forever(loaded, options, staging.staged_artifacts(names), staging.staged_deployment, boss,
+                  wall_in=partial(wall_in, folders), say=say)
+
+
+def server_memory_mb() -> int:
+    """A server's memory limit when none is given: TRIMLINE_SERVE_MEMORY_MB, else half of this machine's memory."""
+    from engine import environment
+    from engine.serving.memory import default_limit_mb
+
+    return environment.settings().serve_memory_mb or default_limit_mb()
+
+
+def _memory_limit(memory_mb: int | None) -> int:
+    if memory_mb is None:
+        return server_memory_mb()
+    if memory_mb < 1:
+        raise InputError(f"a server's memory limit must be a positive number of MB, got {memory_mb}")
+    return int(memory_mb)
 
 
 def own_servers() -> None:
@@ -289,13 +309,14 @@ def sandbox_layers() -> list[dict[str, Any]]:
     return server_walls.layers()
 
 
-def start_server(name: str, port: int = 8600, host: str = "127.0.0.1") -> dict[str, Any]:
-    """Start ``trimline serve --name NAME`` as a managed process beside the worker (it outlives the page)."""
+def start_server(name: str, port: int = 8600, host: str = "127.0.0.1", memory_mb: int | None = None) -> dict[str, Any]:
+    """Start ``trimline serve --name NAME`` as a managed process beside the worker (it outlives the page),
+    limited to ``memory_mb`` (default: ``server_memory_mb()``)."""
     from engine.serving import managed
 
     require("engineer", "start servers")
     get_deployment(name)
-    return managed.start(name, host, port)
+    return managed.start(name, host, port, memory_mb=_memory_limit(memory_mb))
 
 
 def stop_server(name: str) -> bool:

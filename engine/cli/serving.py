@@ -23,14 +23,18 @@ def serve(model_ids: Optional[list[int]] = typer.Argument(None, help="Models to 
           max_batch: Optional[int] = typer.Option(None, help="Largest dynamic batch."),
           max_delay_ms: Optional[float] = typer.Option(None, help="Longest wait for a batch to fill, in ms."),
           cache: Optional[bool] = typer.Option(None, "--cache/--no-cache", help="LRU response cache."),
+          memory_mb: Optional[int] = typer.Option(None, "--memory-mb", help="The server's memory limit in MB (default: "
+                                                  "TRIMLINE_SERVE_MEMORY_MB, else half this machine's memory)."),
           owner: Optional[str] = typer.Option(None, hidden=True, help="PID:START_TIME of the trimline up that "
                                                                      "manages this server; it stops when that ends.")) -> None:
-    """Serve models over KServe V2 (Triton) and TensorFlow Serving REST until Ctrl-C."""
+    """Serve models over KServe V2 (Triton) and TensorFlow Serving REST until Ctrl-C (or SIGTERM)."""
     from engine import api
 
     if not model_ids and not name:
         fail("give model ids to serve, or --name of a saved deployment")
     api.serving.check_bind(host, port, token)
+    if memory_mb is not None and memory_mb < 1:
+        fail(f"--memory-mb must be a positive number of MB, got {memory_mb}")
     if model_ids:
         settings: dict = {}
         for key, value in (("instances", instances), ("intra_threads", threads)):
@@ -49,9 +53,11 @@ def serve(model_ids: Optional[list[int]] = typer.Argument(None, help="Models to 
         deployment = api.serving.get_deployment(served)
         versions = ", ".join(f"v{v['version']}=model {v['model_id']}" for v in deployment["versions"])
         typer.echo(f"serving '{served}' ({versions}; labels {deployment['labels'] or 'none'})", err=True)
-    typer.echo(f"on http://{host}:{port}: KServe V2 at /v2, TF Serving at /v1, metrics at /metrics; Ctrl-C stops",
-               err=True)
-    api.serving.serve(names, host, port, token, owner, say=lambda line: typer.echo(line, err=True))
+    memory_mb = memory_mb or api.serving.server_memory_mb()
+    typer.echo(f"on http://{host}:{port}: KServe V2 at /v2, TF Serving at /v1, metrics at /metrics; memory limit "
+               f"{memory_mb} MB; Ctrl-C stops", err=True)
+    api.serving.serve(names, host, port, token, owner, say=lambda line: typer.echo(line, err=True),
+                      memory_mb=memory_mb)
     typer.echo(f"stopped serving {', '.join(names)}", err=True)
 
 

@@ -8,10 +8,11 @@ A server opens uploaded models, so it is walled in like a job's child, as far as
   connect and seccomp refuses every new network socket. Bubblewrap's namespaces are not used here: a
   private network namespace would cut the server off from its own clients, and a mount namespace made at
   start could not show the versions promoted while it serves; Landlock gives the same file wall in place.
-- **landlock**: files readable only beneath the libraries, the artifact store (where every served version
-  lies, including those promoted later), the saved deployments and their artifact records; writable only
-  beneath the server's own scratch folder (its ``TMPDIR``). Not the database, the uploads, the logs, the
-  secrets, nor any file elsewhere on the machine.
+- **landlock**: files readable only beneath the libraries and the staged folders of the names it serves
+  (``engine.serving.staging``: their deployment and the artifacts of their served versions, including those
+  promoted later, which are staged there before the server loads them); writable only beneath the server's
+  own scratch folder (its ``TMPDIR``). Not the artifact store (no other model's artifact), the database, the
+  uploads, the logs, the secrets, another deployment's models, nor any file elsewhere on the machine.
 - **seccomp**: no new network sockets, ptrace, mounts, new namespaces or io_uring.
 - **limits**: no core dumps, file sizes, open files and processes capped; not dumpable; secret settings
   (database URLs, the team password) moved out of its environment before the first model loads.
@@ -47,8 +48,8 @@ def layers() -> list[dict]:
     abi = landlock.abi_version()
     return [
         {"name": "landlock", "active": abi >= 1,
-         "detail": f"ABI {abi}: files readable only beneath the libraries, the artifact store and the saved "
-                   "deployments, writable only beneath its scratch" + (
+         "detail": f"ABI {abi}: files readable only beneath the libraries and the artifacts of the versions it "
+                   "serves, writable only beneath its scratch" + (
                        "; no new TCP bind or connect (it keeps its own listening socket)" if abi >= 4 else "")
          if abi >= 1 else "the kernel offers no Landlock (Linux 5.13+ with the LSM enabled): served models can "
                           "read whatever the server's user can"},
@@ -61,16 +62,11 @@ def layers() -> list[dict]:
     ]
 
 
-def paths(settings: Settings, scratch: Path) -> tuple[list[Path], list[Path]]:
-    """What a server may read and write."""
-    serving = settings.home / "serving"
-    store = [settings.store_dir, settings.cache_dir]
-    url = settings.store_url.removeprefix("file://")
-    if "://" not in url:  # a store folder shared by several hosts
-        store.append(Path(url).expanduser())
+def paths(settings: Settings, scratch: Path, served: list[Path]) -> tuple[list[Path], list[Path]]:
+    """What a server may read (the libraries and the ``served`` folders: what it serves) and write."""
     roots = sandbox._safe_roots(settings.home)  # noqa: SLF001  (the job sandbox's library list, the home kept out)
-    read = [*roots, *(p.resolve() for p in store), (serving / "deployments").resolve(),
-            (serving / "artifacts").resolve(), *map(Path, sandbox.READ_EXTRA), *map(Path, DEVICE_INFO)]
+    read = [*roots, *(folder.resolve() for folder in served), *map(Path, sandbox.READ_EXTRA),
+            *map(Path, DEVICE_INFO)]
     accelerators = [p for pattern in ACCELERATORS for p in Path("/dev").glob(pattern)]
     write = [scratch, *map(Path, sandbox.WRITE_EXTRA), *accelerators]
     return read, write
@@ -106,7 +102,7 @@ def empty(scratch: Path) -> None:
         shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink(missing_ok=True)
 
 
-def confine(settings: Settings, scratch: Path) -> list[str]:
+def confine(settings: Settings, scratch: Path, served: list[Path]) -> list[str]:
     """Wall this process in; returns one line per layer (on or off, and what holds). Call it after the
     listening socket is bound and before any model is opened. Raises EngineError when a layer this machine
     offers cannot be applied."""
@@ -121,7 +117,7 @@ def confine(settings: Settings, scratch: Path) -> list[str]:
     sandbox.make_non_dumpable()
     _limits()
     said = []
-    read, write = paths(settings, scratch)
+    read, write = paths(settings, scratch, served)
     try:
         for layer in layers():
             if not layer["active"]:
@@ -138,11 +134,12 @@ def confine(settings: Settings, scratch: Path) -> list[str]:
     return said
 
 
-def wall_in() -> tuple[list[str], Callable[[], None]]:
-    """Make this server's scratch folder and confine the process (``confine``); returns what holds, one
-    line per layer, and what empties the scratch folder when the server stops."""
+def wall_in(served: list[Path]) -> tuple[list[str], Callable[[], None]]:
+    """Make this server's scratch folder and confine the process to reading the ``served`` folders (the staged
+    deployments it serves) besides the libraries (``confine``); returns what holds, one line per layer, and
+    what empties the scratch folder when the server stops."""
     from storage.settings import get_settings
 
     settings = get_settings()
     scratch = scratch_folder(settings)
-    return confine(settings, scratch), lambda: empty(scratch)
+    return confine(settings, scratch, served), lambda: empty(scratch)

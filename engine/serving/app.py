@@ -18,6 +18,7 @@ from engine.artifact import Artifact
 from engine.serving import tfserving, v2
 from engine.serving.common import ServerOptions, ServerRuntime, error_handlers, runtime_of
 from engine.serving.fastpath import InferFastPath
+from engine.serving.memory import MemoryGuard
 from engine.serving.metrics import ServingMetrics
 from engine.serving.repository import Repository
 from engine.serving.settings import Deployment
@@ -66,21 +67,34 @@ async def follow(repository: Repository, reread: Callable[[str], Deployment], ev
 
 def create_app(deployments: list[Deployment], options: ServerOptions,
                artifact_for: Callable[[int], Artifact], reread: Callable[[str], Deployment] | None = None,
-               load_errors: list | None = None) -> FastAPI:
+               load_errors: list | None = None, on_memory_exceeded: Callable[[str], None] | None = None) -> FastAPI:
     """The server for ``deployments``. ``reread(name)`` returns a deployment's current definition for
-    ``POST /v2/repository/models/{name}/load``; start-up failures are appended to ``load_errors``."""
-    metrics = ServingMetrics()
-    runtime = ServerRuntime(Repository(metrics, artifact_for), metrics, options)
+    ``POST /v2/repository/models/{name}/load``; start-up failures are appended to ``load_errors``. With
+    ``options.memory_mb`` the server keeps to that limit and calls ``on_memory_exceeded(sentence)`` when it
+    must stop (``engine.serving.memory``)."""
+    metrics = ServingMetrics(options.memory_mb)
+    guard = None
+    if options.memory_mb:
+        guard = MemoryGuard(options.memory_mb, on_memory_exceeded or (lambda sentence: None))
+    runtime = ServerRuntime(Repository(metrics, artifact_for, guard), metrics, options)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
+        if guard is not None:  # watching from the first load; the start counts as one load
+            guard.start()
+            guard.begin()
         try:
             for deployment in deployments:
                 await runtime.repository.apply(deployment)
         except Exception as exc:
+            if guard is not None:
+                guard.stop()  # the start failed: the server exits with the sentence, not the watchdog's
             if load_errors is not None:
                 load_errors.append(exc)
             raise
+        finally:
+            if guard is not None:
+                guard.end()
         app.state.ready = True
         follower = asyncio.get_running_loop().create_task(follow(runtime.repository, reread)) if reread else None
         yield
@@ -88,6 +102,8 @@ def create_app(deployments: list[Deployment], options: ServerOptions,
             follower.cancel()
         for name in list(runtime.repository.models):
             await runtime.repository.unload(name)
+        if guard is not None:
+            guard.stop()
 
     app = FastAPI(title="Trimline serving", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None,
                   exception_handlers=error_handlers())

@@ -27,6 +27,7 @@ class ServerOptions:
     token: str | None = None
     max_body_bytes: int = 64 << 20
     max_tensor_elements: int = 16 << 20
+    memory_mb: int | None = None  # the server's memory limit (engine.serving.memory); None: none
 
 
 class ServerRuntime:

@@ -40,34 +40,14 @@ def _write(path: Path, text: str) -> None:
 
 
 def save(deployment: Deployment) -> Path:
-    """Save ``deployment``, after recording where each of its versions' artifacts lies (a walled-in server
-    reads that record, never the database)."""
+    """Save ``deployment``, after staging what it serves where a walled-in server of it may read
+    (``engine.serving.staging``: the server reads that folder, never the database or the store)."""
+    from engine.serving import staging
+
     path = _path(deployment.name)
-    record_artifacts(deployment)
+    staging.stage(deployment, artifact_for)
     _write(path, deployment.model_dump_json(indent=2))
     return path
-
-
-def record_artifacts(deployment: Deployment) -> None:
-    """Write ``serving/artifacts/MODEL_ID.json`` (path and format) for every version's model."""
-    for version in deployment.versions:
-        try:
-            artifact = artifact_for(version.model_id)
-        except NotFoundError:  # a removed model: its version fails to load with that sentence
-            continue
-        _write(serving_dir() / "artifacts" / f"{int(version.model_id)}.json",
-               json.dumps({"path": str(artifact.path), "format": artifact.format}))
-
-
-def recorded_artifact(model_id: int) -> Artifact:
-    """The artifact ``record_artifacts`` wrote for a model: how a walled-in server finds what to load."""
-    path = get_settings().home / "serving" / "artifacts" / f"{int(model_id)}.json"
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise NotFoundError(f"model {model_id} has no recorded artifact; save its deployment again "
-                            "(`trimline serve` or the Deploy page)") from None
-    return Artifact(Path(doc["path"]), doc["format"])
 
 
 def load(name: str) -> Deployment:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -80,7 +81,8 @@ def stop_owned() -> list[str]:
     return stopped
 
 
-def start(name: str, host: str = "127.0.0.1", port: int = 8600, token: str | None = None) -> dict[str, Any]:
+def start(name: str, host: str = "127.0.0.1", port: int = 8600, token: str | None = None,
+          memory_mb: int | None = None) -> dict[str, Any]:
     from engine.serving.common import ServerOptions
 
     current = status(name)
@@ -95,13 +97,16 @@ def start(name: str, host: str = "127.0.0.1", port: int = 8600, token: str | Non
     root = Path(__file__).resolve().parents[2]
     boss = owner()
     argv = [sys.executable, "-m", "engine.cli", "serve", "--name", name, "--host", host, "--port", str(port)]
+    if memory_mb is not None:
+        argv += ["--memory-mb", str(int(memory_mb))]
     if boss:
         argv += ["--owner", f"{boss['pid']}:{boss['created']}"]
     with log.open("ab") as out:
         proc = subprocess.Popen(argv, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     record = {"name": name, "pid": proc.pid, "created": psutil.Process(proc.pid).create_time(),
-              "url": f"http://{host}:{port}", "log": str(log), "started_at": time.time(), "owner": boss}
+              "url": f"http://{host}:{port}", "log": str(log), "started_at": time.time(), "owner": boss,
+              "memory_mb": memory_mb}
     _record(name).write_text(json.dumps(record))
     return record
 
@@ -138,7 +143,8 @@ def _ready(url: str) -> bool:
 
 
 def stop(name: str, timeout_s: float = 15.0) -> bool:
-    """Stop the managed server (its own process group); True when one was running."""
+    """Stop the managed server (its own process group), then remove its scratch folder (the server empties
+    it on SIGTERM, but its walls keep it from removing the folder itself); True when one was running."""
     record = status(name)
     if record is None or record["state"] == "exited":
         return False
@@ -147,8 +153,13 @@ def stop(name: str, timeout_s: float = 15.0) -> bool:
         psutil.Process(record["pid"]).wait(timeout_s)
     except psutil.TimeoutExpired:
         os.killpg(record["pid"], signal.SIGKILL)
+        try:
+            psutil.Process(record["pid"]).wait(timeout_s)
+        except psutil.Error:
+            pass
     except (ProcessLookupError, psutil.NoSuchProcess):
         pass
+    shutil.rmtree(serving_dir() / "scratch" / str(record["pid"]), ignore_errors=True)  # server_walls.scratch_folder
     return True
 
 

@@ -27,7 +27,7 @@ class _Process:
 
 
 class ServingMetrics:
-    def __init__(self) -> None:
+    def __init__(self, memory_mb: int | None = None) -> None:
         r = self.registry = CollectorRegistry()
         mv = ["model", "version"]
         self.requests = Counter("trimline_requests", "Inference requests answered.", mv, registry=r)
@@ -46,6 +46,9 @@ class ServingMetrics:
         self.inflight = Gauge("trimline_inflight_requests", "Inference requests being answered now.", ["model"],
                               registry=r)
         r.register(_Process())
+        if memory_mb:
+            Gauge("trimline_process_memory_limit_bytes", "The server's memory limit (--memory-mb).",
+                  registry=r).set(memory_mb << 20)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

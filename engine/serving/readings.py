@@ -26,7 +26,8 @@ def _quantile(buckets: list[tuple[float, float]], q: float) -> float | None:
 
 def reduce(samples: list[tuple[str, dict[str, str], float]], at: float | None = None) -> dict[str, Any]:
     """``{at, requests, failures, latency_ms{p50,p90,p99}, batch_mean, batch_hist, cache_hits, cache_misses,
-    hit_rate, inflight, cpu_percent, rss_mb, versions{v: requests}}`` summed over all served models."""
+    hit_rate, inflight, cpu_percent, rss_mb, memory_limit_mb (None: no limit), versions{v: requests}}`` summed
+    over all served models."""
     totals: dict[str, float] = defaultdict(float)
     latency: dict[float, float] = defaultdict(float)
     batch: dict[float, float] = defaultdict(float)
@@ -41,7 +42,8 @@ def reduce(samples: list[tuple[str, dict[str, str], float]], at: float | None = 
             totals["requests"] += value
         elif name in ("trimline_request_failures_total", "trimline_cache_hits_total", "trimline_cache_misses_total",
                       "trimline_inflight_requests", "trimline_batch_size_sum", "trimline_batch_size_count",
-                      "trimline_process_cpu_percent", "trimline_process_rss_bytes"):
+                      "trimline_process_cpu_percent", "trimline_process_rss_bytes",
+                      "trimline_process_memory_limit_bytes"):
             totals[name] += value
     lat = sorted(latency.items())
     hits, misses = totals["trimline_cache_hits_total"], totals["trimline_cache_misses_total"]
@@ -54,7 +56,9 @@ def reduce(samples: list[tuple[str, dict[str, str], float]], at: float | None = 
             "batch_hist": _counts(sorted(batch.items())), "cache_hits": hits, "cache_misses": misses,
             "hit_rate": hits / (hits + misses) if hits + misses else None,
             "inflight": totals["trimline_inflight_requests"], "cpu_percent": totals["trimline_process_cpu_percent"],
-            "rss_mb": totals["trimline_process_rss_bytes"] / 2**20, "versions": dict(versions)}
+            "rss_mb": totals["trimline_process_rss_bytes"] / 2**20,
+            "memory_limit_mb": totals["trimline_process_memory_limit_bytes"] / 2**20 or None,
+            "versions": dict(versions)}
 
 
 def _counts(cumulative: list[tuple[float, float]]) -> dict[str, float]:

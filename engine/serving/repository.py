@@ -2,7 +2,9 @@
 
 A reload loads every new or changed version beside the ones serving now, then swaps the whole entry
 in one assignment on the event loop. Requests already routed to a retired version finish on it; the
-retired version frees its instances once they have. So a reload under load fails no request.
+retired version frees its instances once they have. So a reload under load fails no request. With a
+memory limit (``engine.serving.memory``), a version that does not fit is refused the same way as one that
+fails to load: the server keeps serving what it served.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Callable
 from engine.artifact import Artifact
 from engine.errors import NotFoundError
 from engine.serving.cache import ResponseCache
+from engine.serving.memory import MemoryGuard, give_back
 from engine.serving.metrics import ServingMetrics
 from engine.serving.scheduler import LoadedVersion
 from engine.serving.settings import Deployment
@@ -34,8 +37,9 @@ class ServedModel:
 
 
 class Repository:
-    def __init__(self, metrics: ServingMetrics, artifact_for: Callable[[int], Artifact]) -> None:
-        self.metrics, self._artifact_for = metrics, artifact_for
+    def __init__(self, metrics: ServingMetrics, artifact_for: Callable[[int], Artifact],
+                 guard: MemoryGuard | None = None) -> None:
+        self.metrics, self._artifact_for, self.guard = metrics, artifact_for, guard
         self.models: dict[str, ServedModel] = {}
         self._lock = asyncio.Lock()
 
@@ -59,30 +63,60 @@ class Repository:
         return loaded
 
     async def apply(self, deployment: Deployment) -> ServedModel:
-        """Serve ``deployment``: load what is new beside what serves now, swap, then retire the rest."""
+        """Serve ``deployment``: load what is new beside what serves now, swap, then retire the rest. When a
+        version fails to load (or does not fit the memory limit), the versions this call loaded are dropped
+        and what served before keeps serving."""
         async with self._lock:
             old = self.models.get(deployment.name)
             cache = self._cache_for(deployment, old)
-            loop = asyncio.get_running_loop()
             versions: dict[int, LoadedVersion] = {}
-            for number in deployment.served():
-                model_id = deployment.model_of(number)
-                current = old.versions.get(number) if old else None
-                if current is not None and current.model_id == model_id and current.settings == deployment.settings \
-                        and current.cache is cache:
-                    versions[number] = current
-                    continue
-                artifact = self._artifact_for(model_id)
-                versions[number] = await loop.run_in_executor(
-                    None, LoadedVersion.load, deployment.name, number, model_id, artifact, deployment.settings,
-                    self.metrics, cache)
-                log.info("loaded %s version %d (model %d)", deployment.name, number, model_id)
+            if self.guard is not None:
+                self.guard.begin()
+            try:
+                await self._load(deployment, old, cache, versions)
+            except BaseException:
+                await self._drop(versions, old)
+                give_back()
+                raise
+            finally:
+                if self.guard is not None:
+                    self.guard.end()
             served = ServedModel(deployment, versions, cache, dict(deployment.labels))
             self.models[deployment.name] = served  # the atomic swap
             retired = [v for n, v in (old.versions.items() if old else []) if versions.get(n) is not v]
+            loop = asyncio.get_running_loop()
             for version in retired:
                 loop.create_task(version.retire())
             return served
+
+    @staticmethod
+    async def _drop(versions: dict[int, LoadedVersion], old: ServedModel | None) -> None:
+        """Free the versions an apply loaded before it failed (not those it took over from ``old``)."""
+        reused = set(map(id, old.versions.values())) if old else set()
+        for version in [v for v in versions.values() if id(v) not in reused]:
+            await version.retire()
+        versions.clear()
+
+    async def _load(self, deployment: Deployment, old: ServedModel | None, cache: ResponseCache | None,
+                    versions: dict[int, LoadedVersion]) -> None:
+        loop = asyncio.get_running_loop()
+        for number in deployment.served():
+            model_id = deployment.model_of(number)
+            current = old.versions.get(number) if old else None
+            if current is not None and current.model_id == model_id and current.settings == deployment.settings \
+                    and current.cache is cache:
+                versions[number] = current
+                continue
+            artifact = self._artifact_for(model_id)
+            what = f"'{deployment.name}' version {number} (model {model_id})"
+            if self.guard is not None:
+                self.guard.check_room(what, artifact.path)
+            versions[number] = await loop.run_in_executor(
+                None, LoadedVersion.load, deployment.name, number, model_id, artifact, deployment.settings,
+                self.metrics, cache)
+            if self.guard is not None:
+                self.guard.check_loaded(what)
+            log.info("loaded %s", what)
 
     @staticmethod
     def _cache_for(deployment: Deployment, old: ServedModel | None) -> ResponseCache | None:

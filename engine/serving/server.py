@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
+import signal
 import socket
 import threading
 import time
@@ -43,12 +45,13 @@ def check_bind(options: ServerOptions) -> None:
 
 
 def _server(deployments: list[Deployment], options: ServerOptions, artifact_for: Callable[[int], Artifact],
-            reread: Callable[[str], Deployment] | None, errors: list, sock: socket.socket | None = None):  # noqa: ANN202
+            reread: Callable[[str], Deployment] | None, errors: list,
+            on_memory_exceeded: Callable[[str], None] | None = None):  # noqa: ANN202
     import uvicorn
 
     from engine.serving.app import create_app
 
-    app = create_app(deployments, options, artifact_for, reread, errors)
+    app = create_app(deployments, options, artifact_for, reread, errors, on_memory_exceeded)
     config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning", access_log=False,
                             timeout_keep_alive=30, lifespan="on")
     return uvicorn.Server(config)
@@ -87,31 +90,55 @@ def _listen(options: ServerOptions) -> socket.socket:
     return sock
 
 
+class _Terminated(Exception):
+    """SIGTERM (how ``trimline up`` and the Deploy page stop a server): uvicorn shuts down gracefully, then
+    raises the signal again, which lands here and is handled as Ctrl-C is, scratch folder emptied."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
 def serve_forever(deployments: list[Deployment], options: ServerOptions, artifact_for: Callable[[int], Artifact],
                   reread: Callable[[str], Deployment] | None = None, owner: tuple[int, float] | None = None,
                   wall_in: Callable[[], tuple[list[str], Callable[[], None]]] | None = None,
                   say: Callable[[str], None] | None = None) -> None:
-    """Serve until Ctrl-C (or SIGTERM), or until the ``owner`` process (pid, start time) is gone. With
+    """Serve until Ctrl-C or SIGTERM, or until the ``owner`` process (pid, start time) is gone. With
     ``wall_in`` (always, from the CLI: ``engine.jobs.server_walls.wall_in``) the process binds its socket,
     then walls itself in before any model is opened, so ``artifact_for`` must read no database; ``say``
-    (default: the log) is told which walls hold. Raises EngineError when a model fails to load or a wall
+    (default: the log) is told which walls hold. Past its memory limit (``options.memory_mb``) the process
+    says so and exits with status 1 at once. Raises EngineError when a model fails to load or a wall
     cannot be built."""
     check_bind(options)
+    tell = say or logging.getLogger("trimline.serve").warning
     errors: list = []
-    server = _server(deployments, options, artifact_for, reread, errors)
-    sockets, cleanup = None, None
-    if wall_in is not None:
-        sockets = [_listen(options)]
-        held, cleanup = wall_in()
-        (say or logging.getLogger("trimline.serve").warning)("sandbox: " + "; ".join(held))
-    if owner is not None:
-        threading.Thread(target=_stop_with, args=(server, owner), daemon=True, name="trimline-owner").start()
+    cleanups: list[Callable[[], None]] = []
+
+    def hard_stop(sentence: str) -> None:  # the memory watchdog's thread: no graceful shutdown to wait for
+        tell(f"error: {sentence}")
+        for cleanup in cleanups:
+            cleanup()
+        os._exit(1)
+
+    server = _server(deployments, options, artifact_for, reread, errors, hard_stop)
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if main else None
     try:
+        sockets = None
+        if wall_in is not None:
+            sockets = [_listen(options)]
+            held, cleanup = wall_in()
+            cleanups.append(cleanup)
+            tell("sandbox: " + "; ".join(held))
+        if owner is not None:
+            threading.Thread(target=_stop_with, args=(server, owner), daemon=True, name="trimline-owner").start()
         server.run(sockets=sockets)
-    except KeyboardInterrupt:  # uvicorn shuts down gracefully, then re-raises Ctrl-C: the normal way to stop
+    except (KeyboardInterrupt, _Terminated):  # uvicorn shut down gracefully, then re-raised the signal
         pass
     finally:
-        if cleanup is not None:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        for cleanup in cleanups:
             cleanup()
     if errors:
         exc = errors[0]
@@ -127,8 +154,13 @@ class BackgroundServer:
         if options.port == 0:
             options = ServerOptions(**{**options.__dict__, "port": free_port(options.host)})
         self.options, self.errors = options, []
-        self._server = _server(deployments, options, artifact_for, reread, self.errors)
+        self._server = _server(deployments, options, artifact_for, reread, self.errors, self._past_memory_limit)
         self._thread = threading.Thread(target=self._run, daemon=True, name="trimline-serve")
+
+    def _past_memory_limit(self, sentence: str) -> None:
+        logging.getLogger("trimline.serve").error(sentence)
+        self.errors.append(EngineError(sentence))
+        self._server.should_exit = True
 
     def _run(self) -> None:
         self._server.config.install_signal_handlers = False

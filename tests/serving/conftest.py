@@ -4,7 +4,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -49,6 +53,44 @@ def start_cli_server(home: Path, *args: str, env: dict[str, str] | None = None,
         proc.kill()
         raise
     return proc, url
+
+
+@dataclass
+class SteadyLoad:
+    """What the clients of ``steady_load`` got: ``(path, status, text)`` per answer and per failure."""
+
+    answers: list = field(default_factory=list)
+    failures: list = field(default_factory=list)
+
+
+@contextmanager
+def steady_load(url: str, paths: list[str], body: dict) -> Iterator[SteadyLoad]:
+    """One client thread per entry of ``paths`` posting ``body`` to ``url + path`` in a loop, each on its own
+    keep-alive connection, for as long as the block runs; counted in the yielded ``SteadyLoad``."""
+    import requests
+
+    stop, load = threading.Event(), SteadyLoad()
+
+    def client(path: str) -> None:
+        with requests.Session() as http:
+            while not stop.is_set():
+                try:
+                    r = http.post(url + path, json=body, timeout=30)
+                except requests.RequestException as exc:  # a dropped connection fails a request too
+                    load.failures.append((path, None, str(exc)[:200]))
+                    stop.wait(0.05)
+                    continue
+                (load.answers if r.status_code == 200 else load.failures).append((path, r.status_code, r.text[:200]))
+
+    workers = [threading.Thread(target=client, args=(p,), daemon=True) for p in paths]
+    for w in workers:
+        w.start()
+    try:
+        yield load
+    finally:
+        stop.set()
+        for w in workers:
+            w.join(timeout=60)
 
 
 def scaled_copy(src: Path, dest: Path, factor: float) -> Path:

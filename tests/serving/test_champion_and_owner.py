@@ -6,8 +6,8 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -16,7 +16,7 @@ import requests
 from engine import api
 from engine.serving.server import free_port
 from engine.jobs import landlock
-from tests.serving.conftest import ROOT, cli_env, scaled_copy, start_server
+from tests.serving.conftest import ROOT, cli_env, scaled_copy, start_server, steady_load
 
 
 
@@ -52,38 +52,27 @@ def test_new_champion_is_served_as_the_next_version_without_failing_a_request(st
     port = free_port()
     server = api.serving.start_server("champ", port)
     url = server["url"]
-    stop, answers, failures = threading.Event(), [], []
-
-    def client() -> None:
-        with requests.Session() as http:
-            while not stop.is_set():
-                r = http.post(f"{url}/v1/models/champ:predict", json={"instances": images[:1].tolist()}, timeout=30)
-                (answers if r.status_code == 200 else failures).append((r.status_code, r.text[:200]))
-
-    workers = [threading.Thread(target=client) for _ in range(3)]
     try:
         _until(lambda: _ready(url), what="the managed server becoming ready")
-        for w in workers:
-            w.start()
-        time.sleep(0.5)
-        api.set_champion(child, "optimized graph")  # the managed server loads it beside version 1, then swaps
-        deployment = api.serving.get_deployment("champ")
-        assert deployment["versions"][-1] == {"version": 2, "model_id": child}
-        assert deployment["labels"] == {"stable": 1, "canary": 2}
-        assert requests.get(f"{url}/v2/models/champ/versions/2/ready", timeout=10).status_code == 200
-        walls = api.serving.server_status("champ")["sandbox"]  # it loaded version 2 from behind its walls
-        assert ("landlock: on" if landlock.abi_version() >= 1 else "landlock: off") in walls
-        time.sleep(0.5)
+        scratch = studio[0] / "serving" / "scratch" / str(server["pid"])
+        assert (scratch / "home").is_dir()  # the walled server's TMPDIR and HOME
+        with steady_load(url, ["/v1/models/champ:predict"] * 3, {"instances": images[:1].tolist()}) as traffic:
+            time.sleep(0.5)
+            api.set_champion(child, "optimized graph")  # the managed server loads it beside version 1, then swaps
+            deployment = api.serving.get_deployment("champ")
+            assert deployment["versions"][-1] == {"version": 2, "model_id": child}
+            assert deployment["labels"] == {"stable": 1, "canary": 2}
+            assert requests.get(f"{url}/v2/models/champ/versions/2/ready", timeout=10).status_code == 200
+            walls = api.serving.server_status("champ")["sandbox"]  # it loaded version 2 from behind its walls
+            assert ("landlock: on" if landlock.abi_version() >= 1 else "landlock: off") in walls
+            time.sleep(0.5)
+        versions = requests.get(f"{url}/v2/models/champ/stats", timeout=10).json()["versions"]
     finally:
-        stop.set()
-        for w in workers:
-            w.join()
-        try:
-            versions = requests.get(f"{url}/v2/models/champ/stats", timeout=10).json()["versions"]
-        finally:
-            api.serving.stop_server("champ")
-    assert failures == [] and len(answers) > 10
+        api.serving.stop_server("champ")
+    assert traffic.failures == [] and len(traffic.answers) > 10
     assert {v["version"]: v["model_id"] for v in versions} == {1: root, 2: child}
+    assert not scratch.exists()  # stopped with SIGTERM: its scratch folder is gone
+    assert "stopped serving champ" in Path(server["log"]).read_text()  # it shut down, not killed by the signal
     api.set_champion(child, "again")  # already served: nothing is added
     assert len(api.serving.get_deployment("champ")["versions"]) == 2
 

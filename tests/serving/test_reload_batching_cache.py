@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from engine import api
-from tests.serving.conftest import start_server
+from tests.serving.conftest import start_server, steady_load
 
 
 def _metric(url: str, name: str, **labels) -> float:
@@ -27,39 +27,25 @@ def test_reload_under_load_fails_no_request(studio):
     _, first, second, images = studio
     api.serving.plan([first], name="rolling", settings={"intra_threads": 1})
     server = start_server([load("rolling")])
-    stop, answers, failures = threading.Event(), [], []
-
-    def client(path: str) -> None:
-        with requests.Session() as http:
-            while not stop.is_set():
-                r = http.post(server.url + path, json={"instances": images[:1].tolist()}, timeout=30)
-                (answers if r.status_code == 200 else failures).append((path, r.status_code, r.text[:200]))
 
     def reload() -> None:
         r = requests.post(f"{server.url}/v2/repository/models/rolling/load", timeout=120)
         assert r.status_code == 200, r.text
 
     paths = ["/v1/models/rolling:predict", "/v1/models/rolling/labels/stable:predict"]
-    workers = [threading.Thread(target=client, args=(p,)) for p in paths * 2]
     try:
-        for w in workers:
-            w.start()
-        time.sleep(0.5)
-        api.serving.promote("rolling", second, label="canary")  # version 2 loads beside version 1
-        reload()
-        assert requests.get(f"{server.url}/v2/models/rolling/versions/2/ready", timeout=10).status_code == 200
-        api.serving.set_label("rolling", "stable", 2)  # move stable to the new version
-        reload()
-        api.serving.configure("rolling", settings={"instances": 2}, policy="latest:1")  # new settings, v1 retired
-        reload()
-        time.sleep(0.5)
-    finally:
-        stop.set()
-        for w in workers:
-            w.join()
-    try:
-        assert failures == []
-        assert len(answers) > 20
+        with steady_load(server.url, paths * 2, {"instances": images[:1].tolist()}) as traffic:
+            time.sleep(0.5)
+            api.serving.promote("rolling", second, label="canary")  # version 2 loads beside version 1
+            reload()
+            assert requests.get(f"{server.url}/v2/models/rolling/versions/2/ready", timeout=10).status_code == 200
+            api.serving.set_label("rolling", "stable", 2)  # move stable to the new version
+            reload()
+            api.serving.configure("rolling", settings={"instances": 2}, policy="latest:1")  # new settings, v1 retired
+            reload()
+            time.sleep(0.5)
+        assert traffic.failures == []
+        assert len(traffic.answers) > 20
         doc = requests.get(f"{server.url}/v1/models/rolling", timeout=10).json()
         assert [s["version"] for s in doc["model_version_status"]] == ["2"]
         stats = requests.get(f"{server.url}/v2/models/rolling/stats", timeout=10).json()

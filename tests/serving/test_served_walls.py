@@ -1,7 +1,10 @@
 """A served model runs behind walls: with the op scan switched off (the test hook the job sandbox tests use),
-a SavedModel that reads files while it loads and each time it is called reads nothing outside the
-server's allowed paths, not a file this test writes in a temporary folder, not the studio's database;
-and the same walled-in process still answers tritonclient and TF Serving requests."""
+a SavedModel that reads files while it loads and each time it is called reads nothing outside what its
+server serves: not a file this test writes in a temporary folder, not the studio's database, not another
+model's artifact in the store nor where another deployment staged it, not even the store's copy of a model
+the same server serves; and the same walled-in process still answers tritonclient and TF Serving requests.
+Stopped with SIGTERM (as `trimline up` and the Deploy page stop it), it shuts down as after Ctrl-C: exit 0,
+its scratch folder emptied."""
 from __future__ import annotations
 
 import os
@@ -32,10 +35,16 @@ def test_a_served_model_reads_nothing_outside_its_walls_and_still_answers(studio
     from engine import api
     from engine.jobs import service
 
-    home, first, _, images = studio
+    from engine.serving.deployments import artifact_for
+
+    home, first, second, images = studio
     canary = tmp_path / "canary.txt"
     canary.write_text(f"CANARY-{uuid.uuid4().hex}\n")
-    targets = [canary, home / "trimline.db"]
+    other = api.serving.plan([second], name="walls-other")  # another deployment, staged beside this server's
+    staged_other = home / "serving" / "served" / "walls-other" / "models" / str(second)
+    targets = [canary, home / "trimline.db", artifact_for(second).path, artifact_for(first).path,
+               *[p for p in staged_other.rglob("*") if p.is_file()]]
+    assert other["name"] == "walls-other" and all(t.is_file() for t in targets) and len(targets) == 5
     leaky = leaky_savedmodel(tmp_path / "leaky", targets)
     leaky_savedmodel(tmp_path / "canary_only", [canary])
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"LEAKED[\s\S]*CANARY-"):
@@ -67,10 +76,13 @@ def test_a_served_model_reads_nothing_outside_its_walls_and_still_answers(studio
         walled = int(proc.pid)
         status = Path(f"/proc/{walled}/status").read_text()
         assert "NoNewPrivs:\t1" in status and "Seccomp:\t2" in status
+        scratch = home / "serving" / "scratch" / str(walled)
+        assert (scratch / "home").is_dir()  # its TMPDIR and HOME, in use
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "stopped serving" in err, err  # a clean stop, not death by the signal
     assert "sandbox: landlock: on" in err and "seccomp: on" in err, err
     assert canary.read_text().strip() not in out + err
     assert "SQLite format 3" not in out + err
-    assert not [p for p in (home / "serving" / "scratch" / str(walled)).glob("*")]  # its scratch emptied
+    assert not list(scratch.glob("*"))  # its scratch emptied (the folder itself goes with the next server's sweep)
