@@ -6,8 +6,9 @@ resident memory of the process.
 - While versions load, a watchdog samples the memory; a version during whose load it passed the limit is
   refused once the load returns: dropped, its memory given back, and the server goes on serving what it
   served (a reload answers with the sentence; at start the server stops with it).
-- The watchdog stops the server when its memory passes the limit with no load in progress, or twice the
-  limit during one (a load that allocates without end): the machine comes before the served models.
+- The watchdog stops the server when its memory passes the limit with no load in progress, or passes twice
+  the limit (at least the limit and 1 GB) during one, a load that allocates without end: the machine comes
+  before the served models.
 """
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ class MemoryGuard:
                 loading = self._loading > 0
                 if loading:
                     self._peak = max(self._peak, rss)
-            if rss > self.limit_mb * (2 if loading else 1):
+            if rss > (max(2 * self.limit_mb, self.limit_mb + 1024) if loading else self.limit_mb):
                 sentence = (f"the server used {rss:.0f} MB of memory, more than its limit of {self.limit_mb} MB "
                             "(--memory-mb or TRIMLINE_SERVE_MEMORY_MB), and was stopped")
                 self._on_exceeded(sentence)
@@ -111,7 +112,8 @@ class MemoryGuard:
         """Refuse before loading when the model's files alone do not fit in what is left."""
         used, size = rss_mb(), files_mb(path)
         if used + size > self.limit_mb:
-            raise self._refusal(what, f"the server uses {used:.0f} MB and the model's files alone are {size:.0f} MB")
+            files = f" and the model's files alone are {size:.0f} MB" if size >= 1 else ""
+            raise self._refusal(what, f"the server already uses {used:.0f} MB{files}")
         with self._lock:
             self._peak = used
 

@@ -121,6 +121,7 @@ def serve_forever(deployments: list[Deployment], options: ServerOptions, artifac
         os._exit(1)
 
     server = _server(deployments, options, artifact_for, reread, errors, hard_stop)
+    logging.getLogger("uvicorn.error").addFilter(lambda record: not errors)  # a failed start is told once, below
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminated) if main else None
     try:
@@ -135,6 +136,9 @@ def serve_forever(deployments: list[Deployment], options: ServerOptions, artifac
         server.run(sockets=sockets)
     except (KeyboardInterrupt, _Terminated):  # uvicorn shut down gracefully, then re-raised the signal
         pass
+    except SystemExit:  # uvicorn exits when the start failed; the sentence of why is raised below
+        if not errors:
+            raise
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

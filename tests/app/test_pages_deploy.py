@@ -59,13 +59,17 @@ def test_deploy_page_serves_tries_loadtests_promotes_and_stops(page, imported, w
     assert at.subheader[0].value == f"Serve '{name}'"
     port = free_port()
     at.number_input(key="deploy_port").set_value(port)
+    assert at.number_input(key="deploy_memory").value == api.serving.server_memory_mb()  # half the machine's
+    at.number_input(key="deploy_memory").set_value(3072)
     by_label(at.button, "Start serving").click().run()
     assert not at.exception, [e.value for e in at.exception]
     try:
         status = _wait_for(name, "ready")
-        assert status["url"] == f"http://127.0.0.1:{port}"
+        assert status["url"] == f"http://127.0.0.1:{port}" and status["memory_mb"] == 3072
         at = page("deploy")  # a fresh session (a page reload) finds the running server
         assert at.subheader[0].value == f"'{name}' · ready at http://127.0.0.1:{port}"
+        memory = [m.value for m in at.metric if m.label == "RSS MB / limit"]
+        assert len(memory) == 1 and memory[0].endswith(" / 3072"), memory
         shown = [c.value for c in at.caption if c.value.startswith("Sandbox: ")] + \
                 [w.value for w in at.warning if w.value.startswith("Sandbox: ")]
         assert shown == [f"Sandbox: {status['sandbox']}"] and "landlock: " in shown[0]
