@@ -1,9 +1,10 @@
 """A server keeps to its memory limit (``--memory-mb``): a start whose model does not fit ends with a
 sentence; a new version that does not fit is refused while the versions already served keep answering;
-the watchdog stops a server that passes its limit outside a load.
+a server that passes its limit outside a load (a request too large for it) stops itself with a sentence.
 
-The model that does not fit is real: a 200-byte ONNX graph whose constant ONNX Runtime folds into a
-256 MB tensor when the session is created, so its memory appears only while the server loads it."""
+The models are real: a 200-byte ONNX graph whose constant ONNX Runtime folds into a 256 MB tensor when the
+session is created, so its memory appears only while the server loads it; and an outer product whose
+memory grows with the length of the request's row (ONNX Runtime's arena keeps it afterwards)."""
 from __future__ import annotations
 
 import subprocess
@@ -19,7 +20,7 @@ import requests
 from engine import api
 from engine.serving.memory import MemoryGuard, rss_mb
 from engine.serving.server import free_port
-from tests.serving.conftest import ROOT, cli_env, steady_load
+from tests.serving.conftest import ROOT, cli_env, start_cli_server, steady_load
 
 BLOAT_MB = 256
 
@@ -36,6 +37,22 @@ def bloated_onnx(dest: Path, mb: int) -> Path:
              helper.make_node("ReduceSum", ["scaled"], ["y"], keepdims=1)]
     graph = helper.make_graph(nodes, "bloat", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])], [shape])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(dest))
+    return dest
+
+
+def outer_onnx(dest: Path) -> Path:
+    """``y[b] = sum(x[b] ⊗ x[b])``: a row of n floats takes n² × 4 bytes while it runs."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    axes = [numpy_helper.from_array(np.array(a, np.int64), f"axes{i}") for i, a in enumerate(([2], [1], [1, 2]))]
+    nodes = [helper.make_node("Unsqueeze", ["x", "axes0"], ["column"]),
+             helper.make_node("Unsqueeze", ["x", "axes1"], ["row"]),
+             helper.make_node("Mul", ["column", "row"], ["outer"]),
+             helper.make_node("ReduceSum", ["outer", "axes2"], ["y"], keepdims=0)]
+    graph = helper.make_graph(nodes, "outer", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", "n"])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b"])], axes)
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(dest))
     return dest
 
@@ -118,3 +135,29 @@ def test_the_watchdog_stops_a_server_past_its_limit_and_lets_a_load_pass_it():
     finally:
         guard.stop()
     assert len(told) == 1 and f"more than its limit of {limit} MB (--memory-mb or TRIMLINE_SERVE_MEMORY_MB)" in told[0]
+
+
+def test_a_server_past_its_limit_outside_a_load_stops_itself_with_a_sentence(studio):
+    from engine.jobs import service
+
+    home = studio[0]
+    outer = service.wait(api.submit_import(outer_onnx(home.parent / "outer.onnx"), name="outer").id,
+                         timeout_s=300).result["model_id"]
+    proc, url = start_cli_server(home, str(outer), "--name", "outer", "--memory-mb", "400")
+    try:
+        small = requests.post(f"{url}/v1/models/outer:predict", json={"instances": [[1.0] * 8]}, timeout=30)
+        assert small.status_code == 200 and small.json()["predictions"] == [64.0]
+        scratch = home / "serving" / "scratch" / str(proc.pid)
+        assert (scratch / "home").is_dir()
+        try:  # 12288 floats: a 576 MB outer product, past the limit; the server is gone before it answers
+            requests.post(f"{url}/v1/models/outer:predict", json={"instances": [[1.0] * 12288]}, timeout=60)
+        except requests.ConnectionError:
+            pass
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 1, err
+    assert "error: the server used " in err and "more than its limit of 400 MB (--memory-mb" in err, err
+    assert not list(scratch.glob("*"))  # its scratch emptied before it exited
