@@ -57,39 +57,45 @@ def bad_request(message: str, status: int = 400) -> JSONResponse:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The body, refused with ``BodyTooLarge`` as soon as it passes ``limit`` (chunked bodies included)."""
+    """The body, refused with ``BodyTooLarge`` as soon as it passes ``limit`` (chunked bodies included). Read
+    from the ASGI messages themselves: a body of one message is returned as it came, without a copy."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge()
-    chunks, size = [], 0
-    async for chunk in request.stream():
+    chunks, size, receive = [], 0, request.receive
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge()
-        chunks.append(chunk)
-    return b"".join(chunks)
+        if chunk:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 async def infer_and_count(runtime: ServerRuntime, served: LoadedVersion,
                           feeds: dict[str, np.ndarray]) -> list[np.ndarray] | Response:
     """Run ``served`` on ``feeds``, recording requests, failures, latency and in-flight requests."""
-    labels = {"model": served.name, "version": str(served.version)}
-    metrics = runtime.metrics
-    metrics.inflight.labels(served.name).inc()
+    requests, latency, inflight = served.counted
+    inflight.inc()
     started = time.perf_counter()
     try:
         outputs = await served.infer(feeds)
     except ValueError as exc:
-        metrics.failures.labels(**labels, reason="bad_input").inc()
+        runtime.metrics.failures.labels(served.name, str(served.version), "bad_input").inc()
         return bad_request(str(exc))
     except Exception as exc:  # a runtime failure answers 500 with a sentence; the server keeps serving
-        metrics.failures.labels(**labels, reason="runtime").inc()
+        runtime.metrics.failures.labels(served.name, str(served.version), "runtime").inc()
         first = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         return bad_request(f"the model failed on this input ({first})", status=500)
     finally:
-        metrics.inflight.labels(served.name).dec()
-        metrics.requests.labels(**labels).inc()
-    metrics.latency.labels(**labels).observe(time.perf_counter() - started)
+        inflight.dec()
+        requests.inc()
+    latency.observe(time.perf_counter() - started)
     return outputs
 
 

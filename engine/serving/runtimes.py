@@ -6,6 +6,7 @@ CPU, and ``note`` says why (shown in the model's status and the server log).
 """
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -84,21 +85,32 @@ def has_batch_dim(specs: list[dict[str, Any]]) -> bool:
     return bool(specs) and all(s["shape"] and not isinstance(s["shape"][0], int) for s in specs)
 
 
+@functools.lru_cache(maxsize=64)
+def _dtype(name: str) -> np.dtype | str:
+    """numpy's dtype for a spec's dtype name (``dtype.name`` is slow on the request path), else the name."""
+    try:
+        return np.dtype(name)
+    except TypeError:
+        return name
+
+
 def check_feeds(specs: list[dict[str, Any]], feeds: dict[str, np.ndarray]) -> None:
     """Raise ValueError with one sentence naming the expected shape and dtype when a feed does not fit."""
     from engine.serving.tensors import datatype_of
 
     missing = [s["name"] for s in specs if s["name"] not in feeds]
-    extra = sorted(set(feeds) - {s["name"] for s in specs})
-    if missing or extra:
+    if missing or len(feeds) != len(specs):
+        extra = sorted(set(feeds) - {s["name"] for s in specs})
         want = ", ".join(f"'{s['name']}'" for s in specs)
         raise ValueError(f"the model takes input(s) {want}; " +
                          (f"'{missing[0]}' is missing" if missing else f"'{extra[0]}' is not one of them"))
     for spec in specs:
-        value = feeds[spec["name"]]
-        shape = ["-1" if not isinstance(d, int) or d < 0 else str(d) for d in spec["shape"]]
+        value, dims = feeds[spec["name"]], spec["shape"]
+        fits = value.ndim == len(dims) and all(not isinstance(s, int) or s < 0 or s == d
+                                               for s, d in zip(dims, value.shape))
+        if fits and value.dtype == _dtype(spec["dtype"]):
+            continue
+        shape = ["-1" if not isinstance(d, int) or d < 0 else str(d) for d in dims]
         expected = f"shape [{', '.join(shape)}] and datatype {datatype_of(spec['dtype'])}"
         got = f"got shape {list(value.shape)} and datatype {datatype_of(value.dtype.name)}"
-        fits = value.ndim == len(shape) and all(s == "-1" or int(s) == d for s, d in zip(shape, value.shape))
-        if not fits or value.dtype.name != spec["dtype"]:
-            raise ValueError(f"input '{spec['name']}' expects {expected}; {got}")
+        raise ValueError(f"input '{spec['name']}' expects {expected}; {got}")
