@@ -54,6 +54,8 @@ def _onnx(artifact: Artifact, settings: ModelSettings) -> Instance:
     from engine.runtime import _ORT_DTYPES
 
     options = ort_options(settings.intra_threads, settings.opt_level, settings.execution_mode, settings.spin_wait)
+    if settings.spin_wait:  # spin between a run's operators, not after it: the response and the next request
+        options.add_session_config_entry("session.force_spinning_stop", "1")  # need the cores then
     options.inter_op_num_threads = settings.inter_threads
     options.enable_cpu_mem_arena = settings.arena
     options.enable_mem_pattern = settings.mem_pattern

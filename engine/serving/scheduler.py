@@ -9,7 +9,9 @@ A request alone in the server, on a version without batching whose last run took
 runs on the event loop's own thread: handing it to a pool thread and back costs two thread wake-ups
 (0.1-0.4 ms here), a tenth of a small model's answer. Anything else (a second request in flight anywhere
 in the server, a slower model, no free instance) goes to the pool's threads, so the loop is never held
-longer than that bound and concurrent requests still overlap.
+longer than that bound and concurrent requests still overlap. The inference routes count the requests
+they are answering in ``REQUESTS``; before choosing, a request lets the loop run the others it has
+already read, so they are counted.
 """
 from __future__ import annotations
 
@@ -33,19 +35,23 @@ from engine.serving.settings import ModelSettings
 INLINE_MAX_S = 0.02
 
 
-class _Count:
-    """Inference requests in flight in this process over every served version (servers on several threads:
-    the tests' background servers share one process)."""
+class InFlight:
+    """Inference requests being answered in this process, from the moment a route takes one until its
+    response is sent (``with REQUESTS:``); servers on several threads (the tests') share it."""
 
     def __init__(self) -> None:
         self.value, self._lock = 0, threading.Lock()
 
-    def add(self, n: int) -> None:
+    def __enter__(self) -> None:
         with self._lock:
-            self.value += n
+            self.value += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.value -= 1
 
 
-_inflight_here = _Count()
+REQUESTS = InFlight()
 
 
 @dataclass
@@ -109,7 +115,6 @@ class LoadedVersion:
         """Outputs for ``feeds``; ValueError (a sentence for the client) when they do not fit the model."""
         check_feeds(self.inputs, feeds)
         self.inflight += 1
-        _inflight_here.add(1)
         try:
             key = None
             if self.cache is not None:
@@ -121,7 +126,7 @@ class LoadedVersion:
                 self.metrics.cache_misses.labels(self.name).inc()
             if self.batching:
                 outputs = await self._enqueue(feeds)
-            elif (instance := self._inline_instance()) is not None:
+            elif (instance := await self._inline_instance()) is not None:
                 outputs = self._run_single(feeds, time.perf_counter(), instance)
             else:
                 outputs = await asyncio.get_running_loop().run_in_executor(self._executor, self._run_single, feeds,
@@ -133,11 +138,13 @@ class LoadedVersion:
             return outputs
         finally:
             self.inflight -= 1
-            _inflight_here.add(-1)
 
-    def _inline_instance(self) -> Instance | None:
+    async def _inline_instance(self) -> Instance | None:
         """A free instance when this request may run on the event loop's thread (see the module's note)."""
-        if _inflight_here.value != 1 or self._last_run_s >= INLINE_MAX_S:
+        if self._last_run_s >= INLINE_MAX_S:
+            return None
+        await asyncio.sleep(0)  # requests read in the same turn of the loop enter REQUESTS first
+        if REQUESTS.value > 1:
             return None
         try:
             return self._free.get_nowait()

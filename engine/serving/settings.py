@@ -50,8 +50,9 @@ class ModelSettings(_Strict):
     arena: bool = Field(True, description="ONNX Runtime's CPU memory arena.")
     mem_pattern: bool = Field(True, description="ONNX Runtime's memory pattern planning.")
     instances: int = Field(1, ge=1, le=16, description="Session instances serving requests in parallel.")
-    spin_wait: bool = Field(True, description="Idle ONNX Runtime threads spin for work: lower latency on a box of "
-                                              "its own, cores taken from neighbours on a shared one.")
+    spin_wait: bool = Field(True, description="ONNX Runtime threads spin for work during a run (they stop when it "
+                                              "ends): lower latency on a box of its own, cores taken from "
+                                              "neighbours on a shared one.")
     providers: list[str] = Field(default_factory=lambda: ["CPUExecutionProvider"],
                                  description="Execution providers, tried in order; CPU is always the fallback.")
     batching: Batching = Field(default_factory=Batching)
