@@ -81,7 +81,8 @@ def _stage_artifact(model_id: int, artifact: Artifact, models: Path) -> None:
 
 def stage(deployment: Deployment, artifact_for: Callable[[int], Artifact]) -> Path:
     """Stage what ``deployment`` serves (``artifact_for`` looks a model up in the store); returns its folder.
-    A version whose model is gone is left out: loading it fails with that sentence."""
+    A version whose model was deleted is left out (and its earlier copy removed): loading it fails with a
+    sentence."""
     folder = served_dir(deployment.name)
     models = folder / "models"
     models.mkdir(parents=True, exist_ok=True)
@@ -89,7 +90,9 @@ def stage(deployment: Deployment, artifact_for: Callable[[int], Artifact]) -> Pa
     for model_id in sorted(wanted):
         try:
             artifact = artifact_for(model_id)
-        except NotFoundError:
+        except NotFoundError:  # a deleted model: a copy staged earlier must not serve it again
+            (models / f"{int(model_id)}.json").unlink(missing_ok=True)
+            shutil.rmtree(models / str(int(model_id)), ignore_errors=True)
             continue
         _stage_artifact(model_id, artifact, models)
     _write(folder / "deployment.json", deployment.model_dump_json(indent=2))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.artifact import Artifact
-from engine.errors import EngineError
+from engine.errors import EngineError, NotFoundError
 from engine.serving import staging
 from engine.serving.settings import Deployment
 
@@ -50,6 +50,14 @@ def test_versions_are_linked_or_copied_and_only_the_served_ones_kept(home, tmp_p
             read(1)
         with pytest.raises(EngineError, match="model 2 is not staged"):
             staging.staged_artifacts(["another"])(2)
+
+        def deleted(model_id: int) -> Artifact:
+            raise NotFoundError(f"model {model_id} does not exist")
+
+        staging.stage(newest, deleted)  # model 2 deleted since: its staged copy goes too
+        with pytest.raises(EngineError, match="model 2 is not staged for serving"):
+            read(2)
+        assert not (folder / "models" / "2").exists()
     finally:
         shm.unlink()
 
