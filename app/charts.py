@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import plotly.graph_objects as go
 
 CHAMPION_GOLD = "#d97706"
@@ -159,77 +158,6 @@ def _cell_label(r: dict[str, Any]) -> str:
     if r.get("opt_level"):
         parts.append(str(r["opt_level"]))
     return " · ".join(parts)
-
-
-# ---------------------------------------------------------------- comparing variants
-def tradeoff_scatter(rows: list[dict[str, Any]], champion_id: int | None = None,
-                     labelled: set[int] | None = None) -> go.Figure:
-    """Latency p50 against size, one point per benchmarked variant; colour is accuracy where known and varying.
-    Pareto-optimal variants are outlined and joined by the front; the champion is a star. Only the
-    ``labelled`` variants, the front and the champion carry a text label (all of them when ``labelled`` is
-    None and there are at most 15), so labels do not pile up."""
-    timed = [r for r in rows if r.get("latency_p50_ms") is not None and r.get("size_bytes") is not None]
-    front = {r["id"] for r in timed if r.get("pareto")}
-    if labelled is None and len(timed) <= 15:
-        labelled = {r["id"] for r in timed}
-    named = (labelled or set()) | front | {champion_id}
-    accs = [r.get("accuracy") for r in timed]
-    known = [a for a in accs if a is not None]
-    # a colour scale over one value draws a bar of identical ticks: colour by accuracy only where it varies
-    has_acc = bool(known) and max(known) - min(known) >= 1e-4
-    # numpy arrays, not lists: plotly checks a list element by element, which costs a second at 1,000 variants
-    marker: dict[str, Any] = {
-        "size": np.array([20 if r["id"] in front else (13 if len(timed) <= 60 else 7) for r in timed]),
-        "symbol": np.array(["star" if r["id"] == champion_id else "circle" for r in timed]),
-        "line": {"width": np.array([3 if r["id"] in front else 1 for r in timed]), "color": "#0f172a"},
-    }
-    if has_acc:
-        marker.update(color=np.array([a if a is not None else float("nan") for a in accs]), colorscale="Viridis",
-                      cmin=min(known), cmax=max(known), showscale=True, colorbar={"title": "accuracy", "tickformat": ".1%"})
-    else:
-        marker["color"] = np.array([FORMAT_COLOURS.get(r.get("format"), "#64748b") for r in timed])
-    fig = go.Figure(go.Scatter(
-        x=np.array([r["size_bytes"] / 1024 for r in timed]), y=np.array([r["latency_p50_ms"] for r in timed]),
-        mode="markers+text",
-        text=np.array([f"#{r['id']} {r.get('pass') or 'root'}" if r["id"] in named else "" for r in timed]),
-        textposition="middle right", marker=marker, name="variants", showlegend=False,
-        customdata=np.array([r["id"] for r in timed]),
-        hovertext=np.array([_variant_hover(r, r["id"] in front) for r in timed]), hoverinfo="text"))
-    edge = sorted((r for r in timed if r["id"] in front), key=lambda r: r["size_bytes"])
-    if len(edge) > 1:
-        fig.add_trace(go.Scatter(x=[r["size_bytes"] / 1024 for r in edge], y=[r["latency_p50_ms"] for r in edge],
-                                 mode="lines", line={"dash": "dot", "color": "#94a3b8"}, name="Pareto front",
-                                 hoverinfo="skip"))
-    widest = max((r["size_bytes"] / 1024 for r in timed), default=1.0)
-    fig.update_xaxes(title="size (KiB)", range=[0, widest * 1.45])  # room for the labels right of points
-    fig.update_yaxes(title="latency p50 (ms)", rangemode="tozero")
-    fig.update_layout(legend={"orientation": "h", "y": -0.2})
-    return _layout(fig, "Speed against size (outlined: Pareto-optimal, ★ champion)", height=420)
-
-
-def _variant_hover(r: dict[str, Any], on_front: bool) -> str:
-    acc = r.get("accuracy")
-    lines = [f"#{r['id']} {r.get('name', '')}", f"{r.get('format')} · {r.get('pass') or 'root'}",
-             f"p50 {r['latency_p50_ms']:.3f} ms", f"size {r['size_bytes'] / 1024:.1f} KiB"]
-    if acc is not None:
-        lines.append(f"accuracy {acc:.2%}")
-    if on_front:
-        lines.append("Pareto-optimal")
-    return "<br>".join(lines)
-
-
-def latency_bars(rows: list[dict[str, Any]], champion_id: int | None = None) -> go.Figure:
-    """p50 latency per variant, with an error bar up to p99."""
-    timed = [r for r in rows if r.get("latency_p50_ms") is not None]
-    p50 = [r["latency_p50_ms"] for r in timed]
-    upper = [max(0.0, (r.get("latency_p99_ms") or p) - p) for r, p in zip(timed, p50)]
-    fig = go.Figure(go.Bar(
-        x=[f"#{r['id']} {r.get('pass') or 'root'}" for r in timed], y=p50, name="p50",
-        error_y={"type": "data", "symmetric": False, "array": upper, "arrayminus": [0] * len(timed)},
-        marker_color=[CHAMPION_GOLD if r["id"] == champion_id else FORMAT_COLOURS.get(r.get("format"), "#64748b")
-                      for r in timed]))
-    fig.update_yaxes(title="latency p50 (ms), bar to p99")
-    return _layout(fig, "Latency per variant")
 
 
 # ---------------------------------------------------------------- inside one benchmark

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import charts, side_by_side, tables, ui
+from app import charts, side_by_side, tables, ui, variant_charts
 from engine import api
 
 SMALL_FAMILY = 12  # every variant is chosen by default up to this size; past it, the root, champion and front
@@ -66,8 +66,8 @@ for job_id in watched if watched_family == family["id"] else []:  # another fami
 
 if len(picked) > len(unmeasured):
     left, right = st.columns(2)
-    left.plotly_chart(charts.tradeoff_scatter(rows, champion, labelled=set(chosen)), key="tradeoff")
-    right.plotly_chart(charts.latency_bars(picked, champion), key="latency_bars")
+    left.plotly_chart(variant_charts.tradeoff_scatter(rows, champion, labelled=set(chosen)), key="tradeoff")
+    right.plotly_chart(variant_charts.latency_bars(picked, champion), key="latency_bars")
 roofline = charts.variant_roofline(picked, api.latest_benchmarks(chosen))
 if roofline:
     st.plotly_chart(charts.roofline_figure(roofline, "Achieved GFLOP/s per variant against the measured peak"),

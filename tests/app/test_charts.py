@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from app import charts, tables
+from app import charts, tables, variant_charts
 
 ROWS = [  # as api.compare returns them
     {"id": 1, "name": "net", "format": "keras", "pass": None, "size_bytes": 40_000, "latency_p50_ms": 2.0,
@@ -31,7 +31,7 @@ def _trace(fig, name):
 
 
 def test_tradeoff_scatter_has_one_point_per_timed_variant_and_marks_the_front():
-    fig = charts.tradeoff_scatter(ROWS, champion_id=3)
+    fig = variant_charts.tradeoff_scatter(ROWS, champion_id=3)
     points = _trace(fig, "variants")
     assert list(points.customdata) == [1, 2, 3]
     assert list(points.x) == [40_000 / 1024, 38_000 / 1024, 12_000 / 1024]
@@ -43,17 +43,41 @@ def test_tradeoff_scatter_has_one_point_per_timed_variant_and_marks_the_front():
 
 
 def test_tradeoff_scatter_colours_by_format_without_accuracy():
-    fig = charts.tradeoff_scatter([dict(r, accuracy=None) for r in ROWS[:2]])
+    fig = variant_charts.tradeoff_scatter([dict(r, accuracy=None) for r in ROWS[:2]])
     assert list(_trace(fig, "variants").marker.color) == [charts.FORMAT_COLOURS["keras"], charts.FORMAT_COLOURS["onnx"]]
 
 
-def test_latency_bars_has_one_bar_per_timed_variant_with_p99_error():
-    fig = charts.latency_bars(ROWS, champion_id=2)
-    bars = fig.data[0]
+def test_latency_bars_draw_p50_bars_with_their_ci_and_p99_as_separate_ticks():
+    rows = [dict(r, latency_ci95=[r["latency_p50_ms"] * 0.9, r["latency_p50_ms"] * 1.2])
+            if r.get("latency_p50_ms") else r for r in ROWS]
+    fig = variant_charts.latency_bars(rows, champion_id=2)
+    bars, p99 = _trace(fig, "p50"), _trace(fig, "p99")
     assert list(bars.x) == ["#1 root", "#2 tf2onnx", "#3 ort-quantize-dynamic"]
     assert list(bars.y) == [2.0, 0.5, 0.9]
-    assert [round(v, 6) for v in bars.error_y.array] == [0.5, 0.2, 0.0]
+    # the whisker is the median's CI, not the tail: p99 is a tick of its own
+    assert [round(v, 6) for v in bars.error_y.array] == [0.4, 0.1, 0.18]
+    assert [round(v, 6) for v in bars.error_y.arrayminus] == [0.2, 0.05, 0.09]
+    assert list(p99.x) == ["#1 root", "#2 tf2onnx"] and list(p99.y) == [2.5, 0.7]  # #3 has no p99
+    assert p99.mode == "markers" and p99.marker.symbol == "line-ew"
     assert bars.marker.color[1] == charts.CHAMPION_GOLD
+    assert fig.layout.yaxis.type != "log"  # 0.5 to 2.5 ms: a linear axis reads best
+
+
+def test_latency_bars_keep_tiny_p50s_readable_beside_a_loaded_machines_p99():
+    # p50 0.02-0.6 ms against p99 10-30 ms: on a linear axis every bar but one would be a sliver
+    rows = [{"id": i, "format": "onnx", "pass": p, "latency_p50_ms": p50, "latency_p99_ms": p99,
+             "latency_ci95": None} for i, p, p50, p99 in
+            ((1, None, 0.6, 30.0), (2, "tf2onnx", 0.02, 12.0), (3, "onnx-optimize", 0.018, 10.0))]
+    fig = variant_charts.latency_bars(rows)
+    axis = fig.layout.yaxis
+    assert axis.type == "log"
+    low, high = axis.range
+    assert 10 ** low < 0.018 and 10 ** high > 30  # every bar and every p99 tick fits
+    assert 0.018 / 10 ** low < 3  # the smallest bar stands clear of the axis floor, not squashed under it
+    assert list(axis.ticktext) == [f"{v:g}" for v in axis.tickvals]  # plain numbers, no bare 2 and 5
+    assert list(axis.ticktext) == ["0.01", "0.1", "1", "10"]  # over three decades: decades only
+    assert list(_trace(fig, "p99").y) == [30.0, 12.0, 10.0]
+    assert not any(_trace(fig, "p50").error_y.array)  # no CI recorded: no whisker drawn
 
 
 def test_lineage_figure_places_children_right_of_parents_with_pass_labels():
@@ -276,7 +300,8 @@ def test_provenance_warnings_name_mixed_hardware_runtimes_and_noise():
 
 
 def test_tradeoff_scatter_draws_no_colour_scale_over_one_accuracy():
-    fig = charts.tradeoff_scatter([dict(r, accuracy=0.0469) for r in ROWS[:2]])
+    fig = variant_charts.tradeoff_scatter([dict(r, accuracy=0.0469) for r in ROWS[:2]])
     points = _trace(fig, "variants")
     assert not points.marker.showscale and list(points.marker.color) == [charts.FORMAT_COLOURS["keras"],
                                                                          charts.FORMAT_COLOURS["onnx"]]
+

@@ -1,0 +1,127 @@
+"""Compare's charts of a family's variants: speed against size, and latency per variant. Pure functions of
+``api.family_overview`` rows, so tests can call them without a browser."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from app.charts import CHAMPION_GOLD, FORMAT_COLOURS, _layout
+
+LOG_SPREAD = 10  # an axis whose values span more than this factor is drawn on a log scale
+P99_COLOUR = "#334155"
+
+
+def log_ticks(values: list[float], pad: float = 0.25, bars: bool = False) -> dict[str, Any] | None:
+    """A log axis over ``values`` when they span more than ``LOG_SPREAD``: ``pad`` decades of room on both sides
+    (for ``bars``, down to the decade under the smallest, so the lowest bar stands on a labelled tick), ticked at 1, 2 and 5 of each decade when the axis covers fewer than three decades (at the decades alone
+    otherwise), every tick labelled as a plain number (``0.02``, never a bare ``2``). None: a linear axis."""
+    positive = [v for v in values if v is not None and v > 0]
+    if not positive or max(positive) / min(positive) <= LOG_SPREAD:
+        return None
+    low, high = math.log10(min(positive)) - pad, math.log10(max(positive)) + pad
+    low = math.floor(low) if bars else low
+    steps = (1, 2, 5) if high - low < 3 else (1,)
+    ticks = [m * 10.0 ** e for e in range(math.floor(low), math.ceil(high) + 1) for m in steps]
+    ticks = [t for t in ticks if low <= math.log10(t) <= high]
+    return {"type": "log", "range": [low, high], "tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
+
+
+def tradeoff_scatter(rows: list[dict[str, Any]], champion_id: int | None = None,
+                     labelled: set[int] | None = None) -> go.Figure:
+    """Latency p50 against size, one point per benchmarked variant; colour is accuracy where known and varying.
+    Pareto-optimal variants are outlined and joined by the front; the champion is a star. Only the
+    ``labelled`` variants, the front and the champion carry a text label (all of them when ``labelled`` is
+    None and there are at most 15), so labels do not pile up."""
+    timed = [r for r in rows if r.get("latency_p50_ms") is not None and r.get("size_bytes") is not None]
+    front = {r["id"] for r in timed if r.get("pareto")}
+    if labelled is None and len(timed) <= 15:
+        labelled = {r["id"] for r in timed}
+    named = (labelled or set()) | front | {champion_id}
+    accs = [r.get("accuracy") for r in timed]
+    known = [a for a in accs if a is not None]
+    # a colour scale over one value draws a bar of identical ticks: colour by accuracy only where it varies
+    has_acc = bool(known) and max(known) - min(known) >= 1e-4
+    # numpy arrays, not lists: plotly checks a list element by element, which costs a second at 1,000 variants
+    marker: dict[str, Any] = {
+        "size": np.array([20 if r["id"] in front else (13 if len(timed) <= 60 else 7) for r in timed]),
+        "symbol": np.array(["star" if r["id"] == champion_id else "circle" for r in timed]),
+        "line": {"width": np.array([3 if r["id"] in front else 1 for r in timed]), "color": "#0f172a"},
+    }
+    if has_acc:
+        marker.update(color=np.array([a if a is not None else float("nan") for a in accs]), colorscale="Viridis",
+                      cmin=min(known), cmax=max(known), showscale=True, colorbar={"title": "accuracy", "tickformat": ".1%"})
+    else:
+        marker["color"] = np.array([FORMAT_COLOURS.get(r.get("format"), "#64748b") for r in timed])
+    fig = go.Figure(go.Scatter(
+        x=np.array([r["size_bytes"] / 1024 for r in timed]), y=np.array([r["latency_p50_ms"] for r in timed]),
+        mode="markers+text",
+        text=np.array([f"#{r['id']} {r.get('pass') or 'root'}" if r["id"] in named else "" for r in timed]),
+        textposition="middle right", marker=marker, name="variants", showlegend=False,
+        customdata=np.array([r["id"] for r in timed]),
+        hovertext=np.array([_variant_hover(r, r["id"] in front) for r in timed]), hoverinfo="text"))
+    edge = sorted((r for r in timed if r["id"] in front), key=lambda r: r["size_bytes"])
+    if len(edge) > 1:
+        fig.add_trace(go.Scatter(x=[r["size_bytes"] / 1024 for r in edge], y=[r["latency_p50_ms"] for r in edge],
+                                 mode="lines", line={"dash": "dot", "color": "#94a3b8"}, name="Pareto front",
+                                 hoverinfo="skip"))
+    widest = max((r["size_bytes"] / 1024 for r in timed), default=1.0)
+    fig.update_xaxes(title="size (KiB)", range=[0, widest * 1.45])  # room for the labels right of points
+    fig.update_yaxes(title="latency p50 (ms)", rangemode="tozero")
+    fig.update_layout(legend={"orientation": "h", "y": -0.2})
+    return _layout(fig, "Speed against size (outlined: Pareto-optimal, ★ champion)", height=420)
+
+
+def _variant_hover(r: dict[str, Any], on_front: bool) -> str:
+    acc = r.get("accuracy")
+    lines = [f"#{r['id']} {r.get('name', '')}", f"{r.get('format')} · {r.get('pass') or 'root'}",
+             f"p50 {r['latency_p50_ms']:.3f} ms", f"size {r['size_bytes'] / 1024:.1f} KiB"]
+    if acc is not None:
+        lines.append(f"accuracy {acc:.2%}")
+    if on_front:
+        lines.append("Pareto-optimal")
+    return "<br>".join(lines)
+
+
+def _short(r: dict[str, Any]) -> str:
+    return f"#{r['id']} {r.get('pass') or 'root'}"
+
+
+def latency_bars(rows: list[dict[str, Any]], champion_id: int | None = None) -> go.Figure:
+    """p50 latency per variant as bars with the median's 95% CI as a whisker, and p99 as a tick of its own
+    (on a loaded machine a tiny model's p99 can be a hundred times its p50: drawn as the bar's whisker it set
+    the scale and flattened every p50 to nothing). Values spanning more than ten times put the axis on a log
+    scale labelled with plain numbers, so each p50 bar keeps a readable height."""
+    timed = [r for r in rows if r.get("latency_p50_ms") is not None]
+    labels = [_short(r) for r in timed]
+    p50 = [r["latency_p50_ms"] for r in timed]
+    cis = [r.get("latency_ci95") or [p, p] for r, p in zip(timed, p50)]
+    fig = go.Figure(go.Bar(
+        x=labels, y=p50, name="p50",
+        error_y={"type": "data", "symmetric": False, "array": [max(0.0, hi - p) for (_, hi), p in zip(cis, p50)],
+                 "arrayminus": [max(0.0, p - lo) for (lo, _), p in zip(cis, p50)], "color": "#0f172a", "width": 3},
+        marker_color=[CHAMPION_GOLD if r["id"] == champion_id else FORMAT_COLOURS.get(r.get("format"), "#64748b")
+                      for r in timed],
+        hovertext=[_latency_hover(r) for r in timed], hoverinfo="text", showlegend=False))
+    tail = [(label, r["latency_p99_ms"]) for label, r in zip(labels, timed) if r.get("latency_p99_ms") is not None]
+    if tail:
+        fig.add_trace(go.Scatter(
+            x=[label for label, _ in tail], y=[v for _, v in tail], mode="markers", name="p99",
+            marker={"symbol": "line-ew", "size": 16, "line": {"width": 2.5, "color": P99_COLOUR}},
+            hovertemplate="%{x}: p99 %{y:.3f} ms<extra></extra>"))
+    axis = log_ticks([*p50, *(v for _, v in tail)], bars=True)
+    fig.update_yaxes(title="latency (ms)", **(axis or {"rangemode": "tozero"}))
+    fig.update_layout(legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0, "yanchor": "bottom"})
+    return _layout(fig, "Latency per variant: p50 (95% CI), p99")
+
+
+def _latency_hover(r: dict[str, Any]) -> str:
+    ci = r.get("latency_ci95")
+    lines = [_short(r) + f" · {r.get('format')}", f"p50 {r['latency_p50_ms']:.4f} ms"]
+    if ci:
+        lines.append(f"95% CI {ci[0]:.4f}–{ci[1]:.4f} ms")
+    if r.get("latency_p99_ms") is not None:
+        lines.append(f"p99 {r['latency_p99_ms']:.4f} ms")
+    return "<br>".join(lines)
