@@ -11,6 +11,9 @@ import plotly.graph_objects as go
 from app.charts import CHAMPION_GOLD, FORMAT_COLOURS, _layout
 
 LOG_SPREAD = 10  # an axis whose values span more than this factor is drawn on a log scale
+# Where the labels of named points go, by their rank in latency: neighbours in speed get opposite corners,
+# so two variants of nearly the same size and latency do not write over each other.
+LABEL_CORNERS = ("top right", "bottom left", "bottom right", "top left")
 P99_COLOUR = "#334155"
 
 
@@ -32,14 +35,15 @@ def log_ticks(values: list[float], pad: float = 0.25, bars: bool = False) -> dic
 def tradeoff_scatter(rows: list[dict[str, Any]], champion_id: int | None = None,
                      labelled: set[int] | None = None) -> go.Figure:
     """Latency p50 against size, one point per benchmarked variant; colour is accuracy where known and varying.
-    Pareto-optimal variants are outlined and joined by the front; the champion is a star. Only the
-    ``labelled`` variants, the front and the champion carry a text label (all of them when ``labelled`` is
-    None and there are at most 15), so labels do not pile up."""
+    Pareto-optimal variants are outlined and joined by the front; the champion is a star. Text labels name
+    only the front, the champion, the root and, when at most four, the ``labelled`` variants (the ones a
+    reviewer picked to set side by side); every point names itself on hover. Axes spanning more than ten
+    times are logarithmic, so a slow root does not squash its fast children into one corner."""
     timed = [r for r in rows if r.get("latency_p50_ms") is not None and r.get("size_bytes") is not None]
     front = {r["id"] for r in timed if r.get("pareto")}
-    if labelled is None and len(timed) <= 15:
-        labelled = {r["id"] for r in timed}
-    named = (labelled or set()) | front | {champion_id}
+    named = front | {champion_id} | {r["id"] for r in timed if not r.get("pass")}
+    if labelled and len(labelled) <= 4:
+        named |= labelled
     accs = [r.get("accuracy") for r in timed]
     known = [a for a in accs if a is not None]
     # a colour scale over one value draws a bar of identical ticks: colour by accuracy only where it varies
@@ -52,26 +56,44 @@ def tradeoff_scatter(rows: list[dict[str, Any]], champion_id: int | None = None,
     }
     if has_acc:
         marker.update(color=np.array([a if a is not None else float("nan") for a in accs]), colorscale="Viridis",
-                      cmin=min(known), cmax=max(known), showscale=True, colorbar={"title": "accuracy", "tickformat": ".1%"})
+                      cmin=min(known), cmax=max(known), showscale=True,
+                      colorbar={"title": "accuracy", "tickformat": _percent_format(max(known) - min(known))})
     else:
         marker["color"] = np.array([FORMAT_COLOURS.get(r.get("format"), "#64748b") for r in timed])
     fig = go.Figure(go.Scatter(
         x=np.array([r["size_bytes"] / 1024 for r in timed]), y=np.array([r["latency_p50_ms"] for r in timed]),
-        mode="markers+text",
-        text=np.array([f"#{r['id']} {r.get('pass') or 'root'}" if r["id"] in named else "" for r in timed]),
-        textposition="middle right", marker=marker, name="variants", showlegend=False,
-        customdata=np.array([r["id"] for r in timed]),
+        mode="markers+text", text=np.array([_short(r) if r["id"] in named else "" for r in timed]),
+        textposition=np.array(_corners(timed, named)), cliponaxis=False, textfont={"size": 11},
+        marker=marker, name="variants", showlegend=False, customdata=np.array([r["id"] for r in timed]),
         hovertext=np.array([_variant_hover(r, r["id"] in front) for r in timed]), hoverinfo="text"))
     edge = sorted((r for r in timed if r["id"] in front), key=lambda r: r["size_bytes"])
     if len(edge) > 1:
         fig.add_trace(go.Scatter(x=[r["size_bytes"] / 1024 for r in edge], y=[r["latency_p50_ms"] for r in edge],
                                  mode="lines", line={"dash": "dot", "color": "#94a3b8"}, name="Pareto front",
                                  hoverinfo="skip"))
-    widest = max((r["size_bytes"] / 1024 for r in timed), default=1.0)
-    fig.update_xaxes(title="size (KiB)", range=[0, widest * 1.45])  # room for the labels right of points
-    fig.update_yaxes(title="latency p50 (ms)", rangemode="tozero")
+    sizes = [r["size_bytes"] / 1024 for r in timed]
+    x_log = log_ticks(sizes, pad=0.3)
+    fig.update_xaxes(title="size (KiB)", **(x_log or {"range": [0, max(sizes, default=1.0) * 1.3]}))
+    fig.update_yaxes(title="latency p50 (ms)", **(log_ticks([r["latency_p50_ms"] for r in timed], pad=0.3)
+                                                  or {"rangemode": "tozero"}))
     fig.update_layout(legend={"orientation": "h", "y": -0.2})
     return _layout(fig, "Speed against size (outlined: Pareto-optimal, ★ champion)", height=420)
+
+
+def _short(r: dict[str, Any]) -> str:
+    return f"#{r['id']} {r.get('pass') or 'root'}"
+
+
+def _corners(timed: list[dict[str, Any]], named: set[int]) -> list[str]:
+    """Each point's label position: named points take ``LABEL_CORNERS`` in turn by their rank in latency."""
+    order = sorted((r for r in timed if r["id"] in named), key=lambda r: (r["latency_p50_ms"], r["size_bytes"]))
+    corner = {r["id"]: LABEL_CORNERS[i % len(LABEL_CORNERS)] for i, r in enumerate(order)}
+    return [corner.get(r["id"], "top right") for r in timed]
+
+
+def _percent_format(span: float) -> str:
+    """Enough decimals that neighbouring colour-bar ticks differ (``.1%`` labels 97.84% and 97.88% alike)."""
+    return ".1%" if span >= 0.02 else ".2%" if span >= 0.002 else ".3%"
 
 
 def _variant_hover(r: dict[str, Any], on_front: bool) -> str:
@@ -83,10 +105,6 @@ def _variant_hover(r: dict[str, Any], on_front: bool) -> str:
     if on_front:
         lines.append("Pareto-optimal")
     return "<br>".join(lines)
-
-
-def _short(r: dict[str, Any]) -> str:
-    return f"#{r['id']} {r.get('pass') or 'root'}"
 
 
 def latency_bars(rows: list[dict[str, Any]], champion_id: int | None = None) -> go.Figure:

@@ -305,3 +305,54 @@ def test_tradeoff_scatter_draws_no_colour_scale_over_one_accuracy():
     assert not points.marker.showscale and list(points.marker.color) == [charts.FORMAT_COLOURS["keras"],
                                                                          charts.FORMAT_COLOURS["onnx"]]
 
+
+def _crowd():
+    """A root and eleven children like the demo's after a search: sizes 27-290 KiB, p50 0.009-0.7 ms, most of
+    the children within a few KiB and a few hundredths of a millisecond of each other."""
+    rows = [{"id": 1, "name": "net", "format": "keras", "pass": None, "size_bytes": 294_000, "latency_p50_ms": 0.67,
+             "accuracy": None, "pareto": False}]
+    for i, (kib, p50, front) in enumerate(((81, 0.027, False), (81, 0.018, False), (29, 0.023, False),
+                                          (27, 0.017, True), (36, 0.041, False), (29, 0.024, False),
+                                          (81, 0.009, True), (29, 0.039, False), (29, 0.023, False),
+                                          (30, 0.058, False), (29, 0.022, True)), start=2):
+        rows.append({"id": i, "name": "net", "format": "onnx", "pass": "ort-quantize-static", "size_bytes": kib * 1024,
+                     "latency_p50_ms": p50, "accuracy": 0.9778 + (i % 2) * 0.0022, "pareto": front})
+    return rows
+
+
+def test_tradeoff_scatter_labels_only_the_front_champion_and_root_in_alternating_corners():
+    rows = _crowd()
+    fig = variant_charts.tradeoff_scatter(rows, champion_id=8, labelled={r["id"] for r in rows})
+    points = _trace(fig, "variants")
+    named = {i: t for i, t in zip(points.customdata, points.text) if t}
+    # every chosen variant would be twelve labels on top of each other; the front (#5, #8, #12), the champion
+    # (#8) and the root are named, every point on hover
+    assert sorted(named) == [1, 5, 8, 12] and named[1] == "#1 root"
+    assert all(h.startswith(f"#{i} ") for i, h in zip(points.customdata, points.hovertext))
+    corners = {i: c for i, c in zip(points.customdata, points.textposition) if i in named}
+    # by latency: #8 (0.009), #5 (0.017), #12 (0.022), #1 (0.67): neighbours never share a corner
+    assert [corners[i] for i in (8, 5, 12, 1)] == list(variant_charts.LABEL_CORNERS)
+    assert points.cliponaxis is False  # a label next to the axis is not cut
+
+
+def test_tradeoff_scatter_names_a_handful_of_picked_variants():
+    rows = _crowd()
+    points = _trace(variant_charts.tradeoff_scatter(rows, labelled={3, 4}), "variants")
+    assert sorted(i for i, t in zip(points.customdata, points.text) if t) == [1, 3, 4, 5, 8, 12]
+
+
+def test_tradeoff_scatter_spreads_a_wide_range_on_log_axes_with_plain_tick_labels():
+    fig = variant_charts.tradeoff_scatter(_crowd())
+    x, y = fig.layout.xaxis, fig.layout.yaxis
+    assert x.type == "log" and y.type == "log"
+    assert 10 ** x.range[0] < 27 and 10 ** x.range[1] > 294_000 / 1024
+    assert 10 ** y.range[0] < 0.009 and 10 ** y.range[1] > 0.67
+    # fewer than three decades: 1, 2 and 5 of each, written out (a bare "2" under "0.1" would read as 2 ms)
+    assert list(x.ticktext) == ["20", "50", "100", "200", "500"]
+    assert list(y.ticktext) == ["0.005", "0.01", "0.02", "0.05", "0.1", "0.2", "0.5", "1"]
+    assert list(y.tickvals) == pytest.approx([0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1])
+    # accuracy spans 0.22 points: the colour bar needs two decimals to tell its ticks apart
+    assert _trace(fig, "variants").marker.colorbar.tickformat == ".2%"
+    narrow = variant_charts.tradeoff_scatter(ROWS)  # 12-39 KiB and 0.5-2 ms: linear, from zero
+    assert narrow.layout.xaxis.type != "log" and narrow.layout.yaxis.type != "log"
+    assert narrow.layout.xaxis.range[0] == 0
