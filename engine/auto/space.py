@@ -181,3 +181,28 @@ def outrun(p: Plan, measured: list, objective: str) -> str:  # noqa: ANN001
     return (f"skipped: TFLite full-integer INT8 met the budget at {int8.ratio:.2f}× the parent's latency; float32 "
             "runs the same graph on XNNPACK's float kernels, slower than its int8 ones, so it cannot be the fastest "
             "(it is tried when TFLite INT8 misses the budget, and for --objective size)")
+
+
+# Nodes that carry a graph's arithmetic, float and quantized forms.
+COMPUTE_OPS = {"Conv", "ConvTranspose", "MatMul", "Gemm", "QLinearConv", "QLinearMatMul", "ConvInteger",
+               "MatMulInteger", "FusedConv", "FusedMatMul", "QGemm"}
+
+
+def one_compute_chain(onnx_file) -> bool:  # noqa: ANN001
+    """True when the graph's Conv/MatMul/Gemm nodes (quantized forms too) form one chain, each needing the
+    one before it: parallel execution then has no two of them to run side by side. (The longest path
+    through them visits every one exactly when no two are independent.)"""
+    import onnx
+
+    graph = onnx.load(str(onnx_file), load_external_data=False).graph
+    depth: dict[str, int] = {}  # tensor -> compute nodes on the longest path that produced it
+    computes, deepest = 0, 0
+    for node in graph.node:  # ONNX stores nodes in topological order
+        level = max((depth.get(t, 0) for t in node.input if t), default=0)
+        if node.op_type in COMPUTE_OPS:
+            level += 1
+            computes += 1
+            deepest = max(deepest, level)
+        for t in node.output:
+            depth[t] = level
+    return computes > 1 and deepest == computes

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from engine.auto.params import Candidate
-from engine.auto.space import outrun, plan
+from engine.auto.space import one_compute_chain, outrun, plan
 
 VNNI = {"avx2": True, "avx512_vnni": True}
 AVX2 = {"avx2": True, "avx512_vnni": False}
@@ -110,3 +110,30 @@ def test_tflite_float32_is_skipped_for_speed_once_tflite_int8_met_the_budget_and
     assert outrun(float32, [missed], "latency") == ""  # INT8 missed the budget: float32 may be the answer
     assert outrun(float32, [], "latency") == ""
     assert all(outrun(p, [int8_ok], "latency") == "" for p in plans.values() if p is not float32)
+
+
+def _convs(path, branches: bool):
+    """Three 3×3 convolutions: one after another, or the last two side by side on the first one's output."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones((4, 4, 3, 3), np.float32), "w")
+    pad = {"pads": [1, 1, 1, 1]}
+    second_in = "a" if branches else "b"
+    nodes = [helper.make_node("Conv", ["x", "w"], ["a"], **pad), helper.make_node("Relu", ["a"], ["b"]),
+             helper.make_node("Conv", ["b", "w"], ["c"], **pad), helper.make_node("Conv", [second_in, "w"], ["d"], **pad)]
+    if branches:
+        nodes.append(helper.make_node("Add", ["c", "d"], ["y"]))
+    else:
+        nodes[-1] = helper.make_node("Conv", ["c", "w"], ["d"], **pad)
+        nodes.append(helper.make_node("Add", ["d", "b"], ["y"]))  # a residual skip is no second branch of work
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])], [w])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_a_chain_of_convolutions_has_nothing_for_parallel_execution_and_branches_do(tmp_path):
+    assert one_compute_chain(_convs(tmp_path / "chain.onnx", branches=False))
+    assert not one_compute_chain(_convs(tmp_path / "branches.onnx", branches=True))

@@ -65,7 +65,11 @@ def test_auto_recommends_only_a_faster_candidate_within_budget_and_reuses_nodes(
     assert out["settings"]["threads"] >= 1 and out["settings"]["runtime"] == "onnxruntime" or out["recommended"] != model
 
     trials = [r for r in rows if r["session_trial"]]  # session settings, tried on the recommendation
-    assert trials and all(r["id"] == out["recommended"] and r["reason"].startswith("session setting") for r in trials)
+    assert trials and all(r["id"] == out["recommended"] and r["reason"].startswith(("session setting", "skipped: "))
+                      for r in trials)
+    parallel = [r for r in trials if r["settings"]["execution_mode"] == "parallel"]
+    assert len(parallel) == (1 if out["settings"]["threads"] >= 2 else 0)  # the digits CNN is one chain of work:
+    assert all(r["status"] == "skipped" and "form one chain" in r["reason"] for r in parallel)  # nothing to overlap
     won = [r for r in trials if r["status"] == "accepted"]
     assert {"execution_mode", "opt_level"} <= set(out["settings"])
     if won:
