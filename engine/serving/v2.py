@@ -76,10 +76,10 @@ def encode_response(request: dict[str, Any], name: str, version: int, specs: lis
         chosen = [(n, binary_default) for n in by_name]
     tensors, blobs = [], []
     for out_name, as_binary in chosen:
-        value = np.ascontiguousarray(by_name[out_name])
-        tensor = {"name": out_name, "datatype": datatype_of(value.dtype.name), "shape": list(value.shape)}
+        value = by_name[out_name]
+        tensor = {"name": out_name, "datatype": datatype_of(value.dtype), "shape": list(value.shape)}
         if as_binary:
-            raw = value.astype(value.dtype.newbyteorder("<"), copy=False).tobytes()
+            raw = (value if value.dtype.byteorder != ">" else value.astype(value.dtype.newbyteorder("<"))).tobytes()
             tensor["parameters"] = {"binary_data_size": len(raw)}
             blobs.append(raw)
         else:
