@@ -2,11 +2,11 @@
 
 1. server overhead at concurrency 1: p50 of a bare ``session.run`` vs p50 over HTTP (binary KServe V2 tensors
    over a keep-alive connection), timed alternately so both see the same load from the machine's other
-   work; also through tritonclient; 2 intra-op threads, one instance. Both sides run under both spin
-   settings the server offers (threads that sleep when idle; threads that spin during a run and stop at its
-   end), and the bare loop also under ONNX Runtime's default options (spinning after a run too, so timed
-   alone: a spinning pool cannot be interleaved fairly); the overhead is the faster HTTP setting against
-   the fastest bare figure of the three;
+   work; through Python's http.client and through the official tritonclient; 2 intra-op threads, one
+   instance. Both sides run under both spin settings the server offers (threads that sleep when idle;
+   threads that spin during a run and stop at its end), and the bare loop also under ONNX Runtime's default
+   options (spinning after a run too, so timed alone: a spinning pool cannot be interleaved fairly); for
+   each client, the overhead is its faster server setting against the fastest bare figure of the three;
 2. dynamic batching at concurrency 16: closed-loop throughput of the same model with and without it, in
    alternating windows on one server; beside it, what the runtime itself gains from a batch (bare per-image
    time at batch 1..16), which bounds what any batching scheduler can gain on this machine;
@@ -162,7 +162,7 @@ def http_call(url: str, name: str, x: np.ndarray):  # noqa: ANN201
 
 
 def triton_call(url: str, name: str, x: np.ndarray):  # noqa: ANN201
-    """The same through the official tritonclient (its gevent pool adds client-side time)."""
+    """The same through the official tritonclient (its own keep-alive connection pool, binary outputs)."""
     import tritonclient.http as httpclient
 
     client = httpclient.InferenceServerClient(url.removeprefix("http://"))
@@ -256,25 +256,28 @@ def reload_under_load(url: str, x: np.ndarray, apply) -> tuple[int, int]:  # noq
     return counts["ok"], counts["failed"]
 
 
-def overhead_rows(first: dict[str, list[float]], default: list[float], over_triton: list[float]) -> list[tuple]:
-    """The overhead rows: every bare and HTTP figure, and the faster HTTP setting against the fastest bare one."""
+def overhead_rows(first: dict[str, list[float]], default: list[float]) -> list[tuple]:
+    """The overhead rows: every bare and HTTP figure, and for each client the faster server setting against the
+    fastest bare figure."""
+    settings = ("spin off", "spin during a run")
     bares = {"spin off": p50(first["bare"]), "spin during a run": p50(first["bare spin"]),
              "ONNX Runtime defaults": p50(default)}
-    https = {"spin off": p50(first["http"]), "spin during a run": p50(first["http spin"])}
-    b_name, h_name = min(bares, key=bares.get), min(https, key=https.get)
-    b, h = bares[b_name], https[h_name]
+    b_name = min(bares, key=bares.get)
     rows = [(f"bare session.run p50 (ms), {k}", f"{v:.2f}", "") for k, v in bares.items()]
-    rows += [(f"HTTP infer p50 (ms), binary V2, {k}", f"{v:.2f}", "") for k, v in https.items()]
-    rows += [(f"  server overhead ({h_name} vs bare {b_name})", f"{h - b:+.2f} ms ({(h / b - 1) * 100:+.1f}%)",
-              "<= 15% or 1 ms"),
-             ("  the same through tritonclient (ms), spin off", f"{p50(over_triton):.2f}", "")]
+    for client, key in (("http.client", "http"), ("tritonclient", "triton")):
+        https = dict(zip(settings, (p50(first[key]), p50(first[f"{key} spin"]))))
+        rows += [(f"HTTP infer p50 (ms), binary V2, {client}, {k}", f"{v:.2f}", "") for k, v in https.items()]
+        h_name = min(https, key=https.get)
+        b, h = bares[b_name], https[h_name]
+        rows.append((f"  overhead, {client} ({h_name} vs bare {b_name})",
+                     f"{h - b:+.2f} ms ({(h / b - 1) * 100:+.1f}%)", "<= 15% or 1 ms"))
     return rows
 
 
 def print_rows(rows: list[tuple]) -> None:
-    print(f"{'figure':<58} {'measured':>16} {'target':>16}")
+    print(f"{'figure':<66} {'measured':>16} {'target':>16}")
     for label, value, target in rows:
-        print(f"{label:<58} {value:>16} {target:>16}")
+        print(f"{label:<66} {value:>16} {target:>16}")
 
 
 def load_average() -> str:
@@ -305,16 +308,17 @@ def main() -> None:
         with ChildServer([plain, plain_spin, batched, cached], spec, path) as server:
             first = alternate({"bare": lambda: inst.run(feeds), "bare spin": lambda: spinning.run(feeds),
                                "http": http_call(server.url, "plain", x),
-                               "http spin": http_call(server.url, "plain-spin", x)}, 2 * SECONDS)
+                               "http spin": http_call(server.url, "plain-spin", x),
+                               "triton": triton_call(server.url, "plain", x),
+                               "triton spin": triton_call(server.url, "plain-spin", x)}, 3 * SECONDS)
             run_default = default_session(path)
             default = timed(lambda: run_default(feeds), SECONDS)
             del run_default
             time.sleep(0.2)  # its pool's threads stop spinning
-            over_triton = timed(triton_call(server.url, "plain", x), SECONDS)
-            overhead = overhead_rows(first, default, over_triton)
+            overhead = overhead_rows(first, default)
             if OVERHEAD_ONLY:
                 print(f"\nMobileNetV2 224x224 ONNX, {THREADS} intra-op threads, one instance; bare and HTTP timed "
-                      f"alternately for {2 * SECONDS:.0f} s; load average {load_before} before, {load_average()} after")
+                      f"alternately for {3 * SECONDS:.0f} s; load average {load_before} before, {load_average()} after")
                 return print_rows(overhead)
             del inst, spinning
             sixteen = alternating(server.url, ("plain", "batched"), 16)
@@ -340,7 +344,7 @@ def main() -> None:
 
     ratio = batched16["throughput_per_s"] / unbatched16["throughput_per_s"]
     print(f"\nMobileNetV2 224x224 ONNX, {THREADS} intra-op threads, one instance; bare and HTTP timed alternately for "
-          f"{2 * SECONDS:.0f} s (concurrency 1), batching and none (spin off) in alternating windows, {SECONDS:.0f} s "
+          f"{3 * SECONDS:.0f} s (concurrency 1), batching and none (spin off) in alternating windows, {SECONDS:.0f} s "
           f"each; load average {load_before} before, {load_average()} after")
     rows = [
         *overhead,
