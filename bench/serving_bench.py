@@ -8,7 +8,8 @@
    options (spinning after a run too, so timed alone: a spinning pool cannot be interleaved fairly); for
    each client, the overhead is its faster server setting against the fastest bare figure of the three;
 2. dynamic batching at concurrency 16: closed-loop throughput of the same model with and without it, in
-   alternating windows on one server; beside it, what the runtime itself gains from a batch (bare per-image
+   alternating windows on one server (and, as the other way to use both cores, two instances of one thread
+   each without batches); beside it, what the runtime itself gains from a batch (bare per-image
    time at batch 1..16), which bounds what any batching scheduler can gain on this machine;
 3. a cache hit: p50 in process (``LoadedVersion.infer``: shape check, input hash, lookup) and over HTTP;
 4. a reload of a new version (and a label move) under steady load: failed requests counted.
@@ -305,7 +306,8 @@ def main() -> None:
         batched = deployment("batched", 1, batching={
             "enabled": True, "max_batch": size, "preferred_sizes": [size], "max_queue_delay_ms": 5})
         cached = deployment("cached", 1, cache={"enabled": True})
-        with ChildServer([plain, plain_spin, batched, cached], spec, path) as server:
+        pair = deployment("pair", 1, instances=2, intra_threads=1)  # the other way to use 2 cores: no batches
+        with ChildServer([plain, plain_spin, batched, cached, pair], spec, path) as server:
             first = alternate({"bare": lambda: inst.run(feeds), "bare spin": lambda: spinning.run(feeds),
                                "http": http_call(server.url, "plain", x),
                                "http spin": http_call(server.url, "plain-spin", x),
@@ -321,8 +323,8 @@ def main() -> None:
                       f"alternately for {3 * SECONDS:.0f} s; load average {load_before} before, {load_average()} after")
                 return print_rows(overhead)
             del inst, spinning
-            sixteen = alternating(server.url, ("plain", "batched"), 16)
-            unbatched16, batched16 = sixteen["plain"], sixteen["batched"]
+            sixteen = alternating(server.url, ("plain", "batched", "pair"), 16)
+            unbatched16, batched16, pair16 = sixteen["plain"], sixteen["batched"], sixteen["pair"]
             hit_http = timed(http_call(server.url, "cached", x), min(SECONDS, 3.0))
             hit_triton = timed(triton_call(server.url, "cached", x), min(SECONDS, 3.0))
         hit_local = cache_in_process(path, x)
@@ -352,6 +354,9 @@ def main() -> None:
         (f"throughput, concurrency 16, batches of {size} (req/s)", f"{batched16['throughput_per_s']:.1f}", ""),
         ("  batching gain", f"{ratio:.2f}x", ">= 1.5x"),
         ("  p99 (ms) without / with batching", f"{unbatched16['p99']:.0f} / {batched16['p99']:.0f}", ""),
+        ("throughput, concurrency 16, 2 instances x 1 thread (req/s)", f"{pair16['throughput_per_s']:.1f}", ""),
+        ("  against one instance x 2 threads", f"{pair16['throughput_per_s'] / unbatched16['throughput_per_s']:.2f}x",
+         ""),
         ("  bare ms per image at batch " + "/".join(map(str, per_image)),
          "/".join(f"{v:.1f}" for v in per_image.values()), ""),
         ("cache hit p50 in process (ms)", f"{p50(hit_local):.3f}", "<= 0.5 ms"),
@@ -360,7 +365,7 @@ def main() -> None:
         ("reload under load: requests answered / failed", f"{ok} / {failed}", "0 failed"),
     ]
     print_rows(rows)
-    print(f"failed requests while measuring: {unbatched16['failures'] + batched16['failures']}")
+    print(f"failed requests while measuring: {unbatched16['failures'] + batched16['failures'] + pair16['failures']}")
     bound = per_image[1] / per_image[best]
     print(f"why batching gains {ratio:.2f}x here: the runtime itself runs an image fastest at batch {best} "
           f"({per_image[best]:.1f} ms against {per_image[1]:.1f} ms alone: at most {bound:.2f}x), and a batch of 16 at "
