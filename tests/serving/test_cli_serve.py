@@ -88,7 +88,7 @@ def test_serve_refuses_bad_input_with_a_sentence(studio):
         port = busy.getsockname()[1]
         taken = _trimline(home, "serve", str(first), "--port", str(port))
     assert taken.returncode == 1 and f"error: port {port} on 127.0.0.1 is in use" in taken.stderr
-    missing = _trimline(home, "serve", "9999")
+    missing = _trimline(home, "serve", "9999", "--port", str(free_port()))  # not 8600: a studio may serve there
     assert missing.returncode == 1 and "error: model 9999 does not exist" in missing.stderr
     open_host = _trimline(home, "serve", str(first), "--host", "0.0.0.0", "--port", str(free_port()))
     assert open_host.returncode == 1 and "set a token with --token" in open_host.stderr
