@@ -93,4 +93,12 @@ def _serving_checks() -> list[dict[str, Any]]:
     checks.append({"name": "serving sandbox", "ok": True,  # a server still runs; the line says what is missing
                    "detail": "served models' files confined by landlock" if files else
                    "nothing confines what a served model can read; use Linux 5.13+ with Landlock enabled"})
+    from engine.serving.memory import default_limit_mb, machine_mb
+    from storage.settings import get_settings
+
+    chosen = get_settings().serve_memory_mb
+    checks.append({"name": "serving memory", "ok": True,
+                   "detail": f"each server keeps to {chosen or default_limit_mb()} MB " + (
+                       "(TRIMLINE_SERVE_MEMORY_MB)" if chosen else f"(half of this machine's {machine_mb()} MB)") +
+                   "; `trimline serve --memory-mb` and the Deploy page set it per server"})
     return checks

@@ -49,6 +49,10 @@ def test_doctor_reports_versions_flags_and_checks(cli_home: Path) -> None:
     names = {c["name"] for c in report["checks"]}
     assert {"onnxruntime", "tensorflow", "database"} <= names
     assert report["hardware"]["cores"]
+    from engine.serving.memory import default_limit_mb
+
+    memory = next(c["detail"] for c in report["checks"] if c["name"] == "serving memory")
+    assert memory.startswith(f"each server keeps to {default_limit_mb()} MB (half of this machine's ")
 
 
 def test_passes_lists_each_pass_with_formats_and_config_schema(cli_home: Path) -> None:
