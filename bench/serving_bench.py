@@ -4,9 +4,10 @@
    over a keep-alive connection), timed alternately so both see the same load from the machine's other
    work; through Python's http.client and through the official tritonclient; 2 intra-op threads, one
    instance. Both sides run under both spin settings the server offers (threads that sleep when idle;
-   threads that spin during a run and stop at its end), and the bare loop also under ONNX Runtime's default
-   options (spinning after a run too, so timed alone: a spinning pool cannot be interleaved fairly); for
-   each client, the overhead is its faster server setting against the fastest bare figure of the three;
+   threads that spin during a run and stop at its end); the bare loop under ONNX Runtime's default options
+   and the server with threads that spin on after a run (that default) are timed alone, since a pool
+   spinning after its run cannot be interleaved fairly; for each client, the overhead is its fastest server
+   setting against the fastest bare figure;
 2. dynamic batching at concurrency 16: closed-loop throughput of the same model with and without it, in
    alternating windows on one server (and, as the other way to use both cores, two instances of one thread
    each without batches); beside it, what the runtime itself gains from a batch (bare per-image
@@ -260,25 +261,25 @@ def reload_under_load(url: str, x: np.ndarray, apply) -> tuple[int, int]:  # noq
 def overhead_rows(first: dict[str, list[float]], default: list[float]) -> list[tuple]:
     """The overhead rows: every bare and HTTP figure, and for each client the faster server setting against the
     fastest bare figure."""
-    settings = ("spin off", "spin during a run")
+    settings = ("spin off", "spin during a run", "spin on after a run (alone)")
     bares = {"spin off": p50(first["bare"]), "spin during a run": p50(first["bare spin"]),
-             "ONNX Runtime defaults": p50(default)}
+             "ORT defaults (alone)": p50(default)}
     b_name = min(bares, key=bares.get)
     rows = [(f"bare session.run p50 (ms), {k}", f"{v:.2f}", "") for k, v in bares.items()]
     for client, key in (("http.client", "http"), ("tritonclient", "triton")):
-        https = dict(zip(settings, (p50(first[key]), p50(first[f"{key} spin"]))))
-        rows += [(f"HTTP infer p50 (ms), binary V2, {client}, {k}", f"{v:.2f}", "") for k, v in https.items()]
+        https = dict(zip(settings, (p50(first[key]), p50(first[f"{key} spin"]), p50(first[f"{key} spin on"]))))
+        rows += [(f"HTTP p50 (ms), binary V2, {client}, {k}", f"{v:.2f}", "") for k, v in https.items()]
         h_name = min(https, key=https.get)
         b, h = bares[b_name], https[h_name]
-        rows.append((f"  overhead, {client} ({h_name} vs bare {b_name})",
+        rows.append((f"  overhead, {client}: {h_name} vs bare {b_name}",
                      f"{h - b:+.2f} ms ({(h / b - 1) * 100:+.1f}%)", "<= 15% or 1 ms"))
     return rows
 
 
 def print_rows(rows: list[tuple]) -> None:
-    print(f"{'figure':<66} {'measured':>16} {'target':>16}")
+    print(f"{'figure':<72} {'measured':>16} {'target':>16}")
     for label, value, target in rows:
-        print(f"{label:<66} {value:>16} {target:>16}")
+        print(f"{label:<72} {value:>16} {target:>16}")
 
 
 def load_average() -> str:
@@ -303,11 +304,12 @@ def main() -> None:
         size = best if best > 1 else max(BATCHES)
         spec = Path(tmp) / "deployments.json"
         plain, plain_spin = deployment("plain", 1), deployment("plain-spin", 1, spin_wait=True)
+        spin_on = deployment("plain-spin-on", 1, spin_wait=True, spin_stop=False)  # ONNX Runtime's default
         batched = deployment("batched", 1, batching={
             "enabled": True, "max_batch": size, "preferred_sizes": [size], "max_queue_delay_ms": 5})
         cached = deployment("cached", 1, cache={"enabled": True})
         pair = deployment("pair", 1, instances=2, intra_threads=1)  # the other way to use 2 cores: no batches
-        with ChildServer([plain, plain_spin, batched, cached, pair], spec, path) as server:
+        with ChildServer([plain, plain_spin, spin_on, batched, cached, pair], spec, path) as server:
             first = alternate({"bare": lambda: inst.run(feeds), "bare spin": lambda: spinning.run(feeds),
                                "http": http_call(server.url, "plain", x),
                                "http spin": http_call(server.url, "plain-spin", x),
@@ -317,6 +319,10 @@ def main() -> None:
             default = timed(lambda: run_default(feeds), SECONDS)
             del run_default
             time.sleep(0.2)  # its pool's threads stop spinning
+            for client in ("http", "triton"):  # the server's threads spinning on after each run: timed alone too
+                call = (http_call if client == "http" else triton_call)(server.url, "plain-spin-on", x)
+                first[f"{client} spin on"] = timed(call, SECONDS / 2)
+                time.sleep(0.2)
             overhead = overhead_rows(first, default)
             if OVERHEAD_ONLY:
                 print(f"\nMobileNetV2 224x224 ONNX, {THREADS} intra-op threads, one instance; bare and HTTP timed "

@@ -47,18 +47,25 @@ def open_instance(artifact: Artifact, settings: ModelSettings) -> Instance:
         raise FormatError(f"could not load the {artifact.format} model for serving: {exc}") from exc
 
 
-def _onnx(artifact: Artifact, settings: ModelSettings) -> Instance:
-    import onnxruntime as ort
-
+def session_options(settings: ModelSettings):  # noqa: ANN201  (onnxruntime.SessionOptions)
+    """ONNX Runtime's options for one serving instance."""
     from engine.measure.runners import ort_options
-    from engine.runtime import _ORT_DTYPES
 
     options = ort_options(settings.intra_threads, settings.opt_level, settings.execution_mode, settings.spin_wait)
-    if settings.spin_wait:  # spin between a run's operators, not after it: the response and the next request
-        options.add_session_config_entry("session.force_spinning_stop", "1")  # need the cores then
+    if settings.spin_wait and settings.spin_stop:  # the response and the next request need the cores then
+        options.add_session_config_entry("session.force_spinning_stop", "1")
     options.inter_op_num_threads = settings.inter_threads
     options.enable_cpu_mem_arena = settings.arena
     options.enable_mem_pattern = settings.mem_pattern
+    return options
+
+
+def _onnx(artifact: Artifact, settings: ModelSettings) -> Instance:
+    import onnxruntime as ort
+
+    from engine.runtime import _ORT_DTYPES
+
+    options = session_options(settings)
     available = set(ort.get_available_providers())
     wanted = [p for p in settings.providers if p != "CPUExecutionProvider"]
     notes = [f"{p} is not available in this onnxruntime build; serving on CPU" for p in wanted if p not in available]

@@ -50,9 +50,11 @@ class ModelSettings(_Strict):
     arena: bool = Field(True, description="ONNX Runtime's CPU memory arena.")
     mem_pattern: bool = Field(True, description="ONNX Runtime's memory pattern planning.")
     instances: int = Field(1, ge=1, le=16, description="Session instances serving requests in parallel.")
-    spin_wait: bool = Field(True, description="ONNX Runtime threads spin for work during a run (they stop when it "
-                                              "ends): lower latency on a box of its own, cores taken from "
-                                              "neighbours on a shared one.")
+    spin_wait: bool = Field(True, description="ONNX Runtime threads spin for work during a run: lower latency on a "
+                                              "box of its own, cores taken from neighbours on a shared one.")
+    spin_stop: bool = Field(True, description="With spin_wait, threads stop spinning when a run ends, leaving the "
+                                              "cores to the response and the next request; off keeps ONNX "
+                                              "Runtime's default of spinning on for a while.")
     providers: list[str] = Field(default_factory=lambda: ["CPUExecutionProvider"],
                                  description="Execution providers, tried in order; CPU is always the fallback.")
     batching: Batching = Field(default_factory=Batching)

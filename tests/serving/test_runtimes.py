@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from engine.artifact import Artifact
-from engine.serving.runtimes import check_feeds, open_instance
+from engine.serving.runtimes import check_feeds, open_instance, session_options
 from engine.serving.settings import ModelSettings
 from tests.app.conftest import write_tiny_onnx
 
@@ -33,3 +33,19 @@ def test_feeds_that_do_not_fit_get_one_sentence(feeds, sentence):
     with pytest.raises(ValueError) as info:
         check_feeds([{"name": "x", "shape": ["N", 4], "dtype": "float32"}], feeds)
     assert sentence in str(info.value)
+
+
+
+def _entry(options, key: str) -> str | None:  # noqa: ANN001
+    try:
+        return options.get_session_config_entry(key)
+    except RuntimeError:  # not set: ONNX Runtime's default
+        return None
+
+
+@pytest.mark.parametrize(("spin", "stop", "allowed", "stopped"), [
+    (True, True, None, "1"), (True, False, None, None), (False, True, "0", None)])
+def test_spinning_threads_stop_after_each_run_unless_asked_to_spin_on(spin, stop, allowed, stopped):
+    options = session_options(ModelSettings(intra_threads=2, spin_wait=spin, spin_stop=stop))
+    assert _entry(options, "session.intra_op.allow_spinning") == allowed  # None: spinning, the default
+    assert _entry(options, "session.force_spinning_stop") == stopped
