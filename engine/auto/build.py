@@ -85,7 +85,7 @@ class Builder:
             started = time.perf_counter()
             ctx = PassContext(scratch=out, dataset=self.dataset, log=self.log,
                               progress=lambda f, m, name=pass_name: self.progress(f"{name}: {m}"),
-                              reference_outputs=self.reference_outputs)
+                              reference_outputs=self.reference_outputs, calibration_cache=self.work / "calibration")
             result = run_pass(spec, source, spec.config(**config), ctx)
             metrics = {**result.metrics, "pass_wall_s": round(time.perf_counter() - started, 2)}
             node = Node(key, result.artifact, pass_name, config, node.key if node else self.root_key,

@@ -56,6 +56,9 @@ class PassContext:
     # the fidelity check's inputs and a parent's outputs on them, by (parent path, rows): a caller that
     # derives many children of one parent with one data set (a search) passes one dict to every pass
     reference_outputs: dict[tuple[str, int], Any] | None = None
+    # a folder where static quantization keeps the activation ranges it calibrated, for a caller that
+    # quantizes one graph with one data set in several forms (a search); None: calibrate every time
+    calibration_cache: Path | None = None
 
 
 @dataclass(frozen=True)

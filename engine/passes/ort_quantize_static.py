@@ -10,6 +10,7 @@ QDQ is the portable form for other execution providers. The model is pre-process
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -45,6 +46,25 @@ class Config(PassConfig):
             raise ValueError("int8 activations with uint8 weights are not supported by onnxruntime; "
                              "use uint8/uint8, uint8/int8 or int8/int8")
         return self
+
+
+def _calibration_cache(ctx: PassContext, src: str, model: Any, config: Config, ops: list[str]) -> Any:
+    """Where onnxruntime keeps the activation ranges calibration found (None: the context keeps none), named
+    by everything they depend on: the graph's bytes, the rows, the method, the op types calibrated. Types,
+    format, per-channel scales and excluded nodes only change how the ranges are used, so a search that
+    quantizes one graph in several forms calibrates it once and each form gets the ranges it would compute."""
+    import hashlib
+
+    if ctx.calibration_cache is None or any(t.data_location == 1 for t in model.graph.initializer):
+        return None  # weights in external files are not in the graph's bytes: no name covers them
+    digest = hashlib.sha256(Path(src).read_bytes())
+    digest.update(f"{config.calibration}|{config.samples}|{','.join(ops)}".encode())
+    x = ctx.dataset.x if isinstance(ctx.dataset.x, dict) else {"": ctx.dataset.x}
+    for name in sorted(x):
+        rows = np.ascontiguousarray(np.asarray(x[name])[:config.samples])
+        digest.update(f"{name}|{rows.dtype}|{rows.shape}".encode())
+        digest.update(rows.tobytes())
+    return Path(ctx.calibration_cache) / f"{digest.hexdigest()}.json"
 
 
 class _Reader:
@@ -87,9 +107,12 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     weight_type = resolve_weight_type(config, ctx.cpu_flags)
     model = onnx.load(src, load_external_data=False)
     ops = sorted({n.op_type for n in model.graph.node} - set(config.exclude_ops))
-    ctx.progress(0.2, f"calibrating on {config.samples} samples ({config.calibration})")
+    cache = _calibration_cache(ctx, src, model, config, ops)
+    cached = cache is not None and cache.is_file()
+    ctx.progress(0.2, f"calibrating on {config.samples} samples ({config.calibration})" + (
+        ": the ranges this graph had on these rows, kept from an earlier form" if cached else ""))
     try:
-        quantize_static(src, str(out), reader,
+        quantize_static(src, str(out), reader, calibration_cache_path=cache,
                         quant_format=QuantFormat.QOperator if config.format == "qoperator" else QuantFormat.QDQ,
                         op_types_to_quantize=ops, per_channel=config.per_channel,
                         nodes_to_exclude=list(config.exclude_nodes),

@@ -11,9 +11,9 @@ from engine.passes import PASSES
 from tests.passes.conftest import make_ctx, op_types
 
 
-def _run(name, source, tmp_path, dataset=None, **config):
+def _run(name, source, tmp_path, dataset=None, ctx_extra=None, **config):
     spec = PASSES[name]
-    return run_pass(spec, source, spec.config(**config), make_ctx(tmp_path, dataset))
+    return run_pass(spec, source, spec.config(**config), make_ctx(tmp_path, dataset, **(ctx_extra or {})))
 
 
 @pytest.mark.parametrize("weight_type", ["uint8", "int8"])
@@ -122,3 +122,26 @@ def test_static_quantization_calibrates_on_fewer_rows_than_one_batch(digits_onnx
     result = _run("ort-quantize-static", digits_onnx_artifact, tmp_path, few, samples=100)
     assert "QLinearConv" in op_types(result.artifact.path)
     assert result.metrics["quantized_ops"] == result.metrics["eligible_ops"] > 0
+
+
+def test_one_graph_quantized_in_several_forms_is_calibrated_once_with_the_same_results(digits_onnx_artifact, digits,
+                                                                                        tmp_path):
+    import hashlib
+
+    def digest(result):
+        return hashlib.sha256(result.artifact.path.read_bytes()).hexdigest()
+
+    cache, said = tmp_path / "ranges", []
+    forms = [{"format": "qoperator", "weight_type": "int8"}, {"format": "qdq", "weight_type": "uint8"}]
+    kept = [_run("ort-quantize-static", digits_onnx_artifact, tmp_path / f"c{i}", digits[1], samples=64, **form,
+                 ctx_extra={"calibration_cache": cache, "progress": lambda f, m: said.append(m)})
+            for i, form in enumerate(forms)]
+    fresh = [_run("ort-quantize-static", digits_onnx_artifact, tmp_path / f"f{i}", digits[1], samples=64, **form)
+             for i, form in enumerate(forms)]
+    assert [digest(r) for r in kept] == [digest(r) for r in fresh]  # the same bytes as calibrating each time
+    assert len(list(cache.iterdir())) == 1
+    assert sum("kept from an earlier form" in m for m in said) == 1
+    other_rows = DatasetArrays(digits[1].x[64:])  # other data: its own ranges
+    _run("ort-quantize-static", digits_onnx_artifact, tmp_path / "o", other_rows, samples=64,
+         ctx_extra={"calibration_cache": cache})
+    assert len(list(cache.iterdir())) == 2
