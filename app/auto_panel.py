@@ -19,19 +19,34 @@ def render(models: list[dict[str, Any]]) -> None:
     if not searchable:
         st.info("The search starts from ONNX, Keras or SavedModel models; import one on Home.")
         return
-    _form(searchable)
+    model = _form(searchable)
     job_id = st.session_state.get("auto_job")
+    if job_id is None or st.session_state.get("auto_job_model") != model["id"]:
+        job_id = last_search(model["id"], model.get("root_id"))  # a reload (or another model) finds its search
     if job_id:
         _follow(job_id)
 
 
-def _form(models: list[dict[str, Any]]) -> None:
+def last_search(model_id: int, root_id: int | None) -> int | None:
+    """The newest search started from ``model_id``, if any (its job id)."""
+    jobs, _ = api.find_jobs(kinds=["auto"], root_id=root_id or model_id, limit=50)
+    return next((j["id"] for j in jobs if (j.get("params") or {}).get("model_id") == model_id), None)
+
+
+def default_start(models: list[dict[str, Any]]) -> int:
+    """The model a search starts from unless the user picks another: the newest upload, not the newest
+    variant (after a search that is one of its candidates, an INT8 model nobody means to search from)."""
+    roots = [m for m in models if not m.get("parent_id")]
+    return (roots or models)[0]["id"]
+
+
+def _form(models: list[dict[str, Any]]) -> dict[str, Any]:
     data, calibration = ui.datasets_for("calibration")
     _, evaluation = ui.datasets_for("evaluation")
     label = lambda i: "(none)" if i is None else tables.dataset_label(data[i])  # noqa: E731
     fits = lambda ids, role: 1 if ids and data[ids[0]].get("role") == role else 0  # noqa: E731
     with st.form("auto_form"):
-        model = ui.pick_model("Search from", models, state_key="auto_model_id")
+        model = ui.pick_model("Search from", models, state_key="auto_model_id", default=default_start(models))
         left, right = st.columns(2)
         dataset = left.selectbox("Calibration data", [None, *calibration], format_func=label, key="auto_dataset",
                                  index=fits(calibration, "calibration"),
@@ -59,8 +74,9 @@ def _form(models: list[dict[str, Any]]) -> None:
                                   threads=int(threads) or None, budget=budget, synthetic_calibration=synthetic,
                                   max_accuracy_drop=amount if kind.startswith("Most") else None,
                                   min_fidelity=None if kind.startswith("Most") else amount)
-            st.session_state["auto_job"] = job.id
+            st.session_state["auto_job"], st.session_state["auto_job_model"] = job.id, model["id"]
             ui.refresh()
+    return model
 
 
 def candidate_rows(view: dict[str, Any]) -> list[dict[str, Any]]:

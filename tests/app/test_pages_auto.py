@@ -68,6 +68,12 @@ def test_auto_tab_shows_the_recommendation_front_and_rejections_and_makes_a_cham
         assert list(at.dataframe[1].value["verdict"]) == [c["reason"] for c in rejected]
     at.button(key="auto_champion").click().run()
     assert api.get_champion(api.get_model(imported).root_id).model_id == result["recommended"]
+    # a reload (a new session) starts from the upload, not the newest candidate, and finds its search
+    at = page("optimize")
+    assert by_label(at.selectbox, "Search from").value == imported
+    assert len(api.list_models()) > 1 and max(m.id for m in api.list_models()) != imported
+    assert result["explanation"] in [s.value for s in at.success] + [w.value for w in at.warning]
+    assert len(at.dataframe[0].value) == len(result["candidates"])
 
 
 def test_pareto_figure_plots_each_model_once_and_not_its_session_settings_trials():
