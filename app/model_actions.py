@@ -60,10 +60,25 @@ def _benchmark_form(doc: dict[str, Any]) -> None:
     with st.form(f"bench_{doc['id']}", border=True):
         st.markdown("**Benchmark**")
         values = forms.render_fields(fields, key=f"bench:{doc['id']}")
+        sizes = _input_sizes(doc)
         if st.form_submit_button("Benchmark", type="primary"):
             with ui.shows_errors():
-                st.session_state["model_job"] = api.submit_benchmark(doc["id"], forms.to_config(fields, values)).id
+                config = forms.to_config(fields, values) | ({"dim_values": sizes} if sizes else {})
+                st.session_state["model_job"] = api.submit_benchmark(doc["id"], config).id
                 st.session_state["model_job_for"] = doc["id"]
+
+
+def _input_sizes(doc: dict[str, Any]) -> dict[str, int]:
+    """A size for each dimension the model's inputs leave open besides the batch (a Keras image model saved
+    without an input shape takes any height and width): the benchmark times it at these."""
+    sizes = {}
+    for d in api.dynamic_dims(doc.get("inputs") or []):
+        named = "" if d["key"].startswith(f"{d['input']}:") else f"{d['key']}, "
+        sizes[d["key"]] = int(st.number_input(
+            f"Input size: {d['input']} [{named}dimension {d['position']}]", min_value=1, max_value=1 << 16,
+            value=d["default"], key=f"bench:{doc['id']}:dim:{d['key']}",
+            help="The model leaves this size open; the benchmark generates inputs of this size."))
+    return sizes
 
 
 def _evaluate_form(doc: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from engine.api.common import (Submission, dataset_meta, dataset_path, get_datas
 from engine.api.imports import (MAX_UPLOAD_BYTES, image_layout_for, load_demo, save_upload, submit_dataset_import,
                                 submit_import)
 from engine.api.jobs import cancel_job, get_job, job_log, wait_job, worker_alive
-from engine.api.measuring import (benchmark_runtimes, benchmark_schema, compare, latest_benchmarks,
+from engine.api.measuring import (benchmark_runtimes, benchmark_schema, compare, dynamic_dims, latest_benchmarks,
                                   submit_ab_compare, submit_benchmark, submit_evaluate)
 from engine.api.optimizing import list_passes, recipe_for, submit_optimize, submit_recipe
 from engine.api.backups import backup, restore
@@ -36,7 +36,7 @@ from engine.api.studio import doctor, harden_process, migrate, run_worker, setti
 
 __all__ = [
     "auto_params", "auto_view", "submit_auto",
-    "MAX_UPLOAD_BYTES", "Submission", "backup", "restore", "benchmark_runtimes", "benchmark_schema", "cancel_job", "check_target", "compare",
+    "MAX_UPLOAD_BYTES", "Submission", "backup", "restore", "benchmark_runtimes", "benchmark_schema", "cancel_job", "check_target", "compare", "dynamic_dims",
     "can_be_ensemble", "copy_export", "dataset_meta", "dataset_path", "doctor", "export_path", "export_targets", "get_champion",
     "get_dataset", "get_job", "get_model", "harden_process", "image_layout_for", "job_log",
     "latest_benchmarks", "list_datasets", "list_jobs", "list_models", "list_workers", "list_passes", "load_demo", "migrate",

@@ -109,6 +109,14 @@ def benchmark_schema() -> dict[str, Any]:
     return BenchmarkConfig.model_json_schema()
 
 
+def dynamic_dims(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The dynamic dimensions (other than the batch) a benchmark needs sizes for: ``key`` (for its
+    ``dim_values``), ``input``, ``position`` and a ``default`` size to offer."""
+    from engine.measure.inputs import dynamic_dims as found
+
+    return found(inputs)
+
+
 def benchmark_runtimes(model_format: str) -> list[str]:
     """The runtimes that can time a ``model_format`` model, its default first."""
     from engine.measure.runners import ACCEPTS, DEFAULT_RUNTIME

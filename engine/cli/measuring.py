@@ -30,8 +30,9 @@ def benchmark(model_id: int, batch: Optional[str] = typer.Option(None, help="Bat
               target: Optional[str] = typer.Option(None, help="Run on the worker with this label, host or fingerprint."),
               exec_mode: Optional[str] = typer.Option(None, "--exec-mode",
                                                       help="ORT execution modes, e.g. sequential,parallel."),
-              dims: Optional[str] = typer.Option(None, "--dims", help="Sizes of named dynamic dimensions other than "
-                                                                      "the batch, e.g. seq=128,width=64."),
+              dims: Optional[str] = typer.Option(None, "--dims", help="Sizes of dynamic dimensions other than "
+                                                                      "the batch, e.g. seq=128, or input:position "
+                                                                      "for an unnamed one: input_layer:1=224."),
               as_json: bool = JsonOpt) -> None:
     """Measure latency percentiles, throughput and memory over a grid (threads default to the cores)."""
     from engine import api

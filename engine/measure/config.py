@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from engine.errors import InputError
 from engine.measure.hardware import usable_cores
-from engine.measure.inputs import check_batch
+from engine.measure.inputs import check_batch, concrete_shape, dim_key
 from engine.measure.runners import DEFAULT_RUNTIME, check_runtime
 
 
@@ -46,7 +46,8 @@ class BenchmarkConfig(BaseModel):
                                                          "of its median is below this fraction of it.")
     concurrency: int = Field(0, ge=0, description="Client threads for the load test (0 = no load test).")
     profile: bool = Field(False, description="Also record a per-operator profile (onnxruntime only).")
-    dim_values: dict[str, int] = Field({}, description="Sizes for named dynamic dimensions other than the batch.")
+    dim_values: dict[str, int] = Field({}, description="Sizes of dynamic dimensions other than the batch: by name "
+                                                       "(seq), or input:position for an unnamed one (input_layer:1).")
 
     @field_validator("batches", "threads")
     @classmethod
@@ -101,6 +102,8 @@ def validate_for_model(config: BenchmarkConfig, fmt: str, inputs: list[dict[str,
             raise InputError(f"per-operator profiles are recorded for onnxruntime only, not {runtime}")
     for batch in config.batches:
         check_batch(inputs, batch)
+    for spec in inputs:  # every dynamic dimension has a size before anything is queued
+        concrete_shape(spec, 1, config.dim_values)
     _check_memory(config, inputs)
     return runtime
 
@@ -118,8 +121,8 @@ def _check_memory(config: BenchmarkConfig, inputs: list[dict[str, Any]]) -> None
 
     per_sample = 0
     for spec in inputs:
-        dims = [d if isinstance(d, int) and d > 0 else int(config.dim_values.get(str(d), 1))
-                for d in list(spec.get("shape") or [])[1:]]
+        dims = [d if isinstance(d, int) and d > 0 else int(config.dim_values.get(dim_key(spec, i), 1))
+                for i, d in enumerate(list(spec.get("shape") or [])) if i > 0]
         try:
             itemsize = np.dtype(str(spec.get("dtype", "float32"))).itemsize
         except TypeError:

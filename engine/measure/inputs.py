@@ -29,8 +29,29 @@ def check_batch(inputs: list[dict[str, Any]], batch: int) -> None:
                 "cannot be measured — export it with a dynamic batch (tf2onnx --set dynamic_batch=true)")
 
 
+def dim_key(spec: dict[str, Any], position: int) -> str:
+    """The name ``dim_values`` gives a dynamic dimension: its own (``seq``), or ``input:position`` when it has
+    none (a Keras image model's ``[None, None, None, 3]`` has ``input_layer:1`` and ``input_layer:2``)."""
+    dim = list(spec.get("shape") or [])[position]
+    return dim if isinstance(dim, str) and dim else f"{spec['name']}:{position}"
+
+
+def dynamic_dims(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every dynamic dimension other than the batch: ``key`` (for ``dim_values``), ``input``, ``position`` and a
+    ``default`` size to offer (224 for the height and width of an image input, else 128)."""
+    out = []
+    for spec in inputs:
+        shape = list(spec.get("shape") or [])
+        image = len(shape) == 4 and (shape[3] in (1, 3, 4) or shape[1] in (1, 3, 4))
+        spatial = {1, 2} if image and shape[3] in (1, 3, 4) else {2, 3} if image else set()
+        out += [{"key": dim_key(spec, i), "input": spec["name"], "position": i, "default": 224 if i in spatial else 128}
+                for i, dim in enumerate(shape) if i > 0 and _is_dynamic(dim)]
+    return out
+
+
 def concrete_shape(spec: dict[str, Any], batch: int, dim_values: dict[str, int] | None = None) -> list[int]:
-    """The signature's shape with the batch put in dimension 0 and named dynamic dimensions filled."""
+    """The signature's shape with the batch put in dimension 0 and dynamic dimensions filled from
+    ``dim_values`` (keyed as ``dim_key`` says)."""
     dims = list(spec.get("shape") or [])
     out: list[int] = []
     for i, dim in enumerate(dims):
@@ -38,12 +59,13 @@ def concrete_shape(spec: dict[str, Any], batch: int, dim_values: dict[str, int] 
             out.append(batch)
         elif not _is_dynamic(dim):
             out.append(int(dim))
-        elif dim_values and isinstance(dim, str) and dim in dim_values:
-            out.append(int(dim_values[dim]))
+        elif dim_values and dim_key(spec, i) in dim_values:
+            out.append(int(dim_values[dim_key(spec, i)]))
         else:
+            key = dim_key(spec, i)
             raise InputError(
-                f"the model's input '{spec['name']}' has a dynamic dimension {dim!r} at position {i}; "
-                "give its size in the benchmark's dim_values (for example {\"" + str(dim or 'height') + "\": 224})")
+                f"the model's input '{spec['name']}' has a dynamic dimension {dim!r} at position {i}; give its size "
+                f"(on the Models page, or --dims {key}=224 on the command line; dim_values {{\"{key}\": 224}})")
     return out
 
 

@@ -47,3 +47,31 @@ def test_benchmark_fields_for_keras_leave_out_onnx_runtime_options():
     config = forms.to_config(fields, {f.name: f.default for f in fields} | {"batches": "1, 8", "threads": "2"})
     parsed = BenchmarkConfig.model_validate(config)
     assert (parsed.batches, parsed.threads, parsed.runtime) == ([1, 8], [2], "tensorflow")
+
+
+def test_models_page_asks_the_sizes_an_input_leaves_open_and_benchmarks_at_them(page, home, tmp_path):
+    """A Keras image model saved without an input shape takes any height and width: the form offers a size for
+    each open dimension (the benchmark could not be run from the page before), and the job times that size."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from tests.app.conftest import run_job
+    from tests.app.apphelp import by_label
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "open",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", None, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", None, 4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "open.onnx"))
+    model_id = run_job(api.submit_import(tmp_path / "open.onnx", name="open").id).result["model_id"]
+    (dim,) = api.dynamic_dims(api.get_model(model_id).inputs)
+    at = page("models", model_id=model_id, family_id=model_id)
+    size = by_label(at.number_input, f"Input size: x [dimension {dim['position']}]")
+    assert size.value == 128
+    size.set_value(16)
+    by_label(at.button, "Benchmark").click().run()
+    assert not at.error, [e.value for e in at.error]
+    job = run_job(at.session_state["model_job"])
+    assert job.status == "succeeded", job.error
+    assert job.result["config"]["dim_values"] == {dim["key"]: 16}

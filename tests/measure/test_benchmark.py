@@ -8,7 +8,8 @@ import pytest
 
 from engine.artifact import Artifact
 from engine.errors import InputError
-from engine.measure.benchmark import BenchmarkConfig, run_benchmark
+from engine.measure.benchmark import BenchmarkConfig, run_benchmark, validate_for_model
+from engine.measure.inputs import concrete_shape, dynamic_dims
 from tests.measure.conftest import signature
 
 FAST = {"warmup": 2, "min_runs": 10, "max_runs": 200, "time_budget_s": 0.3}
@@ -120,6 +121,19 @@ def test_unnamed_dynamic_dimension_asks_for_its_size(graphs):
     sig = [{"name": "x", "shape": ["N", "seq"], "dtype": "float32"}]
     with pytest.raises(InputError, match="dynamic dimension 'seq' at position 1"):
         run_benchmark(Artifact(graphs["matmul"], "onnx"), sig, BenchmarkConfig(**FAST))
+
+
+def test_a_dimension_without_a_name_is_sized_as_input_colon_position():
+    keras_image = {"name": "input_layer", "shape": [None, None, None, 3], "dtype": "float32"}  # no input shape saved
+    assert [(d["key"], d["default"]) for d in dynamic_dims([keras_image])] == [("input_layer:1", 224),
+                                                                               ("input_layer:2", 224)]
+    with pytest.raises(InputError, match=r"dynamic dimension None at position 1; .*--dims input_layer:1=224"):
+        validate_for_model(BenchmarkConfig(**FAST), "onnx", [keras_image])  # refused before anything is queued
+    sized = BenchmarkConfig(dim_values={"input_layer:1": 32, "input_layer:2": 48}, **FAST)
+    assert validate_for_model(sized, "onnx", [keras_image]) == "onnxruntime"
+    assert concrete_shape(keras_image, 2, sized.dim_values) == [2, 32, 48, 3]
+    nchw, text = {"name": "x", "shape": ["N", 3, "h", -1]}, {"name": "ids", "shape": ["N", "seq"]}
+    assert [(d["key"], d["default"]) for d in dynamic_dims([nchw, text])] == [("h", 224), ("x:3", 224), ("seq", 128)]
 
 
 def test_ort_only_options_are_refused_for_other_runtimes(tmp_path):
