@@ -79,6 +79,7 @@ class _Reader:
         step = fixed or 16
         dtypes = [_NP.get(i.type, np.float32) for i in inputs]
         total = min(samples, len(arrays[0]))
+        self.rows = total - total % step if fixed else total  # a fixed batch takes whole batches only
         self._batches = iter([
             {i.name: np.asarray(a[s:s + step]).astype(dt) for i, a, dt in zip(inputs, arrays, dtypes)}
             for s in range(0, total - step + 1 if fixed else total, step)])
@@ -109,7 +110,7 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     ops = sorted({n.op_type for n in model.graph.node} - set(config.exclude_ops))
     cache = _calibration_cache(ctx, src, model, config, ops)
     cached = cache is not None and cache.is_file()
-    ctx.progress(0.2, f"calibrating on {config.samples} samples ({config.calibration})" + (
+    ctx.progress(0.2, f"calibrating on {reader.rows} samples ({config.calibration})" + (
         ": the ranges this graph had on these rows, kept from an earlier form" if cached else ""))
     try:
         quantize_static(src, str(out), reader, calibration_cache_path=cache,

@@ -118,8 +118,10 @@ def test_quantized_share_sees_ops_left_in_float():
 
 
 def test_static_quantization_calibrates_on_fewer_rows_than_one_batch(digits_onnx_artifact, digits, tmp_path):
-    few = DatasetArrays(digits[1].x[:5])  # under the reader's 16-row batch, on a model whose batch is named
-    result = _run("ort-quantize-static", digits_onnx_artifact, tmp_path, few, samples=100)
+    few, said = DatasetArrays(digits[1].x[:5]), []  # under the reader's 16-row batch; the model's batch is named
+    result = _run("ort-quantize-static", digits_onnx_artifact, tmp_path, few, samples=100,
+                  ctx_extra={"progress": lambda f, m: said.append(m)})
+    assert "calibrating on 5 samples (minmax)" in said  # the rows it has, not the 100 asked for
     assert "QLinearConv" in op_types(result.artifact.path)
     assert result.metrics["quantized_ops"] == result.metrics["eligible_ops"] > 0
 
