@@ -7,11 +7,11 @@ preferred size) run as one batch whose outputs are split back to their requests.
 
 A request alone in the server, on a version without batching whose last run took under ``INLINE_MAX_S``,
 runs on the event loop's own thread: handing it to a pool thread and back costs two thread wake-ups
-(0.2-0.4 ms per request, measured with a do-nothing model on a busy 2-core machine). Anything else (a second request in flight anywhere
-in the server, a slower model, no free instance) goes to the pool's threads, so the loop is never held
-longer than that bound and concurrent requests still overlap. The inference routes count the requests
-they are answering in ``REQUESTS``; before choosing, a request lets the loop run the others it has
-already read, so they are counted.
+(0.2-0.4 ms per request, measured with a do-nothing model on a busy 2-core machine). Anything else (a
+second request in flight anywhere in the server, a slower model, no free instance) goes to the pool's
+threads, so the loop is never held longer than that bound and concurrent requests still overlap. The
+inference routes count the requests they are answering in ``REQUESTS``; before choosing, a request lets
+the loop run the others it has already read, so they are counted.
 """
 from __future__ import annotations
 
