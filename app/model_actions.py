@@ -32,7 +32,15 @@ def render(doc: dict[str, Any]) -> None:
         st.switch_page("app_pages/optimize.py")
     job_id = st.session_state.get("model_job")
     if job_id and st.session_state.get("model_job_for") == doc["id"]:  # another model's job stays with it
-        ui.watch_job(job_id)
+        finished = ui.watch_job(job_id)
+        if finished and finished["status"] == "succeeded" and finished["kind"] in ("benchmark", "evaluate") \
+                and st.session_state.get("tab") != "Measurements":
+            st.button("See its figures on the Measurements tab", icon=":material/arrow_upward:", key="to_measurements",
+                      on_click=_open_tab, args=("Measurements",))
+
+
+def _open_tab(name: str) -> None:
+    st.session_state["tab"] = name  # the detail panel's tabs (bound to ?tab=) open there on the rerun
 
 
 def benchmark_fields(schema: dict[str, Any], model_format: str, runtimes: list[str]) -> list[forms.FieldSpec]:

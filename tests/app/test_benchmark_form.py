@@ -75,3 +75,10 @@ def test_models_page_asks_the_sizes_an_input_leaves_open_and_benchmarks_at_them(
     job = run_job(at.session_state["model_job"])
     assert job.status == "succeeded", job.error
     assert job.result["config"]["dim_values"] == {dim["key"]: 16}
+    # the figures are on a tab above the form: the finished job says where, and one click opens it
+    at.run()
+    assert not [m for m in at.markdown if m.value.startswith("**Benchmark** ·")]
+    by_label(at.button, "See its figures on the Measurements tab").click().run()
+    assert at.session_state["tab"] == "Measurements"
+    assert [m for m in at.markdown if m.value.startswith("**Benchmark** · onnxruntime")]
+    assert not [b for b in at.button if b.label == "See its figures on the Measurements tab"]
