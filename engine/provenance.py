@@ -48,10 +48,12 @@ def latency_text(summary: dict[str, Any], runtime: str | None, hw: dict[str, Any
 
 
 def accuracy_text(summary: dict[str, Any], dataset: dict[str, Any] | None, created_at: str | None) -> str:
-    """``on held-out (#2, evaluation) · 360 samples · 2026-12-02``."""
+    """``on held-out (#2, evaluation) · 360 samples · 2026-12-02`` (the count left out when it was not recorded,
+    as by a search's evaluations, rather than ``None samples``)."""
     name = f"{dataset['name']} (#{dataset['id']}{', ' + dataset['role'] if dataset.get('role') else ''})" \
         if dataset else "an unknown data set"
-    return f"on {name} · {summary.get('n_samples', '?')} samples · {(created_at or '')[:10] or 'date unknown'}"
+    count = f" · {summary['n_samples']} samples" if summary.get("n_samples") is not None else ""
+    return f"on {name}{count} · {(created_at or '')[:10] or 'date unknown'}"
 
 
 def noise(summary: dict[str, Any]) -> list[str]:

@@ -356,3 +356,13 @@ def test_tradeoff_scatter_spreads_a_wide_range_on_log_axes_with_plain_tick_label
     narrow = variant_charts.tradeoff_scatter(ROWS)  # 12-39 KiB and 0.5-2 ms: linear, from zero
     assert narrow.layout.xaxis.type != "log" and narrow.layout.yaxis.type != "log"
     assert narrow.layout.xaxis.range[0] == 0
+
+
+def test_accuracy_provenance_leaves_out_a_sample_count_nobody_recorded():
+    from engine.provenance import accuracy_text
+
+    held = {"id": 1, "name": "held-out", "role": "evaluation"}
+    rows = [{"id": 2, "accuracy_provenance": accuracy_text({"n_samples": None}, held, "2026-12-02T08:25:00Z")},
+            {"id": 3, "accuracy_provenance": accuracy_text({"n_samples": 450}, held, "2026-12-02T08:25:00Z")}]
+    assert tables.provenance_lines(rows) == ["Accuracy of #2: on held-out (#1, evaluation) · 2026-12-02",
+                                             "Accuracy of #3: on held-out (#1, evaluation) · 450 samples · 2026-12-02"]
