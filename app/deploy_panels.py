@@ -78,7 +78,7 @@ def load_test(url: str, name: str) -> None:
     result = job["result"]
     best = result["best"]
     st.success(f"Best within p99 {result['config']['p99_budget_ms']:g} ms: {best['throughput_per_s']:.1f} req/s at "
-               f"{best['concurrency']} clients" if best else "No level kept its p99 within the budget.")
+               f"{best['concurrency']} client{'s' if best['concurrency'] != 1 else ''}" if best else "No level kept its p99 within the budget.")
     st.plotly_chart(serving_charts.curve_figure(result), key="deploy_curve")
     st.caption(f"Stored as measurement #{result['measurement_id']} of model {result['model_id']} (version "
                f"{result['version']}, {result['failures']} failed requests); it appears on Compare.")

@@ -35,11 +35,15 @@ def batch_figure(reading: dict[str, Any]) -> go.Figure:
 
 
 def resources_figure(history: list[dict[str, Any]]) -> go.Figure:
+    """CPU % and resident memory over time, both axes from zero in whole numbers (a memory axis fitted to a
+    steady RSS labelled its ticks 165.83193, 165.83321, …)."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=_times(history), y=[r["cpu_percent"] for r in history], name="CPU %"))
     fig.add_trace(go.Scatter(x=_times(history), y=[r["rss_mb"] for r in history], name="RSS MB", yaxis="y2"))
-    fig.update_layout(yaxis={"title": "CPU % (100 = one core)"}, yaxis2={"title": "MB", "overlaying": "y",
-                                                                         "side": "right"})
+    top = max((r["rss_mb"] or 0 for r in history), default=0) or 1
+    fig.update_layout(yaxis={"title": "CPU % (100 = one core)", "rangemode": "tozero", "tickformat": ",.0f"},
+                      yaxis2={"title": "MB", "overlaying": "y", "side": "right", "range": [0, top * 1.2],
+                              "tickformat": ",.0f"})
     return _layout(fig, "Server CPU and memory", 280)
 
 

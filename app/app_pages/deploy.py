@@ -164,6 +164,11 @@ def live() -> None:
     m[3].metric("Cache hit rate", "–" if now["hit_rate"] is None else f"{now['hit_rate']:.0%}")
     limit = now.get("memory_limit_mb")
     m[4].metric("RSS MB" + (" / limit" if limit else ""), f"{now['rss_mb']:.0f}" + (f" / {limit:.0f}" if limit else ""))
+    if not now["requests"]:  # empty charts on axes from -1 to 1 say nothing; say what fills them
+        st.info("No requests yet: send one under Try it or run a load test below, and latency, throughput, batch "
+                "sizes and cache hits are drawn here as they arrive.")
+        st.plotly_chart(serving_charts.resources_figure(history), key="deploy_resources")
+        return
     g1, g2 = st.columns(2)
     g1.plotly_chart(serving_charts.latency_figure(history), key="deploy_latency")
     g2.plotly_chart(serving_charts.throughput_figure(history, api.serving.throughput(history)), key="deploy_throughput")

@@ -74,6 +74,8 @@ def test_deploy_page_serves_tries_loadtests_promotes_and_stops(page, imported, w
                 [w.value for w in at.warning if w.value.startswith("Sandbox: ")]
         assert shown == [f"Sandbox: {status['sandbox']}"] and "landlock: " in shown[0]
         assert list(at.dataframe[0].value["version"]) == [1] and list(at.dataframe[0].value["labels"]) == ["stable"]
+        assert any(i.value.startswith("No requests yet: send one under Try it") for i in at.info)
+        assert plotly_count(at) == 1  # only CPU and memory until requests arrive
 
         at.text_area(key="deploy_try_json").set_value("[1, 2, 3, 4]").run()
         by_label(at.button, "Send").click().run()
@@ -150,6 +152,10 @@ def test_serving_charts_build_from_readings():
     assert first["batch_hist"] == {"1": 4.0, "2": 3.0} and first["hit_rate"] == 0.25 and first["rss_mb"] == 2.0
     assert throughput([first, later]) == [None, 10.0]
     assert len(serving_charts.latency_figure([first, later]).data) == 3
+    steady = serving_charts.resources_figure([dict(first, cpu_percent=1.0, rss_mb=165.831),
+                                              dict(later, cpu_percent=15.0, rss_mb=165.836)])
+    assert list(steady.layout.yaxis2.range) == pytest.approx([0, 165.836 * 1.2])  # not 165.831-165.836
+    assert steady.layout.yaxis2.tickformat == ",.0f" and steady.layout.yaxis.rangemode == "tozero"
     curve = serving_charts.curve_figure({"config": {"p99_budget_ms": 50}, "results": [
         {"concurrency": 1, "throughput_per_s": 10, "latency_ms": {"p50": 1, "p99": 2}},
         {"concurrency": 2, "throughput_per_s": 15, "latency_ms": {}}]})
