@@ -85,8 +85,12 @@ else:
             api.serving.start_server(name, int(port), memory_mb=int(memory))
             st.rerun()
     if state == "exited" and status:
-        st.error("The server stopped. Its log ends:")
-        st.code(status["log_tail"][-1500:] or "(empty)")
+        if status["log_tail"].rstrip().endswith(f"stopped serving {name}"):  # its own last words on a clean stop
+            st.info("The server was stopped (with Stop, or when the `trimline up` it ran under ended). "
+                    "Start it again here.")
+        else:
+            st.error("The server stopped. Its log ends:")
+            st.code(status["log_tail"][-1500:] or "(empty)")
 
 if champion is not None and all(v["model_id"] != champion for v in deployment["versions"]):
     number = max(v["version"] for v in deployment["versions"]) + 1

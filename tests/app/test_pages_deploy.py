@@ -128,6 +128,8 @@ def test_deploy_page_serves_tries_loadtests_promotes_and_stops(page, imported, w
         assert [s["version"] for s in doc["model_version_status"]] == ["2"]  # the running server reloaded
         by_label(at.button, "Stop").click().run()
         assert _wait_for(name, "exited", 60)["state"] == "exited"
+        at = page("deploy")  # a clean stop is not shown as a failure
+        assert any(i.value.startswith("The server was stopped") for i in at.info) and not at.error
     finally:
         api.serving.stop_server(name)
 
