@@ -178,9 +178,9 @@ def outrun(p: Plan, measured: list, objective: str) -> str:  # noqa: ANN001
     int8 = next((c for c in measured if c.status == "accepted" and _tflite_quantization(c.recipe) == "int8"), None)
     if int8 is None or int8.ratio is None:
         return ""
-    return (f"skipped: TFLite full-integer INT8 met the budget at {int8.ratio:.2f}× the parent's latency; float32 "
-            "runs the same graph on XNNPACK's float kernels, slower than its int8 ones, so it cannot be the fastest "
-            "(it is tried when TFLite INT8 misses the budget, and for --objective size)")
+    return (f"skipped: TFLite full-integer INT8 met the budget at {int8.ratio:.2f}× the parent's latency in "
+            "screening; float32 runs the same graph on XNNPACK's float kernels, slower than its int8 ones, so it "
+            "cannot be the fastest (it is tried when TFLite INT8 misses the budget, and for --objective size)")
 
 
 # Nodes that carry a graph's arithmetic, float and quantized forms.

@@ -103,7 +103,8 @@ def test_tflite_float32_is_skipped_for_speed_once_tflite_int8_met_the_budget_and
     float32 = plans["TFLite float32 (XNNPACK)"]
     int8_ok = _measured("TFLite full-integer INT8 (XNNPACK)", "int8", "accepted", 0.55)
     reason = outrun(float32, [int8_ok], "latency")
-    assert reason.startswith("skipped: TFLite full-integer INT8 met the budget at 0.55× the parent's latency")
+    assert reason.startswith("skipped: TFLite full-integer INT8 met the budget at 0.55× the parent's latency "
+                             "in screening")
     assert "for --objective size" in reason
     assert outrun(float32, [int8_ok], "size") == ""  # size is another goal: float32 stays
     missed = _measured("TFLite full-integer INT8 (XNNPACK)", "int8", "rejected", 0.55)
