@@ -41,12 +41,21 @@ def default_start(models: list[dict[str, Any]]) -> int:
 
 
 def _form(models: list[dict[str, Any]]) -> dict[str, Any]:
-    data, calibration = ui.datasets_for("calibration")
-    _, evaluation = ui.datasets_for("evaluation")
+    # outside the form, so the data choices below follow the model as soon as it is picked
+    model = ui.pick_model("Search from", models, state_key="auto_model_id", default=default_start(models))
+    if st.session_state.get("auto_data_for") != model["id"]:  # another model: offer its data afresh
+        for key in ("auto_dataset", "auto_eval"):
+            st.session_state.pop(key, None)
+        st.session_state["auto_data_for"] = model["id"]
+    data, calibration = ui.datasets_for("calibration", model)
+    _, evaluation = ui.datasets_for("evaluation", model)
     label = lambda i: "(none)" if i is None else tables.dataset_label(data[i])  # noqa: E731
-    fits = lambda ids, role: 1 if ids and data[ids[0]].get("role") == role else 0  # noqa: E731
+    # the first offered set is the default when its role fits and the model can take it
+    fits = lambda ids, role: 1 if ids and data[ids[0]].get("role") == role and not data[ids[0]]["misfit"] else 0  # noqa: E731
+    if data and all(d["misfit"] for d in data.values()):
+        st.caption(f"No data set fits this model ({next(iter(data.values()))['misfit']}): the search measures "
+                   "speed only, unless you upload matching data on Home or calibrate on synthetic inputs.")
     with st.form("auto_form"):
-        model = ui.pick_model("Search from", models, state_key="auto_model_id", default=default_start(models))
         left, right = st.columns(2)
         dataset = left.selectbox("Calibration data", [None, *calibration], format_func=label, key="auto_dataset",
                                  index=fits(calibration, "calibration"),

@@ -92,7 +92,7 @@ def _input_sizes(doc: dict[str, Any]) -> dict[str, int]:
 def _evaluate_form(doc: dict[str, Any]) -> None:
     with st.form(f"eval_{doc['id']}", border=True):
         st.markdown("**Evaluate**")
-        by_id, data = ui.datasets_for("evaluation")
+        by_id, data = ui.datasets_for("evaluation", doc)  # the sets this model can take come first
         dataset_id = st.selectbox("Data set", data, format_func=lambda i: tables.dataset_label(by_id[i]),
                                   help="Accuracy on its labels, and agreement with the parent model.")
         if st.form_submit_button("Evaluate", disabled=not data):
@@ -101,6 +101,8 @@ def _evaluate_form(doc: dict[str, Any]) -> None:
                 st.session_state["model_job_for"] = doc["id"]
         if not data:
             st.caption("Upload a data set on Home first.")
+        elif by_id[data[0]]["misfit"]:
+            st.caption(f"No data set fits this model yet ({by_id[data[0]]['misfit']}); upload one on Home.")
 
 
 def _champion_form(doc: dict[str, Any]) -> None:

@@ -99,13 +99,17 @@ _ROLE_ORDER = {"calibration": ("calibration", "fine-tuning", None, "evaluation")
                "evaluation": ("evaluation", None, "fine-tuning", "calibration")}
 
 
-def datasets_for(purpose: str) -> tuple[dict[int, dict[str, Any]], list[int]]:
+def datasets_for(purpose: str, model: dict[str, Any] | None = None) -> tuple[dict[int, dict[str, Any]], list[int]]:
     """Data sets by id, and their ids in the order a form offers them for ``purpose`` ("calibration" or
     "evaluation"): sets whose role fits first (newest first), so the demo calibrates on its training split
-    and measures on its held-out split without the user choosing."""
+    and measures on its held-out split without the user choosing. With ``model``, the sets its inputs can
+    take come before those they cannot (each of those carries its reason as ``misfit``)."""
     data = {d["id"]: d for d in datasets() if not d.get("archived")}
+    if model is not None:
+        data = {i: {**d, "misfit": api.dataset_misfit(d, model)} for i, d in data.items()}
     order = _ROLE_ORDER[purpose]
-    rank = lambda d: (order.index(d.get("role")) if d.get("role") in order else len(order), -d["id"])  # noqa: E731
+    rank = lambda d: (d.get("misfit") is not None,  # noqa: E731
+                      order.index(d.get("role")) if d.get("role") in order else len(order), -d["id"])
     return data, [d["id"] for d in sorted(data.values(), key=rank)]
 
 

@@ -31,7 +31,7 @@ def one_pass() -> None:
 
     fields = forms.fields_from_schema(spec["config_schema"])
     wants = forms.data_requirement(spec)
-    data, offered = ui.datasets_for("calibration")
+    data, offered = ui.datasets_for("calibration", model)  # the sets this model can take come first
     with st.form(f"pass_form_{name}"):
         values = forms.render_fields(fields, key=f"cfg:{name}")
         dataset_id = None

@@ -10,8 +10,8 @@ from engine.api.auto import auto_params, auto_view, submit_auto
 from engine.api.catalogue import list_datasets, list_jobs, list_models, show_model
 from engine.api.access import (LOOPBACK_HOSTS, MIN_PASSWORD_CHARS, allowed_hosts, explain_failure, read_secrets,
                                team_password)
-from engine.api.common import (Submission, dataset_meta, dataset_path, get_dataset, get_model, model_path,
-                               ready)
+from engine.api.common import (Submission, dataset_meta, dataset_misfit, dataset_path, get_dataset, get_model,
+                               model_path, ready)
 from engine.api.imports import (MAX_UPLOAD_BYTES, image_layout_for, load_demo, save_upload, submit_dataset_import,
                                 submit_import)
 from engine.api.jobs import cancel_job, get_job, job_log, wait_job, worker_alive
@@ -37,7 +37,7 @@ from engine.api.studio import doctor, harden_process, migrate, run_worker, setti
 __all__ = [
     "auto_params", "auto_view", "submit_auto",
     "MAX_UPLOAD_BYTES", "Submission", "backup", "restore", "benchmark_runtimes", "benchmark_schema", "cancel_job", "check_target", "compare", "dynamic_dims",
-    "can_be_ensemble", "copy_export", "dataset_meta", "dataset_path", "doctor", "export_path", "export_targets", "get_champion",
+    "can_be_ensemble", "copy_export", "dataset_meta", "dataset_misfit", "dataset_path", "doctor", "export_path", "export_targets", "get_champion",
     "get_dataset", "get_job", "get_model", "harden_process", "image_layout_for", "job_log",
     "latest_benchmarks", "list_datasets", "list_jobs", "list_models", "list_workers", "list_passes", "load_demo", "migrate",
     "model_path", "ready", "recipe_for", "run_worker", "save_upload", "set_champion", "settings",

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import environment
+from engine.errors import InputError
 from engine.lookup import dataset_or_raise, model_or_raise
 from storage import artifacts
 from storage.db import session_scope
@@ -61,3 +62,16 @@ def dataset_meta(dataset_id: int | None) -> dict[str, Any] | None:
     d = get_dataset(dataset_id)
     return {"id": d.id, "has_labels": d.has_labels, "n_samples": d.n_samples, "x_shape": d.x_shape,
             "x_dtype": d.x_dtype, "n_classes": d.n_classes, "sha256": d.sha256}
+
+
+def dataset_misfit(dataset: dict[str, Any], model: dict[str, Any]) -> str | None:
+    """Why the data set (its JSON record) cannot be fed to the model (its JSON record): the sentence a job
+    would fail with; None when it fits. Reads nothing from storage, so a form can sort its choices with it."""
+    from engine.formats import check_dataset_for_model
+
+    try:
+        check_dataset_for_model(dataset, model.get("inputs") or [], model.get("outputs") or [])
+    except InputError as exc:
+        return str(exc)
+    return None
+

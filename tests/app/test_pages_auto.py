@@ -104,3 +104,29 @@ def test_forms_offer_the_calibration_split_to_calibrate_and_the_held_out_split_t
     assert at.selectbox(key="auto_eval").value == ids["held"]
     at = page("optimize", pass_name="ort-quantize-static")
     assert by_label(at.selectbox, "Data set (calibration/evaluation data)").value == ids["train"]
+
+
+def test_forms_offer_data_the_model_can_take_first_and_never_default_to_data_it_cannot(page, home, imported):
+    """The demo's 8×8 digits offered to an uploaded 224×224 model made every search and evaluation from it fail
+    on the data; the forms now put the sets that fit first and say when none does."""
+    import numpy as np
+
+    np.savez(home.parent / "images.npz", x=np.zeros((4, 8, 8, 1), np.float32), y=np.zeros(4, np.int64))
+    images = run_job(api.submit_dataset_import(home.parent / "images.npz", name="images").id).result["dataset_id"]
+    api.set_dataset_role(images, "calibration")
+    at = page("optimize")
+    assert at.selectbox(key="auto_dataset").value is None  # the only calibration set does not fit x[N, 4]
+    assert any(c.value.startswith("No data set fits this model (each sample of the data set has shape [8, 8, 1]")
+               for c in at.caption)
+    at = page("models", model_id=imported, family_id=imported)
+    assert any(c.value.startswith("No data set fits this model yet (each sample") for c in at.caption)
+
+    np.savez(home.parent / "rows.npz", x=np.zeros((4, 4), np.float32), y=np.zeros(4, np.int64))
+    rows = run_job(api.submit_dataset_import(home.parent / "rows.npz", name="rows").id).result["dataset_id"]
+    api.set_dataset_role(rows, "calibration")
+    at = page("optimize")
+    assert at.selectbox(key="auto_dataset").value == rows and at.selectbox(key="auto_dataset").options[1:] == \
+        [f"#{rows} rows (4 samples, labelled, calibration)", f"#{images} images (4 samples, labelled, calibration)"]
+    assert not any(c.value.startswith("No data set fits") for c in at.caption)
+    at = page("models", model_id=imported, family_id=imported)
+    assert by_label(at.selectbox, "Data set").value == rows
