@@ -51,6 +51,10 @@ def job_detail(job_id: int) -> None:
         st.progress(min(max(job["progress"], 0.0), 1.0), text=job["message"] or job["status"])
     if job["status"] == "succeeded":
         st.success(tables.job_outcome(job))
+    model_id = (job.get("result") or {}).get("model_id") or (job.get("params") or {}).get("model_id")
+    if isinstance(model_id, int) and job["status"] != "running" and \
+            st.button(f"Open model #{model_id}", icon=":material/account_tree:", key=f"job_model_{job_id}"):
+        ui.open_model(model_id)  # what it made or measured, with its figures
     if job["status"] in ("queued", "running"):
         if st.button("Cancel job", icon=":material/cancel:", key=f"cancel_{job_id}"):
             with ui.shows_errors():

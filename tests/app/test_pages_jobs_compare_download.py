@@ -61,6 +61,9 @@ def test_jobs_page_shows_progress_and_log_of_a_finished_job(page, imported):
     at = page("jobs")
     assert at.get("progress")[0].proto.value == 100
     assert "succeeded: model #" in at.success[0].value
+    at.button(key=f"job_model_{at.session_state['job_id']}").click().run()  # to the model the job made
+    assert at.session_state["model_id"] == imported
+    assert [h.value for h in at.subheader if h.value.startswith(f"#{imported} ")]
 
 
 def _family(imported):
