@@ -27,9 +27,14 @@ if not ui.can("engineer"):
     st.stop()
 st.subheader("Role")
 by_id = {d["id"]: d for d in sets}
+roles = [None, *api.DATASET_ROLES]
+# the set is picked outside the form, so "Used for" starts from its current role (it read "not said" for a set
+# with a role, and saving the form as it stood cleared it)
+chosen = st.selectbox("Data set", list(by_id), format_func=lambda i: tables.dataset_label(by_id[i]))
 with st.form("dataset_role"):
-    chosen = st.selectbox("Data set", list(by_id), format_func=lambda i: tables.dataset_label(by_id[i]))
-    role = st.selectbox("Used for", [None, *api.DATASET_ROLES], format_func=lambda r: r or "not said")
+    current = by_id[chosen].get("role")
+    role = st.selectbox("Used for", roles, index=roles.index(current) if current in roles else 0,
+                        format_func=lambda r: r or "not said", key=f"dataset_role_{chosen}")
     if st.form_submit_button("Save role"):
         with ui.shows_errors():
             api.set_dataset_role(chosen, role)

@@ -21,6 +21,10 @@ def test_datasets_page_lists_sets_and_saves_a_role(page, home, imported):
     by_label(at.button, "Save role").click().run()
     assert not at.exception and api.get_dataset(dataset).role == "evaluation"
     assert list(at.dataframe[0].value["role"]) == ["evaluation"]
+    at = page("datasets")  # the form starts from the set's role: saving it as it stands keeps the role
+    assert by_label(at.selectbox, "Used for").value == "evaluation"
+    by_label(at.button, "Save role").click().run()
+    assert api.get_dataset(dataset).role == "evaluation"
 
 
 def test_models_page_renames_tags_and_archives(page, imported):
