@@ -119,6 +119,11 @@ def pareto_figure(view: dict[str, Any]):  # noqa: ANN201
                         name="Pareto front" if on_front else "other candidates", text=[c["label"] for c in pick],
                         marker={"size": 14 if on_front else 9, "symbol": "circle-open" if on_front else "circle",
                                 "line": {"width": 2}})
+    chosen = [c for c in rows if c.get("id") == view.get("recommended") and c.get("id") is not None][:1]
+    if chosen:  # which point the search recommends, without hovering each
+        fig.add_scatter(x=[chosen[0]["p50_ms"]], y=[chosen[0]["size_bytes"] / 1e6], mode="markers+text",
+                        name="recommended", text=[chosen[0]["label"]], textposition="top center",
+                        marker={"size": 18, "symbol": "star", "color": "#d97706"})
     fig.update_layout(xaxis_title="p50 latency (ms)", yaxis_title="size (MB)", height=360,
                       margin={"l": 10, "r": 10, "t": 30, "b": 10}, title="Latency / size of every candidate")
     return fig
@@ -162,11 +167,15 @@ def _outcome(view: dict[str, Any]) -> None:
     if view.get("settings"):
         st.caption("Deployment settings: " + ", ".join(f"{k} {v}" for k, v in view["settings"].items()))
     rec = view.get("recommended")
-    if rec is not None and st.button(f"Make model #{rec} the champion", type="primary", key="auto_champion",
-                                     icon=":material/trophy:"):
+    champion = api.get_champion(api.get_model(rec).root_id) if rec is not None else None
+    if champion is not None and champion.model_id == rec:  # the button stayed, as if it had not worked
+        st.caption(f"★ Model #{rec} is its family's champion.")
+    elif rec is not None and st.button(f"Make model #{rec} the champion", type="primary", key="auto_champion",
+                                       icon=":material/trophy:"):
         with ui.shows_errors():
             api.set_champion(rec, note=view.get("explanation", ""))
-            st.success(f"Model #{rec} is now its family's champion.")
+            ui.refresh()
+            st.rerun()
     rows = candidate_rows(view)
     st.dataframe(rows, hide_index=True, key="auto_table")
     st.plotly_chart(pareto_figure(view), key="auto_pareto")

@@ -68,6 +68,8 @@ def test_auto_tab_shows_the_recommendation_front_and_rejections_and_makes_a_cham
         assert list(at.dataframe[1].value["verdict"]) == [c["reason"] for c in rejected]
     at.button(key="auto_champion").click().run()
     assert api.get_champion(api.get_model(imported).root_id).model_id == result["recommended"]
+    assert f"★ Model #{result['recommended']} is its family's champion." in [c.value for c in at.caption]
+    assert not [b for b in at.button if b.key == "auto_champion"]  # done: no button asking again
     # a reload (a new session) starts from the upload, not the newest candidate, and finds its search
     at = page("optimize")
     assert by_label(at.selectbox, "Search from").value == imported
@@ -86,6 +88,9 @@ def test_pareto_figure_plots_each_model_once_and_not_its_session_settings_trials
          "session_trial": True}]}
     points = {(x, t) for trace in pareto_figure(view).data for x, t in zip(trace.x, trace.text)}
     assert points == {(1.0, "parent"), (2.0, "int8")}
+    starred = pareto_figure({**view, "recommended": 3})
+    (star,) = [t for t in starred.data if t.name == "recommended"]
+    assert list(star.x) == [2.0] and list(star.text) == ["int8"] and star.marker.symbol == "star"
 
 
 def test_forms_offer_the_calibration_split_to_calibrate_and_the_held_out_split_to_measure(page, home, imported):
