@@ -366,3 +366,19 @@ def test_accuracy_provenance_leaves_out_a_sample_count_nobody_recorded():
             {"id": 3, "accuracy_provenance": accuracy_text({"n_samples": 450}, held, "2026-12-02T08:25:00Z")}]
     assert tables.provenance_lines(rows) == ["Accuracy of #2: on held-out (#1, evaluation) · 2026-12-02",
                                              "Accuracy of #3: on held-out (#1, evaluation) · 450 samples · 2026-12-02"]
+
+
+def test_job_outcomes_say_what_the_job_found():
+    bench = {"id": 7, "kind": "benchmark", "status": "succeeded",
+             "result": {"model_id": 14, "runtime": "onnxruntime", "results": [
+                 {"batch": 1, "threads": 2, "latency_ms": {"p50": 30.811917}}, {"batch": 8, "threads": 2}]}}
+    assert tables.job_outcome(bench) == ("Job #7 (benchmark) succeeded: model #14, p50 30.8 ms at batch 1, "
+                                         "2 thread(s) (onnxruntime; 1 more configuration).")
+    evaluation = {"id": 8, "kind": "evaluate", "status": "succeeded",
+                  "result": {"dataset_id": 1, "n_samples": 450, "metrics": {"accuracy": 0.97777}}}
+    assert tables.job_outcome(evaluation) == "Job #8 (evaluate) succeeded: accuracy 97.78% on data set #1 (450 samples)."
+    demo = {"id": 1, "kind": "demo", "status": "succeeded",
+            "result": {"model_id": 1, "dataset_id": 1, "train_dataset_id": 2}}
+    assert tables.job_outcome(demo) == ("Job #1 (demo) succeeded: demo model #1 and data set #1 are ready (the "
+                                        "held-out test split; its training/calibration split is #2).")
+

@@ -152,6 +152,6 @@ def test_a_finished_jobs_message_stays_with_its_model(page, imported, tmp_path):
     job = api.list_jobs()[0]
     run_job(job.id)
     at.run()
-    assert f"Job #{job.id} (benchmark) succeeded." in [s.value for s in at.success]
+    assert [s.value for s in at.success if s.value.startswith(f"Job #{job.id} (benchmark) succeeded: model #")]
     by_label(at.selectbox, "Model family").set_value(other.result["model_id"]).run()
     assert not any(f"Job #{job.id}" in s.value for s in at.success)
