@@ -7,6 +7,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 CHAMPION_GOLD = "#d97706"
+LOG_SPREAD = 10  # an axis whose values span more than this factor is drawn on a log scale
 FORMAT_COLOURS = {"keras": "#2563eb", "savedmodel": "#7c3aed", "onnx": "#0f766e", "tflite": "#db2777"}
 
 
@@ -149,7 +150,9 @@ def benchmark_figure(results: list[dict[str, Any]]) -> go.Figure:
     for q, symbol in (("p90", "line-ew"), ("p99", "line-ew-open")):
         fig.add_trace(go.Scatter(x=labels, y=[d.get(q) for d in lat], mode="markers", name=q,
                                  marker={"symbol": symbol, "size": 18, "line": {"width": 2, "color": "#334155"}}))
-    fig.update_yaxes(title="latency (ms)")
+    # a loaded machine's p99 can be a hundred times a small model's p50: a log axis keeps the p50 bars readable
+    fig.update_yaxes(title="latency (ms)", **(log_ticks([v for d in lat for v in (d.get("p50"), d.get("p99"))],
+                                                        bars=True) or {}))
     return _layout(fig, "Latency per configuration")
 
 
@@ -247,6 +250,21 @@ def log_axis(values: list[float]) -> dict[str, Any]:
     bottom, top = math.floor(math.log10(min(positive)) - 0.3), math.log10(max(positive)) + 0.25
     ticks = [10.0 ** e for e in range(bottom, math.floor(top) + 1)]
     return {"range": [bottom, top], "tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
+
+
+def log_ticks(values: list[float], pad: float = 0.25, bars: bool = False) -> dict[str, Any] | None:
+    """A log axis over ``values`` when they span more than ``LOG_SPREAD``: ``pad`` decades of room on both sides
+    (for ``bars``, down to the decade under the smallest, so the lowest bar stands on a labelled tick), ticked at 1, 2 and 5 of each decade when the axis covers fewer than three decades (at the decades alone
+    otherwise), every tick labelled as a plain number (``0.02``, never a bare ``2``). None: a linear axis."""
+    positive = [v for v in values if v is not None and v > 0]
+    if not positive or max(positive) / min(positive) <= LOG_SPREAD:
+        return None
+    low, high = math.log10(min(positive)) - pad, math.log10(max(positive)) + pad
+    low = math.floor(low) if bars else low
+    steps = (1, 2, 5) if high - low < 3 else (1,)
+    ticks = [m * 10.0 ** e for e in range(math.floor(low), math.ceil(high) + 1) for m in steps]
+    ticks = [t for t in ticks if low <= math.log10(t) <= high]
+    return {"type": "log", "range": [low, high], "tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
 
 
 def _peak_text(r: dict[str, Any]) -> str:

@@ -2,34 +2,17 @@
 ``api.family_overview`` rows, so tests can call them without a browser."""
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
-from app.charts import CHAMPION_GOLD, FORMAT_COLOURS, _layout
+from app.charts import CHAMPION_GOLD, FORMAT_COLOURS, _layout, log_ticks
 
-LOG_SPREAD = 10  # an axis whose values span more than this factor is drawn on a log scale
 # Where the labels of named points go, by their rank in latency: neighbours in speed get opposite corners,
 # so two variants of nearly the same size and latency do not write over each other.
 LABEL_CORNERS = ("top right", "bottom left", "bottom right", "top left")
 P99_COLOUR = "#334155"
-
-
-def log_ticks(values: list[float], pad: float = 0.25, bars: bool = False) -> dict[str, Any] | None:
-    """A log axis over ``values`` when they span more than ``LOG_SPREAD``: ``pad`` decades of room on both sides
-    (for ``bars``, down to the decade under the smallest, so the lowest bar stands on a labelled tick), ticked at 1, 2 and 5 of each decade when the axis covers fewer than three decades (at the decades alone
-    otherwise), every tick labelled as a plain number (``0.02``, never a bare ``2``). None: a linear axis."""
-    positive = [v for v in values if v is not None and v > 0]
-    if not positive or max(positive) / min(positive) <= LOG_SPREAD:
-        return None
-    low, high = math.log10(min(positive)) - pad, math.log10(max(positive)) + pad
-    low = math.floor(low) if bars else low
-    steps = (1, 2, 5) if high - low < 3 else (1,)
-    ticks = [m * 10.0 ** e for e in range(math.floor(low), math.ceil(high) + 1) for m in steps]
-    ticks = [t for t in ticks if low <= math.log10(t) <= high]
-    return {"type": "log", "range": [low, high], "tickvals": ticks, "ticktext": [f"{t:g}" for t in ticks]}
 
 
 def tradeoff_scatter(rows: list[dict[str, Any]], champion_id: int | None = None,

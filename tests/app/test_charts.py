@@ -105,6 +105,9 @@ def test_op_histogram_and_benchmark_figures_have_a_bar_per_entry():
     fig = charts.benchmark_figure(results)
     assert list(fig.data[0].x) == ["batch 1 · 1 thr · all", "batch 8 · 2 thr"]
     assert list(fig.data[0].y) == [1.0, None]
+    assert fig.layout.yaxis.type != "log"  # 1 to 1.5 ms: linear
+    loaded = charts.benchmark_figure([{"batch": 1, "threads": 2, "latency_ms": {"p50": 0.02, "p90": 3.0, "p99": 12.0}}])
+    assert loaded.layout.yaxis.type == "log" and list(loaded.layout.yaxis.ticktext) == ["0.01", "0.1", "1", "10"]
 
 
 def test_tables_format_numbers_and_rows():
