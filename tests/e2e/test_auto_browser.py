@@ -49,7 +49,7 @@ def test_auto_goal_live_table_recommendation_champion_download_in_a_browser(stac
         champion = page.get_by_role("button", name=re.compile(r"^Make model #\d+ the champion$"))
         rec = int(re.search(r"#(\d+)", champion.inner_text()).group(1))
         champion.click()
-        ui.wait_text(rf"Model #{rec} is now its family's champion", timeout=20_000)
+        ui.wait_text(rf"★ Model #{rec} is its family's champion", timeout=20_000)
 
         ui.go("Download")
         ui.expect_selected("Model", rf"^#{rec} ")  # the new champion is pre-selected
