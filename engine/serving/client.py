@@ -114,10 +114,20 @@ def infer_once(url: str, name: str, array: Any, version: int | None = None, top:
     head = json.loads(payload[:int(resp_headers.get(HEADER.lower(), len(payload)))])
     result: dict[str, Any] = {"outputs": {k: v.tolist() for k, v in outputs.items()},
                               "version": head.get("model_version")}
-    if first.ndim == 2 and first.shape[0] == 1 and first.shape[1] > 1:
-        order = np.argsort(first[0])[::-1][:top]
-        result["top"] = [{"class": int(i), "score": float(first[0][i])} for i in order]
+    scores = _class_scores(first)
+    if scores is not None:
+        order = np.argsort(scores)[::-1][:top]
+        result["top"] = [{"class": int(i), "score": float(scores[i])} for i in order]
     return result
+
+
+def _class_scores(first: np.ndarray) -> np.ndarray | None:
+    """One input's class scores: a (1, classes) output, or one whose other axes are all 1 (SqueezeNet's
+    (1, 1000, 1, 1) from its final global pooling), as evaluation reads them; None for anything else."""
+    if first.ndim < 2 or first.shape[0] != 1:
+        return None
+    flat = first.reshape(-1)
+    return flat if flat.size > 1 and max(first.shape[1:]) == flat.size else None
 
 
 def scrape(url: str, token: str | None = None) -> dict[str, Any]:
