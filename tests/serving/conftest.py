@@ -24,12 +24,20 @@ def cli_env(home: Path, *paths: Path | str) -> dict[str, str]:
             "ORT_DISABLE_TELEMETRY": "1"}
 
 
+def server_ready(url: str) -> bool:
+    """Whether the server at ``url`` answers ``/v2/health/ready`` with 200 (False while it is not listening)."""
+    import requests
+
+    try:
+        return requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
 def start_cli_server(home: Path, *args: str, env: dict[str, str] | None = None,
                      timeout: float = 120) -> tuple[subprocess.Popen, str]:
     """``trimline serve ARGS`` on a free loopback port, once ``/v2/health/ready`` answers 200: (process, URL).
     The caller stops the process."""
-    import requests
-
     from engine.serving.server import free_port
     from tests.servers import wait_for
 
@@ -38,15 +46,8 @@ def start_cli_server(home: Path, *args: str, env: dict[str, str] | None = None,
                             env=env or cli_env(home), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        try:
-            return requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200
-        except requests.ConnectionError:
-            return False
-
     try:
-        wait_for(ready, timeout=timeout, what="the server to be ready", proc=proc, every=0.2)
+        wait_for(lambda: server_ready(url), timeout=timeout, what="the server to be ready", proc=proc, every=0.2)
     except RuntimeError as exc:
         raise AssertionError(f"{exc}: {proc.stderr.read()}") from None
     except AssertionError:

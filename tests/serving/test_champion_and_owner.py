@@ -16,7 +16,7 @@ import requests
 from engine import api
 from engine.serving.server import free_port
 from engine.jobs import landlock
-from tests.serving.conftest import ROOT, cli_env, scaled_copy, start_server, steady_load
+from tests.serving.conftest import ROOT, cli_env, scaled_copy, server_ready, start_server, steady_load
 
 
 
@@ -38,13 +38,6 @@ def _until(predicate, timeout_s: float = 120, what: str = "it") -> None:  # noqa
         time.sleep(0.2)
 
 
-def _ready(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200
-    except requests.ConnectionError:
-        return False
-
-
 def test_new_champion_is_served_as_the_next_version_without_failing_a_request(studio, family):
     root, child = family
     images = studio[3]
@@ -53,7 +46,7 @@ def test_new_champion_is_served_as_the_next_version_without_failing_a_request(st
     server = api.serving.start_server("champ", port)
     url = server["url"]
     try:
-        _until(lambda: _ready(url), what="the managed server becoming ready")
+        _until(lambda: server_ready(url), what="the managed server becoming ready")
         scratch = studio[0] / "serving" / "scratch" / str(server["pid"])
         assert (scratch / "home").is_dir()  # the walled server's TMPDIR and HOME
         with steady_load(url, ["/v1/models/champ:predict"] * 3, {"instances": images[:1].tolist()}) as traffic:
@@ -105,7 +98,7 @@ def test_trimline_up_stops_the_servers_started_under_it(studio, family):
         _until(lambda: (managed.owner() or {}).get("pid") == up.pid, 60, "trimline up taking ownership")
         record = api.serving.start_server("owned", free_port())  # as the Deploy page in up's dashboard does
         assert record["owner"]["pid"] == up.pid
-        _until(lambda: _ready(record["url"]), what="the managed server becoming ready")
+        _until(lambda: server_ready(record["url"]), what="the managed server becoming ready")
         up.send_signal(signal.SIGINT)
         _, err = up.communicate(timeout=120)
     finally:
@@ -126,11 +119,11 @@ def test_a_server_whose_owner_is_killed_stops_by_itself(studio, family):
     try:
         _until(lambda: (managed.owner() or {}).get("pid") == owner.pid, 60, "the owner recording itself")
         record = api.serving.start_server("orphan", free_port())
-        _until(lambda: _ready(record["url"]), what="the managed server becoming ready")
+        _until(lambda: server_ready(record["url"]), what="the managed server becoming ready")
         owner.kill()  # no chance to stop anything
         owner.wait()
         _until(lambda: api.serving.server_status("orphan")["state"] == "exited", 30, "the server stopping")
     finally:
         owner.kill()
         api.serving.stop_server("orphan")
-    assert not _ready(record["url"])
+    assert not server_ready(record["url"])

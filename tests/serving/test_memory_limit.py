@@ -20,7 +20,7 @@ import requests
 from engine import api
 from engine.serving.memory import MemoryGuard, rss_mb
 from engine.serving.server import free_port
-from tests.serving.conftest import ROOT, cli_env, start_cli_server, steady_load
+from tests.serving.conftest import ROOT, cli_env, server_ready, start_cli_server, steady_load
 
 BLOAT_MB = 256
 
@@ -77,13 +77,6 @@ def test_a_start_that_does_not_fit_ends_with_a_sentence(studio):
     assert "--memory-mb" in done.stderr and "Traceback" not in done.stderr
 
 
-def _ready(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200
-    except requests.ConnectionError:
-        return False
-
-
 def test_a_version_past_the_limit_is_refused_and_the_served_one_keeps_answering(studio, bloat):
     from engine.errors import InputError
 
@@ -94,7 +87,7 @@ def test_a_version_past_the_limit_is_refused_and_the_served_one_keeps_answering(
     url, server = record["url"], psutil.Process(record["pid"])
     try:
         deadline = time.monotonic() + 120
-        while not _ready(url):
+        while not server_ready(url):
             assert time.monotonic() < deadline and api.serving.server_status("roomy")["state"] != "exited", \
                 api.serving.server_status("roomy")["log_tail"]
             time.sleep(0.2)
