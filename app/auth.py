@@ -41,13 +41,15 @@ def configured_password() -> str | None:
     return api.team_password(file_secrets)
 
 
-_accounts = {"checked": 0.0, "exist": False}
+_accounts: dict = {"checked": 0.0, "exist": False, "database": None}
 
 
 def accounts_exist() -> bool:
-    """Whether named accounts were created (``trimline users add``); re-read every few seconds, not per request."""
-    if time.monotonic() - _accounts["checked"] > 5:
-        _accounts["exist"], _accounts["checked"] = api.has_accounts(), time.monotonic()
+    """Whether named accounts were created (``trimline users add``); re-read every few seconds, not per request,
+    and at once when the settings point at another database (the answer belongs to the database it came from)."""
+    database = api.settings().database_url
+    if time.monotonic() - _accounts["checked"] > 5 or _accounts["database"] != database:
+        _accounts.update(exist=api.has_accounts(), checked=time.monotonic(), database=database)
     return bool(_accounts["exist"])
 
 

@@ -77,3 +77,17 @@ def test_accounts_exist_here_creates_no_database(home):
     assert api.accounts_exist_here() is False and not (home / "trimline.db").exists()
     api.add_user("ana", "correct horse battery", "admin")
     assert api.accounts_exist_here() is True
+
+
+def test_whether_sign_in_is_needed_is_read_from_the_database_the_settings_name(home, tmp_path, monkeypatch):
+    """The few-second memory of "accounts exist" belongs to one database: pointed at another (a second studio
+    in the same process, or the next test's home), the dashboard asks that one at once instead of showing a
+    sign-in form the new database has no account for."""
+    from app import auth
+    from storage.db import reset_engines
+
+    api.add_user("ana", "correct horse battery", "engineer")
+    assert auth.accounts_exist() and auth.login_required()
+    monkeypatch.setenv("TRIMLINE_HOME", str(tmp_path / "second home"))
+    reset_engines()
+    assert not auth.accounts_exist() and not auth.login_required()
