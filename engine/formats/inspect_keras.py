@@ -2,6 +2,10 @@
 
 MACs come from per-layer formulas on the shapes Keras already knows (a symbolic batch counts as one
 sample): faster than converting to ONNX just to count, and it works for models tf2onnx cannot convert.
+A model saved with open sizes (an image model taking any height and width) has no per-layer shapes to
+count from, so it is counted on a copy built at the sizes the benchmark form offers by default (224×224
+for an image), and the model's ``info`` says so; a count that still misses layers is recorded as unknown,
+never as the smaller sum of the layers it could count.
 """
 from __future__ import annotations
 
@@ -118,14 +122,105 @@ def layer_macs(layer: Any) -> int | None:
     return 0
 
 
+def _nested(layer: Any) -> bool:
+    return hasattr(layer, "layers") and type(layer).__name__ in ("Functional", "Sequential", "Model")
+
+
 def _walk(model: Any) -> list[Any]:
     layers = []
     for layer in model.layers:
-        if hasattr(layer, "layers") and type(layer).__name__ in ("Functional", "Sequential", "Model"):
-            layers.extend(_walk(layer))
-        else:
-            layers.append(layer)
+        layers.extend(_walk(layer) if _nested(layer) else [layer])
     return layers
+
+
+def _open(shape: list[int | None] | None) -> bool:
+    return shape is None or any(d is None for d in shape[1:])
+
+
+def _input_shapes(model: Any) -> list[list[int | None] | None]:
+    return [_shape_of(t) for t in model.inputs]
+
+
+def _called_with(layer: Any) -> list[list[int | None] | None]:
+    """The shapes a nested model receives in the model around it (its own inputs may leave sizes open)."""
+    nodes = getattr(layer, "_inbound_nodes", None) or []
+    tensors = getattr(nodes[0], "input_tensors", None) if nodes else None
+    values = tensors if isinstance(tensors, (list, tuple)) else [tensors] if tensors is not None else []
+    return [_shape_of(t) for t in values]
+
+
+def _at_shapes(model: Any, framework: str, shapes: list[list[int]]) -> Any:
+    """A fresh copy of ``model`` whose inputs have ``shapes`` (batch left open); its weights are not copied,
+    only their shapes matter for counting."""
+    module = __import__(framework)
+    tensors = [module.Input(shape=tuple(s[1:]), dtype=getattr(t.dtype, "name", t.dtype))
+               for s, t in zip(shapes, model.inputs)]
+    return module.models.clone_model(model, input_tensors=tensors if len(tensors) > 1 else tensors[0])
+
+
+def _count(model: Any, framework: str) -> tuple[int, list[str]]:
+    """(MACs per sample, names of layers whose MACs are unknown); a nested model that leaves sizes open is
+    counted at the sizes the model around it gives it."""
+    total, unknown = 0, []
+    for layer in model.layers:
+        if _nested(layer):
+            inner, given = layer, _called_with(layer)
+            if any(_open(s) for s in _input_shapes(layer)) and given and not any(_open(s) for s in given):
+                inner = _at_shapes(layer, framework, given)
+            macs, missed = _count(inner, framework)
+            total, unknown = total + macs, unknown + missed
+            continue
+        macs = layer_macs(layer)
+        if macs is None:
+            unknown.append(layer.name)
+        else:
+            total += int(macs)
+    return total, unknown
+
+
+def _nominal(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The open sizes (besides the batch) and what FLOPs are counted at: the benchmark form's defaults."""
+    from engine.measure.inputs import dynamic_dims
+
+    return [{"input": d["input"], "position": d["position"], "size": d["default"]} for d in dynamic_dims(inputs)]
+
+
+def flops_of(model: Any, inputs: list[dict[str, Any]], framework: str) -> dict[str, Any]:
+    """``{flops, flops_at, flops_unknown_layers, flops_note}``: FLOPs per sample, counted at the sizes in
+    ``flops_at`` when the inputs leave sizes open; None with a note when some layer cannot be counted."""
+    at = _nominal(inputs)
+    counted, note = model, None
+    if at:
+        shapes = []
+        for spec in inputs:
+            shape = list(spec["shape"] or [])
+            for d in at:
+                if d["input"] == spec["name"]:
+                    shape[d["position"]] = d["size"]
+            shapes.append(shape)
+        try:
+            counted = _at_shapes(model, framework, shapes)
+        except Exception as exc:  # a layer that cannot be rebuilt at other sizes: say so instead of guessing
+            from engine.errors import first_line
+
+            return {"flops": None, "flops_at": at, "flops_unknown_layers": [],
+                    "flops_note": f"not counted: the model could not be built at {sizes_text(at)} ({first_line(exc)})"}
+    total, unknown = _count(counted, framework)
+    if unknown:
+        where = f" at {sizes_text(at)}" if at else ""
+        note = (f"not counted: {len(unknown)} layer(s) have sizes unknown{where} "
+                f"({', '.join(unknown[:5])}{'…' if len(unknown) > 5 else ''})")
+    return {"flops": None if unknown else 2 * total, "flops_at": at, "flops_unknown_layers": unknown,
+            "flops_note": note}
+
+
+def sizes_text(at: list[dict[str, Any]]) -> str:
+    """``224×224`` for one input's open sizes; ``tokens 128, mask 128`` when several inputs have some."""
+    by_input: dict[str, list[str]] = {}
+    for d in at:
+        by_input.setdefault(d["input"], []).append(str(d["size"]))
+    parts = {name: "×".join(sizes) for name, sizes in by_input.items()}
+    return next(iter(parts.values())) if len(parts) == 1 else ", ".join(f"{k} {v}" for k, v in parts.items())
 
 
 def _spec(name: str, tensor: Any) -> dict[str, Any]:
@@ -142,14 +237,8 @@ def inspect_keras_model(model: Any, keras_version: str | None, framework: str) -
     """The ``inspect_model`` dict for a loaded Keras model (``framework``: 'keras' or 'tf_keras')."""
     layers = _walk(model)
     histogram = Counter(type(_core(layer)).__name__ for layer in layers)
-    total, unknown = 0, []
-    for layer in layers:
-        macs = layer_macs(layer)
-        if macs is None:
-            unknown.append(layer.name)
-        else:
-            total += int(macs)
     inputs = [_spec(t.name.split(":")[0], t) for t in model.inputs]
+    counted = flops_of(model, inputs, framework)
     outputs = [_spec(f"output_{i}", t) for i, t in enumerate(model.outputs)]
     channels_first = any(getattr(layer, "data_format", None) == "channels_first" for layer in layers)
     module = __import__(framework)
@@ -157,7 +246,7 @@ def inspect_keras_model(model: Any, keras_version: str | None, framework: str) -
         "inputs": inputs,
         "outputs": outputs,
         "params": int(model.count_params()),
-        "flops": 2 * total if (total or not unknown) else None,
+        "flops": counted["flops"],
         "info": {
             "op_histogram": dict(histogram),
             "producer": f"{framework} {keras_version}" if keras_version else framework,
@@ -166,7 +255,9 @@ def inspect_keras_model(model: Any, keras_version: str | None, framework: str) -
             "layout": {i["name"]: ("NCHW" if channels_first else "NHWC") if len(i["shape"] or []) == 4 else None
                        for i in inputs},
             "output_layers": [_producer(t) for t in model.outputs],
-            "flops_unknown_layers": unknown,
+            "flops_unknown_layers": counted["flops_unknown_layers"],
+            **({"flops_at": counted["flops_at"]} if counted["flops_at"] else {}),
+            **({"flops_note": counted["flops_note"]} if counted["flops_note"] else {}),
             "n_layers": len(layers),
         },
     }
