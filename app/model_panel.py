@@ -21,7 +21,10 @@ def render(doc: dict[str, Any]) -> None:
     cols = st.columns(5)
     cols[0].metric("Format", doc["format"])
     cols[1].metric("Parameters", tables.human_count(doc.get("params")))
-    cols[2].metric("FLOPs / sample", tables.human_count(doc.get("flops")))
+    info = doc.get("info") or {}
+    cols[2].metric("FLOPs / sample", tables.flops_text(doc), help=info.get("flops_note") or (
+        "The model takes any size here; FLOPs are counted at the size the benchmark form offers by default."
+        if info.get("flops_at") else None))
     cols[3].metric("Size", tables.human_bytes(doc.get("size_bytes")))
     fid = (doc.get("metrics") or {}).get("fidelity")
     agreement = fid.get("top1_agreement", fid.get("agreement")) if isinstance(fid, dict) else None

@@ -30,6 +30,19 @@ def shape_text(shape: Any) -> str:
                            for d in shape) + "]"
 
 
+def flops_text(m: dict[str, Any]) -> str:
+    """``6.02 M at 224×224`` for a model whose inputs leave sizes open (counted at the stated sizes);
+    ``—`` when unknown."""
+    if m.get("flops") is None:
+        return "—"
+    at = (m.get("info") or {}).get("flops_at")
+    if not at:
+        return human_count(m["flops"])
+    from engine.formats.open_sizes import sizes_text
+
+    return f"{human_count(m['flops'])} at {sizes_text(at)}"
+
+
 def model_label(m: dict[str, Any]) -> str:
     """``#3 digits-cnn · onnx (tf2onnx)`` — how a model is named in every picker."""
     how = f" ({m['pass']})" if m.get("pass") and m["pass"] not in m["name"] else ""
@@ -40,7 +53,7 @@ def models_table(models: list[dict[str, Any]], champions: set[int]) -> list[dict
     sizes = sizes_in([m.get("size_bytes") for m in models])
     return [{"id": m["id"], "name": m["name"], "format": m["format"], "pass": m.get("pass") or "upload",
              "parent": m.get("parent_id"), "family": m.get("root_id"), "params": m.get("params"),
-             "FLOPs": human_count(m.get("flops")), "size": size, "champion": "★" if m["id"] in champions else "",
+             "FLOPs": flops_text(m), "size": size, "champion": "★" if m["id"] in champions else "",
              "tags": ", ".join(m.get("tags") or []), "archived": "archived" if m.get("archived") else ""}
             for m, size in zip(models, sizes)]
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from engine.formats.open_sizes import nominal_sizes, sizes_text
+
 
 def _shape_of(tensor: Any) -> list[int | None] | None:
     try:
@@ -166,7 +168,10 @@ def _count(model: Any, framework: str) -> tuple[int, list[str]]:
         if _nested(layer):
             inner, given = layer, _called_with(layer)
             if any(_open(s) for s in _input_shapes(layer)) and given and not any(_open(s) for s in given):
-                inner = _at_shapes(layer, framework, given)
+                try:
+                    inner = _at_shapes(layer, framework, given)
+                except Exception:  # not rebuildable at those sizes: its layers stay unknown, the count None
+                    inner = layer
             macs, missed = _count(inner, framework)
             total, unknown = total + macs, unknown + missed
             continue
@@ -178,17 +183,10 @@ def _count(model: Any, framework: str) -> tuple[int, list[str]]:
     return total, unknown
 
 
-def _nominal(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The open sizes (besides the batch) and what FLOPs are counted at: the benchmark form's defaults."""
-    from engine.measure.inputs import dynamic_dims
-
-    return [{"input": d["input"], "position": d["position"], "size": d["default"]} for d in dynamic_dims(inputs)]
-
-
 def flops_of(model: Any, inputs: list[dict[str, Any]], framework: str) -> dict[str, Any]:
     """``{flops, flops_at, flops_unknown_layers, flops_note}``: FLOPs per sample, counted at the sizes in
     ``flops_at`` when the inputs leave sizes open; None with a note when some layer cannot be counted."""
-    at = _nominal(inputs)
+    at = nominal_sizes(inputs)
     counted, note = model, None
     if at:
         shapes = []
@@ -212,15 +210,6 @@ def flops_of(model: Any, inputs: list[dict[str, Any]], framework: str) -> dict[s
                 f"({', '.join(unknown[:5])}{'…' if len(unknown) > 5 else ''})")
     return {"flops": None if unknown else 2 * total, "flops_at": at, "flops_unknown_layers": unknown,
             "flops_note": note}
-
-
-def sizes_text(at: list[dict[str, Any]]) -> str:
-    """``224×224`` for one input's open sizes; ``tokens 128, mask 128`` when several inputs have some."""
-    by_input: dict[str, list[str]] = {}
-    for d in at:
-        by_input.setdefault(d["input"], []).append(str(d["size"]))
-    parts = {name: "×".join(sizes) for name, sizes in by_input.items()}
-    return next(iter(parts.values())) if len(parts) == 1 else ", ".join(f"{k} {v}" for k, v in parts.items())
 
 
 def _spec(name: str, tensor: Any) -> dict[str, Any]:

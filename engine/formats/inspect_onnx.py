@@ -3,7 +3,9 @@
 MACs are counted here rather than with ``onnx-tool``: the count needs only the heavy ops (Conv,
 ConvTranspose, Gemm, MatMul and their integer forms), reads shapes ONNX itself infers, never loads
 external data, and treats a symbolic batch as one sample — a ~100-line job not worth a dependency
-whose releases lag new onnx versions.
+whose releases lag new onnx versions. Other open sizes (an image model's height and width) are counted at
+the benchmark form's defaults, which ``info.flops_at`` records; a count that still misses compute nodes is
+recorded as unknown rather than as the smaller sum of the nodes it could count.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from engine.formats.open_sizes import nominal_sizes, sizes_text
 from engine.formats.onnx_external import load_onnx_proto
 
 Shape = list[int | str | None]
@@ -133,9 +136,23 @@ def layout_guess(shape: Shape) -> str | None:
     return None
 
 
+def _at_sizes(proto: Any, at: list[dict[str, Any]]) -> Any:
+    """A copy of ``proto`` whose inputs have the open sizes in ``at`` fixed, shapes inferred again."""
+    fixed = type(proto)()
+    fixed.CopyFrom(proto)
+    for value in fixed.graph.input:
+        for d in at:
+            if d["input"] == value.name:
+                dim = value.type.tensor_type.shape.dim[d["position"]]
+                dim.Clear()
+                dim.dim_value = int(d["size"])
+    return _infer(fixed)
+
+
 def inspect_onnx(path: Path) -> dict[str, Any]:
     """The ``inspect_model`` dict for an ONNX file (external data is never read)."""
-    model = _infer(load_onnx_proto(path))
+    proto = load_onnx_proto(path)
+    model = _infer(proto)
     graph = model.graph
     initializers = {i.name for i in graph.initializer}
     shapes = _value_shapes(model)
@@ -144,11 +161,13 @@ def inspect_onnx(path: Path) -> dict[str, Any]:
         return [{"name": v.name, "shape": _dims(v.type), "dtype": _dtype(v.type.tensor_type.elem_type)}
                 for v in values if v.name not in initializers]
 
+    at = nominal_sizes(io(graph.input))
+    counted = _value_shapes(_at_sizes(proto, at)) if at else shapes
     histogram = Counter(node.op_type for node in graph.node)
     per_op: dict[str, int] = {}
     total, unknown = 0, 0
     for node in graph.node:
-        macs = _node_macs(node, shapes)
+        macs = _node_macs(node, counted)
         if macs is None:
             unknown += 1
         elif macs:
@@ -162,7 +181,7 @@ def inspect_onnx(path: Path) -> dict[str, Any]:
         "inputs": inputs,
         "outputs": io(graph.output),
         "params": int(params),
-        "flops": 2 * total if (total or not unknown) else None,
+        "flops": None if unknown else 2 * total,
         "info": {
             "op_histogram": dict(histogram),
             "opset": opsets.get("ai.onnx"),
@@ -172,6 +191,9 @@ def inspect_onnx(path: Path) -> dict[str, Any]:
             "layout": {i["name"]: layout_guess(i["shape"] or []) for i in inputs},
             "per_op_flops": {op: 2 * macs for op, macs in top},
             "flops_partial": unknown > 0,
+            **({"flops_at": at} if at else {}),
+            **({"flops_note": f"not counted: {unknown} compute node(s) have unknown shapes"
+                              + (f" even at {sizes_text(at)}" if at else "")} if unknown else {}),
             "n_nodes": len(graph.node),
             "n_initializers": len(graph.initializer),
         },

@@ -88,3 +88,34 @@ def test_tflite_structure_read_without_interpreter(digits_tflite: Path, tmp_path
     # BatchNorm is folded into the convolutions: fewer stored numbers than the Keras model's 19,706
     assert 19_000 < facts["params"] <= 19_706
     assert facts["flops"] == 2 * (64 * 16 * 9 * 1 + 64 * 16 * 9 * 16 + 256 * 64 + 64 * 10)
+
+
+def _conv_onnx(path: Path, height: int | str, width: int | str) -> Path:
+    """Conv 3→8 (3×3, pad 1), global average pool, Gemm 8→5 over an NCHW image of ``height``×``width``."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array(rng.random((8, 3, 3, 3), dtype=np.float32), "w"),
+               numpy_helper.from_array(rng.random((5, 8), dtype=np.float32), "g")]
+    nodes = [helper.make_node("Conv", ["image", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("GlobalAveragePool", ["c"], ["p"]), helper.make_node("Flatten", ["p"], ["f"]),
+             helper.make_node("Gemm", ["f", "g"], ["logits"], transB=1)]
+    graph = helper.make_graph(nodes, "open_cnn",
+                              [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, height, width])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 5])], weights)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_onnx_open_height_width_counted_at_the_stated_size(tmp_path: Path) -> None:
+    """Symbolic H and W are counted at 224×224, as the same graph with 224×224 fixed; before, only the
+    Gemm was counted and recorded as the model's FLOPs."""
+    open_facts = inspect_model(prepare_upload(_conv_onnx(tmp_path / "open.onnx", "H", "W"), tmp_path / "a"))
+    fixed = inspect_model(prepare_upload(_conv_onnx(tmp_path / "fixed.onnx", 224, 224), tmp_path / "b"))
+    assert open_facts["inputs"][0]["shape"] == ["N", 3, "H", "W"]
+    assert [(d["key"], d["size"]) for d in open_facts["info"]["flops_at"]] == [("H", 224), ("W", 224)]
+    assert fixed["flops"] == 2 * (224 * 224 * 8 * 27 + 8 * 5)
+    assert open_facts["flops"] == fixed["flops"] and not open_facts["info"]["flops_partial"]
+    assert "flops_at" not in fixed["info"] and open_facts["params"] == fixed["params"]

@@ -102,8 +102,8 @@ def test_open_height_width_counted_at_the_stated_size(tmp_path: Path) -> None:
     open_facts = _inspect(_small_cnn(keras, None), tmp_path, "open")
     fixed = _inspect(_small_cnn(keras, 224), tmp_path, "fixed")
     assert open_facts["inputs"][0]["shape"] == [None, None, None, 3]
-    assert open_facts["info"]["flops_at"] == [{"input": "image", "position": 1, "size": 224},
-                                              {"input": "image", "position": 2, "size": 224}]
+    assert open_facts["info"]["flops_at"] == [{"key": "image:1", "input": "image", "position": 1, "size": 224},
+                                              {"key": "image:2", "input": "image", "position": 2, "size": 224}]
     assert "flops_at" not in fixed["info"]
     assert fixed["flops"] > 100 * 2 * 16 * 5  # far more than the head alone
     assert abs(open_facts["flops"] - fixed["flops"]) <= 1e-6 * fixed["flops"]
@@ -134,7 +134,7 @@ def test_open_sequence_length_counted_at_128(tmp_path: Path) -> None:
         return keras.Model(tokens, layers.Dense(2, name="head")(x))
 
     open_facts, fixed = _inspect(lstm(None), tmp_path, "lstm_open"), _inspect(lstm(128), tmp_path, "lstm")
-    assert open_facts["info"]["flops_at"] == [{"input": "tokens", "position": 1, "size": 128}]
+    assert open_facts["info"]["flops_at"] == [{"key": "tokens:1", "input": "tokens", "position": 1, "size": 128}]
     assert open_facts["flops"] == fixed["flops"] == 2 * (128 * (8 * 16 + 4 * 16) + 4 * 2)
 
 
@@ -154,11 +154,3 @@ def test_tf_keras_open_sizes_counted_at_the_stated_size(tmp_path: Path) -> None:
     assert facts[None]["flops"] == facts[224]["flops"] == 2 * (222 * 222 * 4 * 9 + 4 * 3)
     assert [d["size"] for d in facts[None]["info"]["flops_at"]] == [224, 224]
 
-
-def test_flops_size_text() -> None:
-    from engine.formats.inspect_keras import sizes_text
-
-    assert sizes_text([{"input": "image", "position": 1, "size": 224},
-                       {"input": "image", "position": 2, "size": 224}]) == "224×224"
-    assert sizes_text([{"input": "tokens", "position": 1, "size": 128},
-                       {"input": "mask", "position": 1, "size": 128}]) == "tokens 128, mask 128"

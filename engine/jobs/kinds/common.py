@@ -18,7 +18,7 @@ def model_spec(model: ModelRecord) -> dict[str, Any]:
 
     return {"id": model.id, "path": str(artifacts.resolve(model.artifact)), "format": model.format,
             "inputs": model.inputs, "outputs": model.outputs, "flops": model.flops,
-            "size_bytes": model.size_bytes, "pass": model.pass_name}
+            "flops_at": (model.info or {}).get("flops_at"), "size_bytes": model.size_bytes, "pass": model.pass_name}
 
 
 def artifact_of(spec: dict[str, Any]) -> Artifact:

@@ -38,17 +38,19 @@ def _execute_benchmark(spec: dict[str, Any], ctx: ChildContext) -> dict[str, Any
     hardware["peak"] = peak_gflops(cache_path=Path(spec["peak_cache"]))
     model = spec["model"]
     result = run_benchmark(artifact_of(model), model["inputs"], config, progress=ctx.progress)
-    result["roofline"] = _roofline(model, result, hardware["peak"])
+    result["roofline"] = _roofline(model, result, hardware["peak"], config.dim_values)
     result["explanations"], result["compared_with"] = _explain(spec, result, hardware)
     result["explanation_tone"] = _tone(spec, result)
     return {"hardware": hardware, "benchmark": result}
 
 
-def _roofline(model: dict[str, Any], result: dict[str, Any], peak: dict[str, Any]) -> list[dict[str, Any]]:
-    """Achieved GFLOP/s of each cell from the model's FLOPs, as a share of the measured peak."""
+def _roofline(model: dict[str, Any], result: dict[str, Any], peak: dict[str, Any],
+              dim_values: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """Achieved GFLOP/s of each cell from the model's FLOPs, as a share of the measured peak; none when the
+    benchmark fed other open sizes than the FLOPs were counted at."""
     from engine.measure.roofline import achieved
 
-    if not model.get("flops"):
+    if not model.get("flops") or not _timed_as_counted(model.get("flops_at"), dim_values):
         return []
     integer = bool((result.get("profile") or {}).get("quantized")) or model.get("pass") in INTEGER_PASSES
     cells = []
@@ -62,6 +64,12 @@ def _roofline(model: dict[str, Any], result: dict[str, Any], peak: dict[str, Any
             cell["note"] = "above the measured float32 peak: the FLOP count or the peak measurement is off"
         cells.append(cell)
     return cells
+
+
+def _timed_as_counted(flops_at: list[dict[str, Any]] | None, dim_values: dict[str, int] | None) -> bool:
+    """Whether the benchmark fed the open sizes the FLOPs were counted at (another size has other FLOPs)."""
+    timed = dim_values or {}
+    return all(timed.get(d.get("key")) == d.get("size") for d in flops_at or [])
 
 
 INTEGER_PASSES = ("ort-quantize-dynamic", "ort-quantize-static", "qat")
