@@ -8,6 +8,30 @@ import streamlit as st
 from app import ui
 from engine import api
 
+
+
+def _uploader_key(kind: str) -> str:
+    """The uploader's key changes after each queued import, so the submitted file leaves the widget and a
+    rerun or a second click cannot import it again."""
+    return f"{kind}_upload_{st.session_state.get(f'{kind}_upload_round', 0)}"
+
+
+def _queued(kind: str, job_id: int, file_name: str, name: str) -> None:
+    """Remember the queued job, empty the upload form (on the next run, before its widgets are drawn) and
+    say what was queued."""
+    st.session_state[f"{kind}_upload_round"] = st.session_state.get(f"{kind}_upload_round", 0) + 1
+    st.session_state[f"clear_{kind}_name"] = True
+    st.session_state["home_job"] = job_id
+    what = "model" if kind == "model" else "data set"
+    st.session_state["home_queued"] = (job_id, f"Import of {file_name} as {what} “{name}” queued as job "
+                                               f"#{job_id}; its progress shows here and on the Jobs page.")
+    st.rerun()
+
+
+for _kind in ("model", "data"):
+    if st.session_state.pop(f"clear_{_kind}_name", False):
+        st.session_state[f"{_kind}_name"] = ""
+
 st.title("Trimline")
 st.markdown("Take a trained **TensorFlow/Keras** or **ONNX** model to a fast, small, verified artifact: "
             "convert and compress it, measure every variant, compare them, and download the champion.")
@@ -27,6 +51,9 @@ if st.button("Load demo", type="primary", icon=":material/rocket_launch:", key="
         ui.refresh()
 
 if st.session_state.get("home_job"):
+    queued = st.session_state.get("home_queued")
+    if queued and queued[0] == st.session_state["home_job"]:
+        st.info(queued[1], icon=":material/upload_file:")
     finished = ui.watch_job(st.session_state["home_job"])
     if finished and (finished.get("result") or {}).get("model_id"):
         if st.button("Open the model", key="open_home_model"):
@@ -36,7 +63,7 @@ if st.session_state.get("home_job"):
 left, right = st.columns(2)
 with left:
     st.subheader("Upload a model")
-    model_file = st.file_uploader("Model file", type=["onnx", "keras", "h5", "tflite", "zip"], key="model_upload",
+    model_file = st.file_uploader("Model file", type=["onnx", "keras", "h5", "tflite", "zip"], key=_uploader_key("model"),
                                   help="ONNX, Keras (.keras/.h5), TFLite, or a .zip holding a SavedModel "
                                        "or an ONNX model with external data.")
     model_name = st.text_input("Name", key="model_name", placeholder="defaults to the file name")
@@ -44,11 +71,10 @@ with left:
         with ui.shows_errors():
             staged = api.save_upload(model_file)
             name = model_name.strip() or Path(model_file.name).stem
-            st.session_state["home_job"] = api.submit_import(upload=staged, name=name).id
-            st.rerun()  # the job's progress shows above, under the demo
+            _queued("model", api.submit_import(upload=staged, name=name).id, Path(model_file.name).name, name)
 with right:
     st.subheader("Upload a data set")
-    data_file = st.file_uploader("Data file", type=["npz", "npy", "csv", "zip"], key="data_upload",
+    data_file = st.file_uploader("Data file", type=["npz", "npy", "csv", "zip"], key=_uploader_key("data"),
                                  help="An .npz with x (and y for labels), a CSV, or a zip of images with "
                                       "labels.csv. Used for calibration, fine-tuning and evaluation.")
     data_name = st.text_input("Name", key="data_name", placeholder="defaults to the file name")
@@ -68,6 +94,5 @@ with right:
             name = data_name.strip() or Path(data_file.name).stem
             job = api.submit_dataset_import(upload=staged, name=name, label_column=label_column.strip() or None,
                                             for_model_id=for_model["id"] if for_model else None)
-            st.session_state["home_job"] = job.id
-            st.rerun()
+            _queued("data", job.id, Path(data_file.name).name, name)
 
