@@ -4,7 +4,6 @@ row pointing at a missing artifact."""
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from storage import artifacts, catalog
 from storage.db import reset_engines, session_scope
 from storage.settings import get_settings
 from tests.app.conftest import write_tiny_onnx
+from tests.mounts import small_tmpfs
 from tests.servers import Workers
 
 
@@ -66,12 +66,7 @@ def test_an_unwritable_store_refuses_the_upload_with_a_sentence_and_queues_nothi
 
 def test_a_store_full_when_the_import_publishes_fails_the_job_with_a_sentence_and_stores_no_row(
         home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    mount = tmp_path / "shared-store"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with small_tmpfs(tmp_path / "shared-store", "64k") as mount:
         monkeypatch.setenv("TRIMLINE_STORE_URL", str(mount))  # a mount every host shares
         job = api.submit_import(write_tiny_onnx(tmp_path / "tiny.onnx"))
         assert artifacts.get_store().exists(job.params["staged"])
@@ -85,8 +80,6 @@ def test_a_store_full_when_the_import_publishes_fails_the_job_with_a_sentence_an
         with session_scope() as s:
             assert catalog.count_models(s) == 0
         assert artifacts.relpaths() == []  # the staged upload went with the job; nothing half-published
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.mark.xdist_group("servers")  # real worker processes: one at a time, beside the jobs group

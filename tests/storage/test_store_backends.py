@@ -5,13 +5,13 @@ through a host cache bounded in bytes and verifies what it downloads.
 """
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from storage import artifacts
 from storage.db import reset_engines
+from tests.mounts import small_tmpfs
 
 BAD_PATHS = ["../x", "../../etc/passwd", "/etc/passwd", "a/../../x", "..\\x", "%2e%2e%2f/x", "%252e/x", "#/../x",
              "ab/./cd", "ab//cd", ""]
@@ -114,15 +114,8 @@ def test_a_store_that_cannot_be_written_raises_a_sentence(home: Path, tmp_path: 
 
 
 def test_a_full_folder_store_raises_a_sentence(home: Path, tmp_path: Path) -> None:
-    mount = tmp_path / "full"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.decode().strip()}")
-    try:
+    with small_tmpfs(tmp_path / "full", "64k") as mount:
         with pytest.raises(artifacts.StoreError, match="could not take big.bin: it is full"):
             artifacts.put(_file(tmp_path, "big.bin", b"x" * 200_000), store=mount)
         assert not list(mount.glob("??/*/*"))
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
     reset_engines()
