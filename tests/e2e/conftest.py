@@ -5,27 +5,21 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
 
-from tests.e2e.studio import CHROMIUM, ROOT, SHOTS, Stack, free_port
+from tests.e2e.studio import CHROMIUM, ROOT, SHOTS, Stack
+from tests.servers import free_port, wait_for
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"`trimline up` exited with {proc.returncode} before the dashboard was healthy")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"the dashboard was not healthy within {timeout_s:.0f} s")
+def _healthy(url: str) -> bool:
+    """Whether the dashboard answers ``url`` with 200 (False while it is not listening yet)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +37,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "up", "--host", "127.0.0.1", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", proc)
+        health = f"http://127.0.0.1:{port}/_stcore/health"
+        wait_for(lambda: _healthy(health), timeout=90, what="`trimline up`'s dashboard to be healthy", proc=proc,
+                 every=0.5)
         yield Stack(f"http://127.0.0.1:{port}", home)
     finally:
         if proc.poll() is None:

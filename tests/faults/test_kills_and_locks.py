@@ -141,7 +141,7 @@ def test_heartbeats_and_the_end_survive_a_lock_longer_than_the_busy_timeout(home
 
 def test_killing_the_dashboard_under_up_loses_no_job(imported: tuple[Path, int]) -> None:
     # before: the dashboard's death stopped the worker and left its job "running"
-    from tests.security.conftest import free_port
+    from tests.servers import free_port
 
     home, model_id = imported
     port = free_port()
