@@ -9,6 +9,7 @@ import pytest
 from engine import api
 from engine.serving.server import free_port
 from tests.app.apphelp import by_label, plotly_count
+from tests.servers import Workers
 
 
 def test_deploy_page_without_models_points_to_home(page):
@@ -29,21 +30,11 @@ def _wait_for(name: str, state: str, timeout_s: float = 180) -> dict:
 @pytest.fixture()
 def worker(home):
     """A real worker process on this home (load tests run on it)."""
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    env = {**os.environ, "TRIMLINE_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while not api.worker_alive():
-        assert proc.poll() is None and time.monotonic() < deadline, "the worker did not start"
-        time.sleep(0.2)
-    yield proc
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(60)
+    workers = Workers()
+    try:
+        yield workers.start(home)
+    finally:
+        workers.stop()
 
 
 def _wait_for_job(job_id: int, status: str, timeout_s: float = 60) -> None:

@@ -6,10 +6,6 @@ count unchanged and leave the worker alive to run the next job.
 from __future__ import annotations
 
 import io
-import os
-import signal
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -20,6 +16,7 @@ from engine import api
 from engine.jobs import service
 from storage import catalog
 from storage.db import session_scope
+from tests.servers import Workers
 
 pytestmark = pytest.mark.xdist_group("jobs")
 
@@ -70,14 +67,9 @@ def test_hostile_uploads_fail_with_a_sentence_and_the_worker_survives(home: Path
         "zip named .onnx": (_zip_named_onnx(tmp_path), r"zip"),
         "truncated onnx": (_truncated_onnx(tmp_path, digits_onnx), r"damaged|truncated|not a valid|could not"),
     }
-    env = {**os.environ, "TRIMLINE_HOME": str(home)}
-    worker = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = Workers()
     try:
-        deadline = time.monotonic() + 60
-        while not service.worker_alive():
-            assert time.monotonic() < deadline, "the worker never announced itself"
-            time.sleep(0.2)
+        worker = workers.start(home)
         for label, (path, pattern) in cases.items():
             job = api.submit_import(path)
             final = service.get(job.id)
@@ -99,8 +91,7 @@ def test_hostile_uploads_fail_with_a_sentence_and_the_worker_survives(home: Path
         good = service.wait(api.submit_import(digits_onnx).id, timeout_s=120, run_inline=False)
         assert good.status == "succeeded"
     finally:
-        os.killpg(worker.pid, signal.SIGINT)
-        worker.wait(timeout=30)
+        workers.stop()
 
 
 def test_mutated_models_end_succeeded_or_failed_through_the_sandboxed_runner(home: Path,

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 import uuid
 import zipfile
@@ -21,6 +19,7 @@ from engine import api
 from engine.jobs import service
 from storage import artifacts
 from tests.safety.hostile_graphs import leaky_savedmodel
+from tests.servers import Workers
 
 pytestmark = [pytest.mark.xdist_group("jobs"), pytest.mark.slow]
 
@@ -33,17 +32,11 @@ PASSWORD = f"team-password-{uuid.uuid4().hex}"
 def bypassed_worker(home: Path):
     """A real worker whose job children skip the op scan, started with a team password in its environment."""
     api.ready()
-    env = {**os.environ, "TRIMLINE_HOME": str(home), "PYTHONPATH": f"{BYPASS}{os.pathsep}{ROOT}",
-           "TRIMLINE_PASSWORD": PASSWORD}
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 90
-    while not service.worker_alive():
-        assert proc.poll() is None and time.monotonic() < deadline, "the worker never announced itself"
-        time.sleep(0.2)
-    yield proc
-    os.killpg(proc.pid, signal.SIGINT)
-    proc.wait(timeout=30)
+    workers = Workers()
+    try:
+        yield workers.start(home, env={"PYTHONPATH": f"{BYPASS}{os.pathsep}{ROOT}", "TRIMLINE_PASSWORD": PASSWORD})
+    finally:
+        workers.stop()
 
 
 def _run(job_id: int):  # noqa: ANN202

@@ -16,6 +16,7 @@ import requests
 from engine import api
 from engine.serving.server import free_port
 from engine.jobs import landlock
+from tests.servers import wait_for
 from tests.serving.conftest import ROOT, cli_env, scaled_copy, server_ready, start_server, steady_load
 
 
@@ -32,10 +33,8 @@ def family(studio, digits_onnx):
 
 
 def _until(predicate, timeout_s: float = 120, what: str = "it") -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"{what} did not happen within {timeout_s:.0f} s"
-        time.sleep(0.2)
+    """Servers start and stop in seconds: poll every 0.2 s, for two minutes unless told."""
+    wait_for(predicate, timeout_s, what, every=0.2)
 
 
 def test_new_champion_is_served_as_the_next_version_without_failing_a_request(studio, family):

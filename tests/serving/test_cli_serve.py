@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ import requests
 from engine.serving.server import free_port
 
 from tests.serving.conftest import ROOT, cli_env, start_cli_server
+from tests.servers import Workers
 
 
 def _trimline(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -60,13 +59,9 @@ def _loadtest_as_a_job(home: Path, url: str, model_id: int) -> None:
             "--p99-budget-ms", "5000", "--job")
     alone = _trimline(home, *args)
     assert alone.returncode == 1 and "error: no worker runs on this host to drive the load test" in alone.stderr
-    worker = subprocess.Popen([sys.executable, "-m", "engine.cli", "worker"], env=cli_env(home), cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    workers = Workers()
     try:
-        deadline = time.monotonic() + 60
-        while not api.worker_alive():
-            assert worker.poll() is None and time.monotonic() < deadline, "the worker did not start"
-            time.sleep(0.2)
+        workers.start(home, env=cli_env(home))
         queued = _trimline(home, *args)
         assert queued.returncode == 0, queued.stderr
         job_id = int(queued.stdout.split("as job ")[1].split(";")[0])
@@ -76,8 +71,7 @@ def _loadtest_as_a_job(home: Path, url: str, model_id: int) -> None:
         assert job.result["model_id"] == model_id and job.result["measurement_id"]
         assert api.serving.loadtest_jobs("cli")[0].id == job_id  # where the Deploy page finds it
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(60)
+        workers.stop()
 
 
 def test_serve_refuses_bad_input_with_a_sentence(studio):
