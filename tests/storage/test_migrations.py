@@ -14,12 +14,20 @@ from storage.settings import get_settings
 from storage.tables import Base
 
 
-def test_upgrade_of_a_populated_database_keeps_rows_and_links(home: Path) -> None:
+def _database_at(revision: str) -> str:
+    """The URL of this test's database, migrated only as far as ``revision`` (to fill it as an older Trimline
+    would have), and committed."""
     url = get_settings().database_url
     cfg = migrate._config(url)
     with get_engine(url).connect() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0001")
+        command.upgrade(cfg, revision)
+        conn.commit()
+    return url
+
+
+def test_upgrade_of_a_populated_database_keeps_rows_and_links(home: Path) -> None:
+    url = _database_at("0001")
     with get_engine(url).begin() as conn:
         conn.execute(text("INSERT INTO models (id, name, format, sha256, artifact, size_bytes, config, inputs, outputs,"
                           " info, metrics, created_at, root_id) VALUES (1, 'm', 'onnx', :s, 'a', 1, '{}', '[]', '[]',"
@@ -44,12 +52,7 @@ def test_schema_after_migrations_matches_the_tables(home: Path) -> None:
 
 
 def test_champion_history_keeps_names_through_0006_and_new_events_follow(db_home: Path) -> None:
-    url = get_settings().database_url
-    cfg = migrate._config(url)
-    with get_engine(url).connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0005")
-        conn.commit()
+    url = _database_at("0005")
     with get_engine(url).begin() as conn:
         conn.execute(text("INSERT INTO models (id, name, format, sha256, artifact, size_bytes, config, inputs, outputs,"
                           " info, metrics, created_at, root_id, tags, archived) VALUES (1, 'digits', 'onnx', :s, 'a', 1,"
