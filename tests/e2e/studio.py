@@ -6,7 +6,6 @@ Screenshots land in test-artifacts/ (gitignored).
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,12 +25,6 @@ class Stack(NamedTuple):
 
     base: str
     home: Path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -95,6 +88,13 @@ class Studio:
             if quiet >= 3:
                 return
             self.page.wait_for_timeout(200)
+
+    def enter(self, field, text: str, key: str = "Enter") -> None:
+        """Type ``text`` into ``field`` and press ``key``: Streamlit takes a box's value only then (or on blur),
+        and the rerun that follows is waited out, so a click after it is not lost."""
+        field.fill(text)
+        field.press(key)
+        self.settle()
 
     def choose(self, label: str, option: str) -> None:
         box = self.page.get_by_test_id("stSelectbox").filter(has=self.page.get_by_text(label, exact=True))

@@ -9,7 +9,8 @@ import re
 import pytest
 
 from tests.app.conftest import write_tiny_onnx
-from tests.e2e.studio import engine_of, free_port, studio_page
+from tests.e2e.studio import engine_of, studio_page
+from tests.servers import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -31,10 +32,7 @@ def test_deploy_start_try_it_load_test_in_a_browser(stack, tmp_path, monkeypatch
             page = ui.page
             ui.go("Deploy")
             page.get_by_role("heading", name="Serve 'tiny'").wait_for()
-            port_box = page.get_by_label("Port")
-            port_box.fill(str(port))
-            port_box.press("Enter")
-            ui.settle()
+            ui.enter(page.get_by_label("Port"), str(port))
             page.get_by_role("button", name="Start serving").click()
             page.get_by_role("heading", name=re.compile(rf"'tiny' · ready at http:..127.0.0.1:{port}")).wait_for(
                 timeout=150_000)  # (no '/' in the pattern: Playwright's regex selector cannot hold one)
@@ -43,18 +41,13 @@ def test_deploy_start_try_it_load_test_in_a_browser(stack, tmp_path, monkeypatch
 
             box = page.get_by_test_id("stTextArea").locator("textarea")
             box.wait_for(timeout=90_000)
-            box.fill("[1, 2, 3, 4]")
-            box.press("Control+Enter")
-            ui.settle()
+            ui.enter(box, "[1, 2, 3, 4]", "Control+Enter")
             page.get_by_role("button", name="Send").click()
             ui.wait_text(r"answered by version 1", timeout=60_000)
             ui.no_error()
 
             page.get_by_label("Concurrency levels").fill("1,2")
-            requests_box = page.get_by_label("Requests per level (at most)")
-            requests_box.fill("20")
-            requests_box.press("Enter")
-            ui.settle()
+            ui.enter(page.get_by_label("Requests per level (at most)"), "20")
             page.get_by_role("button", name="Run load test").click()
             ui.wait_text(r"Best within p99|No level kept its p99", timeout=120_000)
             ui.no_error()
