@@ -96,13 +96,30 @@ def candidate_rows(view: dict[str, Any]) -> list[dict[str, Any]]:
         latency = (f"{c['p50_ms']:.3f} ({ci[0]:.3f}–{ci[1]:.3f})" if c.get("p50_ms") is not None and ci
                    else (f"{c['p50_ms']:.3f}" if c.get("p50_ms") is not None else "–"))
         accuracy = c.get("accuracy") if c.get("accuracy") is not None else c.get("agreement")
-        rows.append({"model": c.get("id"), "candidate": c.get("label"), "runtime": c.get("runtime"),
+        rows.append({"model": model_cell(c, view), "candidate": c.get("label"), "runtime": c.get("runtime"),
                      "status": c.get("status"), "p50 ms (95% CI)": latency,
                      "× parent": None if c.get("ratio") is None else round(c["ratio"], 3),
                      "size MB": None if not c.get("size_bytes") else round(c["size_bytes"] / 1e6, 3),
                      "compressed MB": None if not c.get("size_gzip_bytes") else round(c["size_gzip_bytes"] / 1e6, 3),
                      "accuracy": None if accuracy is None else round(accuracy, 4), "verdict": c.get("reason")})
     return rows
+
+
+def model_cell(c: dict[str, Any], view: dict[str, Any]) -> str:
+    """The row's model as ``#12``; while the search runs, a model it built is stored only when it ends, so a
+    node an earlier search stored shows its id (``known``) and one built now reads ``new``. ``–``: no model
+    (skipped, or it failed before one was built)."""
+    model_id = c.get("id")
+    if model_id is None and c.get("key"):
+        model_id = (view.get("known") or {}).get(c["key"])
+    if model_id is None and not c.get("key") and (c.get("status") == "reference" or c.get("session_trial")):
+        model_id = view.get("parent")  # the parent itself, timed as it is served
+    if model_id is not None:
+        return f"#{model_id}"
+    return "new" if c.get("key") and view.get("live") else "–"
+
+
+MODEL_HELP = "The model's id; “new”: built by this search, stored (and given an id) when the search ends."
 
 
 def pareto_figure(view: dict[str, Any]):  # noqa: ANN201
@@ -150,7 +167,8 @@ def _live(job_id: int) -> None:
         with ui.shows_errors():
             api.cancel_job(job_id)
     st.caption(view.get("message") or ("waiting for a worker" if view["status"] == "queued" else "running"))
-    st.dataframe(candidate_rows(view), hide_index=True, key="auto_live_table")
+    st.dataframe(candidate_rows(view), hide_index=True, key="auto_live_table",
+                 column_config={"model": st.column_config.TextColumn(help=MODEL_HELP)})
 
 
 def _outcome(view: dict[str, Any]) -> None:

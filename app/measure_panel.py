@@ -37,6 +37,9 @@ def benchmark(m: dict[str, Any], s: dict[str, Any], hw: dict[str, Any] | None = 
     st.markdown(f"**Benchmark** · {s.get('runtime') or m.get('runtime') or '?'} · {m.get('created_at') or ''}")
     if hw is not None:
         st.caption(f"Measured on {api.hardware_text(hw)}", help=api.versions_text(hw))
+    source = api.source_text(s)
+    if source:  # the search's interleaved timing, not a benchmark job's grid: say so, and which search
+        st.caption(source[0].upper() + source[1:] + ". A benchmark job measures it on its own.")
     _explanations(s)
     for warning in s.get("warnings") or []:
         st.warning(str(warning), icon=":material/speed:")

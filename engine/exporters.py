@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.artifact import Artifact
 from engine.errors import InputError
+from engine.provenance import source_text
 from storage.store_base import file_sha256
 
 if TYPE_CHECKING:
@@ -279,6 +280,9 @@ def _readme(manifest: dict[str, Any], model_file: str) -> str:
         f"| {r.get('batch')} | {r.get('threads')} | {r['latency_ms']['p50']:.3f} | {r['latency_ms']['p99']:.3f} |"
         for r in bench.get("results", []) if "latency_ms" in r)
     table = ("| batch | threads | p50 ms | p99 ms |\n|---|---|---|---|\n" + rows) if rows else "not measured yet"
+    source = source_text(bench)
+    if rows and source:
+        table += f"\n\n{source[0].upper()}{source[1:]}, the interleaved timing it decided on."
     deployment = manifest.get("deployment") or {}
     if deployment.get("settings"):
         table += ("\n\nServe it with the settings the search chose (`metrics.json` → `deployment`): "

@@ -39,12 +39,32 @@ def versions_text(hw: dict[str, Any] | None) -> str:
 
 
 def latency_text(summary: dict[str, Any], runtime: str | None, hw: dict[str, Any] | None) -> str:
-    """``onnxruntime · batch 1 · 1 thread · opt all · <hardware>``."""
+    """``onnxruntime · batch 1 · 1 thread · opt all · <hardware>``, and where a search timed it, which search."""
     s = setting(summary, runtime)
     parts = [s["runtime"] or "runtime ?", f"batch {s['batch']}", f"{s['threads']} thread(s)"]
     if s["opt_level"]:
         parts.append(f"opt {s['opt_level']}")
-    return " · ".join(str(p) for p in parts) + " · " + hardware_text(hw)
+    source = source_text(summary)
+    return " · ".join(str(p) for p in parts) + " · " + hardware_text(hw) + (f" · {source}" if source else "")
+
+
+def source_text(summary: dict[str, Any] | None) -> str:
+    """``timed by the search (job #12, final round-robin against #3)`` for a benchmark a search stored
+    (``engine.auto.measured``), else "" (a benchmark job's figures need no word on where they came from)."""
+    if not summary or summary.get("source") != "auto":
+        return ""
+    search = summary.get("search") or {}
+    job = search.get("job_id")
+    against = search.get("reference_id")
+    how = search.get("method") or "interleaved timing"
+    if search.get("is_reference"):
+        how += ", as the reference every candidate was timed against"
+    elif against is not None:
+        how += f" against #{against}"
+        ratio, ci = search.get("ratio"), search.get("ratio_ci95")
+        if ratio is not None:  # the figure the search judged by: a ratio of p50s from two timings is not it
+            how += f": {ratio:.2f}× its latency" + (f", 95% CI {ci[0]:.2f}–{ci[1]:.2f}" if ci else "")
+    return f"timed by the search (job #{job}, {how})" if job is not None else f"timed by a search ({how})"
 
 
 def accuracy_text(summary: dict[str, Any], dataset: dict[str, Any] | None, created_at: str | None) -> str:

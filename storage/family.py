@@ -103,7 +103,8 @@ def latest_figures(session: Session, kind: str, model_ids: Iterable[int], datase
                  *(summary[(*cell, k)].as_integer().label(k) for k in ("batch", "threads")),
                  *(summary[(*cell, k)].as_string().label(k) for k in ("opt_level", "execution_mode")),
                  summary["warnings"].label("warnings"), summary["explanations"].label("explanations"),
-                 summary["explanation_tone"].as_string().label("explanation_tone"))
+                 summary["explanation_tone"].as_string().label("explanation_tone"),
+                 summary["source"].as_string().label("source"), summary["search"].label("search"))
     else:
         extra = (summary["n_samples"].as_integer().label("n_samples"),
                  summary[("metrics", "accuracy")].as_float().label("accuracy"),

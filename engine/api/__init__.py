@@ -31,7 +31,7 @@ from engine.api.users import (ROLES, accounts_exist_here, add_user, allowed, aud
 from engine.api.reports import family_measurements_csv, family_report_html
 from engine.api.review import (catalogue_version, config_diff, evaluation_datasets, families, family_machines, family_members,
                                family_overview, find_jobs, graph_diff, measurement_history, model_review)
-from engine.provenance import hardware_text, versions_text
+from engine.provenance import hardware_text, source_text, versions_text
 from engine.api.studio import doctor, harden_process, migrate, run_worker, settings
 
 __all__ = [
@@ -44,7 +44,7 @@ __all__ = [
     "show_model", "submit_ab_compare", "submit_benchmark", "submit_dataset_import", "submit_evaluate",
     "submit_export", "submit_import", "submit_optimize", "submit_recipe", "wait_job", "worker_alive",
     "champion_history", "champions_by_hardware", "config_diff", "evaluation_datasets", "families", "family_members",
-    "family_overview", "find_jobs", "graph_diff", "hardware_text", "measurement_history", "model_review",
+    "family_overview", "find_jobs", "graph_diff", "hardware_text", "measurement_history", "model_review", "source_text",
     "versions_text", "family_measurements_csv", "family_report_html",
     "set_actor", "require_sign_in", "audit_trail", "set_role", "deleted_families_history", "family_machines", "catalogue_version", "ROLES", "accounts_exist_here", "add_user", "allowed", "has_accounts", "list_users", "remove_user", "user_role", "verify_user",
     "DATASET_ROLES", "archive_model", "collect_garbage", "datasets_overview", "delete_model", "set_dataset_role", "rename_model", "storage_per_family", "tag_model",

@@ -6,6 +6,7 @@ from typing import Any
 from engine.api.common import dataset_meta, get_dataset, get_model, ready
 from engine.errors import InputError, validation_sentence
 from engine.lookup import model_or_raise
+from engine.provenance import source_text
 from engine.jobs import service
 from engine.jobs.contracts import AbCompareParams, AbOptions, BenchmarkParams
 from storage import measurements
@@ -93,7 +94,8 @@ def _compare_row(model: ModelRecord, bench: dict | None, ev: dict | None) -> dic
             "throughput_per_s": first.get("throughput_per_s"), "batch": first.get("batch"),
             "threads": first.get("threads"), "accuracy": metrics.get("accuracy"),
             "agreement": ((ev or {}).get("fidelity") or {}).get("agreement") or
-                         (model.metrics.get("fidelity") or {}).get("top1_agreement")}
+                         (model.metrics.get("fidelity") or {}).get("top1_agreement"),
+            "latency_source": source_text(bench) or None}
 
 
 def _ratio(value: Any, base: Any) -> float | None:

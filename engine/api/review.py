@@ -97,7 +97,8 @@ def _row(m: dict[str, Any], bench: Any, ev: Any, hardware: dict[int, dict[str, A
         lat = {"p50": bench["p50"], "p99": bench["p99"], "ci95_p50": ci}
         cell = {k: bench[k] for k in ("throughput_per_s", "peak_rss_mb", "cpu_percent", "batch", "threads",
                                       "opt_level", "execution_mode")}
-        summary = {"results": [{**cell, "latency_ms": lat}], "warnings": bench["warnings"]}
+        summary = {"results": [{**cell, "latency_ms": lat}], "warnings": bench["warnings"],
+                   "source": bench.get("source"), "search": bench.get("search")}  # a search's timing says so
         hw = hardware.get(bench["hardware_id"])
         if hw is not None and "_text" not in hw:  # worded once per machine, not once per row
             hw["_text"], hw["_versions"] = provenance.hardware_text(hw), provenance.versions_text(hw)

@@ -18,6 +18,7 @@ from typing import Any
 from engine.auto import judge
 from engine.auto.accuracy import costly_nodes, measure
 from engine.auto.build import Builder, Node
+from engine.auto.measured import FINAL, SCREENING, timing_record
 from engine.auto.params import AutoParams, AutoResult, Candidate
 from engine.auto.space import (MAX_ROWS, Plan, calibration_rows, one_compute_chain, op_mix, outrun, plan,
                                static_config, without_data_adds)
@@ -54,6 +55,8 @@ class Search:
         self.reference: Candidate | None = None
         self.reference_node: Node | None = None
         self.eval_outputs: dict = {}  # the reference's outputs on the evaluation data, computed once
+        # each timed model's latest timing (the finals' replace the screening's), by derivation key
+        self.timings: dict[str | None, dict[str, Any]] = {}
         if self.params.prefix:  # a recipe's steps before its auto step: the search starts from their output
             self._progress("running the recipe's steps before the search")
             start = self.builder.build([(s["pass"], s["config"]) for s in self.params.prefix])
@@ -97,7 +100,7 @@ class Search:
         doc = {**self.result.model_dump(mode="json"), "nodes": self.builder.new_nodes(self.ctx.work.parent),
                "known": {k: n.id for k, n in self.builder.nodes.items() if n.id is not None},
                "time_left_s": max(0.0, round(self.deadline - time.monotonic(), 1)),
-               "best": self._best_label()}
+               "best": self._best_label(), "timings": list(self.timings.values())}
         tmp = self.ctx.scratch / "live.tmp"
         tmp.write_text(json.dumps(doc, default=str))
         os.replace(tmp, self.ctx.scratch / "live.json")
@@ -178,6 +181,9 @@ class Search:
                         recipe=[{"pass": "tf2onnx", "config": self.reference_node.config}] if self.reference_node else [])
         timing = self.timer.ab(str(ref_art.onnx_file), "onnxruntime", SCREEN_S)
         ref.p50_ms, ref.ci95_ms = timing["reference_p50_ms"], timing["ci95_ms"]
+        # a Keras parent's sizes are not its ONNX form's, which is what was timed
+        self._timed(ref, timing["reference_samples"], SCREENING, timing["stopped_by"], SCREEN_S,
+                    sized=self.reference_node is None)
         if self.eval_data is not None and self.eval_data.y is not None:
             ref.accuracy = measure(ref_art, self.eval_data, None)["accuracy"]
         self.reference = ref
@@ -212,6 +218,7 @@ class Search:
             timing = self.timer.ab(str(node.artifact.path), p.runtime, SCREEN_S)
             c.p50_ms, c.ci95_ms, c.ratio, c.ratio_ci95 = (timing["p50_ms"], timing["ci95_ms"], timing["ratio"],
                                                           timing["ratio_ci95"])
+            self._timed(c, timing["samples"], SCREENING, timing["stopped_by"], SCREEN_S)
             if self.eval_data is not None:
                 ref = self.reference_node.artifact if self.reference_node else self.parent
                 c.accuracy, c.agreement = measure(node.artifact, self.eval_data, ref, self.eval_outputs).values()
@@ -226,6 +233,14 @@ class Search:
             return c
         self._judge(c)
         return c
+
+    def _timed(self, c: Candidate, samples: list[float], method: str, stopped_by: str, budget_s: float,
+               sized: bool = True) -> None:
+        """Keep ``c``'s timing for the commit to store as a benchmark (the finals' replace the screening's)."""
+        self.timings[c.key] = timing_record(c.key, samples, method, c.settings, stopped_by, budget_s,
+                                            c.ratio if c.status != "reference" else None,
+                                            c.ratio_ci95 if c.status != "reference" else None,
+                                            (c.size_bytes, c.size_gzip_bytes) if sized else (None, None))
 
     def _kept_float(self, node: Node | None) -> list[str]:
         """Layers a tfmot step of this candidate's chain could not wrap (they stayed float)."""
@@ -348,8 +363,12 @@ class Search:
         out = self.timer.round_robin([(str(self.builder.nodes[c.key].artifact.path), c.runtime) for c in finalists],
                                      FINAL_S * len(finalists))
         self.reference.p50_ms, self.reference.ci95_ms = out["reference_p50_ms"], out["reference_ci95_ms"]
+        budget = FINAL_S * len(finalists)
+        self._timed(self.reference, out["reference_samples"], FINAL, out["stopped_by"], budget,
+                    sized=self.reference_node is None)
         for c, t in zip(finalists, out["candidates"]):
             c.p50_ms, c.ci95_ms, c.ratio, c.ratio_ci95 = t["p50_ms"], t["ci95_ms"], t["ratio"], t["ratio_ci95"]
+            self._timed(c, t["samples"], FINAL, out["stopped_by"], budget)
             self._judge(c)
         self.finalists, self.final_pairs = finalists, out["pairs"]
         self._live()

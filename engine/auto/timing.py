@@ -109,6 +109,7 @@ def _interleave(ref_call, cand_call, budget_s: float, min_pairs: int) -> dict[st
     started = clock()
     deadline = started + int(budget_s * 1e9)
     settled = started + int(min(0.3, budget_s / 2) * 1e9)
+    stopped_by = "max_runs"
     while len(ta) < 200_000:
         order = ((ref_call, ta), (cand_call, tb)) if len(ta) % 2 == 0 else ((cand_call, tb), (ref_call, ta))
         for call, out in order:
@@ -117,12 +118,16 @@ def _interleave(ref_call, cand_call, budget_s: float, min_pairs: int) -> dict[st
             out.append((clock() - t0) / 1e6)
         n = len(ta)
         now = clock()
-        if n >= min_pairs and (now > deadline or (now > settled and n % 50 == 0 and rel_half_width(ta) < 0.01
-                                                   and rel_half_width(tb) < 0.01)):
+        if n >= min_pairs and now > deadline:
+            stopped_by = "budget"
+            break
+        if n >= min_pairs and now > settled and n % 50 == 0 and rel_half_width(ta) < 0.01 and rel_half_width(tb) < 0.01:
+            stopped_by = "ci"
             break
     ratio, lo, hi = ratio_ci(ta, tb)
     return {"reference_p50_ms": float(np.median(ta)), "p50_ms": float(np.median(tb)),
-            "ci95_ms": list(median_ci(tb)), "ratio": ratio, "ratio_ci95": [lo, hi], "pairs": len(ta)}
+            "ci95_ms": list(median_ci(tb)), "ratio": ratio, "ratio_ci95": [lo, hi], "pairs": len(ta),
+            "reference_samples": ta, "samples": tb, "stopped_by": stopped_by}
 
 
 # Enough rounds for a tight CI on the tiniest model; more would only slow the bootstrap of every pair.
@@ -156,7 +161,7 @@ def _round_robin(reference: str, candidates: list[tuple[str, str]], batch: int, 
     started = clock()
     deadline, settled = started + int(budget_s * 1e9), started + int(min(0.3, budget_s / 2) * 1e9)
     n, rng = len(calls), np.random.default_rng(0)
-    rounds = 0
+    rounds, stopped_by = 0, "max_runs"
     while rounds < MAX_ROUNDS:
         for i in rng.permutation(n):
             t0 = clock()
@@ -164,14 +169,18 @@ def _round_robin(reference: str, candidates: list[tuple[str, str]], batch: int, 
             samples[i].append((clock() - t0) / 1e6)
         rounds += 1
         now = clock()
-        if rounds >= min_rounds and (now > deadline or (now > settled and rounds % 50 == 0
-                                                        and all(rel_half_width(s) < 0.01 for s in samples))):
+        if rounds >= min_rounds and now > deadline:
+            stopped_by = "budget"
+            break
+        if rounds >= min_rounds and now > settled and rounds % 50 == 0 and all(rel_half_width(s) < 0.01
+                                                                                for s in samples):
+            stopped_by = "ci"
             break
     out = []
     for s in samples[1:]:
         ratio, lo, hi = ratio_ci(samples[0], s)
         out.append({"p50_ms": float(np.median(s)), "ci95_ms": list(median_ci(s)), "ratio": ratio,
-                    "ratio_ci95": [lo, hi]})
+                    "ratio_ci95": [lo, hi], "samples": s})
     pairs = {}
     for i in range(1, n):
         for j in range(1, n):
@@ -179,7 +188,8 @@ def _round_robin(reference: str, candidates: list[tuple[str, str]], batch: int, 
                 r, lo, hi = ratio_ci(samples[i], samples[j])
                 pairs[f"{i - 1},{j - 1}"] = [r, lo, hi]  # candidate j's latency over candidate i's
     return {"reference_p50_ms": float(np.median(samples[0])), "reference_ci95_ms": list(median_ci(samples[0])),
-            "candidates": out, "pairs": pairs, "rounds": rounds}
+            "candidates": out, "pairs": pairs, "rounds": rounds, "reference_samples": samples[0],
+            "stopped_by": stopped_by}
 
 
 class Timer:
@@ -203,7 +213,8 @@ class Timer:
 
     def ab(self, candidate: str, runtime: str, budget_s: float, min_pairs: int = 30,
            final: bool = False) -> dict[str, Any]:
-        """Candidate vs reference, interleaved: p50s, ratio (candidate/reference) and its 95% CI.
+        """Candidate vs reference, interleaved: p50s, ratio (candidate/reference) and its 95% CI, and the raw
+        per-run latencies of both sides (``samples``, ``reference_samples``) the search stores as benchmarks.
         ``final``: in the process where every runtime meets the same reference (sessions with pools of their
         own, parked between runs), so the finalists' ratios compare across runtimes."""
         pool, shared = self._pool("final" if final else runtime)
@@ -212,7 +223,8 @@ class Timer:
 
     def round_robin(self, candidates: list[tuple[str, str]], budget_s: float, min_rounds: int = 100) -> dict[str, Any]:
         """The reference and ``candidates`` ((path, runtime) each) timed in one rotating loop: per candidate its
-        p50 and ratio to the reference, and ``pairs["i,j"]`` = candidate j's latency over candidate i's, CI'd."""
+        p50, ratio to the reference and raw per-run ``samples``, and ``pairs["i,j"]`` = candidate j's latency over
+        candidate i's, CI'd."""
         pool, _ = self._pool("final")
         return pool.apply(_round_robin, (self.reference, candidates, self.batch, self.threads, self.opt_level,
                                          budget_s, min_rounds))

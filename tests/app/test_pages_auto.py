@@ -3,6 +3,7 @@ its recommendation, Pareto front, rejected candidates and champion button are sh
 from __future__ import annotations
 
 import json
+import re
 
 from engine import api
 from tests.app.apphelp import by_label
@@ -32,10 +33,15 @@ def test_auto_tab_follows_a_running_search_and_cancel_asks_it_to_stop(page, impo
         assert jobstore.claim(s, job.id, "test-worker")
         attempts = jobstore.get_job(s, job.id).attempts
     live = {"parent": imported, "best": "dynamic INT8 (weights)", "time_left_s": 42.0,
-            "candidates": [{"id": imported, "label": "parent", "status": "reference", "p50_ms": 0.02,
+            "candidates": [{"id": None, "label": "parent", "status": "reference", "p50_ms": 0.02,
                             "ci95_ms": [0.019, 0.021], "ratio": 1.0, "size_bytes": 1000, "reason": ""},
                            {"id": None, "label": "dynamic INT8 (weights)", "status": "accepted", "p50_ms": 0.015,
-                            "ci95_ms": [0.014, 0.016], "ratio": 0.75, "size_bytes": 600, "reason": "within budget"}]}
+                            "ci95_ms": [0.014, 0.016], "ratio": 0.75, "size_bytes": 600, "reason": "within budget",
+                            "key": "built-now"},
+                           {"id": None, "label": "float16", "status": "rejected", "p50_ms": 0.03, "ratio": 1.5,
+                            "reason": "slower", "key": "stored-before"},
+                           {"id": None, "label": "static INT8", "status": "skipped", "reason": "skipped: no data"}],
+            "known": {"stored-before": imported + 5}}  # a node an earlier search stored
     scratch = api.settings().scratch_dir / f"job-{job.id}-{attempts}"
     scratch.mkdir(parents=True)
     (scratch / "live.json").write_text(json.dumps(live))
@@ -44,7 +50,8 @@ def test_auto_tab_follows_a_running_search_and_cancel_asks_it_to_stop(page, impo
     assert by_label(at.metric, "Time left").value == "42 s"
     (frame,) = at.dataframe
     table = frame.value
-    assert list(table["candidate"]) == ["parent", "dynamic INT8 (weights)"]
+    assert list(table["candidate"]) == ["parent", "dynamic INT8 (weights)", "float16", "static INT8"]
+    assert list(table["model"]) == [f"#{imported}", "new", f"#{imported + 5}", "–"]  # ids before the commit
     assert table["p50 ms (95% CI)"][1] == "0.015 (0.014–0.016)"
     at.button(key="auto_cancel").click().run()
     assert service.get(job.id).status == "running"
@@ -76,6 +83,49 @@ def test_auto_tab_shows_the_recommendation_front_and_rejections_and_makes_a_cham
     assert len(api.list_models()) > 1 and max(m.id for m in api.list_models()) != imported
     assert result["explanation"] in [s.value for s in at.success] + [w.value for w in at.warning]
     assert len(at.dataframe[0].value) == len(result["candidates"])
+    _timings_are_benchmarks_until_a_benchmark_job(page, imported, job.id, result)
+
+
+def _timings_are_benchmarks_until_a_benchmark_job(page, root: int, job_id: int, result: dict) -> None:
+    """What the search timed is each model's benchmark (from the search's own runs, saying which search), so
+    Compare and the Models page show the recommendation's latency; a benchmark job run later is the latest."""
+    import pytest
+
+    timed = [c for c in result["candidates"] if c["id"] is not None and c["p50_ms"] is not None
+             and not c["session_trial"]]
+    latest = api.latest_benchmarks([c["id"] for c in timed])
+    assert set(latest) == {c["id"] for c in timed}
+    for c in timed:
+        summary = latest[c["id"]]
+        assert summary["source"] == "auto" and summary["search"]["job_id"] == job_id, summary
+        (cell,) = summary["results"]
+        assert cell["latency_ms"]["p50"] == pytest.approx(c["p50_ms"], rel=1e-12)  # the same runs the search judged
+        assert cell["latency_ms"]["p50"] <= cell["latency_ms"]["p99"] and cell["runs"] >= 30
+        assert (cell["batch"], cell["threads"]) == (c["settings"]["batch"], c["settings"]["threads"])
+    rec = result["recommended"]
+    method = latest[rec]["search"]["method"]
+    assert method in ("final round-robin", "screening A/B")
+    if any(c["status"] == "recommended" for c in timed) and not result["partial"]:
+        assert method == "final round-robin"  # a recommendation is a finalist: its figure is the finals'
+    said = f"timed by the search (job #{job_id}, {method}"
+    at = page("compare")
+    assert any(said in c.value for c in at.caption), [c.value for c in at.caption]
+    unmeasured = " ".join(w.value for w in at.warning if "no benchmark yet" in w.value)  # only untimed ones
+    assert not [c["id"] for c in timed if f"#{c['id']}," in unmeasured or f"#{c['id']}." in unmeasured], unmeasured
+    at = page("models", model_id=rec, family_id=root, tab="Measurements")
+    assert any(c.value.startswith(f"Timed by the search (job #{job_id}, {method}") for c in at.caption)
+
+    bench = run_job(api.submit_benchmark(rec, {"batches": [1], "threads": [1], "time_budget_s": 0.2,
+                                               "min_time_s": 0.1, "profile": False}).id)
+    assert bench.status == "succeeded"
+    newest = api.latest_benchmarks([rec])[rec]
+    assert "source" not in newest and newest["results"][0]["latency_ms"]["p50"] == bench.result["results"][0][
+        "latency_ms"]["p50"]
+    at = page("compare")
+    lines = {int(i): c.value for c in at.caption if c.value.startswith("Latency of ")
+             for i in re.findall(r"#(\d+)", c.value.split(":")[0])}
+    assert "timed by the search" not in lines[rec], lines  # the benchmark job's figure, now the latest
+    assert rec == root or f"timed by the search (job #{job_id}" in lines[root], lines  # the others stay the search's
 
 
 def test_pareto_figure_plots_each_model_once_and_not_its_session_settings_trials():

@@ -84,10 +84,17 @@ def test_auto_recommends_only_a_faster_candidate_within_budget_and_reuses_nodes(
     path = Path(bundle["path"])
     if path.is_dir():
         manifest = json.loads(next(path.rglob("metrics.json")).read_text())
+        readme = next(path.rglob("README.md")).read_text()
     else:
         with zipfile.ZipFile(path) as z:
             manifest = json.loads(z.read(next(n for n in z.namelist() if n.endswith("metrics.json"))))
+            readme = z.read(next(n for n in z.namelist() if n.endswith("README.md"))).decode()
     assert manifest["deployment"]["settings"] == out["settings"]
+    # the bundle carries the latency the search timed the recommendation at, and says where it came from
+    timed = next(r for r in rows if r["id"] == out["recommended"] and not r["session_trial"])
+    assert manifest["benchmark"]["source"] == "auto"
+    assert manifest["benchmark"]["results"][0]["latency_ms"]["p50"] == pytest.approx(timed["p50_ms"], rel=1e-12)
+    assert f"| {timed['p50_ms']:.3f} |" in readme and "Timed by the search (job #" in readme
 
     before = len(cli_json(home, "models"))
     again = _search(home, model, "--dataset", str(calib), "--eval-dataset", str(held), "--max-accuracy-drop", "0.01")

@@ -2,7 +2,8 @@
 
 The child builds and measures every candidate (``engine.auto.search``); the commit stores each new
 candidate as a lineage node under its derivation key (a repeated search finds them and rebuilds
-nothing), records the accuracy it measured, and answers with ids. A cancelled or timed-out search
+nothing), records the accuracy it measured and the latency it timed (``engine.auto.measured``), and answers
+with ids. A cancelled or timed-out search
 commits what it had finished (``live.json``), marked partial.
 """
 from __future__ import annotations
@@ -78,7 +79,31 @@ def _commit(session, job, params: AutoParams, output: SearchOutput, scratch: Pat
             measurements.add_measurement(session, model_id=c.id, job_id=job.id, dataset_id=eval_id, kind="evaluate",
                                          summary={"metrics": {"accuracy": c.accuracy}, "fidelity": {"agreement": c.agreement},
                                                   "source": "auto"})
+    _store_timings(session, job, result, ids, parent.id, out.reference)
     return out
+
+
+def _store_timings(session, job, result: dict[str, Any], ids: dict[str, int], parent_id: int,  # noqa: ANN001
+                   reference_id: int | None) -> None:
+    """Each timed model's timing as a ``benchmark`` on the search's hardware, so Compare and Download show
+    the figures the search decided on (a later benchmark job is newer, and so the latest)."""
+    from engine.auto.measured import benchmark_summary
+    from storage import measurements
+
+    timings = result.get("timings") or []
+    hw = result.get("hardware") or {}
+    if not timings or not hw:
+        return
+    cores = hw.get("cores")
+    cores = cores.get("logical", 0) if isinstance(cores, dict) else int(cores or 0)
+    hardware = measurements.upsert_hardware(session, hw.get("cpu", "unknown"), cores, hw)
+    for record in timings:
+        model_id = ids.get(record["key"]) if record.get("key") else parent_id
+        if model_id is None:
+            continue
+        summary, samples = benchmark_summary(record, job.id, model_id, reference_id)
+        measurements.add_measurement(session, model_id=model_id, job_id=job.id, hardware_id=hardware.id,
+                                     kind="benchmark", runtime=summary["runtime"], summary=summary, samples=samples)
 
 
 def _commit_partial(session, job, params: AutoParams, output: SearchOutput,  # noqa: ANN001
