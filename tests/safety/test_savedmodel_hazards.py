@@ -1,21 +1,13 @@
 """SavedModels whose graphs touch files or run Python are refused; a normal Keras export passes."""
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from engine.errors import UnsafeFileError
 from engine.formats import prepare_upload
-
-
-def _zip(folder: Path, out: Path) -> Path:
-    with zipfile.ZipFile(out, "w") as zf:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                zf.write(path, "sm/" + path.relative_to(folder).as_posix())
-    return out
+from tests.safety.hostile_graphs import zip_folder
 
 
 def _hostile_savedmodel(folder: Path, sentinel: Path, body: str, where: str = "serve") -> Path:
@@ -37,7 +29,7 @@ def _hostile_savedmodel(folder: Path, sentinel: Path, body: str, where: str = "s
         module.helper = tf.function(evil, input_signature=[spec])
     tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
     assert not sentinel.exists()
-    return _zip(folder, folder.with_suffix(".zip"))
+    return zip_folder(folder)
 
 
 @pytest.mark.parametrize(("body", "op"), [("write", "WriteFile"), ("read", "ReadFile"), ("pyfunc", "PyFunc")])
@@ -65,5 +57,5 @@ def test_keras_exported_savedmodel_passes_despite_saver_ops(digits_files: tuple[
     ops = {n.op for f in read_saved_model_proto(folder / "saved_model.pb").meta_graphs[0].graph_def.library.function
            for n in f.node_def}
     assert {"SaveV2", "RestoreV2", "MergeV2Checkpoints"} <= ops  # the saver functions are really there
-    artifact = prepare_upload(_zip(folder, tmp_path / "sm.zip"), tmp_path / "work")
+    artifact = prepare_upload(zip_folder(folder), tmp_path / "work")
     assert artifact.format == "savedmodel"
