@@ -33,6 +33,10 @@ def test_cancelling_a_search_keeps_the_candidates_it_finished(home, tmp_path):
     assert kept, final.result["candidates"]
     for c in kept:
         assert api.get_model(c["id"]).root_id == api.get_model(model).root_id
+    timed = [c for c in kept if c["p50_ms"] is not None]  # their timings too, from the live table's runs
+    latest = api.latest_benchmarks([c["id"] for c in timed])
+    assert timed and all(latest[c["id"]]["search"]["job_id"] == job.id and latest[c["id"]]["results"][0][
+        "latency_ms"]["p50"] == c["p50_ms"] for c in timed), latest
 
 
 def _quietly(fn, *args) -> None:  # noqa: ANN001

@@ -95,6 +95,9 @@ def test_auto_recommends_only_a_faster_candidate_within_budget_and_reuses_nodes(
     assert manifest["benchmark"]["source"] == "auto"
     assert manifest["benchmark"]["results"][0]["latency_ms"]["p50"] == pytest.approx(timed["p50_ms"], rel=1e-12)
     assert f"| {timed['p50_ms']:.3f} |" in readme and "Timed by the search (job #" in readme
+    compared = cli_json(home, "compare", str(model), str(out["recommended"]))
+    assert all(r["latency_p50_ms"] is not None and r["latency_source"].startswith("timed by the search (job #")
+               for r in compared), compared
 
     before = len(cli_json(home, "models"))
     again = _search(home, model, "--dataset", str(calib), "--eval-dataset", str(held), "--max-accuracy-drop", "0.01")
