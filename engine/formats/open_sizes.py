@@ -9,11 +9,34 @@ from __future__ import annotations
 from typing import Any
 
 
+def is_open(dim: Any) -> bool:
+    """Whether a signature's dimension is left open (None, a name, or negative)."""
+    return dim is None or isinstance(dim, str) or (isinstance(dim, int) and dim < 0)
+
+
+def dim_key(spec: dict[str, Any], position: int) -> str:
+    """The name ``dim_values`` gives a dynamic dimension: its own (``seq``), or ``input:position`` when it has
+    none (a Keras image model's ``[None, None, None, 3]`` has ``input_layer:1`` and ``input_layer:2``)."""
+    dim = list(spec.get("shape") or [])[position]
+    return dim if isinstance(dim, str) and dim else f"{spec['name']}:{position}"
+
+
+def dynamic_dims(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every dynamic dimension other than the batch: ``key`` (for ``dim_values``), ``input``, ``position`` and a
+    ``default`` size to offer (224 for the height and width of an image input, else 128)."""
+    out = []
+    for spec in inputs:
+        shape = list(spec.get("shape") or [])
+        image = len(shape) == 4 and (shape[3] in (1, 3, 4) or shape[1] in (1, 3, 4))
+        spatial = {1, 2} if image and shape[3] in (1, 3, 4) else {2, 3} if image else set()
+        out += [{"key": dim_key(spec, i), "input": spec["name"], "position": i, "default": 224 if i in spatial else 128}
+                for i, dim in enumerate(shape) if i > 0 and is_open(dim)]
+    return out
+
+
 def nominal_sizes(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``[{key, input, position, size}]`` for each open size besides the batch (``key`` as ``dim_values``
     names it); [] when every size is fixed."""
-    from engine.measure.inputs import dynamic_dims
-
     return [{"key": d["key"], "input": d["input"], "position": d["position"], "size": d["default"]}
             for d in dynamic_dims(inputs)]
 

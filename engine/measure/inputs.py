@@ -6,14 +6,11 @@ from typing import Any
 import numpy as np
 
 from engine.errors import InputError
+from engine.formats.open_sizes import dim_key, dynamic_dims, is_open as _is_dynamic  # noqa: F401  (re-exported)
 
 _DTYPES = {"float": "float32", "float32": "float32", "float16": "float16", "double": "float64",
            "float64": "float64", "int64": "int64", "int32": "int32", "int8": "int8", "uint8": "uint8",
            "bool": "bool"}
-
-
-def _is_dynamic(dim: Any) -> bool:
-    return dim is None or isinstance(dim, str) or (isinstance(dim, int) and dim < 0)
 
 
 def check_batch(inputs: list[dict[str, Any]], batch: int) -> None:
@@ -27,26 +24,6 @@ def check_batch(inputs: list[dict[str, Any]], batch: int) -> None:
             raise InputError(
                 f"the model's input '{spec['name']}' has a fixed batch size of {int(first)}; batch {batch} "
                 "cannot be measured — export it with a dynamic batch (tf2onnx --set dynamic_batch=true)")
-
-
-def dim_key(spec: dict[str, Any], position: int) -> str:
-    """The name ``dim_values`` gives a dynamic dimension: its own (``seq``), or ``input:position`` when it has
-    none (a Keras image model's ``[None, None, None, 3]`` has ``input_layer:1`` and ``input_layer:2``)."""
-    dim = list(spec.get("shape") or [])[position]
-    return dim if isinstance(dim, str) and dim else f"{spec['name']}:{position}"
-
-
-def dynamic_dims(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Every dynamic dimension other than the batch: ``key`` (for ``dim_values``), ``input``, ``position`` and a
-    ``default`` size to offer (224 for the height and width of an image input, else 128)."""
-    out = []
-    for spec in inputs:
-        shape = list(spec.get("shape") or [])
-        image = len(shape) == 4 and (shape[3] in (1, 3, 4) or shape[1] in (1, 3, 4))
-        spatial = {1, 2} if image and shape[3] in (1, 3, 4) else {2, 3} if image else set()
-        out += [{"key": dim_key(spec, i), "input": spec["name"], "position": i, "default": 224 if i in spatial else 128}
-                for i, dim in enumerate(shape) if i > 0 and _is_dynamic(dim)]
-    return out
 
 
 def concrete_shape(spec: dict[str, Any], batch: int, dim_values: dict[str, int] | None = None) -> list[int]:
