@@ -15,10 +15,12 @@ def first_cell(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def setting(summary: dict[str, Any], runtime: str | None) -> dict[str, Any]:
-    """The settings that must match for two latencies to be divided: runtime, batch, threads, opt level."""
+    """The settings that must match for two latencies to be divided: runtime, batch, threads, opt level, mode,
+    and a search's shared screening pool."""
     cell = first_cell(summary)
     return {"runtime": runtime or summary.get("runtime"), "batch": cell.get("batch"), "threads": cell.get("threads"),
-            "opt_level": cell.get("opt_level"), "execution_mode": cell.get("execution_mode")}
+            "opt_level": cell.get("opt_level"), "execution_mode": cell.get("execution_mode"),
+            "thread_pool": cell.get("thread_pool")}
 
 
 def hardware_text(hw: dict[str, Any] | None) -> str:
@@ -44,6 +46,8 @@ def latency_text(summary: dict[str, Any], runtime: str | None, hw: dict[str, Any
     parts = [s["runtime"] or "runtime ?", f"batch {s['batch']}", f"{s['threads']} thread(s)"]
     if s["opt_level"]:
         parts.append(f"opt {s['opt_level']}")
+    if s["thread_pool"]:  # a search's screening: one pool shared by its sessions
+        parts.append(f"{s['thread_pool']} thread pool")
     source = source_text(summary)
     return " · ".join(str(p) for p in parts) + " · " + hardware_text(hw) + (f" · {source}" if source else "")
 
@@ -88,7 +92,7 @@ def ratio_basis(a: dict[str, Any], b: dict[str, Any], hw_a: int | None, hw_b: in
         return "different hardware"
     if a.get("runtime") != b.get("runtime"):
         return "different runtime"
-    if any(a.get(k) != b.get(k) for k in ("batch", "threads", "opt_level", "execution_mode")):
+    if any(a.get(k) != b.get(k) for k in ("batch", "threads", "opt_level", "execution_mode", "thread_pool")):
         return "different settings"
     return "like with like"
 

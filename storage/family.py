@@ -101,7 +101,7 @@ def latest_figures(session: Session, kind: str, model_ids: Iterable[int], datase
                  summary[(*lat, "ci95_p50", 1)].as_float().label("ci_high"),
                  *(summary[(*cell, k)].as_float().label(k) for k in ("throughput_per_s", "peak_rss_mb", "cpu_percent")),
                  *(summary[(*cell, k)].as_integer().label(k) for k in ("batch", "threads")),
-                 *(summary[(*cell, k)].as_string().label(k) for k in ("opt_level", "execution_mode")),
+                 *(summary[(*cell, k)].as_string().label(k) for k in ("opt_level", "execution_mode", "thread_pool")),
                  summary["warnings"].label("warnings"), summary["explanations"].label("explanations"),
                  summary["explanation_tone"].as_string().label("explanation_tone"),
                  summary["source"].as_string().label("source"), summary["search"].label("search"))

@@ -96,7 +96,7 @@ def _row(m: dict[str, Any], bench: Any, ev: Any, hardware: dict[int, dict[str, A
         ci = [bench["ci_low"], bench["ci_high"]] if bench["ci_low"] is not None else None
         lat = {"p50": bench["p50"], "p99": bench["p99"], "ci95_p50": ci}
         cell = {k: bench[k] for k in ("throughput_per_s", "peak_rss_mb", "cpu_percent", "batch", "threads",
-                                      "opt_level", "execution_mode")}
+                                      "opt_level", "execution_mode", "thread_pool")}
         summary = {"results": [{**cell, "latency_ms": lat}], "warnings": bench["warnings"],
                    "source": bench.get("source"), "search": bench.get("search")}  # a search's timing says so
         hw = hardware.get(bench["hardware_id"])

@@ -48,6 +48,11 @@ def benchmark_summary(record: dict[str, Any], job_id: int, model_id: int, refere
     cell = {"batch": batch, "threads": threads, "opt_level": opt, "execution_mode": mode, "latency_ms": latency,
             "throughput_per_s": batch * 1e3 / latency["mean"] if latency.get("mean") else None,
             "runs": record["runs"], "stopped_by": record.get("stopped_by")}
+    if ort and record["method"] == SCREENING:
+        # screening sessions share one global pool, and time apart from sessions with pools of their own (the
+        # finals', a benchmark job's): the digits CNN's p50 was a third lower there, so Compare must not
+        # divide one by the other as like with like
+        cell["thread_pool"] = "shared"
     config = {"runtime": runtime, "batches": [batch], "threads": [threads], "warmup": 5,
               "time_budget_s": record.get("budget_s")}
     if ort:

@@ -102,6 +102,10 @@ def _timings_are_benchmarks_until_a_benchmark_job(page, root: int, job_id: int, 
         assert cell["latency_ms"]["p50"] == pytest.approx(c["p50_ms"], rel=1e-12)  # the same runs the search judged
         assert cell["latency_ms"]["p50"] <= cell["latency_ms"]["p99"] and cell["runs"] >= 30
         assert (cell["batch"], cell["threads"]) == (c["settings"]["batch"], c["settings"]["threads"])
+    overview = {r["id"]: r for r in api.family_overview(root)}
+    for c in timed:  # a screening figure (one shared pool) is not divided by a finals' one as like with like
+        same = latest[c["id"]]["search"]["method"] == latest[root]["search"]["method"]
+        assert overview[c["id"]]["ratio_basis"] == ("like with like" if same else "different settings")
     rec = result["recommended"]
     method = latest[rec]["search"]["method"]
     assert method in ("final round-robin", "screening A/B")

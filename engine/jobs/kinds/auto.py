@@ -88,7 +88,7 @@ def _store_timings(session, job, result: dict[str, Any], ids: dict[str, int], pa
     """Each timed model's timing as a ``benchmark`` on the search's hardware, so Compare and Download show
     the figures the search decided on (a later benchmark job is newer, and so the latest)."""
     from engine.auto.measured import benchmark_summary
-    from storage import measurements
+    from storage import catalog, measurements
 
     timings = result.get("timings") or []
     hw = result.get("hardware") or {}
@@ -101,6 +101,9 @@ def _store_timings(session, job, result: dict[str, Any], ids: dict[str, int], pa
         model_id = ids.get(record["key"]) if record.get("key") else parent_id
         if model_id is None:
             continue
+        if record.get("size_bytes") is None:  # a Keras parent's ONNX form: its size is the stored file's
+            stored = catalog.get_model(session, model_id)
+            record = {**record, "size_bytes": stored.size_bytes if stored else None}
         summary, samples = benchmark_summary(record, job.id, model_id, reference_id)
         measurements.add_measurement(session, model_id=model_id, job_id=job.id, hardware_id=hardware.id,
                                      kind="benchmark", runtime=summary["runtime"], summary=summary, samples=samples)
