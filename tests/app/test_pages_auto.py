@@ -119,6 +119,15 @@ def _timings_are_benchmarks_until_a_benchmark_job(page, root: int, job_id: int, 
     at = page("models", model_id=rec, family_id=root, tab="Measurements")
     assert any(c.value.startswith(f"Timed by the search (job #{job_id}, {method}") for c in at.caption)
 
+    # a child's benchmark is explained against its parent's latest figure unless that one is a screening A/B's
+    # (one shared thread pool: not like with like); every ONNX search builds the graph-optimized node first
+    child = next(m.id for m in api.list_models() if m.parent_id in latest)
+    parent_id = api.get_model(child).parent_id
+    explained = run_job(api.submit_benchmark(child, {"batches": [1], "threads": [1], "time_budget_s": 0.2,
+                                                     "min_time_s": 0.1, "profile": False}).id).result
+    screened = latest[parent_id]["search"]["method"] == "screening A/B"
+    assert (api.latest_benchmarks([child])[child].get("compared_with") is None) == screened, explained
+
     bench = run_job(api.submit_benchmark(rec, {"batches": [1], "threads": [1], "time_budget_s": 0.2,
                                                "min_time_s": 0.1, "profile": False}).id)
     assert bench.status == "succeeded"
