@@ -168,7 +168,7 @@ def _live(job_id: int) -> None:
             api.cancel_job(job_id)
     st.caption(view.get("message") or ("waiting for a worker" if view["status"] == "queued" else "running"))
     st.dataframe(candidate_rows(view), hide_index=True, key="auto_live_table",
-                 column_config={"model": st.column_config.TextColumn(help=MODEL_HELP)})
+                 column_config={"model": st.column_config.TextColumn(help=MODEL_HELP)}, placeholder="—")
 
 
 def _outcome(view: dict[str, Any]) -> None:
@@ -195,10 +195,10 @@ def _outcome(view: dict[str, Any]) -> None:
             ui.refresh()
             st.rerun()
     rows = candidate_rows(view)
-    st.dataframe(rows, hide_index=True, key="auto_table")
+    st.dataframe(rows, hide_index=True, key="auto_table", placeholder="—")
     st.plotly_chart(pareto_figure(view), key="auto_pareto")
     rejected = [r for r in rows if r["status"] in ("rejected", "failed", "skipped")]
     if rejected:
         st.markdown("**Rejected candidates**")
         st.dataframe([{k: r[k] for k in ("candidate", "status", "verdict")} for r in rejected], hide_index=True,
-                     key="auto_rejected")
+                     key="auto_rejected", placeholder="—")

@@ -40,7 +40,7 @@ def try_it(url: str, name: str, deployment: dict[str, Any]) -> None:
     if answer:
         st.caption(f"answered by version {answer['version']}")
         if "top" in answer:
-            st.dataframe(answer["top"], hide_index=True, key="deploy_try_top")
+            st.dataframe(answer["top"], hide_index=True, key="deploy_try_top", placeholder="—")
         else:
             st.json(answer["outputs"])
 

@@ -60,7 +60,7 @@ def benchmark(m: dict[str, Any], s: dict[str, Any], hw: dict[str, Any] | None = 
         st.dataframe(tables.benchmark_rows(results, s.get("roofline")), hide_index=True, key=f"bench_table_{m['id']}",
                      column_config={"% of peak": st.column_config.NumberColumn(format="%.2f%%"),
                                     "throughput /s": st.column_config.NumberColumn(format="%.0f"),
-                                    "GFLOP/s": st.column_config.NumberColumn(format="%.3g")})
+                                    "GFLOP/s": st.column_config.NumberColumn(format="%.3g")}, placeholder="—")
     profile = s.get("profile") or {}
     if profile.get("op_types"):
         st.plotly_chart(charts.profile_figure(profile), key=f"profile_{m['id']}")
@@ -69,7 +69,7 @@ def benchmark(m: dict[str, Any], s: dict[str, Any], hw: dict[str, Any] | None = 
     if load:
         st.markdown(f"**Load test** · {s['concurrency'].get('clients', '?')} concurrent clients")
         st.dataframe(load, hide_index=True, key=f"load_{m['id']}",
-                     column_config={"throughput /s": st.column_config.NumberColumn(format="%.0f")})
+                     column_config={"throughput /s": st.column_config.NumberColumn(format="%.0f")}, placeholder="—")
 
 
 def _explanations(s: dict[str, Any]) -> None:
@@ -110,4 +110,4 @@ def history(model_id: int, total: int) -> None:
     with st.expander(f"All {total} measurements"):
         page = st.number_input("Page", 1, pages, 1, key=f"history_page_{model_id}") if pages > 1 else 1
         rows, _ = api.measurement_history(model_id, offset=(page - 1) * HISTORY_PAGE, limit=HISTORY_PAGE)
-        st.dataframe(tables.history_rows(rows), hide_index=True, key=f"history_{model_id}")
+        st.dataframe(tables.history_rows(rows), hide_index=True, key=f"history_{model_id}", placeholder="—")

@@ -49,14 +49,16 @@ def render(doc: dict[str, Any]) -> None:
 
 def _overview(doc: dict[str, Any]) -> None:
     st.markdown("**Signature**")
-    st.dataframe(tables.io_table(doc), hide_index=True)
+    st.dataframe(tables.io_table(doc), hide_index=True, placeholder="—")
     if doc.get("config"):
         st.markdown(f"**{doc.get('pass')} settings**")
-        st.dataframe([{"setting": k, "value": _plain(v)} for k, v in doc["config"].items()], hide_index=True)
+        st.dataframe([{"setting": k, "value": _plain(v)} for k, v in doc["config"].items()], hide_index=True,
+                     placeholder="—")
     metrics = dict(sorted(flatten(doc.get("metrics") or {}).items(), key=lambda kv: _metric_order(kv[0])))
     if metrics:
         st.markdown("**Recorded metrics**")
-        st.dataframe([{"metric": k, "value": _plain(v)} for k, v in metrics.items()], hide_index=True)
+        st.dataframe([{"metric": k, "value": _plain(v)} for k, v in metrics.items()], hide_index=True,
+                     placeholder="—")
     if doc.get("children"):
         st.caption("Children: " + ", ".join(f"#{c}" for c in doc["children"]))
 
@@ -77,7 +79,8 @@ def _operators(info: dict[str, Any]) -> None:
         total = sum(flops.values()) or 1
         st.markdown("**FLOPs by operator**")
         st.dataframe([{"op": k, "FLOPs": tables.human_count(v), "share": v / total} for k, v in flops.items()],
-                     hide_index=True, column_config={"share": st.column_config.ProgressColumn(format="percent")})
+                     hide_index=True, column_config={"share": st.column_config.ProgressColumn(format="percent")},
+                     placeholder="—")
 
 
 def _graph(doc: dict[str, Any]) -> None:
@@ -109,6 +112,8 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _plain(v: Any) -> str:
+    if v is None:
+        return "—"
     if isinstance(v, float):
         return f"{v:.6g}"
     if isinstance(v, (list, tuple)):

@@ -79,6 +79,7 @@ def _last_run() -> None:
         by_id = {m["id"]: m for m in ui.models()}
         made = [by_id[i] for i in produced if i in by_id]
         st.dataframe(tables.models_table(made, set()), hide_index=True, key="recipe_models",
-                     column_order=["id", "name", "format", "pass", "parent", "params", "FLOPs", "size"])
+                     column_order=["id", "name", "format", "pass", "parent", "params", "FLOPs", "size"],
+                     placeholder="—")
         if st.button(f"Open model #{produced[-1]}", key="open_recipe_model"):
             ui.open_model(produced[-1])

@@ -26,11 +26,12 @@ DECISION_COLUMNS = {
 
 def render(picked: list[dict[str, Any]]) -> None:
     st.subheader("Side by side")
-    st.dataframe(tables.side_by_side_rows(picked), hide_index=True, key="side_metrics")
+    st.dataframe(tables.side_by_side_rows(picked), hide_index=True, key="side_metrics", placeholder="—")
     st.markdown("**How they were made**")
     settings = api.config_diff([r["id"] for r in picked])
     st.dataframe(settings, hide_index=True, key="side_config",
-                 column_config={"differs": st.column_config.CheckboxColumn(help="The settings disagree.")})
+                 column_config={"differs": st.column_config.CheckboxColumn(help="The settings disagree.")},
+                 placeholder="—")
     models = {r["id"]: api.get_model(r["id"]) for r in picked}
     st.plotly_chart(charts.op_histograms_figure({f"#{i}": m.info.get("op_histogram") or {} for i, m in models.items()}),
                     key="side_ops")
@@ -62,11 +63,11 @@ def _graph_diffs(picked: list[dict[str, Any]]) -> None:
                                    ("kept in float", "kept_float")):
                     if nodes.get(key):
                         st.caption(f"{title}: {nodes[f'n_{key}']}")
-                        st.dataframe(nodes[key], hide_index=True, key=f"diff_{r['id']}_{key}")
+                        st.dataframe(nodes[key], hide_index=True, key=f"diff_{r['id']}_{key}", placeholder="—")
             elif diff.get("note"):
                 st.caption(diff["note"])
             st.dataframe([o for o in diff["ops"] if o["change"]] or diff["ops"], hide_index=True,
-                         key=f"diff_ops_{r['id']}")
+                         key=f"diff_ops_{r['id']}", placeholder="—")
 
 
 @st.cache_data(ttl=600, show_spinner="Reading both graphs…")
@@ -129,11 +130,12 @@ def _champion_record(root_id: int, labels: dict[int, str], record: Any, machine:
     if machines:
         st.dataframe([{"machine": f"hardware #{m['id']}", "cpu": m["text"],
                        "champion": labels.get(m["champion"], f"#{m['champion']}")} for m in machines],
-                     hide_index=True, key="machine_champions")
+                     hide_index=True, key="machine_champions", placeholder="—")
     events = api.champion_history(root_id)
     if events:
         with st.expander(f"Champion history ({len(events)})"):
-            st.dataframe(tables.champion_history_rows(events), hide_index=True, key="champion_history")
+            st.dataframe(tables.champion_history_rows(events), hide_index=True, key="champion_history",
+                         placeholder="—")
 
 
 def report_section(root_id: int, dataset_id: int | None) -> None:

@@ -24,6 +24,8 @@ def human_count(n: int | float | None) -> str:
 
 
 def shape_text(shape: Any) -> str:
+    if shape is None:
+        return "—"
     if not isinstance(shape, (list, tuple)):
         return str(shape)
     return "[" + ", ".join("?" if d in (None, -1) or isinstance(d, str) and not d.isdigit() else str(d)
@@ -36,11 +38,16 @@ def flops_text(m: dict[str, Any]) -> str:
     if m.get("flops") is None:
         return "—"
     at = (m.get("info") or {}).get("flops_at")
-    if not at:
-        return human_count(m["flops"])
-    from engine.formats.open_sizes import sizes_text
+    return f"{human_count(m['flops'])} at {open_sizes_text(at)}" if at else human_count(m["flops"])
 
-    return f"{human_count(m['flops'])} at {sizes_text(at)}"
+
+def open_sizes_text(at: list[dict[str, Any]]) -> str:
+    """``224×224`` for one input's open sizes (``info.flops_at``); ``tokens 128, mask 128`` for several."""
+    by_input: dict[str, list[str]] = {}
+    for d in at:
+        by_input.setdefault(str(d.get("input")), []).append(str(d.get("size")))
+    parts = [f"{name} {'×'.join(sizes)}" for name, sizes in by_input.items()]
+    return "×".join(next(iter(by_input.values()))) if len(parts) == 1 else ", ".join(parts)
 
 
 def model_label(m: dict[str, Any]) -> str:
@@ -159,7 +166,7 @@ def jobs_table(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def workers_table(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per live worker: where it runs, what it answers to, and what it is doing."""
-    return [{"worker": w["id"], "host": w["host"], "labels": ", ".join(w["labels"]) or "-",
+    return [{"worker": w["id"], "host": w["host"], "labels": ", ".join(w["labels"]) or "—",
              "fingerprint": (w.get("fingerprint") or "")[:12], "heartbeat": w.get("heartbeat"),
              "job": f"#{w['job']}" if w.get("job") else "idle", "note": w.get("note") or ""} for w in workers]
 

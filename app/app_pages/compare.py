@@ -73,7 +73,7 @@ if roofline:
     st.plotly_chart(charts.roofline_figure(roofline, "Achieved GFLOP/s per variant against the measured peak"),
                     key="roofline")
 st.dataframe(tables.decision_table(picked, champion), hide_index=True, key="compare_table",
-             column_config=side_by_side.DECISION_COLUMNS)
+             column_config=side_by_side.DECISION_COLUMNS, placeholder="—")
 st.caption("Pareto ✓: no other variant of the family is at once faster, smaller and (where every variant has it) "
            "more accurate. Hover a column title for what it means.")
 for line in tables.provenance_lines(picked):
@@ -85,7 +85,7 @@ for r in picked:
 if len(rows) > len(picked):
     with st.expander(f"Every variant of the family ({len(rows)})"):
         st.dataframe(tables.decision_table(rows, champion), hide_index=True, key="family_table",
-                     column_config=side_by_side.DECISION_COLUMNS)
+                     column_config=side_by_side.DECISION_COLUMNS, placeholder="—")
 
 if 2 <= len(picked) <= 4:
     side_by_side.render(picked)

@@ -14,7 +14,7 @@ if not sets:
     st.stop()
 search = st.text_input("Find data sets", key="dataset_search", placeholder="name, role or #id")
 shown = [d for d in sets if tables.dataset_matches(d, search)]
-st.dataframe(tables.datasets_table(shown), hide_index=True, key="datasets_table")
+st.dataframe(tables.datasets_table(shown), hide_index=True, key="datasets_table", placeholder="—")
 for d in shown:
     both = sorted(set(d["evaluated"]) & set(d["trained"]))
     if both:

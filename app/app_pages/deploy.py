@@ -68,7 +68,7 @@ for label, version in deployment["labels"].items():
     labels_of.setdefault(version, []).append(label)
 st.dataframe([{"version": v["version"], "model": tables.model_label(by_id[v["model_id"]]) if v["model_id"] in by_id
                else f"#{v['model_id']}", "labels": ", ".join(sorted(labels_of.get(v["version"], [])))}
-              for v in deployment["versions"]], hide_index=True, key="deploy_versions")
+              for v in deployment["versions"]], hide_index=True, key="deploy_versions", placeholder="—")
 
 c1, c2 = st.columns(2)
 if state in ("ready", "starting"):

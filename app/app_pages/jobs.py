@@ -35,7 +35,7 @@ def live_table() -> None:
     st.dataframe(tables.jobs_table(jobs), hide_index=True, key="jobs_table",
                  column_config={"progress": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0),
                                 "message": st.column_config.TextColumn(width="large"),
-                                "error": st.column_config.TextColumn(width="large")})
+                                "error": st.column_config.TextColumn(width="large")}, placeholder="—")
 
 
 @ui.fragment(run_every=1.5)
@@ -73,7 +73,7 @@ def workers_section() -> None:
     workers = api.list_workers()
     with st.expander(f"Workers ({len(workers)} live)", expanded=False):
         if workers:
-            st.dataframe(tables.workers_table(workers), hide_index=True, key="workers_table")
+            st.dataframe(tables.workers_table(workers), hide_index=True, key="workers_table", placeholder="—")
         else:
             st.caption("No worker is running: jobs run in the command that submits them. Start `trimline worker` "
                        "(with `--label NAME` on a benchmark host) to run them in the background.")

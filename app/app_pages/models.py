@@ -31,7 +31,7 @@ if search.strip():
 
 with st.expander(f"Variants of this family ({len(members)})", expanded=len(members) <= 12):
     st.dataframe(tables.models_table(members, {champion} - {None}), hide_index=True, key="models_table",
-                 column_config={"params": st.column_config.NumberColumn(format="localized")})
+                 column_config={"params": st.column_config.NumberColumn(format="localized")}, placeholder="—")
 
 if len(members) > FULL_TREE_UP_TO:
     whole = st.toggle("Whole lineage", key="lineage_whole", help="Draw every variant (labels move into the hover).")

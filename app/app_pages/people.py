@@ -19,7 +19,8 @@ accounts = api.list_users()
 me = st.session_state.get("user")
 if accounts:
     st.dataframe([{"account": u["name"], "role": u["role"], "added": u["created_at"],
-                   "you": "✓" if u["name"] == me else ""} for u in accounts], hide_index=True, key="people_table")
+                   "you": "✓" if u["name"] == me else ""} for u in accounts], hide_index=True, key="people_table",
+                   placeholder="—")
 else:
     st.info("No named accounts yet: the studio uses the team password (or no sign-in on this machine). Add one below.")
 
@@ -62,10 +63,11 @@ events = api.audit_trail()
 if events:
     st.dataframe([{"when": e["at"], "who": e["who"] or "—", "action": e["action"], "what": e["target"],
                    "details": ", ".join(f"{k} {v}" for k, v in (e["details"] or {}).items())} for e in events],
-                 hide_index=True, key="audit_table")
+                 hide_index=True, key="audit_table", placeholder="—")
 else:
     st.caption("Nothing renamed, archived, deleted or changed yet.")
 gone = api.deleted_families_history()
 if gone:
     with st.expander(f"Champion decisions of deleted families ({len(gone)})"):
-        st.dataframe(tables.champion_history_rows(gone, family=True), hide_index=True, key="deleted_history")
+        st.dataframe(tables.champion_history_rows(gone, family=True), hide_index=True, key="deleted_history",
+                     placeholder="—")

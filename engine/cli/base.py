@@ -85,11 +85,19 @@ def wait_for(job) -> Any:  # noqa: ANN001
         raise
 
 
+def _sizes_text(at: list[dict[str, Any]]) -> str:
+    from engine.formats.open_sizes import sizes_text
+
+    return sizes_text(at)
+
+
 def model_line(m: dict[str, Any]) -> str:
     ins = ", ".join(f"{i['name']}{i['shape']}:{i['dtype']}" for i in m["inputs"])
     origin = f"from {m['parent_id']} by {m['pass']}" if m.get("parent_id") else "uploaded"
+    at = (m.get("info") or {}).get("flops_at")
+    counted_at = f" (at {_sizes_text(at)})" if at and m.get("flops") is not None else ""
     return (f"{m['id']:>4}  {m['name']}  [{m['format']}]  {m['size_bytes'] / 1e6:.2f} MB  "
-            f"params={m['params']}  flops={m['flops']}  inputs: {ins}  ({origin})")
+            f"params={m['params']}  flops={m['flops']}{counted_at}  inputs: {ins}  ({origin})")
 
 
 def parse_sets(values: list[str]) -> dict[str, str]:

@@ -28,3 +28,10 @@ def test_roofline_only_when_timed_at_the_counted_sizes() -> None:
     assert _roofline(model, result, PEAK, {"image:1": 224, "image:2": 224})
     assert _roofline(model, result, PEAK, {"image:1": 320, "image:2": 320}) == []
     assert _roofline({**model, "flops_at": None}, result, PEAK, None)
+
+
+def test_the_dashboard_writes_the_sizes_as_the_engine_does() -> None:
+    from app.tables import open_sizes_text
+
+    for inputs in (IMAGE, [{"name": "tokens", "shape": [None, "seq"]}, {"name": "mask", "shape": [None, None]}]):
+        assert open_sizes_text(nominal_sizes(inputs)) == sizes_text(nominal_sizes(inputs))
