@@ -37,7 +37,7 @@ def flops_text(m: dict[str, Any]) -> str:
     ``—`` when unknown."""
     if m.get("flops") is None:
         return "—"
-    at = (m.get("info") or {}).get("flops_at")
+    at = m.get("flops_at") or (m.get("info") or {}).get("flops_at")  # slim list rows carry it alone
     return f"{human_count(m['flops'])} at {open_sizes_text(at)}" if at else human_count(m["flops"])
 
 

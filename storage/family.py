@@ -13,14 +13,16 @@ from storage.tables import Dataset, Hardware, Measurement, Model
 # The columns a list or a chart needs; the heavy JSON (op histograms, signatures) stays in the database.
 _SLIM = (Model.id, Model.name, Model.format, Model.parent_id, Model.root_id, Model.pass_name, Model.size_bytes,
          Model.params, Model.flops, Model.created_at, Model.tags, Model.archived,
-         Model.metrics[("trained_on_dataset", "id")].as_integer().label("trained_on"))
+         Model.metrics[("trained_on_dataset", "id")].as_integer().label("trained_on"),
+         Model.info["flops_at"].label("flops_at"))  # the sizes FLOPs were counted at, for a model of open sizes
 
 
 def _slim(row: Any) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "format": row.format, "parent_id": row.parent_id,
             "root_id": row.root_id or row.id, "pass": row.pass_name, "size_bytes": row.size_bytes,
             "params": row.params, "flops": row.flops, "created_at": row.created_at.isoformat(timespec="seconds") + "Z",
-            "tags": list(row.tags or []), "archived": bool(row.archived), "trained_on": row.trained_on}
+            "tags": list(row.tags or []), "archived": bool(row.archived), "trained_on": row.trained_on,
+            "flops_at": row.flops_at or None}
 
 
 def family_rows(session: Session, root_id: int | None = None, search: str = "", include_archived: bool = True,
