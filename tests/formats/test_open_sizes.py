@@ -35,3 +35,12 @@ def test_the_dashboard_writes_the_sizes_as_the_engine_does() -> None:
 
     for inputs in (IMAGE, [{"name": "tokens", "shape": [None, "seq"]}, {"name": "mask", "shape": [None, None]}]):
         assert open_sizes_text(nominal_sizes(inputs)) == sizes_text(nominal_sizes(inputs))
+
+
+def test_cli_model_line_names_the_counted_size() -> None:
+    from engine.cli.base import model_line
+
+    m = {"id": 3, "name": "any", "format": "keras", "size_bytes": 10**6, "params": 10, "flops": 1000,
+         "inputs": IMAGE, "info": {"flops_at": nominal_sizes(IMAGE)}}
+    assert "flops=1000 (at 224×224)" in model_line(m)
+    assert "flops=1000  inputs" in model_line({**m, "info": {}})
