@@ -56,9 +56,16 @@ def bad_request(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+ALIGN = 64
+
+
+async def read_body(request: Request, limit: int, binary_from: int | None = None) -> bytes | memoryview:
     """The body, refused with ``BodyTooLarge`` as soon as it passes ``limit`` (chunked bodies included). Read
-    from the ASGI messages themselves: a body of one message is returned as it came, without a copy."""
+    from the ASGI messages themselves: a body of one message is returned as it came, without a copy.
+
+    With ``binary_from`` (where a binary-tensor body's raw bytes begin) the body is laid out so that those
+    bytes start on a 64-byte boundary: numpy views of them are aligned, and the runtime reads an input in place
+    instead of first copying it (ONNX Runtime copies an array that is not, 70 us for a 600 KB image)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge()
@@ -74,7 +81,27 @@ async def read_body(request: Request, limit: int) -> bytes:
         if chunk:
             chunks.append(chunk)
         if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            break
+    if binary_from is not None and size > binary_from and not _aligned_in(chunks, binary_from):
+        return _assemble_aligned(chunks, size, binary_from)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _aligned_in(chunks: list[bytes], offset: int) -> bool:
+    """Whether a body of this one chunk already has its byte ``offset`` on a 64-byte boundary."""
+    return len(chunks) == 1 and (np.frombuffer(chunks[0], np.uint8).ctypes.data + offset) % ALIGN == 0
+
+
+def _assemble_aligned(chunks: list[bytes], size: int, offset: int) -> memoryview:
+    """The chunks copied once (as joining them would) into a fresh buffer, byte ``offset`` on a 64-byte
+    boundary. Fresh for every request: concurrent requests never share one."""
+    buffer = np.empty(size + ALIGN, np.uint8)
+    start = -(buffer.ctypes.data + offset) % ALIGN
+    at = start
+    for chunk in chunks:
+        buffer[at:at + len(chunk)] = np.frombuffer(chunk, np.uint8)
+        at += len(chunk)
+    return memoryview(buffer[start:start + size])
 
 
 async def infer_and_count(runtime: ServerRuntime, served: LoadedVersion,

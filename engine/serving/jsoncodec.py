@@ -14,12 +14,12 @@ import numpy as np
 import orjson
 
 
-def loads(data: bytes) -> Any:
+def loads(data: bytes | memoryview) -> Any:
     """The parsed body; ``json.JSONDecodeError``/``UnicodeDecodeError`` exactly as ``json.loads`` raises them."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        return json.loads(data)
+        return json.loads(bytes(data) if isinstance(data, memoryview) else data)
 
 
 def _plain(value: Any) -> Any:

@@ -20,7 +20,8 @@ router = APIRouter()
 HEADER = "Inference-Header-Content-Length"
 
 
-def parse_request(body: bytes, header_length: str | None, max_elements: int) -> tuple[dict[str, Any], dict]:
+def parse_request(body: bytes | memoryview, header_length: str | None,
+                  max_elements: int) -> tuple[dict[str, Any], dict]:
     """(the JSON request, feeds by input name); ValueError with a sentence when malformed."""
     split = len(body)
     if header_length is not None:
@@ -106,9 +107,11 @@ def _tensor_meta(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def infer(request: Request, name: str, version: str | None = None) -> Response:
     runtime = runtime_of(request)
     served = runtime.lookup(name, version)
-    body = await read_body(request, runtime.options.max_body_bytes)
+    header_length = request.headers.get(HEADER)
+    binary_from = int(header_length) if header_length is not None and header_length.isdigit() else None
+    body = await read_body(request, runtime.options.max_body_bytes, binary_from)
     try:
-        parsed, feeds = parse_request(body, request.headers.get(HEADER), runtime.options.max_tensor_elements)
+        parsed, feeds = parse_request(body, header_length, runtime.options.max_tensor_elements)
     except ValueError as exc:
         runtime.count_failure(served, "bad_input")
         return bad_request(str(exc))
