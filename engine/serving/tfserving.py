@@ -108,8 +108,8 @@ async def predict(request: Request, rest: str) -> Response:
     name, version, label, tail = _route(rest)
     if tail != ":predict":
         raise InputError(f"this server answers :predict; '{tail or 'no verb'}' is not supported")
-    served = runtime.lookup(name, version, label)
     body = await read_body(request, runtime.options.max_body_bytes)
+    served = runtime.lookup(name, version, label)  # after the body, as in v2.infer
     try:
         doc = loads(body)
         feeds, row_format = parse_predict(doc, served.inputs)

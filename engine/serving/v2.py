@@ -106,10 +106,10 @@ def _tensor_meta(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @router.post("/v2/models/{name}/versions/{version}/infer")
 async def infer(request: Request, name: str, version: str | None = None) -> Response:
     runtime = runtime_of(request)
-    served = runtime.lookup(name, version)
     header_length = request.headers.get(HEADER)
     binary_from = int(header_length) if header_length is not None and header_length.isdigit() else None
     body = await read_body(request, runtime.options.max_body_bytes, binary_from)
+    served = runtime.lookup(name, version)  # after the body: no await between choosing a version and running it
     try:
         parsed, feeds = parse_request(body, header_length, runtime.options.max_tensor_elements)
     except ValueError as exc:
