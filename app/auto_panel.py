@@ -139,7 +139,7 @@ def pareto_figure(view: dict[str, Any]):  # noqa: ANN201
     chosen = [c for c in rows if c.get("id") == view.get("recommended") and c.get("id") is not None][:1]
     if chosen:  # which point the search recommends, without hovering each
         fig.add_scatter(x=[chosen[0]["p50_ms"]], y=[chosen[0]["size_bytes"] / 1e6], mode="markers+text",
-                        name="recommended", text=[chosen[0]["label"]], textposition="top center",
+                        name="recommended", text=[chosen[0]["label"]], textposition="top right",
                         marker={"size": 18, "symbol": "star", "color": "#d97706"})
     fig.update_layout(xaxis_title="p50 latency (ms)", yaxis_title="size (MB)", height=360,
                       margin={"l": 10, "r": 10, "t": 30, "b": 10}, title="Latency / size of every candidate")

@@ -1,6 +1,7 @@
 """Plain table rows and number formats for the pages (pure functions; tests call them directly)."""
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 
@@ -229,6 +230,16 @@ def history_rows(measurements: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def variant_label(r: dict[str, Any]) -> str:
     """``#12 ort-quantize-dynamic · onnx`` — short enough for a chart label or a multiselect chip."""
     return f"#{r['id']} {r.get('pass') or 'root'} · {r.get('format')}"
+
+
+def common_setting(rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """The (batch, threads) most of the benchmarked ``rows`` were timed at, (1, 1) when none was: an unmeasured
+    variant benchmarked at it divides like with like (after a search timed everything at 2 threads, a 1-thread
+    benchmark of the root made every ratio read “different settings”)."""
+    seen = [((r.get("setting") or {}).get("batch"), (r.get("setting") or {}).get("threads")) for r in rows
+            if r.get("latency_p50_ms") is not None]
+    seen = [(int(b), int(t)) for b, t in seen if b and t]
+    return Counter(seen).most_common(1)[0][0] if seen else (1, 1)  # a tie: the first variant's
 
 
 def provenance_warnings(rows: list[dict[str, Any]]) -> list[str]:

@@ -56,10 +56,14 @@ unmeasured = [r["id"] for r in picked if r.get("latency_p50_ms") is None]
 if unmeasured:
     st.warning(f"{len(unmeasured)} of {len(picked)} variants have no benchmark yet: "
                + ", ".join(f"#{i}" for i in unmeasured) + ".")
-    if st.button("Benchmark them (batch 1, 1 thread)", type="primary", key="bench_missing"):
+    batch, threads = tables.common_setting(picked)
+    plural = "s" if threads != 1 else ""
+    if st.button(f"Benchmark them (batch {batch}, {threads} thread{plural})", type="primary", key="bench_missing",
+                 help="At the batch and thread count the other variants were timed at, so their ratios compare "
+                      "like with like."):
         with ui.shows_errors():
-            st.session_state["compare_jobs"] = (family["id"], [api.submit_benchmark(i, {"batches": [1], "threads": [1]}).id
-                                                               for i in unmeasured])
+            st.session_state["compare_jobs"] = (family["id"], [
+                api.submit_benchmark(i, {"batches": [batch], "threads": [threads]}).id for i in unmeasured])
 watched_family, watched = st.session_state.get("compare_jobs") or (None, [])
 for job_id in watched if watched_family == family["id"] else []:  # another family's jobs stay with it
     ui.watch_job(job_id, quiet=True)

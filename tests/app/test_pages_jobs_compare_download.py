@@ -119,6 +119,19 @@ def test_compare_page_offers_to_benchmark_unmeasured_variants(page, imported):
     assert (newest.kind, newest.params["model_id"]) == ("benchmark", imported)
 
 
+def test_compare_page_benchmarks_unmeasured_variants_at_the_setting_the_others_were_timed_at(page, imported):
+    child = run_job(api.submit_optimize(imported, "ort-quantize-dynamic", {}).job.id).result["model_id"]
+    run_job(api.submit_benchmark(child, {"batches": [1], "threads": [2], "time_budget_s": 0.2}).id)
+    at = page("compare")
+    assert f"1 of 2 variants have no benchmark yet: #{imported}." in [w.value for w in at.warning]
+    button = at.button(key="bench_missing")
+    assert button.label == "Benchmark them (batch 1, 2 threads)"
+    button.click().run()
+    newest = api.list_jobs()[0]
+    assert newest.params["model_id"] == imported
+    assert (newest.params["config"]["batches"], newest.params["config"]["threads"]) == ([1], [2])
+
+
 def test_download_page_offers_valid_formats_and_a_download_after_export(page, imported):
     at = page("download")
     assert at.radio(key="export_target").options[0].startswith("onnx")
