@@ -36,9 +36,13 @@ def try_it(url: str, name: str, deployment: dict[str, Any]) -> None:
                                            row=value[2] if len(value) > 2 else 0)
             st.session_state["deploy_try_answer"] = api.serving.try_input(
                 url, name, array, None if version_choice == "newest" else int(version_choice))
+            st.session_state["deploy_try_label"] = (api.serving.row_label(value[1], value[2])
+                                                    if value[0] == "dataset" else None)
     answer = st.session_state.get("deploy_try_answer")
     if answer:
-        st.caption(f"answered by version {answer['version']}")
+        label = st.session_state.get("deploy_try_label")
+        st.caption(f"answered by version {answer['version']}"
+                   + (f"; the data set labels this row {label}" if label is not None else ""))
         if "top" in answer:
             st.dataframe(answer["top"], hide_index=True, key="deploy_try_top", placeholder="—")
         else:

@@ -95,7 +95,8 @@ def _evaluate_form(doc: dict[str, Any]) -> None:
         by_id, data = ui.datasets_for("evaluation", doc)  # the sets this model can take come first
         dataset_id = st.selectbox("Data set", data, format_func=lambda i: tables.dataset_label(by_id[i]),
                                   help="Accuracy on its labels, and agreement with the parent model.")
-        if st.form_submit_button("Evaluate", disabled=not data):
+        fits = bool(data) and not by_id[data[0]]["misfit"]  # the sets that fit come first: none fits when it misfits
+        if st.form_submit_button("Evaluate", disabled=not fits):
             with ui.shows_errors():
                 st.session_state["model_job"] = api.submit_evaluate(doc["id"], dataset_id).id
                 st.session_state["model_job_for"] = doc["id"]

@@ -22,8 +22,10 @@ def latency_figure(history: list[dict[str, Any]]) -> go.Figure:
 
 
 def throughput_figure(history: list[dict[str, Any]], rates: list[float | None]) -> go.Figure:
+    """Requests per second between readings, from zero up (a quiet server drew its zeros on an axis from -1 to 1)."""
     fig = go.Figure(go.Scatter(x=_times(history), y=rates, mode="lines", name="req/s"))
-    fig.update_yaxes(title="requests / s")
+    top = max((r for r in rates if r is not None), default=0)
+    fig.update_yaxes(title="requests / s", rangemode="tozero", **({} if top > 0 else {"range": [0, 1]}))
     return _layout(fig, "Throughput", 280)
 
 
@@ -36,14 +38,16 @@ def batch_figure(reading: dict[str, Any]) -> go.Figure:
 
 def resources_figure(history: list[dict[str, Any]]) -> go.Figure:
     """CPU % and resident memory over time, both axes from zero in whole numbers (a memory axis fitted to a
-    steady RSS labelled its ticks 165.83193, 165.83321, …)."""
+    steady RSS labelled its ticks 165.83193, 165.83321, …). The legend sits in a row above the plot: at its
+    default place, right of the plot, it covered the memory axis's labels (138 read as 1)."""
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=_times(history), y=[r["cpu_percent"] for r in history], name="CPU %"))
     fig.add_trace(go.Scatter(x=_times(history), y=[r["rss_mb"] for r in history], name="RSS MB", yaxis="y2"))
     top = max((r["rss_mb"] or 0 for r in history), default=0) or 1
     fig.update_layout(yaxis={"title": "CPU % (100 = one core)", "rangemode": "tozero", "tickformat": ",.0f"},
                       yaxis2={"title": "MB", "overlaying": "y", "side": "right", "range": [0, top * 1.2],
-                              "tickformat": ",.0f"})
+                              "tickformat": ",.0f"},
+                      legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"})
     return _layout(fig, "Server CPU and memory", 280)
 
 
@@ -64,5 +68,5 @@ def curve_figure(result: dict[str, Any]) -> go.Figure:
     budget = result["config"]["p99_budget_ms"]
     fig.add_hline(y=budget, line_dash="dot", annotation_text=f"p99 budget {budget:g} ms")
     fig.update_xaxes(title="throughput (requests / s)")
-    fig.update_yaxes(title="latency (ms)")
+    fig.update_yaxes(title="latency at the client (ms, HTTP round trip)")  # Live's p99 is inside the server
     return _layout(fig, "Latency against throughput (labels: concurrent clients)", 380)

@@ -9,8 +9,8 @@ from typing import Any
 
 from engine.actor import require
 from engine.api.common import get_model, ready
-from engine.api.serving_checks import (input_from, loadtest_jobs, read_metrics, run_loadtest,  # noqa: F401
-                                       served_versions, submit_loadtest, throughput, try_input)
+from engine.api.serving_checks import (input_from, loadtest_jobs, read_metrics, row_label,  # noqa: F401
+                                       run_loadtest, served_versions, submit_loadtest, throughput, try_input)
 from engine.errors import EngineError, InputError, validation_sentence
 from storage import catalog, measurements
 from storage.db import session_scope

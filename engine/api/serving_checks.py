@@ -62,6 +62,15 @@ def input_from(kind: str, value: Any, model_id: int | None = None, row: int = 0)
     raise InputError(f"unknown input kind {kind!r}; use json, image or dataset")
 
 
+def row_label(dataset_id: int, row: int) -> int | float | None:
+    """The label data set ``dataset_id`` gives ``row``, or None when it has none (Deploy's try-it shows it
+    beside the answer)."""
+    from engine.api.common import dataset_path
+    from engine.serving import inputs
+
+    return inputs.label_from_dataset(dataset_path(int(dataset_id)), int(row))
+
+
 def _config(concurrency: list[int], requests_per_level: int, seconds_per_level: float, p99_budget_ms: float):  # noqa: ANN202
     from engine.serving.loadtest import LoadtestConfig
 

@@ -46,3 +46,15 @@ def from_dataset(path: Path, row: int) -> np.ndarray:
     if not 0 <= row < len(x):
         raise InputError(f"row {row} is outside the data set (rows 0 to {len(x) - 1})")
     return np.asarray(x[row], dtype=np.float32)
+
+
+def label_from_dataset(path: Path, row: int) -> int | float | None:
+    """The label the data set gives ``row`` (None for a set without labels), so a try-it answer can be checked
+    against it."""
+    from engine.formats import read_dataset
+
+    y = read_dataset(path).y
+    if y is None or not 0 <= row < len(y) or np.ndim(y[row]) != 0:
+        return None
+    value = y[row].item()
+    return int(value) if float(value).is_integer() else float(value)

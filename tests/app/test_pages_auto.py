@@ -188,6 +188,7 @@ def test_forms_offer_data_the_model_can_take_first_and_never_default_to_data_it_
                for c in at.caption)
     at = page("models", model_id=imported, family_id=imported)
     assert any(c.value.startswith("No data set fits this model yet (each sample") for c in at.caption)
+    assert by_label(at.button, "Evaluate").disabled  # a click could only fail on the data
 
     np.savez(home.parent / "rows.npz", x=np.zeros((4, 4), np.float32), y=np.zeros(4, np.int64))
     rows = run_job(api.submit_dataset_import(home.parent / "rows.npz", name="rows").id).result["dataset_id"]
@@ -197,4 +198,4 @@ def test_forms_offer_data_the_model_can_take_first_and_never_default_to_data_it_
         [f"#{rows} rows (4 samples, labelled, calibration)", f"#{images} images (4 samples, labelled, calibration)"]
     assert not any(c.value.startswith("No data set fits") for c in at.caption)
     at = page("models", model_id=imported, family_id=imported)
-    assert by_label(at.selectbox, "Data set").value == rows
+    assert by_label(at.selectbox, "Data set").value == rows and not by_label(at.button, "Evaluate").disabled

@@ -44,7 +44,7 @@ def _wait_for_job(job_id: int, status: str, timeout_s: float = 60) -> None:
         time.sleep(0.1)
 
 
-def test_deploy_page_serves_tries_loadtests_promotes_and_stops(page, imported, worker):
+def test_deploy_page_serves_tries_loadtests_promotes_and_stops(page, imported, worker, home):
     name = api.serving.family_name(imported)
     at = page("deploy")
     assert at.subheader[0].value == f"Serve '{name}'"
@@ -73,6 +73,8 @@ def test_deploy_page_serves_tries_loadtests_promotes_and_stops(page, imported, w
         assert not at.exception and not at.error, [e.value for e in at.error]
         top = at.dataframe[-1].value
         assert len(top) == 3 and list(top["score"]) == sorted(top["score"], reverse=True)
+        assert "answered by version 1" in [c.value for c in at.caption]  # JSON: no label to show
+        _try_a_labelled_row(at, home)
 
         at.text_input(key="deploy_lt_levels").set_value("1,2")
         at.number_input(key="deploy_lt_requests").set_value(100_000)  # bounded by time: the reload below sees it run
@@ -125,6 +127,22 @@ def test_deploy_page_serves_tries_loadtests_promotes_and_stops(page, imported, w
         api.serving.stop_server(name)
 
 
+def _try_a_labelled_row(at, home) -> None:
+    """Try it with a data set row: the answer says the label the data set gives that row, to check it by."""
+    import numpy as np
+
+    from tests.app.conftest import run_job
+
+    np.savez(home.parent / "rows.npz", x=np.eye(4, dtype=np.float32)[:3], y=np.array([2, 0, 1]))
+    run_job(api.submit_dataset_import(home.parent / "rows.npz", name="rows").id)
+    at.radio(key="deploy_try_kind").set_value("Data set row").run()
+    by_label(at.selectbox, "Data set").set_value(next(d.id for d in api.list_datasets() if d.name == "rows"))
+    at.number_input(key="deploy_try_row").set_value(1).run()
+    by_label(at.button, "Send").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "answered by version 1; the data set labels this row 0" in [c.value for c in at.caption]
+
+
 def test_serving_charts_build_from_readings():
     from app import serving_charts
     from engine.serving.readings import reduce, throughput
@@ -149,6 +167,12 @@ def test_serving_charts_build_from_readings():
                                               dict(later, cpu_percent=15.0, rss_mb=165.836)])
     assert list(steady.layout.yaxis2.range) == pytest.approx([0, 165.836 * 1.2])  # not 165.831-165.836
     assert steady.layout.yaxis2.tickformat == ",.0f" and steady.layout.yaxis.rangemode == "tozero"
+    legend = steady.layout.legend  # a row above the plot, clear of the memory axis's labels on the right
+    assert (legend.orientation, legend.yanchor) == ("h", "bottom") and legend.y >= 1
+    quiet = serving_charts.throughput_figure([first, later], [None, 0.0])
+    assert list(quiet.layout.yaxis.range) == [0, 1]  # not -1 to 1 around the zeros
+    busy = serving_charts.throughput_figure([first, later], [None, 10.0])
+    assert busy.layout.yaxis.range is None and busy.layout.yaxis.rangemode == "tozero"
     curve = serving_charts.curve_figure({"config": {"p99_budget_ms": 50}, "results": [
         {"concurrency": 1, "throughput_per_s": 10, "latency_ms": {"p50": 1, "p99": 2}},
         {"concurrency": 2, "throughput_per_s": 15, "latency_ms": {}}]})
