@@ -22,6 +22,7 @@ class Node:
     id: int | None = None  # set for nodes that were already stored
     inspection: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    used_data: bool = False  # the pass calibrated or trained on the search's data set
 
     @property
     def new(self) -> bool:
@@ -86,10 +87,12 @@ class Builder:
             ctx = PassContext(scratch=out, dataset=self.dataset, log=self.log,
                               progress=lambda f, m, name=pass_name: self.progress(f"{name}: {m}"),
                               reference_outputs=self.reference_outputs, calibration_cache=self.work / "calibration")
-            result = run_pass(spec, source, spec.config(**config), ctx)
+            settings = spec.config(**config)
+            result = run_pass(spec, source, settings, ctx)
             metrics = {**result.metrics, "pass_wall_s": round(time.perf_counter() - started, 2)}
             node = Node(key, result.artifact, pass_name, config, node.key if node else self.root_key,
-                        inspection=inspect_model(result.artifact, produced=True), metrics=metrics)
+                        inspection=inspect_model(result.artifact, produced=True), metrics=metrics,
+                        used_data=self.dataset is not None and spec.needs_for(settings) != "nothing")
             self.nodes[key] = node
         return node
 
@@ -102,5 +105,5 @@ class Builder:
             rel = Path(node.artifact.path).resolve().relative_to(work_root.resolve())
             out.append({"key": node.key, "parent_key": node.parent_key, "pass": node.pass_name,
                         "config": node.config, "path": str(rel), "format": node.artifact.format,
-                        "inspection": node.inspection, "metrics": node.metrics})
+                        "inspection": node.inspection, "metrics": node.metrics, "used_data": node.used_data})
         return out

@@ -199,3 +199,24 @@ def test_forms_offer_data_the_model_can_take_first_and_never_default_to_data_it_
     assert not any(c.value.startswith("No data set fits") for c in at.caption)
     at = page("models", model_id=imported, family_id=imported)
     assert by_label(at.selectbox, "Data set").value == rows and not by_label(at.button, "Evaluate").disabled
+
+
+def test_candidates_calibrated_on_the_search_data_record_it_and_the_data_sets_page_lists_them(page, home, imported):
+    """A search's INT8 models were calibrated on its data set, as a manual pass run is: they record it, so the
+    Data sets page names them and an accuracy later measured on that set is flagged as not held-out."""
+    import numpy as np
+
+    np.savez(home.parent / "calib.npz", x=np.random.default_rng(0).random((32, 4), np.float32),
+             y=np.zeros(32, np.int64))
+    calib = run_job(api.submit_dataset_import(home.parent / "calib.npz", name="calib").id).result["dataset_id"]
+    job = run_job(api.submit_auto(model_id=imported, dataset_id=calib, budget="40s", target="onnxruntime").id)
+    stored = [api.get_model(c["id"]) for c in job.result["candidates"] if c["id"] not in (None, imported)]
+    calibrated = [m.id for m in stored if m.pass_name == "ort-quantize-static"]
+    assert calibrated, [(m.id, m.pass_name) for m in stored]
+    for m in stored:
+        used = (m.metrics or {}).get("trained_on_dataset")
+        assert (used or {}).get("id") == (calib if m.pass_name == "ort-quantize-static" else None), (m.pass_name, used)
+    at = page("datasets")
+    table = at.dataframe[0].value
+    listed = table.loc[table["id"] == calib, "calibrated / fine-tuned"].iloc[0]
+    assert {int(i) for i in listed.replace("#", "").split(", ")} >= set(calibrated)

@@ -28,6 +28,17 @@ def _dataset(session, dataset_id: int | None) -> dict[str, Any] | None:  # noqa:
     return {"id": d.id, "path": str(artifacts.resolve(d.artifact)), "sha256": d.sha256}
 
 
+def _data_used(session, params: AutoParams, node: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN001
+    """The calibration set a candidate was calibrated or trained on (as a manual pass records it), so the Data
+    sets page lists it and an accuracy later measured on that same set is flagged as not held-out."""
+    if not node.get("used_data") or params.dataset_id is None:
+        return {}
+    from storage import catalog
+
+    dataset = catalog.get_dataset(session, params.dataset_id)
+    return {"trained_on_dataset": {"id": params.dataset_id, "sha256": dataset.sha256 if dataset else None}}
+
+
 def _prepare(session, job, params: AutoParams) -> dict[str, Any]:  # noqa: ANN001
     from engine.lookup import model_or_raise
     from storage import artifacts, catalog
@@ -63,7 +74,7 @@ def _commit(session, job, params: AutoParams, output: SearchOutput, scratch: Pat
             artifact = ModelOutput.model_validate({k: node[k] for k in ModelOutput.model_fields if k in node})
             stored = store_model(session, scratch, artifact, name=f"{root.name} · {node['pass']}", parent_id=parent_id,
                                  pass_name=node["pass"], config=node["config"], derivation_key=node["key"],
-                                 metrics=node.get("metrics", {}))
+                                 metrics={**node.get("metrics", {}), **_data_used(session, params, node)})
         ids[node["key"]] = stored.id
     out = AutoResult.model_validate({k: v for k, v in result.items() if k in AutoResult.model_fields})
     for c in out.candidates:
