@@ -55,7 +55,7 @@ def _field(name: str, prop: dict[str, Any], defs: dict[str, Any], required: bool
         merged = _merge_variants(real)
         outer = {k: v for k, v in prop.items() if k not in ("anyOf", "oneOf")}
         prop = {**merged, **outer}
-    base = {"name": name, "label": prop.get("title") or name.replace("_", " ").capitalize(),
+    base = {"name": name, "label": _label(name, prop.get("title")),
             "default": prop.get("default"), "help": prop.get("description"),
             "required": required and "default" not in prop, "nullable": nullable}
     kind = prop.get("type")
@@ -74,6 +74,13 @@ def _field(name: str, prop: dict[str, Any], defs: dict[str, Any], required: bool
             return FieldSpec(widget="multiselect", options=tuple(items["enum"]), **base)
         return FieldSpec(widget="list", integer=items.get("type") == "integer", **base)
     return FieldSpec(widget="text", **base)
+
+
+def _label(name: str, title: str | None) -> str:
+    """A field's label in sentence case like every other label (“Dynamic batch”, “Keep IO types” stays as a
+    schema wrote it); pydantic titles each field from its name in title case (“Dynamic Batch”)."""
+    plain = name.replace("_", " ")
+    return plain.capitalize() if not title or title == plain.title() else title
 
 
 def _merge_variants(variants: list[dict[str, Any]]) -> dict[str, Any]:

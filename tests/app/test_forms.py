@@ -128,3 +128,12 @@ def test_render_fields_draws_widgets_with_bounds_options_and_help():
     at.text_input(key="hand:layers").set_value("a,b").run()
     assert at.session_state["values"]["bits"] == 4
     assert forms.to_config(forms.fields_from_schema(HAND_SCHEMA), at.session_state["values"])["layers"] == ["a", "b"]
+
+
+def test_labels_are_in_sentence_case_unless_a_schema_titles_a_field_itself():
+    schema = next(p["config_schema"] for p in api.list_passes() if p["name"] == "tf2onnx")
+    specs = {f.name: f.label for f in forms.fields_from_schema(schema)}
+    assert specs["dynamic_batch"] == "Dynamic batch" and specs["opset"] == "Opset"
+    titled = forms.fields_from_schema({"properties": {"io_types": {"type": "boolean", "title": "IO types"}}})
+    assert [f.label for f in titled] == ["IO types"]
+
