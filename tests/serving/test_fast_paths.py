@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -80,7 +81,10 @@ def version(studio):
 
     def recording(feeds):  # noqa: ANN001, ANN202
         loaded.threads.append(threading.current_thread().name)
+        time.sleep(loaded.slowed_s)  # the machine's other work, when a test asks for it
         return run(feeds)
+
+    loaded.slowed_s = 0.0
 
     instance.run = recording
     loaded._free.put(instance)
@@ -89,7 +93,7 @@ def version(studio):
 
 
 def test_a_lone_request_runs_on_the_loop_and_others_on_the_pool(version, reference, studio):
-    from engine.serving.scheduler import INLINE_MAX_S, REQUESTS
+    from engine.serving.scheduler import INLINE_MAX_S, RECENT_RUNS, REQUESTS
 
     feeds = {reference[0]: studio[3]}
 
@@ -102,18 +106,28 @@ def test_a_lone_request_runs_on_the_loop_and_others_on_the_pool(version, referen
             for _ in range(also_in_flight + 1):
                 REQUESTS.__exit__()
 
-    version._last_run_s = 0.0  # as fast as the digits model is, whatever the machine's load did to the warm-up
+    version._fastest_run_s = 0.0  # as fast as the digits model is, whatever the machine's load did to the warm-up
     outputs, loop_thread = asyncio.run(answer(0))
     assert version.threads == [loop_thread]
     np.testing.assert_allclose(outputs[0], reference[1], rtol=1e-5, atol=1e-6)
     outputs, _ = asyncio.run(answer(1))
     assert version.threads[-1].startswith("hot-v1"), "a second request in flight sends this one to the pool"
     np.testing.assert_allclose(outputs[0], reference[1], rtol=1e-5, atol=1e-6)
-    version._last_run_s = INLINE_MAX_S * 2
+    version._recent_runs.clear()
+    version._recent_runs.extend([0.001] * (RECENT_RUNS - 1))
+    version._fastest_run_s = 0.001
+    version.slowed_s = INLINE_MAX_S * 2  # one run slowed past the bound
+    asyncio.run(answer(0))
+    version.slowed_s = 0.0
+    asyncio.run(answer(0))
+    assert version.threads[-2:] == [loop_thread] * 2, "one slow run among fast ones keeps a lone request on the loop"
+    version._recent_runs.clear()
+    version._recent_runs.extend([INLINE_MAX_S * 2] * RECENT_RUNS)
+    version._fastest_run_s = INLINE_MAX_S * 2
     asyncio.run(answer(0))
     assert version.threads[-1].startswith("hot-v1"), "a model slower than the bound runs on the pool"
     samples = version.metrics.registry.get_sample_value("trimline_batch_size_count", {"model": "hot", "version": "1"})
-    assert samples == 3  # every request is counted wherever it ran
+    assert samples == 5  # every request is counted wherever it ran
 
 
 def _read_body(body: bytes, pieces: list[int], binary_from: int):  # noqa: ANN202
