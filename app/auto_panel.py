@@ -101,7 +101,8 @@ def candidate_rows(view: dict[str, Any]) -> list[dict[str, Any]]:
                      "× parent": None if c.get("ratio") is None else round(c["ratio"], 3),
                      "size MB": None if not c.get("size_bytes") else round(c["size_bytes"] / 1e6, 3),
                      "compressed MB": None if not c.get("size_gzip_bytes") else round(c["size_gzip_bytes"] / 1e6, 3),
-                     "accuracy": None if accuracy is None else round(accuracy, 4), "verdict": c.get("reason")})
+                     "accuracy": None if accuracy is None else round(accuracy, 4),
+                     "verdict": form_words(c["reason"]) if c.get("reason") else c.get("reason")})
     return rows
 
 
@@ -117,6 +118,24 @@ def model_cell(c: dict[str, Any], view: dict[str, Any]) -> str:
     if model_id is not None:
         return f"#{model_id}"
     return "new" if c.get("key") and view.get("live") else "–"
+
+
+# the search's notes name its command-line flags; on this page the same choices are the form's fields
+FLAG_WORDS = {"pass one with --dataset (or --synthetic-calibration for a latency-only search, with no accuracy "
+              "claimed)": "choose Calibration data above (or tick “No data: calibrate INT8 on synthetic inputs” for "
+                          "a latency-only search, with no accuracy claimed)",
+              "pass --eval-dataset for a held-out figure": "choose Held-out data for a held-out figure",
+              "--max-accuracy-drop or --min-fidelity": "Points lost or Top-1 agreement",
+              "--target onnxruntime": "Runtime “ONNX Runtime only”", "--objective size": "the Size objective",
+              "--eval-dataset": "Held-out data", "--dataset": "Calibration data",
+              "--synthetic-calibration": "“No data: calibrate INT8 on synthetic inputs”"}
+
+
+def form_words(note: str) -> str:
+    """A search note as this page's form words it: the Calibration data field, not ``--dataset``."""
+    for flag, words in FLAG_WORDS.items():  # the whole phrase first, then any flag left on its own
+        note = note.replace(flag, words)
+    return note
 
 
 MODEL_HELP = "The model's id; “new”: built by this search, stored (and given an id) when the search ends."
@@ -179,9 +198,9 @@ def _outcome(view: dict[str, Any]) -> None:
     if not view.get("candidates"):
         return
     (st.warning if view.get("partial") else st.success)(
-        view.get("explanation") or "No recommendation: the search stopped before it could choose.")
+        form_words(view.get("explanation") or "No recommendation: the search stopped before it could choose."))
     for note in view.get("notes", []):
-        st.caption(note)
+        st.caption(form_words(note))
     if view.get("settings"):
         st.caption("Deployment settings: " + ", ".join(f"{k} {v}" for k, v in view["settings"].items()))
     rec = view.get("recommended")
@@ -191,7 +210,7 @@ def _outcome(view: dict[str, Any]) -> None:
     elif rec is not None and st.button(f"Make model #{rec} the champion", type="primary", key="auto_champion",
                                        icon=":material/trophy:"):
         with ui.shows_errors():
-            api.set_champion(rec, note=view.get("explanation", ""))
+            api.set_champion(rec, note=form_words(view.get("explanation", "")))
             ui.refresh()
             st.rerun()
     rows = candidate_rows(view)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from app.auto_panel import form_words
 from engine import api
 from tests.app.apphelp import by_label
 from tests.app.conftest import run_job
@@ -65,14 +66,16 @@ def test_auto_tab_shows_the_recommendation_front_and_rejections_and_makes_a_cham
     assert result["candidates"] and result["explanation"].startswith("Recommended")
     at = page("optimize", auto_job=job.id)
     assert not at.exception
-    assert result["explanation"] in [s.value for s in at.success] + [w.value for w in at.warning]
-    assert any("A data set would add static INT8" in c.value for c in at.caption)
+    assert form_words(result["explanation"]) in [s.value for s in at.success] + [w.value for w in at.warning]
+    (note,) = [c.value for c in at.caption if "A data set would add static INT8" in c.value]
+    assert "choose Calibration data above (or tick “No data: calibrate INT8 on synthetic inputs”" in note
+    assert "--" not in note  # the command line's flags are the CLI's words, not this form's
     table = at.dataframe[0].value
     assert len(table) == len(result["candidates"]) and table["status"][0] == "reference"
     assert len(at.get("plotly_chart")) == 1
     rejected = [c for c in result["candidates"] if c["status"] in ("rejected", "failed", "skipped")]
     if rejected:
-        assert list(at.dataframe[1].value["verdict"]) == [c["reason"] for c in rejected]
+        assert list(at.dataframe[1].value["verdict"]) == [form_words(c["reason"]) for c in rejected]
     at.button(key="auto_champion").click().run()
     assert api.get_champion(api.get_model(imported).root_id).model_id == result["recommended"]
     assert f"★ Model #{result['recommended']} is its family's champion." in [c.value for c in at.caption]
@@ -81,7 +84,7 @@ def test_auto_tab_shows_the_recommendation_front_and_rejections_and_makes_a_cham
     at = page("optimize")
     assert by_label(at.selectbox, "Search from").value == imported
     assert len(api.list_models()) > 1 and max(m.id for m in api.list_models()) != imported
-    assert result["explanation"] in [s.value for s in at.success] + [w.value for w in at.warning]
+    assert form_words(result["explanation"]) in [s.value for s in at.success] + [w.value for w in at.warning]
     assert len(at.dataframe[0].value) == len(result["candidates"])
     _timings_are_benchmarks_until_a_benchmark_job(page, imported, job.id, result)
 
@@ -220,3 +223,16 @@ def test_candidates_calibrated_on_the_search_data_record_it_and_the_data_sets_pa
     table = at.dataframe[0].value
     listed = table.loc[table["id"] == calib, "calibrated / fine-tuned"].iloc[0]
     assert {int(i) for i in listed.replace("#", "").split(", ")} >= set(calibrated)
+
+
+def test_search_notes_name_the_forms_fields_not_the_command_lines_flags():
+    from engine.auto.space import without_data_adds
+
+    note = form_words(without_data_adds("keras"))
+    assert note.endswith("choose Calibration data above (or tick “No data: calibrate INT8 on synthetic inputs” for a "
+                         "latency-only search, with no accuracy claimed).")
+    relax = form_words(" Relax the accuracy budget (--max-accuracy-drop or --min-fidelity), or give labelled data")
+    assert relax == " Relax the accuracy budget (Points lost or Top-1 agreement), or give labelled data"
+    held = form_words("Accuracy was measured on the calibration data; pass --eval-dataset for a held-out figure.")
+    assert held == "Accuracy was measured on the calibration data; choose Held-out data for a held-out figure."
+
