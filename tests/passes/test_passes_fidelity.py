@@ -40,6 +40,22 @@ def test_gate_uses_relative_tolerance_for_large_outputs():
         gate(spec, {"max_abs_diff": 0.5, "mean_rel_diff": 1e-3, "output_scale": 100.0, "top1_agreement": 1.0})
 
 
+def test_gate_by_top1_agreement_refuses_only_beyond_a_samples_chance():
+    """A Q/DQ conversion flips a few near-tie samples: 189 of 200 (94.5%) could come from a conversion that
+    agrees 95% of the time, so it passes; 160 of 200, or 90% of 512, cannot, and are refused with the interval."""
+    from engine.passes.gate import agreement_ci
+
+    spec = PASSES["tf2onnx"]
+    close = {"max_abs_diff": 0.05, "mean_rel_diff": 0.01, "output_scale": 1.0, "top1_agreement": 0.945, "samples": 200}
+    gate(spec, close, tolerance=0.1, min_agreement=0.95)
+    low, high = agreement_ci(0.945, 200)
+    assert low < 0.945 < 0.95 < high
+    with pytest.raises(FidelityError, match=r"80.0% of 200 samples \(95% CI 73.9%–85.0%; needs 95%\)"):
+        gate(spec, {**close, "top1_agreement": 0.80}, tolerance=0.1, min_agreement=0.95)
+    with pytest.raises(FidelityError, match="of 512 samples"):
+        gate(spec, {**close, "top1_agreement": 0.90, "samples": 512}, tolerance=0.1, min_agreement=0.95)
+
+
 def test_gate_ignores_compressions_and_quantized_tflite():
     numbers = {"max_abs_diff": 0.9, "mean_rel_diff": 0.5, "output_scale": 1.0, "top1_agreement": 0.5}
     gate(PASSES["prune"], numbers)
