@@ -16,6 +16,12 @@ def _uploader_key(kind: str) -> str:
     return f"{kind}_upload_{st.session_state.get(f'{kind}_upload_round', 0)}"
 
 
+def loaded_demo(model_ids: set[int]) -> dict | None:
+    """The newest demo that loaded and whose model is still in the catalogue (its job's result), else None."""
+    jobs, _ = api.find_jobs(kinds=["demo"], statuses=["succeeded"], limit=5)
+    return next((j["result"] for j in jobs if (j.get("result") or {}).get("model_id") in model_ids), None)
+
+
 def _queued(kind: str, job_id: int, file_name: str, name: str) -> None:
     """Remember the queued job, empty the upload form (on the next run, before its widgets are drawn) and
     say what was queued."""
@@ -45,7 +51,13 @@ cols[2].metric("Data sets", len(datasets))
 st.subheader("Try it with the demo")
 st.caption("Trains a small CNN on scikit-learn's 8×8 digits in a background job (about half a minute), "
            "then imports it with its test set.")
-if st.button("Load demo", type="primary", icon=":material/rocket_launch:", key="load_demo"):
+loaded = loaded_demo({m["id"] for m in models})
+if loaded is not None and not st.session_state.get("home_job"):  # a second click would load a second copy
+    st.caption(f"The demo is loaded: model #{loaded['model_id']} and data set #{loaded['dataset_id']}.")
+    if st.button("Open the demo model", type="primary", key="open_demo_model"):
+        ui.open_model(loaded["model_id"])
+if st.button("Load the demo again" if loaded is not None else "Load demo", icon=":material/rocket_launch:",
+             type="secondary" if loaded is not None else "primary", key="load_demo"):
     with ui.shows_errors():
         st.session_state["home_job"] = api.load_demo().id
         ui.refresh()

@@ -126,3 +126,24 @@ def test_dashboard_names_a_home_that_is_a_file_in_one_sentence(tmp_path, monkeyp
     assert not at.exception
     assert [e.value for e in at.error] == [f"TRIMLINE_HOME points at a file ({home}), not a folder; point it at a folder"]
     assert not at.title  # nothing else is drawn
+
+
+def test_home_offers_the_loaded_demo_instead_of_a_second_copy(page, imported):
+    """Once the demo has loaded, a returning user is shown it; loading it again is still possible, as the
+    secondary choice (a second click on a primary 'Load demo' made a second family and two more data sets)."""
+    from engine import api
+    from storage import jobs as jobstore
+    from storage.db import session_scope
+
+    at = page("home")
+    assert at.button(key="load_demo").label == "Load demo" and "open_demo_model" not in [b.key for b in at.button]
+    job = api.load_demo()
+    with session_scope() as s:  # the demo's job as a worker ends it, its model being the imported one
+        assert jobstore.claim(s, job.id, "test-worker")
+        assert jobstore.finish(s, job.id, "test-worker", "succeeded", result={"model_id": imported, "dataset_id": 7})
+    at = page("home")
+    assert "The demo is loaded: model #%d and data set #7." % imported in [c.value for c in at.caption]
+    again = at.button(key="load_demo")
+    assert again.label == "Load the demo again" and again.proto.type == "secondary"
+    at.button(key="open_demo_model").click().run()
+    assert at.session_state["model_id"] == imported
