@@ -250,10 +250,10 @@ def provenance_warnings(rows: list[dict[str, Any]]) -> list[str]:
     if len(machines) > 1:
         out.append(f"These latencies were measured on {len(machines)} different machines (hardware fingerprints); "
                    "ratios across them are marked “different hardware”.")
-    for basis in ("different runtime", "different settings"):
+    for basis, where in (("different runtime", "another runtime"), ("different settings", "other settings")):
         odd = [r["id"] for r in rows if r.get("ratio_basis") == basis]
         if odd:
-            out.append(f"{len(odd)} latency ratio(s) divide by the root's figure on a {basis.split()[1]} "
+            out.append(f"{len(odd)} latency ratio(s) divide by the root's figure on {where} "
                        f"({', '.join(f'#{i}' for i in odd[:8])}{'…' if len(odd) > 8 else ''}): read them as "
                        f"“{basis}”, not as a speed-up.")
     for r in rows:

@@ -298,8 +298,12 @@ def test_provenance_warnings_name_mixed_hardware_runtimes_and_noise():
              "noise": ["other processes used 40% of the CPU while b1 was timed"]}]
     lines = tables.provenance_warnings(rows)
     assert lines[0].startswith("These latencies were measured on 2 different machines")
-    assert "#3" in lines[1] and "“different runtime”" in lines[1]
+    assert lines[1] == ("1 latency ratio(s) divide by the root's figure on another runtime (#3): read them as "
+                        "“different runtime”, not as a speed-up.")
     assert lines[2].startswith("1 variant(s) were timed while other processes used the CPU (#3)")
+    settings = tables.provenance_warnings([{"id": 4, "ratio_basis": "different settings", "noise": []}])
+    assert settings == ["1 latency ratio(s) divide by the root's figure on other settings (#4): read them as "
+                        "“different settings”, not as a speed-up."]  # it read “on a settings”
 
 
 def test_tradeoff_scatter_draws_no_colour_scale_over_one_accuracy():
