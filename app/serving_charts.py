@@ -44,7 +44,8 @@ def resources_figure(history: list[dict[str, Any]]) -> go.Figure:
     fig.add_trace(go.Scatter(x=_times(history), y=[r["cpu_percent"] for r in history], name="CPU %"))
     fig.add_trace(go.Scatter(x=_times(history), y=[r["rss_mb"] for r in history], name="RSS MB", yaxis="y2"))
     top = max((r["rss_mb"] or 0 for r in history), default=0) or 1
-    fig.update_layout(yaxis={"title": "CPU % (100 = one core)", "rangemode": "tozero", "tickformat": ",.0f"},
+    # CPU ticks keep their decimals: an idle server's 0.5-steps in whole numbers read 0, 1, 1, 2
+    fig.update_layout(yaxis={"title": "CPU % (100 = one core)", "rangemode": "tozero", "tickformat": ",~g"},
                       yaxis2={"title": "MB", "overlaying": "y", "side": "right", "range": [0, top * 1.2],
                               "tickformat": ",.0f"},
                       legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"})

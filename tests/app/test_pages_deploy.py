@@ -167,6 +167,7 @@ def test_serving_charts_build_from_readings():
                                               dict(later, cpu_percent=15.0, rss_mb=165.836)])
     assert list(steady.layout.yaxis2.range) == pytest.approx([0, 165.836 * 1.2])  # not 165.831-165.836
     assert steady.layout.yaxis2.tickformat == ",.0f" and steady.layout.yaxis.rangemode == "tozero"
+    assert steady.layout.yaxis.tickformat == ",~g"  # CPU 0.5-steps of an idle server: not rounded to 0, 1, 1, 2
     legend = steady.layout.legend  # a row above the plot, clear of the memory axis's labels on the right
     assert (legend.orientation, legend.yanchor) == ("h", "bottom") and legend.y >= 1
     quiet = serving_charts.throughput_figure([first, later], [None, 0.0])
