@@ -256,6 +256,11 @@ def provenance_warnings(rows: list[dict[str, Any]]) -> list[str]:
             out.append(f"{len(odd)} latency ratio(s) divide by the root's figure on {where} "
                        f"({', '.join(f'#{i}' for i in odd[:8])}{'…' if len(odd) > 8 else ''}): read them as "
                        f"“{basis}”, not as a speed-up.")
+    served = [r["id"] for r in rows if (r.get("setting") or {}).get("runtime") == "server-http"]
+    if served and any(r.get("latency_p50_ms") is not None and r["id"] not in served for r in rows):
+        out.append(f"The latency of {', '.join(f'#{i}' for i in served[:8])} is a load test's, through the HTTP "
+                   "server (the round trip included); the others were timed in-process. Benchmark "
+                   f"{'it' if len(served) == 1 else 'them'} on the Models page to compare like with like.")
     for r in rows:
         if r.get("data_warning"):
             out.append(f"Accuracy of #{r['id']} is not held-out: {r['data_warning']}.")

@@ -304,6 +304,12 @@ def test_provenance_warnings_name_mixed_hardware_runtimes_and_noise():
     settings = tables.provenance_warnings([{"id": 4, "ratio_basis": "different settings", "noise": []}])
     assert settings == ["1 latency ratio(s) divide by the root's figure on other settings (#4): read them as "
                         "“different settings”, not as a speed-up."]  # it read “on a settings”
+    mixed = tables.provenance_warnings([{"id": 5, "latency_p50_ms": 0.48, "setting": {"runtime": "server-http"}},
+                                        {"id": 6, "latency_p50_ms": 0.02, "setting": {"runtime": "onnxruntime"}}])
+    assert mixed == ["The latency of #5 is a load test's, through the HTTP server (the round trip included); the "
+                     "others were timed in-process. Benchmark it on the Models page to compare like with like."]
+    alone = [{"id": 5, "latency_p50_ms": 0.48, "setting": {"runtime": "server-http"}}, {"id": 6}]
+    assert tables.provenance_warnings(alone) == []  # nothing in-process to mistake it for
 
 
 def test_tradeoff_scatter_draws_no_colour_scale_over_one_accuracy():
