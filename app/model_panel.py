@@ -18,7 +18,8 @@ def render(doc: dict[str, Any]) -> None:
     st.subheader(f"#{doc['id']} {doc['name']}{star}")
     origin = f"derived from #{doc['parent_id']} by **{doc['pass']}**" if doc.get("parent_id") else "uploaded"
     st.caption(f"{doc['format']} · {origin} · created {doc.get('created_at') or '—'} · sha256 {doc['sha256'][:16]}…")
-    cols = st.columns(5)
+    derived = bool(doc.get("parent_id"))  # an upload has no parent to agree with: no fidelity line for it
+    cols = st.columns(5 if derived else 4)
     cols[0].metric("Format", doc["format"])
     cols[1].metric("Parameters", tables.human_count(doc.get("params")))
     info = doc.get("info") or {}
@@ -26,10 +27,11 @@ def render(doc: dict[str, Any]) -> None:
         "The model takes any size here; FLOPs are counted at the size the benchmark form offers by default."
         if info.get("flops_at") else None))
     cols[3].metric("Size", tables.human_bytes(doc.get("size_bytes")))
-    fid = (doc.get("metrics") or {}).get("fidelity")
-    agreement = fid.get("top1_agreement", fid.get("agreement")) if isinstance(fid, dict) else None
-    cols[4].metric("Top-1 agreement with parent",
-                   f"{agreement:.2%}" if isinstance(agreement, (int, float)) else "—")
+    if derived:
+        fid = (doc.get("metrics") or {}).get("fidelity")
+        agreement = fid.get("top1_agreement", fid.get("agreement")) if isinstance(fid, dict) else None
+        cols[4].metric("Top-1 agreement with parent",
+                       f"{agreement:.2%}" if isinstance(agreement, (int, float)) else "—")
     # the open tab is in the URL (?tab=Graph); closed tabs are not drawn (the graph copies a model file)
     overview, ops, measured, graph = st.tabs(TABS, key="tab", bind="query-params")
     if overview.open is not False:

@@ -86,6 +86,15 @@ def test_optimize_page_offers_only_passes_accepting_the_format(page, imported):
     assert [o.split(" — ")[0] for o in offered] == accepting
     assert "tf2onnx" not in " ".join(offered)
 
+def test_an_upload_shows_no_agreement_with_a_parent_it_does_not_have(page, imported):
+    """A root model read "Top-1 agreement with parent: —": a line about a parent it cannot have."""
+    at = page("models", model_id=imported, family_id=imported)
+    assert "Top-1 agreement with parent" not in [m.label for m in at.metric]
+    assert len(at.metric) == 4
+    child = run_job(api.submit_optimize(imported, "ort-quantize-dynamic", {}).job.id).result["model_id"]
+    at = page("models", model_id=child, family_id=imported)
+    assert by_label(at.metric, "Top-1 agreement with parent")  # a derived model keeps its fidelity line
+
 
 def test_optimize_page_generated_form_submits_typed_config(page, imported):
     at = page("optimize", pass_name="ort-quantize-dynamic")
