@@ -5,8 +5,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import ui
+from app import tables, ui
 from engine import api
+from engine.errors import EngineError
 
 
 
@@ -20,6 +21,22 @@ def loaded_demo(model_ids: set[int]) -> dict | None:
     """The newest demo that loaded and whose model is still in the catalogue (its job's result), else None."""
     jobs, _ = api.find_jobs(kinds=["demo"], statuses=["succeeded"], limit=5)
     return next((j["result"] for j in jobs if (j.get("result") or {}).get("model_id") in model_ids), None)
+
+
+def _ended(job_id: int) -> bool:
+    """Whether the job has ended (or is gone): its "queued as job #N" line would then be out of date."""
+    try:
+        return api.get_job(job_id).done
+    except EngineError:
+        return True
+
+
+def _model_label(model_id: int) -> str | None:
+    """How pickers name the model a job made (read now: the cached list may not hold it yet); None if deleted."""
+    try:
+        return tables.model_label(api.get_model(model_id).to_json())
+    except EngineError:
+        return None
 
 
 def _queued(kind: str, job_id: int, file_name: str, name: str) -> None:
@@ -64,12 +81,13 @@ if st.button("Load the demo again" if loaded is not None else "Load demo", icon=
 
 if st.session_state.get("home_job"):
     queued = st.session_state.get("home_queued")
-    if queued and queued[0] == st.session_state["home_job"]:
-        st.info(queued[1], icon=":material/upload_file:")
+    if queued and queued[0] == st.session_state["home_job"] and not _ended(queued[0]):
+        st.info(queued[1], icon=":material/upload_file:")  # once it ends, the outcome below says how instead
     finished = ui.watch_job(st.session_state["home_job"])
-    if finished and (finished.get("result") or {}).get("model_id"):
-        if st.button("Open the model", key="open_home_model"):
-            ui.open_model(finished["result"]["model_id"])
+    made = (finished or {}).get("result") or {}
+    if made.get("model_id") and (label := _model_label(made["model_id"])):
+        if st.button(f"Open model {label}", key="open_home_model"):
+            ui.open_model(made["model_id"])
     st.page_link("app_pages/jobs.py", label="All jobs", icon=":material/pending_actions:")
 
 left, right = st.columns(2)
