@@ -33,16 +33,18 @@ def last_search(model_id: int, root_id: int | None) -> int | None:
     return next((j["id"] for j in jobs if (j.get("params") or {}).get("model_id") == model_id), None)
 
 
-def default_start(models: list[dict[str, Any]]) -> int:
-    """The model a search starts from unless the user picks another: the newest upload, not the newest
-    variant (after a search that is one of its candidates, an INT8 model nobody means to search from)."""
+def default_start(models: list[dict[str, Any]], family_id: int | None = None) -> int:
+    """The model a search starts from unless the user picks another: the upload heading ``family_id`` (the
+    family the user works in this session), else the newest upload, not the newest variant (after a search
+    that is one of its candidates, an INT8 model nobody means to search from)."""
     roots = [m for m in models if not m.get("parent_id")]
-    return (roots or models)[0]["id"]
+    return next((m["id"] for m in roots if m["id"] == family_id), (roots or models)[0]["id"])
 
 
 def _form(models: list[dict[str, Any]]) -> dict[str, Any]:
     # outside the form, so the data choices below follow the model as soon as it is picked
-    model = ui.pick_model("Search from", models, state_key="auto_model_id", default=default_start(models))
+    model = ui.pick_model("Search from", models, state_key="auto_model_id",
+                          default=default_start(models, st.session_state.get("family_id")))
     if st.session_state.get("auto_data_for") != model["id"]:  # another model: offer its data afresh
         for key in ("auto_dataset", "auto_eval"):
             st.session_state.pop(key, None)
@@ -186,8 +188,9 @@ def _live(job_id: int) -> None:
         with ui.shows_errors():
             api.cancel_job(job_id)
     st.caption(view.get("message") or ("waiting for a worker" if view["status"] == "queued" else "running"))
-    st.dataframe(candidate_rows(view), hide_index=True, key="auto_live_table",
-                 column_config={"model": st.column_config.TextColumn(help=MODEL_HELP)}, placeholder="—")
+    rows = candidate_rows(view)
+    st.dataframe(rows, hide_index=True, key="auto_live_table", column_config=TABLE_COLUMNS, placeholder="—")
+    _verdicts(rows)
 
 
 def _outcome(view: dict[str, Any]) -> None:
@@ -211,13 +214,39 @@ def _outcome(view: dict[str, Any]) -> None:
                                        icon=":material/trophy:"):
         with ui.shows_errors():
             api.set_champion(rec, note=form_words(view.get("explanation", "")))
+            ui.remember_family(api.get_model(rec).root_id)  # Deploy and Download open on this champion's family
             ui.refresh()
             st.rerun()
     rows = candidate_rows(view)
-    st.dataframe(rows, hide_index=True, key="auto_table", placeholder="—")
+    st.dataframe(rows, hide_index=True, key="auto_table", column_config=TABLE_COLUMNS, placeholder="—")
+    _verdicts(rows)
     st.plotly_chart(pareto_figure(view), key="auto_pareto")
-    rejected = [r for r in rows if r["status"] in ("rejected", "failed", "skipped")]
-    if rejected:
-        st.markdown("**Rejected candidates**")
-        st.dataframe([{k: r[k] for k in ("candidate", "status", "verdict")} for r in rejected], hide_index=True,
-                     key="auto_rejected", placeholder="—")
+
+
+REJECTED = ("rejected", "failed", "skipped")
+# a verdict is a sentence or two: in a table cell it is cut at the column's edge (st.dataframe does not wrap),
+# so the table keeps a short preview and the whole sentence of each rejected candidate is listed under it
+TABLE_COLUMNS = {"model": st.column_config.TextColumn(help=MODEL_HELP, width="small"),
+                 "candidate": st.column_config.TextColumn(width="medium"),
+                 "verdict": st.column_config.TextColumn(
+                     width="medium", help="The start of the verdict; each rejected candidate's whole verdict is "
+                                          "listed under the table.")}
+
+
+def verdict_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """One markdown line per rejected, failed or skipped candidate with its whole verdict, which wraps on the
+    page: in the table it was cut off at the column's edge."""
+    return [f"**{_plain_markdown(r['candidate'] or '?')}** ({r['status']}): "
+            + _plain_markdown(r["verdict"] or "no reason was recorded.") for r in rows if r["status"] in REJECTED]
+
+
+def _plain_markdown(text: str) -> str:
+    """``text`` shown as written: a reason naming ``opt_level`` or ``$HOME`` is not italics or maths."""
+    return "".join("\\" + ch if ch in "\\`*_[]<>$|~#" else ch for ch in str(text))
+
+
+def _verdicts(rows: list[dict[str, Any]]) -> None:
+    lines = verdict_lines(rows)
+    if lines:
+        st.markdown("**Why candidates were rejected**")
+        st.markdown("\n".join(f"- {line}" for line in lines))

@@ -223,12 +223,24 @@ def pick(label: str, options: list[Any], state_key: str, format_func=str, defaul
 
 def pick_model(label: str, candidates: list[dict[str, Any]], state_key: str = "model_id", default: int | None = None,
                **kwargs: Any) -> dict | None:
+    """A model picker (see ``pick``); a model the user picks here makes its family the session's family, so
+    Compare, Deploy and the other family pages open on the family the user was working in."""
     by_id = {m["id"]: m for m in candidates}
+    before = st.session_state.get(state_key)
     chosen = pick(label, list(by_id), state_key, format_func=lambda i: model_label(by_id[i]), default=default, **kwargs)
+    if before in by_id and chosen != before:  # the user's choice, not a default shown on a first visit
+        remember_family(by_id[chosen].get("root_id") or chosen)
     return by_id.get(chosen)
 
 
+def remember_family(root_id: int) -> None:
+    """Make ``root_id`` the family every family picker opens on for the rest of the session (``pick_family``)."""
+    st.session_state["family_id"] = root_id
+
+
 def pick_family(label: str = "Model family", state_key: str = "family_id") -> dict | None:
+    """The family picker: the family chosen earlier in this session (on any page, or by picking one of its
+    models), else the one a link names (``?family=``), else the newest."""
     roots = families()
     by_id = {m["id"]: m for m in roots}
     chosen = pick(label, list(by_id), state_key, format_func=lambda i: f"#{i} {by_id[i]['name']}")
