@@ -17,6 +17,8 @@ from typing import Any
 
 import psutil
 
+from engine.measure.load import LoadMeter
+
 FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
          "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
 PACKAGES = ("onnxruntime", "tensorflow", "ai-edge-litert", "numpy", "onnx")  # ai-edge-litert runs TFLite models
@@ -108,14 +110,18 @@ def peak_gflops(seconds: float = 1.0, cache_path: Path | None = None, refresh: b
 
     Probed once and cached on disk (``cache_path``, else ``$TRIMLINE_HOME/hardware/peak_gflops.json``) keyed
     by the fingerprint, since the probe takes ~2×``seconds``. ``OPENBLAS_CORETYPE`` is recorded, not changed.
+    The share of the CPU other processes used during the probe is recorded as ``other_load``: a peak probed
+    under load (above ``NOISY``) is used once but neither cached nor read back from the cache.
     """
+    from engine.measure.roofline import measured_quietly
+
     path = _cache_path(cache_path)
     fp = fingerprint()
     key = {"cpu": fp["cpu"], "cores": fp["cores"], "numpy": fp["versions"]["numpy"]}
     if path.exists() and not refresh:
         try:
             cached = json.loads(path.read_text())
-            if cached.get("key") == key:
+            if cached.get("key") == key and measured_quietly(cached):
                 return cached
         except (OSError, ValueError):
             pass
@@ -125,14 +131,18 @@ def peak_gflops(seconds: float = 1.0, cache_path: Path | None = None, refresh: b
         from threadpoolctl import threadpool_limits
     except ImportError:
         threadpool_limits = None
-    if threadpool_limits is not None:
-        with threadpool_limits(limits=1, user_api="blas"):
-            result["single_thread"] = round(_gemm_rate(n, seconds), 1)
-    else:  # without threadpoolctl the single-thread figure cannot be isolated
-        result["single_thread"] = None
-    result["all_threads"] = round(_gemm_rate(n, seconds), 1)
+    with LoadMeter() as load:
+        if threadpool_limits is not None:
+            with threadpool_limits(limits=1, user_api="blas"):
+                result["single_thread"] = round(_gemm_rate(n, seconds), 1)
+        else:  # without threadpoolctl the single-thread figure cannot be isolated
+            result["single_thread"] = None
+        result["all_threads"] = round(_gemm_rate(n, seconds), 1)
+    result["other_load"] = round(load.other_load, 3)
     result["threads"] = psutil.cpu_count(logical=True)
     result["blas"] = _blas_info()
+    if not measured_quietly(result):
+        return result  # other work slowed the probe: a figure below the machine's, not worth keeping
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

@@ -283,7 +283,7 @@ def test_roofline_never_shows_more_than_the_peak_without_saying_why():
             {"label": "#2 int8", "achieved_gflops": 122.0, "peak_gflops": 100.0, "percent_of_peak": 122.0,
              "integer_work": True}]
     texts = list(_trace(charts.roofline_figure(rows), "achieved").text)
-    assert texts == ["120.0% of peak (above the FP32 peak)", "122.0% of FP32 peak (integer work)"]
+    assert texts == ["above a stale peak (120.0% of a figure measured too low)", "122.0% of FP32 peak (integer work)"]
 
 
 def test_sizes_in_one_column_share_one_unit():
