@@ -135,6 +135,9 @@ def _try_a_labelled_row(at, home) -> None:
 
     np.savez(home.parent / "rows.npz", x=np.eye(4, dtype=np.float32)[:3], y=np.array([2, 0, 1]))
     run_job(api.submit_dataset_import(home.parent / "rows.npz", name="rows").id)
+    import streamlit as st
+
+    st.cache_data.clear()  # imported behind the page's back: its 2-second list of data sets would not have it yet
     at.radio(key="deploy_try_kind").set_value("Data set row").run()
     by_label(at.selectbox, "Data set").set_value(next(d.id for d in api.list_datasets() if d.name == "rows"))
     at.number_input(key="deploy_try_row").set_value(1).run()
