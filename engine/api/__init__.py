@@ -32,7 +32,8 @@ from engine.api.reports import family_measurements_csv, family_report_html
 from engine.api.review import (catalogue_version, config_diff, evaluation_datasets, families, family_machines, family_members,
                                family_overview, find_jobs, graph_diff, measurement_history, model_review)
 from engine.provenance import hardware_text, source_text, versions_text
-from engine.api.studio import doctor, harden_process, migrate, run_worker, settings
+from engine.api.studio import (doctor, harden_process, migrate, port_holder, run_worker, settings, stop_processes,
+                               wait_for_port)
 
 __all__ = [
     "auto_params", "auto_view", "submit_auto",
@@ -49,4 +50,5 @@ __all__ = [
     "set_actor", "require_sign_in", "audit_trail", "set_role", "deleted_families_history", "family_machines", "catalogue_version", "ROLES", "accounts_exist_here", "add_user", "allowed", "has_accounts", "list_users", "remove_user", "user_role", "verify_user",
     "DATASET_ROLES", "archive_model", "collect_garbage", "datasets_overview", "delete_model", "set_dataset_role", "rename_model", "storage_per_family", "tag_model",
 ]
+__all__ += ["port_holder", "stop_processes", "wait_for_port"]
 __all__ += ["LOOPBACK_HOSTS", "MIN_PASSWORD_CHARS", "allowed_hosts", "explain_failure", "read_secrets", "team_password"]

@@ -55,3 +55,26 @@ def doctor() -> dict[str, Any]:
     from engine.doctor import run_checks
 
     return run_checks()
+
+
+def stop_processes(running: dict, hurry: threading.Event | None = None) -> list[str]:
+    """``trimline up``'s stop: SIGTERM its processes (``{name: Popen}``) together, kill any still running after
+    a few seconds (at once when ``hurry`` is set); one phrase per process saying how it ended."""
+    from engine.supervise import stop_all
+
+    return stop_all(running, hurry=hurry)
+
+
+def port_holder(host: str, port: int) -> str | None:
+    """None when the dashboard could listen on ``host:port``; else which process holds it, for a sentence."""
+    from engine.supervise import port_holder as holder
+
+    return holder(host, port)
+
+
+def wait_for_port(host: str, port: int, timeout_s: float | None = None) -> str | None:
+    """Wait a few seconds (``timeout_s``) for ``host:port`` to be free, as when the last ``trimline up`` on it is
+    still stopping; None once it is free, else which process still holds it."""
+    from engine.supervise import PORT_WAIT_S, wait_for_port as wait
+
+    return wait(host, port, PORT_WAIT_S if timeout_s is None else timeout_s)

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Optional
@@ -34,6 +35,7 @@ def up(host: str = typer.Option("127.0.0.1", help="Address the dashboard binds t
              ".streamlit/secrets.toml), add accounts with `trimline users add`, or bind to 127.0.0.1")
     api.ready()
     port = port or api.settings().port
+    _wait_for_port(api, host, port)
     worker_cmd = [sys.executable, "-m", "engine.cli", "worker"]
     dashboard_cmd = [sys.executable, "-m", "streamlit", "run", str(root / "app" / "server.py"),
                      "--server.address", host, "--server.port", str(port), "--server.headless", "true",
@@ -44,9 +46,13 @@ def up(host: str = typer.Option("127.0.0.1", help="Address the dashboard binds t
     api.serving.own_servers()  # models served from the dashboard stop with this command
     running = {name: subprocess.Popen(cmd, cwd=root, env=env) for name, (cmd, env) in procs.items()}
     typer.echo(f"Trimline is starting on http://{host}:{port}  (Ctrl-C stops it)", err=True)
+    hurry = threading.Event()
 
     def _stop(signum, frame):  # noqa: ANN001  (SIGTERM stops everything, like Ctrl-C)
         raise KeyboardInterrupt
+
+    def _hurry(signum, frame):  # noqa: ANN001  (a second Ctrl-C while stopping: kill what is left now)
+        hurry.set()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)  # also when started in the background, where SIGINT arrives ignored
@@ -57,6 +63,8 @@ def up(host: str = typer.Option("127.0.0.1", help="Address the dashboard binds t
             for name, proc in running.items():
                 if proc.poll() is None:
                     continue
+                if name == "dashboard":
+                    _wait_for_port(api, host, port)  # another process took its port: not a crash to count
                 # One part stopping never takes the others down: a worker keeps its running job when the
                 # page server dies, and a dead worker's job is re-queued by the next one's reaper.
                 restarts = [t for t in restarts if t > time.monotonic() - 60] + [time.monotonic()]
@@ -68,16 +76,36 @@ def up(host: str = typer.Option("127.0.0.1", help="Address the dashboard binds t
     except KeyboardInterrupt:
         pass
     finally:
-        for served in api.serving.stop_owned_servers():
-            typer.echo(f"stopped serving '{served}'", err=True)
+        # Everything stops at once, within a few seconds: the servers started from the Deploy page and this
+        # command's worker(s) and dashboard (which got Ctrl-C from the terminal already).
+        signal.signal(signal.SIGTERM, _hurry)
+        signal.signal(signal.SIGINT, _hurry)
+        began = time.monotonic()
+        typer.echo("stopping Trimline...", err=True)
         for proc in running.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)  # a worker hands its running job back to the queue, then exits
-        for proc in running.values():
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        for served in api.serving.stop_owned_servers():
+            typer.echo(f"stopped serving '{served}'", err=True)
+        stopped = api.stop_processes({("the dashboard" if n == "dashboard" else n): p for n, p in running.items()},
+                                     hurry)
+        typer.echo(f"stopped {_listing(stopped)} in {time.monotonic() - began:.1f} s", err=True)
+
+
+def _wait_for_port(api, host: str, port: int) -> None:  # noqa: ANN001
+    """Before the dashboard starts: its port must be free. A ``trimline up`` that is still stopping frees it within
+    seconds, so wait that long; a port held longer fails with the process that holds it."""
+    holder = api.port_holder(host, port)
+    if holder is None:
+        return
+    typer.echo(f"port {port} on {host} is held by {holder}; waiting for it to be free", err=True)
+    holder = api.wait_for_port(host, port)
+    if holder is not None:
+        fail(f"port {port} on {host} is held by {holder}; stop that or start on another port with --port")
+
+
+def _listing(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names) or "nothing"
 
 
 @command(app, "worker")

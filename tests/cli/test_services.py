@@ -119,3 +119,47 @@ def test_database_and_queue_outages_while_a_worker_runs_delay_jobs_but_fail_none
         if pg_server.proc.poll() is not None:
             pg_server.resume()
         workers.stop()
+
+
+def _dashboard_healthy(port: int) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+def test_up_on_a_port_still_held_names_the_holder_and_waits_for_it(home: Path) -> None:
+    # before: the dashboard failed to bind five times and `up` gave up with "the dashboard keeps stopping"
+    import signal
+    import socket
+
+    port = free_port()
+    held = socket.socket()
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    held.bind(("127.0.0.1", port))
+    held.listen()
+    holder = api.wait_for_port("127.0.0.1", port, timeout_s=0.3)  # held all along: who holds it
+    assert holder is not None and holder.startswith(f"process {os.getpid()} (") and "pytest" in holder, holder
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIMLINE_")}
+    up = subprocess.Popen([sys.executable, "-m", "engine.cli", "up", "--port", str(port)], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, env={**env, "TRIMLINE_HOME": str(home)},
+                          start_new_session=True)
+    try:
+        time.sleep(4)  # a `trimline up` still stopping holds the port this long
+        assert up.poll() is None
+        held.close()
+        deadline = time.monotonic() + 120
+        while not _dashboard_healthy(port) and time.monotonic() < deadline and up.poll() is None:
+            time.sleep(0.5)
+        assert _dashboard_healthy(port)
+        os.killpg(up.pid, signal.SIGINT)
+        _, err = up.communicate(timeout=60)
+    finally:
+        held.close()
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+    assert f"port {port} on 127.0.0.1 is held by process {os.getpid()} (" in err
+    assert "waiting for it to be free" in err and "keeps stopping" not in err and "stopped (exit code" not in err
