@@ -44,7 +44,7 @@ def test_auto_goal_live_table_recommendation_champion_download_in_a_browser(stac
         text = page.inner_text("body")
         assert "Deployment settings: runtime onnxruntime, threads" in text
         assert re.search(r"Recommended: .* Measured on .*batch 1, \d+ thread", text)
-        assert "Rejected candidates" in text or "accepted" in text
+        assert "Why candidates were rejected" in text or "accepted" in text  # each verdict in full, wrapping
 
         champion = page.get_by_role("button", name=re.compile(r"^Make model #\d+ the champion$"))
         rec = int(re.search(r"#(\d+)", champion.inner_text()).group(1))
