@@ -2,7 +2,9 @@
 
 1. server overhead at concurrency 1: p50 of a bare ``session.run`` vs p50 over HTTP (binary KServe V2 tensors
    over a keep-alive connection), timed alternately so both see the same load from the machine's other
-   work; through Python's http.client and through the official tritonclient; 2 intra-op threads, one
+   work; through a lean raw-socket client (the request encoded once, the response read by its length: close to
+   a C client's own cost, so the difference is the server's), through Python's http.client and through the
+   official tritonclient (each adds its own Python work to every request); 2 intra-op threads, one
    instance. Both sides run under both spin settings the server offers (threads that sleep when idle;
    threads that spin during a run and stop at its end); the bare loop under ONNX Runtime's default options
    and the server with threads that spin on after a run (that default) are timed alone, since a pool
@@ -163,6 +165,40 @@ def http_call(url: str, name: str, x: np.ndarray):  # noqa: ANN201
     return call
 
 
+def lean_call(url: str, name: str, x: np.ndarray):  # noqa: ANN201
+    """The same request through a minimal HTTP/1.1 client: one keep-alive socket, the request encoded once and
+    sent with one ``sendall``, the response read by its Content-Length into a buffer kept across calls. Its own
+    cost is close to a C client's (Triton's perf_analyzer, wrk), so what it adds to the bare loop is the
+    server's overhead rather than the client library's."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from engine.serving.client import encode_infer, infer_path
+
+    body, headers = encode_infer({"input": x})
+    parts = urlsplit(url)
+    head = "".join(f"{k}: {v}\r\n" for k, v in {**headers, "Content-Length": len(body)}.items())
+    request = f"POST {infer_path(name, None)} HTTP/1.1\r\nHost: {parts.netloc}\r\n{head}\r\n".encode() + body
+    sock = socket.create_connection((parts.hostname, parts.port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buffer = memoryview(bytearray(1 << 20))
+
+    def call() -> None:
+        sock.sendall(request)
+        got, end = 0, -1
+        while end < 0:
+            got += sock.recv_into(buffer[got:])
+            end = bytes(buffer[:got]).find(b"\r\n\r\n")
+        head = bytes(buffer[:end]).lower()
+        assert head.startswith(b"http/1.1 200"), head
+        at = head.index(b"content-length:") + 15
+        total = end + 4 + int(head[at:head.index(b"\r\n", at)])
+        while got < total:
+            got += sock.recv_into(buffer[got:])
+        assert got == total
+    return call
+
+
 def triton_call(url: str, name: str, x: np.ndarray):  # noqa: ANN201
     """The same through the official tritonclient (its own keep-alive connection pool, binary outputs)."""
     import tritonclient.http as httpclient
@@ -266,7 +302,7 @@ def overhead_rows(first: dict[str, list[float]], default: list[float]) -> list[t
              "ORT defaults (alone)": p50(default)}
     b_name = min(bares, key=bares.get)
     rows = [(f"bare session.run p50 (ms), {k}", f"{v:.2f}", "") for k, v in bares.items()]
-    for client, key in (("http.client", "http"), ("tritonclient", "triton")):
+    for client, key in (("a lean raw-socket client", "lean"), ("http.client", "http"), ("tritonclient", "triton")):
         https = dict(zip(settings, (p50(first[key]), p50(first[f"{key} spin"]), p50(first[f"{key} spin on"]))))
         rows += [(f"HTTP p50 (ms), binary V2, {client}, {k}", f"{v:.2f}", "") for k, v in https.items()]
         h_name = min(https, key=https.get)
@@ -311,6 +347,8 @@ def main() -> None:
         pair = deployment("pair", 1, instances=2, intra_threads=1)  # the other way to use 2 cores: no batches
         with ChildServer([plain, plain_spin, spin_on, batched, cached, pair], spec, path) as server:
             first = alternate({"bare": lambda: inst.run(feeds), "bare spin": lambda: spinning.run(feeds),
+                               "lean": lean_call(server.url, "plain", x),
+                               "lean spin": lean_call(server.url, "plain-spin", x),
                                "http": http_call(server.url, "plain", x),
                                "http spin": http_call(server.url, "plain-spin", x),
                                "triton": triton_call(server.url, "plain", x),
@@ -319,8 +357,8 @@ def main() -> None:
             default = timed(lambda: run_default(feeds), SECONDS)
             del run_default
             time.sleep(0.2)  # its pool's threads stop spinning
-            for client in ("http", "triton"):  # the server's threads spinning on after each run: timed alone too
-                call = (http_call if client == "http" else triton_call)(server.url, "plain-spin-on", x)
+            for client, make in (("lean", lean_call), ("http", http_call), ("triton", triton_call)):
+                call = make(server.url, "plain-spin-on", x)  # threads spinning on after each run: timed alone too
                 first[f"{client} spin on"] = timed(call, SECONDS / 2)
                 time.sleep(0.2)
             overhead = overhead_rows(first, default)

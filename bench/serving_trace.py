@@ -46,17 +46,17 @@ def patch_server() -> None:
     """Stamp the server's request path by wrapping the functions it calls (this process only)."""
     from uvicorn.protocols.http import httptools_impl as h
 
-    from engine.serving import fastpath, runtimes, v2
+    from engine.serving import fastpath, runtimes, v2, wire
 
-    data_received = h.HttpToolsProtocol.data_received
+    buffer_updated = wire.HttpConnection.buffer_updated
 
-    def stamped_data_received(self, data: bytes) -> None:  # noqa: ANN001
-        t = _now()
+    def stamped_buffer_updated(self, nbytes: int) -> None:  # noqa: ANN001
+        t = _now()  # every read of the socket: the head's through the parser, a body's straight into its buffer
         if id(self.transport) not in CHUNKS:
             CPU[id(self.transport)] = _cpu()
-        data_received(self, data)
-        CHUNKS.setdefault(id(self.transport), []).append((t, len(data), _now()))
-    h.HttpToolsProtocol.data_received = stamped_data_received
+        buffer_updated(self, nbytes)
+        CHUNKS.setdefault(id(self.transport), []).append((t, nbytes, _now()))
+    wire.HttpConnection.buffer_updated = stamped_buffer_updated
 
     read_body = v2.read_body
 
@@ -287,8 +287,13 @@ def report(rows: list[dict], server: list[dict], bares: list[float], sbares: lis
 
     def add(name: str, a: int, b: int) -> None:
         segments.setdefault(name, []).append((b - a) / 1e6)
+    missing = sum(1 for s in server[:n] if not s["chunks"])
+    if missing:
+        print(f"{missing} of {n} server records have no socket reads: {[i for i, s in enumerate(server[:n]) if not s['chunks']][:10]}")
     for c, s in zip(rows[:n], server[:n]):
         chunks = s["chunks"]
+        if not chunks:
+            continue
         first_chunk, last_chunk = chunks[0][0], chunks[-1][0]
         add("client send (start->end)", c["send_start"], c["send_end"])
         add("send start -> first chunk read", c["send_start"], first_chunk)

@@ -7,7 +7,6 @@ also counts the inference requests in flight (``scheduler.REQUESTS``).
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Callable
 
 from starlette.requests import Request
@@ -15,9 +14,7 @@ from starlette.requests import Request
 from engine.serving import tfserving, v2
 from engine.serving.common import error_handlers
 from engine.serving.scheduler import REQUESTS
-
-_V2 = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
-_V1 = "/v1/models/"
+from engine.serving.wire import match_infer
 
 
 class InferFastPath:
@@ -28,15 +25,10 @@ class InferFastPath:
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
             return await self.app(scope, receive, send)
-        path = scope["path"]
-        if path.startswith(_V1):
-            call = tfserving.predict
-            args: tuple = (path[len(_V1):],)
-        else:
-            match = _V2.fullmatch(path)
-            if match is None:
-                return await self.app(scope, receive, send)
-            call, args = v2.infer, match.groups()
+        route = match_infer(scope["path"])
+        if route is None:
+            return await self.app(scope, receive, send)
+        call, args = (tfserving.predict if route[0] == "v1" else v2.infer), route[1]
         scope["app"] = self.app
         request = Request(scope, receive)
         with REQUESTS:  # counted until the response is sent: a lone request may run on the loop's thread

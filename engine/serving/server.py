@@ -50,11 +50,11 @@ def _server(deployments: list[Deployment], options: ServerOptions, artifact_for:
     import uvicorn
 
     from engine.serving.app import create_app
-    from engine.serving.wire import CoalescingHttpToolsProtocol
+    from engine.serving.wire import ServingHttpProtocol
 
     app = create_app(deployments, options, artifact_for, reread, errors, on_memory_exceeded)
     config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning", access_log=False,
-                            timeout_keep_alive=30, lifespan="on", http=CoalescingHttpToolsProtocol)
+                            timeout_keep_alive=30, lifespan="on", http=ServingHttpProtocol.for_limit(options.max_body_bytes))
     return uvicorn.Server(config)
 
 

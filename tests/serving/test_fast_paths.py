@@ -219,14 +219,15 @@ def test_a_response_head_and_body_arrive_together(server, studio, reference):
             assert first.startswith(b"HTTP/1.1 200") and len(rest) == length, "the body came in a later read"
 
 
-def test_a_body_past_the_read_buffer_is_answered_and_one_past_the_limit_refused(server, studio, reference):
-    """A body is handed to the app whole up to ``BODY_BUFFER``; a larger one arrives in parts, still checked
-    against the server's limit as it comes."""
+def test_a_large_body_is_answered_whether_sent_with_its_length_or_chunked_and_one_past_the_limit_refused(
+        server, studio, reference):
+    """A body of several read buffers, sent with its length (read straight into its own buffer) or chunked (through
+    the parser), gives the model's answer; a chunked one past the server's limit is refused as it comes."""
     from engine.serving.client import decode_infer
     from engine.serving.deployments import load
-    from engine.serving.wire import BODY_BUFFER
+    from engine.serving.wire import READ_SIZE
 
-    rows = np.tile(studio[3], (BODY_BUFFER // studio[3].nbytes + 2, 1, 1, 1))  # 4 images, repeated past 4 MB
+    rows = np.tile(studio[3], (4 * READ_SIZE // studio[3].nbytes, 1, 1, 1))  # 4 images, repeated past 1 MB
     body, headers = _binary(reference[0], list(rows.shape), "FP32", rows.tobytes())
     big = start_server([load("hot")], max_body_bytes=len(body) + 10)
     try:
@@ -239,5 +240,150 @@ def test_a_body_past_the_read_buffer_is_answered_and_one_past_the_limit_refused(
         over = iter([body, b"\0" * 4096])  # chunked, no Content-Length: refused once past the limit
         response = requests.post(f"{big.url}/v2/models/hot/infer", data=over, headers=headers, timeout=60)
         assert response.status_code == 413
+        declared = requests.post(f"{big.url}/v2/models/hot/infer", data=body + b"\0" * 4096, headers=headers,
+                                 timeout=60)
+        assert declared.status_code == 413, "a declared length past the limit gets no buffer and a 413"
     finally:
         big.stop()
+
+
+def _raw_request(path: str, body: bytes, headers: dict) -> bytes:
+    head = "".join(f"{k}: {v}\r\n" for k, v in {**headers, "Content-Length": len(body)}.items())
+    return f"POST {path} HTTP/1.1\r\nHost: x\r\n{head}\r\n".encode() + body
+
+
+def _read_response(sock) -> tuple[int, dict[str, str], bytes]:  # noqa: ANN001
+    """(status, headers with lower-case names, body) of one response read off a raw socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    fields = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    while len(rest) < int(fields["content-length"]):
+        rest += sock.recv(65536)
+    assert len(rest) == int(fields["content-length"]), "nothing but this response came back"
+    return int(lines[0].split(" ")[1]), fields, rest
+
+
+def test_a_body_read_in_place_leaves_the_connection_ready_for_the_next_requests(server, studio, reference):
+    """An inference body past ``DIRECT_MIN`` bypasses the parser: sent in pieces, then followed on the same
+    connection by another request, and by a pipelined pair in one write, every answer is the model's."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from engine.serving.client import decode_infer
+    from engine.serving.wire import DIRECT_MIN
+
+    rows = np.tile(studio[3], (DIRECT_MIN // studio[3].nbytes + 1, 1, 1, 1))
+    body, headers = _binary(reference[0], list(rows.shape), "FP32", rows.tobytes())
+    assert len(body) > DIRECT_MIN
+    request = _raw_request("/v2/models/hot/infer", body, headers)
+    expected = np.tile(reference[1], (len(rows) // 4, 1))
+    url = urlsplit(server.url)
+
+    def answer(sock) -> np.ndarray:  # noqa: ANN001
+        status, fields, payload = _read_response(sock)
+        assert status == 200, payload
+        return next(iter(decode_infer(fields, payload).values()))
+
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        cut = request.index(b"\r\n\r\n") + 4 + 1000  # the head and 1000 bytes of body, then the rest in pieces
+        for start, end in ((0, cut), (cut, cut + 7), (cut + 7, len(request) - 5), (len(request) - 5, len(request))):
+            sock.sendall(request[start:end])
+            time.sleep(0.05)  # each piece in its own read of the socket
+        np.testing.assert_allclose(answer(sock), expected, rtol=1e-5, atol=1e-6)
+        sock.sendall(request)
+        np.testing.assert_allclose(answer(sock), expected, rtol=1e-5, atol=1e-6)
+        sock.sendall(request + b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")  # pipelined
+        np.testing.assert_allclose(answer(sock), expected, rtol=1e-5, atol=1e-6)
+        assert _read_response(sock)[0] == 200
+
+
+def test_a_client_that_leaves_mid_body_costs_the_server_nothing(server, studio, reference):
+    import socket
+    from urllib.parse import urlsplit
+
+    rows = np.tile(studio[3], (40, 1, 1, 1))
+    body, headers = _binary(reference[0], list(rows.shape), "FP32", rows.tobytes())
+    request = _raw_request("/v2/models/hot/infer", body, headers)
+    url = urlsplit(server.url)
+    for _ in range(3):
+        with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+            sock.sendall(request[:len(request) // 2])
+            time.sleep(0.05)
+    response = requests.post(f"{server.url}/v2/models/hot/infer", data=body, headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+
+
+def test_the_protocol_reads_a_body_into_one_aligned_buffer():
+    """Driven read by read as the event loop drives it: the body the app is given is the protocol's own
+    buffer (no copy through the parser), its binary part on a 64-byte boundary, whatever the JSON's length."""
+    import uvicorn
+    from uvicorn.server import ServerState
+
+    from engine.serving.wire import BODY_KEY, ServingHttpProtocol
+
+    seen = []
+
+    async def app(scope, receive, send) -> None:  # noqa: ANN001
+        message = await receive()
+        seen.append((bytes(message["body"]), scope.get(BODY_KEY)))
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    class Transport:
+        def __init__(self) -> None:
+            self.sent = []
+
+        def writelines(self, chunks) -> None:  # noqa: ANN001
+            self.sent.append(b"".join(chunks))
+
+        def is_closing(self) -> bool:
+            return False
+
+        def get_extra_info(self, name: str, default=None):  # noqa: ANN001, ANN201
+            return ("127.0.0.1", 1) if name in ("sockname", "peername") else default
+
+        def pause_reading(self) -> None: ...
+
+        def resume_reading(self) -> None: ...
+
+    async def drive() -> None:
+        config = uvicorn.Config(app, lifespan="off", log_level="warning")
+        protocol = ServingHttpProtocol.for_limit(1 << 20)(config, ServerState(), {})
+        assert not isinstance(protocol, asyncio.Protocol), "else uvloop never asks it for a buffer"
+        protocol.connection_made(Transport())
+
+        def feed(data: bytes, pieces: int) -> None:
+            step = -(-len(data) // pieces)
+            for at in range(0, len(data), step):
+                part = data[at:at + step]
+                while part:  # as the loop does: ask for a buffer, recv into it, say how much came
+                    buffer = protocol.get_buffer(-1)
+                    n = min(len(buffer), len(part))
+                    buffer[:n] = part[:n]
+                    protocol.buffer_updated(n)
+                    part = part[n:]
+
+        for pad in range(4):
+            x = np.arange(50_000, dtype=np.float32) + pad
+            body, headers = _binary("x" * (pad + 1), [50_000], "FP32", x.tobytes())
+            feed(_raw_request("/v2/models/m/infer", body, headers), pieces=5)
+            for _ in range(3):
+                await asyncio.sleep(0)
+            ascii_body, direct = seen[-1]
+            assert ascii_body == b"" and isinstance(direct, memoryview), "the body came in place, not in the message"
+            assert bytes(direct) == body
+            split = int(headers[HEADER])
+            raw = np.frombuffer(direct[split:], np.float32)
+            assert raw.ctypes.data % 64 == 0, pad
+            np.testing.assert_array_equal(raw, x)
+        small = b'{"inputs": []}'
+        feed(_raw_request("/v2/models/m/infer", small, {}), pieces=1)  # under DIRECT_MIN: through the parser
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert seen[-1] == (small, None)
+        assert len(seen) == 5 and all(s.startswith(b"HTTP/1.1 200") for s in protocol.http.transport._transport.sent)
+
+    asyncio.run(drive())
