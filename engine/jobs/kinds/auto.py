@@ -14,7 +14,7 @@ from typing import Any
 from engine.auto.params import AutoParams, AutoResult
 from engine.jobs.contracts import ModelOutput, SearchOutput
 from engine.jobs.kinds import ChildContext, JobKind
-from engine.jobs.kinds.common import model_spec, store_model
+from engine.jobs.kinds.common import model_spec, store_hardware, store_model
 from engine.lineage import model_identity
 
 
@@ -105,9 +105,7 @@ def _store_timings(session, job, result: dict[str, Any], ids: dict[str, int], pa
     hw = result.get("hardware") or {}
     if not timings or not hw:
         return
-    cores = hw.get("cores")
-    cores = cores.get("logical", 0) if isinstance(cores, dict) else int(cores or 0)
-    hardware = measurements.upsert_hardware(session, hw.get("cpu", "unknown"), cores, hw)
+    hardware = store_hardware(session, hw)
     for record in timings:
         model_id = ids.get(record["key"]) if record.get("key") else parent_id
         if model_id is None:

@@ -1,4 +1,4 @@
-"""Helpers shared by job kinds: resolving stored things to paths, and storing outputs."""
+"""Helpers shared by job kinds: resolving stored things to paths, and storing outputs and hardware."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.artifact import Artifact
 from engine.jobs.contracts import ModelOutput
-from storage.records import ModelRecord
+from storage.records import HardwareRecord, ModelRecord
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -42,3 +42,16 @@ def store_model(session: Session, scratch: Path, output: ModelOutput, **fields: 
         size_bytes=stored.size_bytes, params=info.get("params"), flops=info.get("flops"),
         inputs=info.get("inputs", []), outputs=info.get("outputs", []), info=info.get("info", {}), **fields,
     )
+
+
+def logical_cores(hardware: dict[str, Any]) -> int:
+    """The logical core count of a hardware fingerprint; older fingerprints give ``cores`` as a plain number."""
+    cores = hardware.get("cores")
+    return cores.get("logical", 0) if isinstance(cores, dict) else int(cores or 0)
+
+
+def store_hardware(session: Session, hardware: dict[str, Any]) -> HardwareRecord:
+    """Find or insert the hardware row a measurement was taken on (same transaction); an unnamed CPU is 'unknown'."""
+    from storage import measurements
+
+    return measurements.upsert_hardware(session, hardware.get("cpu", "unknown"), logical_cores(hardware), hardware)

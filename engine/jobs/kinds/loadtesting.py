@@ -14,6 +14,7 @@ from typing import Any
 from engine.errors import InputError
 from engine.jobs import contracts as c
 from engine.jobs.kinds import ChildContext, JobKind
+from engine.jobs.kinds.common import store_hardware
 
 
 def _prepare(session, job, params: c.LoadtestParams) -> dict[str, Any]:  # noqa: ANN001
@@ -41,9 +42,7 @@ def store(session, hardware: dict[str, Any], result: dict[str, Any], job_id: int
 
     if catalog.get_model(session, result["model_id"]) is None:
         raise InputError(f"the server's model {result['model_id']} is not in this studio's catalogue")
-    cores = hardware.get("cores")
-    cores = cores.get("logical", 0) if isinstance(cores, dict) else int(cores or 0)
-    hw = measurements.upsert_hardware(session, hardware.get("cpu", "unknown"), cores, hardware)
+    hw = store_hardware(session, hardware)
     summary = {k: v for k, v in result.items() if k != "samples"}
     m = measurements.add_measurement(session, model_id=result["model_id"], job_id=job_id, hardware_id=hw.id,
                                      kind="benchmark", runtime="server-http", summary=summary,

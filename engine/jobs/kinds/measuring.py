@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.jobs import contracts as c
 from engine.jobs.kinds import ChildContext, JobKind
-from engine.jobs.kinds.common import artifact_of, model_spec
+from engine.jobs.kinds.common import artifact_of, logical_cores, model_spec, store_hardware
 
 
 def _prepare_benchmark(session, job, params: c.BenchmarkParams) -> dict[str, Any]:  # noqa: ANN001
@@ -116,9 +116,7 @@ def _explain(spec: dict[str, Any], result: dict[str, Any], hardware: dict[str, A
     parent = spec.get("parent")
     if not parent:
         return [], None
-    cores = hardware.get("cores")
-    cores = cores.get("logical", 0) if isinstance(cores, dict) else int(cores or 0)
-    if fingerprint_of(hardware.get("cpu", "unknown"), cores, hardware) != parent["fingerprint"]:
+    if fingerprint_of(hardware.get("cpu", "unknown"), logical_cores(hardware), hardware) != parent["fingerprint"]:
         return ["The parent was benchmarked on other hardware; benchmark it here to compare."], None
     from engine.measure.graph_identity import same_computation
 
@@ -164,9 +162,7 @@ def _commit_benchmark(session, job, params: c.BenchmarkParams, output: c.Benchma
 
     hw = output.hardware
     _keep_peak(hw.get("peak"))
-    cores = hw.get("cores")
-    cores = cores.get("logical", 0) if isinstance(cores, dict) else int(cores or 0)
-    hardware = measurements.upsert_hardware(session, hw.get("cpu", "unknown"), cores, hw)
+    hardware = store_hardware(session, hw)
     bench = dict(output.benchmark)
     samples = bench.pop("samples", {})
     m = measurements.add_measurement(session, model_id=params.model_id, job_id=job.id,
