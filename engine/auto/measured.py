@@ -37,7 +37,7 @@ def benchmark_summary(record: dict[str, Any], job_id: int, model_id: int, refere
                       ) -> tuple[dict[str, Any], dict[str, list[float]]]:
     """(summary, samples) of ``model_id``'s ``benchmark`` measurement, in a benchmark job's shape: one cell at
     the search's batch, threads and session settings. The reference's own says it was the reference."""
-    from engine.measure.benchmark import _cell_key
+    from engine.measure.benchmark import cell_key
 
     s = record["settings"]
     runtime = s.get("runtime") or "onnxruntime"
@@ -62,5 +62,5 @@ def benchmark_summary(record: dict[str, Any], job_id: int, model_id: int, refere
                "search": {"job_id": job_id, "method": record["method"], "reference_id": reference_id,
                           "is_reference": model_id == reference_id, "ratio": record.get("ratio"),
                           "ratio_ci95": record.get("ratio_ci95")}}
-    return summary, {_cell_key(batch, threads, opt, mode): list(record.get("samples") or [])}
+    return summary, {cell_key(batch, threads, opt, mode): list(record.get("samples") or [])}
 

@@ -86,7 +86,9 @@ def artifact_sizes(path: Path) -> tuple[int, int]:
     return size, packed
 
 
-def _cell_key(batch: int, threads: int, opt: str | None, mode: str | None) -> str:
+def cell_key(batch: int, threads: int, opt: str | None, mode: str | None) -> str:
+    """The key a benchmark cell's samples are stored under: batch and threads, and for ONNX Runtime the
+    optimisation level and execution mode (``b4-t2-all-sequential``); other runtimes give neither."""
     return f"b{batch}-t{threads}" + (f"-{opt}-{mode}" if opt else "")
 
 
@@ -111,7 +113,7 @@ def _measure_cells(artifact: Artifact, runtime: str, feeds: dict[int, dict], cel
             with LoadMeter() as load:
                 samples, reason = time_call(call, config)
             peak = memory.peak_mb()
-            key = _cell_key(batch, threads, opt if is_ort else None, mode if is_ort else None)
+            key = cell_key(batch, threads, opt if is_ort else None, mode if is_ort else None)
             if load.other_load > NOISY:
                 out.setdefault("warnings", []).append(
                     f"other processes (or neighbouring VMs) used {load.other_load:.0%} of the CPU while {key} "

@@ -19,9 +19,9 @@ def _key(r: dict[str, Any], full: bool) -> tuple:
 
 
 def _sample_key(r: dict[str, Any]) -> str:
-    from engine.measure.benchmark import _cell_key
+    from engine.measure.benchmark import cell_key
 
-    return _cell_key(r["batch"], r["threads"], r.get("opt_level"), r.get("execution_mode"))
+    return cell_key(r["batch"], r["threads"], r.get("opt_level"), r.get("execution_mode"))
 
 
 def _pair(parent: dict, child: dict) -> tuple[dict, dict] | None:
