@@ -191,7 +191,7 @@ def lean_call(url: str, name: str, x: np.ndarray):  # noqa: ANN201
             end = bytes(buffer[:got]).find(b"\r\n\r\n")
         head = bytes(buffer[:end]).lower()
         assert head.startswith(b"http/1.1 200"), head
-        at = head.index(b"content-length:") + 15
+        at = head.index(b"\r\ncontent-length:") + 17
         total = end + 4 + int(head[at:head.index(b"\r\n", at)])
         while got < total:
             got += sock.recv_into(buffer[got:])

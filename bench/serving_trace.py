@@ -58,14 +58,22 @@ def patch_server() -> None:
         CHUNKS.setdefault(id(self.transport), []).append((t, nbytes, _now()))
     wire.HttpConnection.buffer_updated = stamped_buffer_updated
 
-    read_body = v2.read_body
+    read_body_early = v2.read_body_early
 
     async def stamped_read_body(request, limit, *rest):  # noqa: ANN001, ANN002, ANN202
         CURRENT["read_body_start"] = _now()
-        body = await read_body(request, limit, *rest)
-        CURRENT["body_assembled"] = _now()
-        return body
-    v2.read_body = stamped_read_body
+        out = await read_body_early(request, limit, *rest)
+        CURRENT["body_assembled"] = _now()  # the JSON part, when the tensors are still arriving
+        return out
+    v2.read_body_early = stamped_read_body
+
+    wait_for = v2.wait_for
+
+    async def stamped_wait_for(pending):  # noqa: ANN001, ANN202
+        CURRENT["wait_start"] = _now()
+        await wait_for(pending)
+        CURRENT["body_complete"] = _now()
+    v2.wait_for = stamped_wait_for
 
     loads = v2.loads
 
@@ -299,10 +307,11 @@ def report(rows: list[dict], server: list[dict], bares: list[float], sbares: lis
         add("send start -> first chunk read", c["send_start"], first_chunk)
         add("first -> last chunk read", first_chunk, last_chunk)
         add("asgi task start -> read_body start", s["asgi_start"], s["read_body_start"])
-        add("last chunk -> body assembled", last_chunk, s["body_assembled"])
+        add("read_body start -> JSON part in hand", s["read_body_start"], s["body_assembled"])
         add("body assembled -> header parsed", s["body_assembled"], s["header_parsed"])
         add("header parsed -> views made", s["header_parsed"], s["views_made"])
-        add("views made -> run start", s["views_made"], s["run_start"])
+        add("views made -> whole body here", s["views_made"], s["body_complete"])
+        add("whole body here -> run start", s["body_complete"], s["run_start"])
         add("session.run (server)", s["run_start"], s["run_end"])
         add("run end -> infer_and_count returned", s["run_end"], s["counted"])
         add("infer_and_count returned -> encoded", s["counted"], s["encoded"])

@@ -14,7 +14,7 @@ from engine.errors import EngineError, InputError, NotFoundError
 from engine.serving.metrics import ServingMetrics
 from engine.serving.repository import Repository
 from engine.serving.scheduler import LoadedVersion
-from engine.serving.wire import ALIGN, BODY_KEY, aligned_buffer
+from engine.serving.wire import ALIGN, BODY_KEY, DirectBody, aligned_buffer
 
 
 class BodyTooLarge(Exception):
@@ -84,11 +84,31 @@ async def read_body(request: Request, limit: int, binary_from: int | None = None
             chunks.append(chunk)
         if not message.get("more_body", False):
             break
-    if not chunks:
-        return request.scope.pop(BODY_KEY, b"")
+    if not chunks:  # empty, or read straight into its buffer by the connection (complete: receive() said so)
+        direct = request.scope.get(BODY_KEY)
+        return direct.view if direct is not None else b""
     if binary_from is not None and size > binary_from and not _aligned_in(chunks, binary_from):
         return _assemble_aligned(chunks, size, binary_from)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def read_body_early(request: Request, limit: int,
+                          binary_from: int | None) -> tuple[bytes | memoryview, DirectBody | None]:
+    """(body, pending): as ``read_body``, except that a binary-tensor body the connection is still reading
+    straight into its buffer is returned as soon as its JSON part (``binary_from`` bytes) has come, with
+    ``pending`` to await (``wait_for``) before its tensors are used. The JSON is parsed and the tensors' views
+    made while the client is still sending them, instead of after."""
+    direct = request.scope.get(BODY_KEY)
+    if (direct is not None and binary_from is not None and direct.filled >= binary_from
+            and request.headers.get("expect") is None):  # a client expecting "100 Continue" gets it from receive()
+        return direct.view, direct
+    return await read_body(request, limit, binary_from), None
+
+
+async def wait_for(pending: DirectBody | None) -> None:
+    """Until a body returned early by ``read_body_early`` has all come; ``ClientDisconnect`` if the client left."""
+    if pending is not None and not await pending.done:
+        raise ClientDisconnect()
 
 
 def _aligned_in(chunks: list[bytes], offset: int) -> bool:

@@ -53,8 +53,11 @@ def _server(deployments: list[Deployment], options: ServerOptions, artifact_for:
     from engine.serving.wire import ServingHttpProtocol
 
     app = create_app(deployments, options, artifact_for, reread, errors, on_memory_exceeded)
+    # No proxy-header rewriting (the server answers its own clients and never trusts a forwarded address) and no
+    # ``server: uvicorn`` header: a middleware layer and a header fewer on every request.
     config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning", access_log=False,
-                            timeout_keep_alive=30, lifespan="on", http=ServingHttpProtocol.for_limit(options.max_body_bytes))
+                            timeout_keep_alive=30, lifespan="on", proxy_headers=False, server_header=False,
+                            http=ServingHttpProtocol.for_limit(options.max_body_bytes))
     return uvicorn.Server(config)
 
 

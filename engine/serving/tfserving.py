@@ -108,6 +108,7 @@ async def predict(request: Request, rest: str) -> Response:
     name, version, label, tail = _route(rest)
     if tail != ":predict":
         raise InputError(f"this server answers :predict; '{tail or 'no verb'}' is not supported")
+    runtime.lookup(name, version, label)  # an unknown model, version or label is a 404 before its body is read
     body = await read_body(request, runtime.options.max_body_bytes)
     served = runtime.lookup(name, version, label)  # after the body, as in v2.infer
     try:

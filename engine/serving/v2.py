@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from engine.serving.common import bad_request, infer_and_count, read_body, runtime_of
+from engine.serving.common import bad_request, infer_and_count, read_body_early, runtime_of, wait_for
 from engine.serving.jsoncodec import dumps, loads
 from engine.serving.tensors import check_size, datatype_of, numpy_of
 
@@ -89,11 +90,23 @@ def encode_response(request: dict[str, Any], name: str, version: int, specs: lis
     doc = {"model_name": name, "model_version": str(version), "outputs": tensors}
     if "id" in request:
         doc["id"] = request["id"]
-    head = dumps(doc)
     if not blobs:
-        return Response(head, media_type="application/json")
-    return Response(b"".join([head, *blobs]), media_type="application/octet-stream",
-                    headers={HEADER: str(len(head))})
+        return Response(dumps(doc), media_type="application/json")
+    # Every tensor in the binary part: nothing in the JSON needs ``dumps``' numpy handling or finiteness check.
+    head = orjson.dumps(doc) if len(blobs) == len(tensors) else dumps(doc)
+    return BinaryTensorResponse(b"".join([head, *blobs]), len(head))
+
+
+class BinaryTensorResponse(Response):
+    """A binary-tensor answer with its three headers made directly (what ``Response.__init__`` would make)."""
+
+    media_type = "application/octet-stream"
+
+    def __init__(self, body: bytes, json_length: int) -> None:  # noqa: D107  (no super: nothing else to set)
+        self.status_code, self.background, self.body = 200, None, body
+        self.raw_headers = [(b"content-length", str(len(body)).encode()),
+                            (b"content-type", b"application/octet-stream"),
+                            (b"inference-header-content-length", str(json_length).encode())]
 
 
 def _tensor_meta(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -106,15 +119,17 @@ def _tensor_meta(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @router.post("/v2/models/{name}/versions/{version}/infer")
 async def infer(request: Request, name: str, version: str | None = None) -> Response:
     runtime = runtime_of(request)
+    runtime.lookup(name, version)  # an unknown model or version is a 404 before its body is read, whatever its size
     header_length = request.headers.get(HEADER)
     binary_from = int(header_length) if header_length is not None and header_length.isdigit() else None
-    body = await read_body(request, runtime.options.max_body_bytes, binary_from)
-    served = runtime.lookup(name, version)  # after the body: no await between choosing a version and running it
-    try:
+    body, pending = await read_body_early(request, runtime.options.max_body_bytes, binary_from)
+    try:  # with a body still arriving: its JSON is parsed and the tensors' views are made meanwhile
         parsed, feeds = parse_request(body, header_length, runtime.options.max_tensor_elements)
     except ValueError as exc:
-        runtime.count_failure(served, "bad_input")
+        runtime.count_failure(runtime.lookup(name, version), "bad_input")
         return bad_request(str(exc))
+    await wait_for(pending)
+    served = runtime.lookup(name, version)  # after the body: no await between choosing a version and running it
     outputs = await infer_and_count(runtime, served, feeds)
     if isinstance(outputs, Response):
         return outputs

@@ -18,10 +18,12 @@ request on a 2-core machine, more than the rest of the server's work together. T
 ``BufferedProtocol``: once the head of an inference request (``POST`` to an infer or predict route, with a
 ``Content-Length`` within the server's limit) is parsed, the rest of its body is read by ``recv`` directly
 into a buffer of exactly its size, laid out so that the binary tensors begin on a 64-byte boundary
-(Triton's ``Inference-Header-Content-Length`` says where). The parser is then replaced by a fresh one for
-the connection's next request, and the app finds the body in the request's scope under ``BODY_KEY``
-(``common.read_body`` takes it from there); the ASGI message itself carries no bytes. Anything else (other
-routes, chunked bodies, small bodies) goes through uvicorn's parser as before.
+(Triton's ``Inference-Header-Content-Length`` says where). The app finds it in the request's scope under
+``BODY_KEY`` from the start, as a ``DirectBody`` still filling: the V2 route parses its JSON part and makes the
+tensors' views while the client is still sending the tensors (``common.read_body_early``), then waits for the
+rest. Once all has come, the parser is replaced by a fresh one for the connection's next request; the ASGI
+message itself carries no bytes. Anything else (other routes, chunked bodies, small bodies) goes through
+uvicorn's parser as before.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 BODY_KEY = "trimline.body"  # the scope key of a body read straight into its buffer
 ALIGN = 64
 DIRECT_MIN = 32 << 10  # a smaller body is not worth a buffer of its own
-READ_SIZE = 256 << 10  # the loop's read buffer for everything else (uvloop's own is 256 KB too)
+READ_SIZE = 16 << 10  # the loop's read buffer for heads and small bodies: an inference body past it goes direct
 INFER_HEADER = b"inference-header-content-length"
 
 _V2_INFER = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
@@ -124,28 +126,30 @@ class HttpConnection(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
-        self._body: memoryview | None = None  # the body being read straight into its buffer
-        self._filled = 0
+        self._body: DirectBody | None = None  # the body being read straight into its buffer
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._body = None
+        body, self._body = self._body, None
+        if body is not None:
+            body.finish(False)
         super().connection_lost(exc)
 
     # ------------------------------------------------------------------ BufferedProtocol
     def get_buffer(self, sizehint: int) -> memoryview:
         if self._body is not None:
-            return self._body[self._filled:]
+            return self._body.view[self._body.filled:]
         scratch = getattr(_SCRATCH, "view", None)
         if scratch is None:
             scratch = _SCRATCH.view = memoryview(bytearray(READ_SIZE))
         return scratch
 
     def buffer_updated(self, nbytes: int) -> None:
-        if self._body is None:
+        body = self._body
+        if body is None:
             self.data_received(_SCRATCH.view[:nbytes])
             return
-        self._filled += nbytes
-        if self._filled == len(self._body):
+        body.filled += nbytes
+        if body.filled == len(body.view):
             # The parser never saw these bytes: the connection's next request starts with a fresh one.
             self.parser = httptools.HttpRequestParser(self)
             self.parser.set_dangerous_leniencies(lenient_data_after_close=True)  # as uvicorn sets its own
@@ -154,11 +158,12 @@ class HttpConnection(HttpToolsProtocol):
     # ------------------------------------------------------------------ parser callbacks
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
-        self._body, self._filled = None, 0
+        self._body = None
         length = self._direct_length()
         if length is not None:
             offset = next((int(v) for k, v in self.headers if k == INFER_HEADER and v.isdigit()), 0)
-            self._body = aligned_buffer(length, offset if offset <= length else 0)
+            self._body = DirectBody(aligned_buffer(length, offset if offset <= length else 0), self.loop)
+            self.scope[BODY_KEY] = self._body  # type: ignore[literal-required]  (the app starts after this)
 
     def _direct_length(self) -> int | None:
         """The body's length when it is to be read straight into its own buffer, else None."""
@@ -178,14 +183,30 @@ class HttpConnection(HttpToolsProtocol):
         return length
 
     def on_body(self, body: bytes) -> None:
-        if self._body is None:
+        direct = self._body
+        if direct is None:
             return super().on_body(body)
         # The part of the body that came with the head (this read of the socket): copied once, as before.
-        self._body[self._filled:self._filled + len(body)] = body
-        self._filled += len(body)
+        direct.view[direct.filled:direct.filled + len(body)] = body
+        direct.filled += len(body)
 
     def on_message_complete(self) -> None:
         body, self._body = self._body, None
-        if body is not None and self.cycle is not None and not self.cycle.response_complete:
-            self.cycle.scope[BODY_KEY] = body  # type: ignore[literal-required]
+        if body is not None:
+            body.finish(True)
         super().on_message_complete()
+
+
+class DirectBody:
+    """An inference body being read straight into ``view`` (its whole length, filled from the front): ``filled``
+    bytes have come so far, and ``done`` resolves to True once all have, or False if the client left first. The
+    app may read what has come (the JSON header of a binary-tensor request) while the rest is still arriving."""
+
+    __slots__ = ("view", "filled", "done")
+
+    def __init__(self, view: memoryview, loop: asyncio.AbstractEventLoop) -> None:
+        self.view, self.filled, self.done = view, 0, loop.create_future()
+
+    def finish(self, complete: bool) -> None:
+        if not self.done.done():
+            self.done.set_result(complete)

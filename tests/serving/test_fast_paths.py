@@ -243,6 +243,9 @@ def test_a_large_body_is_answered_whether_sent_with_its_length_or_chunked_and_on
         declared = requests.post(f"{big.url}/v2/models/hot/infer", data=body + b"\0" * 4096, headers=headers,
                                  timeout=60)
         assert declared.status_code == 413, "a declared length past the limit gets no buffer and a 413"
+        unknown = requests.post(f"{big.url}/v2/models/nobody/infer", data=body + b"\0" * 4096, headers=headers,
+                                timeout=60)
+        assert unknown.status_code == 404 and "nobody" in unknown.json()["error"], "the model is checked first"
     finally:
         big.stop()
 
@@ -373,7 +376,9 @@ def test_the_protocol_reads_a_body_into_one_aligned_buffer():
             for _ in range(3):
                 await asyncio.sleep(0)
             ascii_body, direct = seen[-1]
-            assert ascii_body == b"" and isinstance(direct, memoryview), "the body came in place, not in the message"
+            assert ascii_body == b"" and direct is not None, "the body came in place, not in the message"
+            assert direct.done.result() is True and direct.filled == len(body)
+            direct = direct.view
             assert bytes(direct) == body
             split = int(headers[HEADER])
             raw = np.frombuffer(direct[split:], np.float32)
@@ -387,3 +392,67 @@ def test_the_protocol_reads_a_body_into_one_aligned_buffer():
         assert len(seen) == 5 and all(s.startswith(b"HTTP/1.1 200") for s in protocol.http.transport._transport.sent)
 
     asyncio.run(drive())
+
+
+def test_the_json_of_a_body_still_arriving_is_read_early_and_its_tensors_awaited():
+    """``read_body_early`` hands the V2 route a binary-tensor body once its JSON part has come, so the route
+    parses it while the tensors still arrive; ``wait_for`` then waits for them, or raises when the client left."""
+    from starlette.requests import ClientDisconnect, Request
+
+    from engine.serving.common import read_body_early, wait_for
+    from engine.serving.wire import BODY_KEY, DirectBody, aligned_buffer
+
+    async def scenario(finish_with: bool, extra_headers: list) -> tuple:  # noqa: ANN001
+        loop = asyncio.get_running_loop()
+        direct = DirectBody(aligned_buffer(1000, 100), loop)
+        direct.filled = 150  # the JSON part (100 bytes) and a little of the tensors
+        done = asyncio.Event()
+
+        async def receive() -> dict:
+            await done.wait()
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        scope = {"type": "http", "method": "POST", "path": "/v2/models/m/infer", BODY_KEY: direct,
+                 "headers": [(b"content-length", b"1000"), *extra_headers]}
+        request = Request(scope, receive)
+        task = loop.create_task(read_body_early(request, 1 << 20, 100))
+        await asyncio.sleep(0.01)
+        early = task.done()
+        if not early:  # waits for the whole body, through receive()
+            direct.filled = 1000
+            direct.finish(finish_with)
+            done.set()
+        body, pending = await task
+        assert body.obj is direct.view.obj
+        waiter = loop.create_task(wait_for(pending))
+        await asyncio.sleep(0.01)
+        waiting = not waiter.done()
+        direct.finish(finish_with)
+        try:
+            await waiter
+            left = False
+        except ClientDisconnect:
+            left = True
+        return early, waiting, left
+
+    assert asyncio.run(scenario(True, [])) == (True, True, False), "returned early; waited; the body came"
+    assert asyncio.run(scenario(False, [])) == (True, True, True), "the client left before its tensors came"
+    early, _, _ = asyncio.run(scenario(True, [(b"expect", b"100-continue")]))
+    assert not early, "a client waiting for '100 Continue' gets it from receive(), before it sends the body"
+
+
+def test_a_client_expecting_100_continue_is_told_to_send_its_body(server, studio, reference):
+    import socket
+    from urllib.parse import urlsplit
+
+    rows = np.tile(studio[3], (40, 1, 1, 1))
+    body, headers = _binary(reference[0], list(rows.shape), "FP32", rows.tobytes())
+    request = _raw_request("/v2/models/hot/infer", body, {**headers, "Expect": "100-continue"})
+    head, _, _ = request.partition(b"\r\n\r\n")
+    url = urlsplit(server.url)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(head + b"\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 100 Continue"), "the client is told to go on"
+        sock.sendall(body)
+        status, _, payload = _read_response(sock)
+        assert status == 200, payload
