@@ -309,6 +309,9 @@ def overhead_rows(first: dict[str, list[float]], default: list[float]) -> list[t
         b, h = bares[b_name], https[h_name]
         rows.append((f"  overhead, {client}: {h_name} vs bare {b_name}",
                      f"{h - b:+.2f} ms ({(h / b - 1) * 100:+.1f}%)", "<= 15% or 1 ms"))
+        for setting in ("spin off", "spin during a run"):  # the same setting both sides, timed alternately
+            b, h = bares[setting], https[setting]
+            rows.append((f"  the same, {setting} on both sides", f"{h - b:+.2f} ms ({(h / b - 1) * 100:+.1f}%)", ""))
     return rows
 
 

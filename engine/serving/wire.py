@@ -190,6 +190,12 @@ class HttpConnection(HttpToolsProtocol):
         direct.view[direct.filled:direct.filled + len(body)] = body
         direct.filled += len(body)
 
+    def on_response_complete(self) -> None:
+        """The whole response is written: it leaves now, while the app's own bookkeeping after its last ``send``
+        (and the task's end) runs, instead of after them at the end of the loop's step."""
+        self.transport.flush()  # type: ignore[attr-defined]  (a CoalescingTransport)
+        super().on_response_complete()
+
     def on_message_complete(self) -> None:
         body, self._body = self._body, None
         if body is not None:
