@@ -13,7 +13,9 @@
 2. dynamic batching at concurrency 16: closed-loop throughput of the same model with and without it, in
    alternating windows on one server (and, as the other way to use both cores, two instances of one thread
    each without batches); beside it, what the runtime itself gains from a batch (bare per-image
-   time at batch 1..16), which bounds what any batching scheduler can gain on this machine;
+   time at batch 1..16), which bounds what any batching scheduler can gain on this machine; and the same
+   comparison on a GEMM-heavy MLP, whose runtime gains much more from a batch, to show what the scheduler
+   delivers where the runtime allows it;
 3. a cache hit: p50 in process (``LoadedVersion.infer``: shape check, input hash, lookup) and over HTTP;
 4. a reload of a new version (and a label move) under steady load: failed requests counted.
 
@@ -65,13 +67,15 @@ class ChildServer:
     """A real server in its own process (the bench's client threads must not share its interpreter lock).
     It serves the deployment saved in ``spec`` and re-reads that file on a repository load."""
 
-    def __init__(self, deployments: list, spec: Path, model: Path) -> None:
+    def __init__(self, deployments: list, spec: Path, model: Path, others: dict[int, Path] | None = None) -> None:
         from engine.serving.server import free_port
 
         write(spec, deployments)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, __file__, "--server", str(spec), str(model), str(self.port)])
+        models = json.dumps({str(k): str(v) for k, v in (others or {}).items()})
+        self.proc = subprocess.Popen([sys.executable, __file__, "--server", str(spec), str(model), str(self.port),
+                                      models])
 
     def __enter__(self) -> "ChildServer":
         import requests
@@ -90,7 +94,7 @@ class ChildServer:
         self.proc.wait(60)
 
 
-def child_server(spec: str, model: str, port: str) -> None:
+def child_server(spec: str, model: str, port: str, others: str = "{}") -> None:
     from engine.artifact import Artifact
     from engine.serving.common import ServerOptions
     from engine.serving.server import serve_forever
@@ -103,7 +107,9 @@ def child_server(spec: str, model: str, port: str) -> None:
         return next(d for d in every() if d.name == name)
     # Not walled in (it serves a file outside any studio); the walls cost nothing per request: Landlock checks
     # files when they are opened and the seccomp filter adds nanoseconds to a system call.
-    serve_forever(every(), ServerOptions(port=int(port)), lambda model_id: Artifact(Path(model), "onnx"), read)
+    paths = {int(k): Path(v) for k, v in json.loads(others).items()}  # model ids served from other files
+    serve_forever(every(), ServerOptions(port=int(port)),
+                  lambda model_id: Artifact(paths.get(model_id, Path(model)), "onnx"), read)
 
 
 def write(spec: Path, deployments: list) -> None:  # noqa: ANN001
@@ -207,6 +213,28 @@ def triton_call(url: str, name: str, x: np.ndarray):  # noqa: ANN201
     tensor = httpclient.InferInput("input", list(x.shape), "FP32")
     tensor.set_data_from_numpy(x)
     return lambda: client.infer(name, [tensor])
+
+
+def gemm_model(path: Path) -> Path:
+    """A GEMM-heavy contrast to MobileNetV2: an MLP 1024-2048-2048-1000 (32 MB of float weights, read from memory
+    once per call whatever the batch), where a batch costs little more than one row."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(1)
+    sizes, nodes, weights = [1024, 2048, 2048, 1000], [], []
+    previous = "input"
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        weights.append(numpy_helper.from_array((rng.standard_normal((a, b)) / np.sqrt(a)).astype(np.float32), f"w{i}"))
+        nodes.append(helper.make_node("MatMul", [previous, f"w{i}"], [f"m{i}"]))
+        previous = f"m{i}"
+        if i < len(sizes) - 2:
+            nodes.append(helper.make_node("Relu", [previous], [f"r{i}"]))
+            previous = f"r{i}"
+    graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1024])],
+                              [helper.make_tensor_value_info(previous, TensorProto.FLOAT, ["N", 1000])], weights)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
 
 
 def per_image_by_batch(inst, x: np.ndarray) -> dict[int, float]:  # noqa: ANN001
@@ -348,7 +376,14 @@ def main() -> None:
             "enabled": True, "max_batch": size, "preferred_sizes": [size], "max_queue_delay_ms": 5})
         cached = deployment("cached", 1, cache={"enabled": True})
         pair = deployment("pair", 1, instances=2, intra_threads=1)  # the other way to use 2 cores: no batches
-        with ChildServer([plain, plain_spin, spin_on, batched, cached, pair], spec, path) as server:
+        mlp = gemm_model(Path(tmp) / "mlp.onnx")
+        mlp_inst = bare_instance(mlp)
+        mlp_per_row = per_image_by_batch(mlp_inst, np.random.default_rng(0).random((1, 1024)).astype(np.float32))
+        del mlp_inst
+        gemm, gemm_batched = deployment("mlp", 3), deployment("mlp-batched", 3, batching={
+            "enabled": True, "max_batch": 16, "preferred_sizes": [16], "max_queue_delay_ms": 5})
+        with ChildServer([plain, plain_spin, spin_on, batched, cached, pair, gemm, gemm_batched], spec, path,
+                         {3: mlp}) as server:
             first = alternate({"bare": lambda: inst.run(feeds), "bare spin": lambda: spinning.run(feeds),
                                "lean": lean_call(server.url, "plain", x),
                                "lean spin": lean_call(server.url, "plain-spin", x),
@@ -372,6 +407,7 @@ def main() -> None:
             del inst, spinning
             sixteen = alternating(server.url, ("plain", "batched", "pair"), 16)
             unbatched16, batched16, pair16 = sixteen["plain"], sixteen["batched"], sixteen["pair"]
+            contrast = alternating(server.url, ("mlp", "mlp-batched"), 16)
             hit_http = timed(http_call(server.url, "cached", x), min(SECONDS, 3.0))
             hit_triton = timed(triton_call(server.url, "cached", x), min(SECONDS, 3.0))
         hit_local = cache_in_process(path, x)
@@ -406,13 +442,20 @@ def main() -> None:
          ""),
         ("  bare ms per image at batch " + "/".join(map(str, per_image)),
          "/".join(f"{v:.1f}" for v in per_image.values()), ""),
+        ("GEMM-heavy contrast (MLP 1024-2048-2048-1000): bare ms per row at batch " + "/".join(map(str, mlp_per_row)),
+         "/".join(f"{v:.2f}" for v in mlp_per_row.values()), ""),
+        ("  its throughput at concurrency 16, no batching / batches of 16 (req/s)",
+         f"{contrast['mlp']['throughput_per_s']:.0f} / {contrast['mlp-batched']['throughput_per_s']:.0f}", ""),
+        ("  its batching gain", f"{contrast['mlp-batched']['throughput_per_s'] / contrast['mlp']['throughput_per_s']:.2f}x",
+         ""),
         ("cache hit p50 in process (ms)", f"{p50(hit_local):.3f}", "<= 0.5 ms"),
         ("cache hit p50 over HTTP (ms)", f"{p50(hit_http):.3f}", "<= 2 ms"),
         ("  the same through tritonclient (ms)", f"{p50(hit_triton):.3f}", ""),
         ("reload under load: requests answered / failed", f"{ok} / {failed}", "0 failed"),
     ]
     print_rows(rows)
-    print(f"failed requests while measuring: {unbatched16['failures'] + batched16['failures'] + pair16['failures']}")
+    failed = sum(r["failures"] for r in (unbatched16, batched16, pair16, *contrast.values()))
+    print(f"failed requests while measuring: {failed}")
     bound = per_image[1] / per_image[best]
     print(f"why batching gains {ratio:.2f}x here: the runtime itself runs an image fastest at batch {best} "
           f"({per_image[best]:.1f} ms against {per_image[1]:.1f} ms alone: at most {bound:.2f}x), and a batch of 16 at "
@@ -423,7 +466,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if "--server" in sys.argv:
-        child_server(*sys.argv[sys.argv.index("--server") + 1:][:3])
+        child_server(*sys.argv[sys.argv.index("--server") + 1:][:4])
     elif "--convert" in sys.argv:
         convert(sys.argv[sys.argv.index("--convert") + 1])
     else:

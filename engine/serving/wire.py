@@ -162,7 +162,11 @@ class HttpConnection(HttpToolsProtocol):
         length = self._direct_length()
         if length is not None:
             offset = next((int(v) for k, v in self.headers if k == INFER_HEADER and v.isdigit()), 0)
-            self._body = DirectBody(aligned_buffer(length, offset if offset <= length else 0), self.loop)
+            try:  # address space only: pages are taken as the body arrives, as uvicorn's buffer took them
+                view = aligned_buffer(length, offset if offset <= length else 0)
+            except MemoryError:  # the server's address-space limit: this body goes through the parser instead
+                return
+            self._body = DirectBody(view, self.loop)
             self.scope[BODY_KEY] = self._body  # type: ignore[literal-required]  (the app starts after this)
 
     def _direct_length(self) -> int | None:

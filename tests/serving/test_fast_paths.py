@@ -384,12 +384,24 @@ def test_the_protocol_reads_a_body_into_one_aligned_buffer():
             raw = np.frombuffer(direct[split:], np.float32)
             assert raw.ctypes.data % 64 == 0, pad
             np.testing.assert_array_equal(raw, x)
+        import engine.serving.wire as wire
+
+        def no_room(size: int, offset: int) -> memoryview:
+            raise MemoryError()
+        wire.aligned_buffer, kept = no_room, wire.aligned_buffer
+        try:  # no address space left for a buffer of its own: the body goes through the parser
+            feed(_raw_request("/v2/models/m/infer", body, headers), pieces=5)
+            for _ in range(3):
+                await asyncio.sleep(0)
+        finally:
+            wire.aligned_buffer = kept
+        assert seen[-1] == (body, None)
         small = b'{"inputs": []}'
         feed(_raw_request("/v2/models/m/infer", small, {}), pieces=1)  # under DIRECT_MIN: through the parser
         for _ in range(3):
             await asyncio.sleep(0)
         assert seen[-1] == (small, None)
-        assert len(seen) == 5 and all(s.startswith(b"HTTP/1.1 200") for s in protocol.http.transport._transport.sent)
+        assert len(seen) == 6 and all(s.startswith(b"HTTP/1.1 200") for s in protocol.http.transport._transport.sent)
 
     asyncio.run(drive())
 
