@@ -57,8 +57,6 @@ def bad_request(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-
-
 async def read_body(request: Request, limit: int, binary_from: int | None = None) -> bytes | memoryview:
     """The body, refused with ``BodyTooLarge`` as soon as it passes ``limit`` (chunked bodies included).
 

@@ -96,6 +96,8 @@ def test_deploy_page_serves_tries_loadtests_promotes_and_stops(page, imported, w
         assert at.success[-1].value.startswith("Best within p99 10000 ms:")
         assert f"Stored as measurement #{done.result['measurement_id']}" in at.caption[-1].value
         assert plotly_count(at) >= 1
+        assert any(i.value.startswith("The response cache is off for this model") for i in at.info), \
+            "no empty hit-rate chart for a model served without the cache"
         stored = api.show_model(imported)["measurements"]
         mine = [m for m in stored if m["id"] == done.result["measurement_id"]]
         assert mine and mine[0]["runtime"] == "server-http" and mine[0]["hardware_id"] is not None
