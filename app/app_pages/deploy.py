@@ -18,7 +18,21 @@ saved = {d["name"]: d for d in api.serving.list_deployments()}
 deployment = saved.get(name)
 
 
-def _settings_form(current: dict, key: str) -> dict:
+def _batching_caption(model_id: int) -> str:
+    """What batching can gain for this variant, from its own benchmark: a toggle with no figure beside it is how a
+    server with batching on ends up no faster than without, with nobody knowing why."""
+    bound = api.serving.batching_bound(model_id)
+    if bound is None:
+        return "Benchmark this variant at batch sizes above 1 to see what batching can gain on this machine."
+    sizes = " · ".join(f"{b}: {ms:.3g}" for b, ms in bound["per_item_ms"].items())
+    if bound["best_batch"] == 1:
+        return (f"Its benchmark runs one input at a time fastest (ms per input by batch, {sizes}): batching can't "
+                "raise throughput here, only add queueing delay.")
+    return (f"Its benchmark runs batches of {bound['best_batch']} at {bound['gain']:.2f}× the throughput of one input "
+            f"at a time (ms per input by batch, {sizes}): about the most dynamic batching can gain on this machine.")
+
+
+def _settings_form(current: dict, key: str, model_id: int) -> dict:
     c1, c2, c3, c4 = st.columns(4)
     threads = c1.number_input("Threads per instance (0: all cores)", 0, 64, current.get("intra_threads", 0), key=f"{key}_threads")
     instances = c2.number_input("Instances", 1, 16, current.get("instances", 1), key=f"{key}_instances")
@@ -29,6 +43,7 @@ def _settings_form(current: dict, key: str) -> dict:
     delay = c3.number_input("Max queue delay (ms)", 0.0, 1000.0,
                             float(current.get("batching", {}).get("max_queue_delay_ms", 2.0)), key=f"{key}_delay",
                             disabled=not batching)
+    c3.caption(_batching_caption(model_id))
     return {"intra_threads": int(threads), "instances": int(instances), "cache": {"enabled": cache},
             "batching": {"enabled": batching, "max_batch": int(max_batch), "max_queue_delay_ms": float(delay)}}
 
@@ -46,7 +61,7 @@ if deployment is None:
     defaults = api.serving.default_settings(chosen["id"])
     st.caption("Settings start from this variant's best benchmark cell." if defaults else
                "No benchmark yet: the runtime's defaults are used.")
-    settings = _settings_form(defaults, "new")
+    settings = _settings_form(defaults, "new", chosen["id"])
     p1, p2 = st.columns(2)
     port = p1.number_input("Port", 1024, 65535, 8600, key="deploy_port")
     memory = _memory_input(p2, api.serving.server_memory_mb(), "deploy_memory")
@@ -117,7 +132,7 @@ with st.expander("Versions, labels and settings"):
         with ui.shows_errors():
             api.serving.set_label(name, move.strip(), int(target))
             st.rerun()
-    new_settings = _settings_form(deployment["settings"], "edit")
+    new_settings = _settings_form(deployment["settings"], "edit", deployment["versions"][-1]["model_id"])
     if st.button("Apply settings (loads beside the running versions, then swaps)", key="deploy_apply"):
         with ui.shows_errors():
             api.serving.configure(name, settings=new_settings)

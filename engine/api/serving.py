@@ -44,6 +44,30 @@ def default_settings(model_id: int) -> dict[str, Any]:
     return out
 
 
+def batching_bound(model_id: int) -> dict[str, Any] | None:
+    """What the runtime itself gains from a batch, read from the model's latest benchmark: at the settings of
+    its best batch-1 cell, the per-item p50 at each larger batch against batch 1. Dynamic batching cannot beat
+    this on the machine it was measured on (HTTP and queueing only add to it). None without such cells.
+
+    {"threads", "per_item_ms": {batch: ms}, "best_batch", "gain"} (gain: batch 1's p50 over the best per-item)."""
+    ready()
+    with session_scope() as s:
+        rows = [m for m in measurements.list_measurements(s, int(model_id), "benchmark") if m.runtime != "server-http"]
+    cells = [c for m in rows[-1:] for c in m.summary.get("results", []) if (c.get("latency_ms") or {}).get("p50")]
+    ones = [c for c in cells if c.get("batch") == 1]
+    if not ones:
+        return None
+    best = min(ones, key=lambda c: c["latency_ms"]["p50"])
+    same = [c for c in cells if all(c.get(k) == best.get(k) for k in ("threads", "opt_level", "execution_mode"))
+            and isinstance(c.get("batch"), int) and c["batch"] >= 1]
+    per_item = {c["batch"]: c["latency_ms"]["p50"] / c["batch"] for c in sorted(same, key=lambda c: c["batch"])}
+    if len(per_item) < 2:
+        return None
+    fastest = min(per_item, key=per_item.get)
+    return {"threads": best.get("threads"), "per_item_ms": per_item, "best_batch": fastest,
+            "gain": per_item[1] / per_item[fastest]}
+
+
 def _settings(model_id: int, overrides: dict[str, Any] | None):  # noqa: ANN202
     from engine.serving.settings import ModelSettings
 

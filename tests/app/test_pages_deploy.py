@@ -200,3 +200,22 @@ def test_deploy_page_serves_the_champion_in_one_click(page, imported):
     assert deployment["versions"][-1] == {"version": 2, "model_id": child} and deployment["labels"]["canary"] == 2
     assert not any("is not served yet" in i.value for i in at.info)
     assert list(at.dataframe[0].value["version"]) == [1, 2]
+
+
+def test_deploy_settings_say_what_batching_can_gain_from_the_variants_own_benchmark(page, imported):
+    from tests.app.conftest import run_job
+
+    at = page("deploy")
+    assert any(c.value.startswith("Benchmark this variant at batch sizes above 1") for c in at.caption)
+    config = {"batches": [1, 8], "threads": [1], "warmup": 2, "min_runs": 10, "max_runs": 200, "time_budget_s": 0.3}
+    run_job(api.submit_benchmark(imported, config).id)
+    cells = {c["batch"]: c["latency_ms"]["p50"] for c in api.show_model(imported)["measurements"][-1]["summary"]["results"]}
+    bound = api.serving.batching_bound(imported)
+    assert bound["per_item_ms"] == {1: cells[1], 8: cells[8] / 8} and bound["threads"] == 1
+    assert bound["gain"] == pytest.approx(cells[1] / min(cells[1], cells[8] / 8))
+    at = page("deploy")
+    caption = next(c.value for c in at.caption if "ms per input by batch" in c.value)
+    if bound["best_batch"] == 8:
+        assert caption.startswith(f"Its benchmark runs batches of 8 at {bound['gain']:.2f}× the throughput")
+    else:
+        assert caption.startswith("Its benchmark runs one input at a time fastest")
