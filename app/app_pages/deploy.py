@@ -26,10 +26,11 @@ def _batching_caption(model_id: int) -> str:
         return "Benchmark this variant at batch sizes above 1 to see what batching can gain on this machine."
     sizes = " · ".join(f"{b}: {ms:.3g}" for b, ms in bound["per_item_ms"].items())
     if bound["best_batch"] == 1:
-        return (f"Its benchmark runs one input at a time fastest (ms per input by batch, {sizes}): batching can't "
-                "raise throughput here, only add queueing delay.")
-    return (f"Its benchmark runs batches of {bound['best_batch']} at {bound['gain']:.2f}× the throughput of one input "
-            f"at a time (ms per input by batch, {sizes}): about the most dynamic batching can gain on this machine.")
+        return (f"This variant's benchmark runs one input at a time fastest (ms per input, by batch: {sizes}): on "
+                "this machine batching can't raise its throughput, only add queueing delay.")
+    return (f"This variant's benchmark: batches of {bound['best_batch']} give {bound['gain']:.2f}× the throughput of "
+            f"one input at a time (ms per input, by batch: {sizes}). That is the most dynamic batching can gain on "
+            "this machine; each request's HTTP costs come on top.")
 
 
 def _settings_form(current: dict, key: str, model_id: int) -> dict:

@@ -214,8 +214,8 @@ def test_deploy_settings_say_what_batching_can_gain_from_the_variants_own_benchm
     assert bound["per_item_ms"] == {1: cells[1], 8: cells[8] / 8} and bound["threads"] == 1
     assert bound["gain"] == pytest.approx(cells[1] / min(cells[1], cells[8] / 8))
     at = page("deploy")
-    caption = next(c.value for c in at.caption if "ms per input by batch" in c.value)
+    caption = next(c.value for c in at.caption if "ms per input, by batch" in c.value)
     if bound["best_batch"] == 8:
-        assert caption.startswith(f"Its benchmark runs batches of 8 at {bound['gain']:.2f}× the throughput")
+        assert caption.startswith(f"This variant's benchmark: batches of 8 give {bound['gain']:.2f}× the throughput")
     else:
-        assert caption.startswith("Its benchmark runs one input at a time fastest")
+        assert caption.startswith("This variant's benchmark runs one input at a time fastest")
