@@ -37,7 +37,7 @@ def open_instance(artifact: Artifact, settings: ModelSettings) -> Instance:
             return _onnx(artifact, settings)
         from engine.runtime import open_model
 
-        predictor = open_model(artifact, threads=settings.intra_threads)
+        predictor = open_model(artifact, threads=settings.intra_threads, repeated=True)
         platform = {"tflite": "tflite", "keras": "tensorflow_keras", "savedmodel": "tensorflow_savedmodel"}
         return Instance(predictor.inputs, predictor.outputs, predictor.run, provider="CPU",
                         platform=platform[artifact.format])

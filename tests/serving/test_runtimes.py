@@ -49,3 +49,29 @@ def test_spinning_threads_stop_after_each_run_unless_asked_to_spin_on(spin, stop
     options = session_options(ModelSettings(intra_threads=2, spin_wait=spin, spin_stop=stop))
     assert _entry(options, "session.intra_op.allow_spinning") == allowed  # None: spinning, the default
     assert _entry(options, "session.force_spinning_stop") == stopped
+
+
+def test_a_served_keras_model_runs_one_traced_graph_for_every_batch_size(digits_files):
+    """Served, a Keras model is a traced tf.function (as the benchmark's tensorflow runtime times it), not eager
+    calls layer by layer; one trace serves every batch size, and the answers are the model's own."""
+    from engine.bridge import load_keras_any
+    from engine.runtime import open_model
+
+    path, data = digits_files
+    x = np.load(data)["x"][:5].astype(np.float32)
+    instance = open_instance(Artifact(path, "keras"), ModelSettings(intra_threads=1))
+    name = instance.inputs[0]["name"]
+    expected = np.asarray(load_keras_any(path)(x, training=False))
+    for rows in (1, 3, 5, 1):
+        np.testing.assert_allclose(instance.run({name: x[:rows]})[0], expected[:rows], rtol=1e-5, atol=1e-6)
+    traced = open_model(Artifact(path, "keras"), repeated=True)
+    eager = open_model(Artifact(path, "keras"))
+    for rows in (1, 4):
+        traced.run({name: x[:rows]})
+
+    def call_of(predictor):  # noqa: ANN001, ANN202  (what the predictor's run calls)
+        run = predictor._run
+        return dict(zip(run.__code__.co_freevars, (c.cell_contents for c in run.__closure__)))["call"]
+
+    assert call_of(traced).experimental_get_tracing_count() == 1, "one trace for batch sizes 1 and 4"
+    assert not hasattr(call_of(eager), "experimental_get_tracing_count"), "a one-off predictor is not traced"
