@@ -52,8 +52,8 @@ def test_spinning_threads_stop_after_each_run_unless_asked_to_spin_on(spin, stop
 
 
 def test_a_served_keras_model_runs_one_traced_graph_for_every_batch_size(digits_files):
-    """Served, a Keras model is a traced tf.function (as the benchmark's tensorflow runtime times it), not eager
-    calls layer by layer; one trace serves every batch size, and the answers are the model's own."""
+    """Served, a Keras model is one traced graph (as the benchmark's tensorflow runtime times it), not eager calls
+    layer by layer; its batch dimension is open, so it serves every batch size, and the answers are the model's."""
     from engine.bridge import load_keras_any
     from engine.runtime import open_model
 
@@ -66,12 +66,35 @@ def test_a_served_keras_model_runs_one_traced_graph_for_every_batch_size(digits_
         np.testing.assert_allclose(instance.run({name: x[:rows]})[0], expected[:rows], rtol=1e-5, atol=1e-6)
     traced = open_model(Artifact(path, "keras"), repeated=True)
     eager = open_model(Artifact(path, "keras"))
-    for rows in (1, 4):
-        traced.run({name: x[:rows]})
+    import tensorflow as tf
 
     def call_of(predictor):  # noqa: ANN001, ANN202  (what the predictor's run calls)
         run = predictor._run
         return dict(zip(run.__code__.co_freevars, (c.cell_contents for c in run.__closure__)))["call"]
 
-    assert call_of(traced).experimental_get_tracing_count() == 1, "one trace for batch sizes 1 and 4"
-    assert not hasattr(call_of(eager), "experimental_get_tracing_count"), "a one-off predictor is not traced"
+    concrete = call_of(traced)  # one graph, traced once, with an open batch dimension
+    assert isinstance(concrete, tf.types.experimental.ConcreteFunction)
+    assert concrete.structured_input_signature[0][0].shape.as_list() == [None, 8, 8, 1]
+    for rows in (1, 4):
+        np.testing.assert_allclose(traced.run({name: x[:rows]})[0], expected[:rows], rtol=1e-5, atol=1e-6)
+    assert not isinstance(call_of(eager), tf.types.experimental.ConcreteFunction), "a one-off call is not traced"
+
+
+def test_a_served_keras_2_model_runs_traced_and_answers_as_it_does_eagerly(tmp_path):
+    """A tf-keras (Keras 2) model, as the prune, cluster and QAT passes store them, through the same traced path."""
+    import tf_keras
+
+    from engine.runtime import open_model
+
+    model = tf_keras.Sequential([tf_keras.Input((8, 8, 1), name="pixels"), tf_keras.layers.Conv2D(4, 3),
+                                 tf_keras.layers.BatchNormalization(), tf_keras.layers.Dropout(0.5),
+                                 tf_keras.layers.Flatten(), tf_keras.layers.Dense(3, activation="softmax")])
+    path = tmp_path / "legacy.h5"
+    model.save(path)
+    x = np.random.default_rng(0).random((4, 8, 8, 1)).astype(np.float32)
+    eager = open_model(Artifact(path, "keras"))
+    instance = open_instance(Artifact(path, "keras"), ModelSettings(intra_threads=1))
+    name = instance.inputs[0]["name"]
+    for rows in (1, 4):  # Dropout stays off (training=False) in the graph as in the eager call
+        np.testing.assert_allclose(instance.run({name: x[:rows]})[0], eager.run({name: x[:rows]})[0], rtol=1e-5,
+                                   atol=1e-6)
