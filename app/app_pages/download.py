@@ -39,6 +39,20 @@ elif record:
 if machine is not None and (record is None or record.hardware_id is None):
     st.caption("No champion was chosen for this machine yet (Compare → Champion, with the machine chosen).")
 
+# What is being downloaded, in figures, before it is exported: the row Compare shows for it (on this machine's
+# benchmarks when one is chosen), each with where it came from.
+row = api.family_overview(family["id"], model_ids=[model["id"]], hardware_id=machine)[0]
+f1, f2, f3, f4 = st.columns(4)  # a root has no parent to agree with: its fourth column stays empty
+f1.metric("Size", tables.human_bytes(model.get("size_bytes")))
+f2.metric("Latency p50", "—" if row["latency_p50_ms"] is None else f"{row['latency_p50_ms']:.3g} ms",
+          help=row["latency_provenance"] or "Not benchmarked yet: Optimize → Benchmark, or Compare → Benchmark them.")
+f3.metric("Accuracy", "—" if row["accuracy"] is None else f"{row['accuracy']:.1%}",
+          help=row["accuracy_provenance"] or "Not evaluated yet: Optimize → Evaluate on a data set.")
+if model.get("parent_id") is not None:
+    f4.metric("Top-1 agreement with parent", "—" if row["agreement"] is None else f"{row['agreement']:.1%}")
+if row["data_warning"]:
+    st.warning(row["data_warning"])
+
 targets = api.export_targets(model["format"])
 target = st.radio("Format", targets, format_func=lambda t: f"{t} — {TARGETS.get(t, t)}", key="export_target")
 exports = st.session_state.setdefault("exports", {})

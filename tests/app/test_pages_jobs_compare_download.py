@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from app import tables
 from engine import api
 from engine.errors import JobFailedError
 from engine.jobs import service
@@ -153,6 +154,14 @@ def test_download_page_preselects_the_champion(page, imported, tmp_path):
     api.set_champion(second, "quantized")
     at = page("download")
     assert by_label(at.selectbox, "Model").value == second
+    figures = {m.label: m.value for m in at.metric}  # what is being downloaded, before any export
+    assert figures["Size"] == tables.human_bytes(api.show_model(second)["size_bytes"])
+    assert figures["Latency p50"] == "—" and figures["Accuracy"] == "—" and "Top-1 agreement with parent" in figures
+    run_job(api.submit_benchmark(second, {"batches": [1], "threads": [1], "warmup": 2, "min_runs": 10,
+                                          "max_runs": 100, "time_budget_s": 0.2}).id)
+    at = page("download")
+    p50 = api.family_overview(imported, model_ids=[second])[0]["latency_p50_ms"]
+    assert {m.label: m.value for m in at.metric}["Latency p50"] == f"{p50:.3g} ms"
     record = api.get_champion(imported)
     assert f"★ This is the family's champion — “quantized” (chosen {record.chosen_at:%Y-%m-%d %H:%M} UTC)" \
         in [c.value for c in at.caption]
