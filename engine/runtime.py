@@ -6,7 +6,6 @@ sessions and threads itself. Heavy libraries are imported inside the functions t
 from __future__ import annotations
 
 import functools
-
 from dataclasses import dataclass
 from typing import Any, Callable
 

@@ -27,12 +27,17 @@ def family_name(model_id: int) -> str:
     return (re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or f"model-{model.root_id}")[:64]
 
 
-def default_settings(model_id: int) -> dict[str, Any]:
-    """Settings from the model's best benchmark cell at batch 1 (lowest p50): threads, opt level, mode."""
+def _latest_cells(model_id: int) -> list[dict[str, Any]]:
+    """The cells of the model's latest in-process benchmark (a load test over HTTP is not one)."""
     ready()
     with session_scope() as s:
         rows = [m for m in measurements.list_measurements(s, int(model_id), "benchmark") if m.runtime != "server-http"]
-    cells = [c for m in rows[-1:] for c in m.summary.get("results", []) if c.get("batch") == 1 and "latency_ms" in c]
+    return [c for m in rows[-1:] for c in m.summary.get("results", [])]
+
+
+def default_settings(model_id: int) -> dict[str, Any]:
+    """Settings from the model's best benchmark cell at batch 1 (lowest p50): threads, opt level, mode."""
+    cells = [c for c in _latest_cells(model_id) if c.get("batch") == 1 and "latency_ms" in c]
     if not cells:
         return {}
     best = min(cells, key=lambda c: c["latency_ms"]["p50"])
@@ -50,10 +55,7 @@ def batching_bound(model_id: int) -> dict[str, Any] | None:
     this on the machine it was measured on (HTTP and queueing only add to it). None without such cells.
 
     {"threads", "per_item_ms": {batch: ms}, "best_batch", "gain"} (gain: batch 1's p50 over the best per-item)."""
-    ready()
-    with session_scope() as s:
-        rows = [m for m in measurements.list_measurements(s, int(model_id), "benchmark") if m.runtime != "server-http"]
-    cells = [c for m in rows[-1:] for c in m.summary.get("results", []) if (c.get("latency_ms") or {}).get("p50")]
+    cells = [c for c in _latest_cells(model_id) if (c.get("latency_ms") or {}).get("p50")]
     ones = [c for c in cells if c.get("batch") == 1]
     if not ones:
         return None

@@ -49,11 +49,12 @@ def library_versions() -> dict[str, str | None]:
 
 def hardware_fingerprint() -> str:
     """The same fingerprint a benchmark on this host records with its measurement."""
+    from engine.jobs.kinds.common import logical_cores
     from engine.measure.hardware import fingerprint
     from storage.measurements import fingerprint_of
 
     hw = fingerprint()
-    return fingerprint_of(hw.get("cpu", "unknown"), int(hw["cores"]["logical"] or 0), hw)
+    return fingerprint_of(hw.get("cpu", "unknown"), logical_cores(hw), hw)
 
 
 def check_label(label: str) -> str:
