@@ -18,6 +18,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "test-artifacts"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"]
 JOB_TIMEOUT_MS = 150_000
+PAGE_TIMEOUT_MS = 30_000  # a page element: a rerun on a loaded 2-core machine can take several seconds
 
 
 class Stack(NamedTuple):
@@ -31,13 +32,14 @@ class Stack(NamedTuple):
 def studio_page(stack: Stack, path: str = "") -> Iterator[Studio]:
     """A Chromium page on ``stack``'s dashboard at ``path`` (a link with its query, or the home page);
     the browser closes when the block ends, whatever happened in it."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=PAGE_TIMEOUT_MS)  # assertions wait as long as the page's own waits
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-            page.set_default_timeout(30_000)
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
             page.goto(stack.base + path)
             yield Studio(page, stack.base)
         finally:
@@ -112,7 +114,8 @@ class Studio:
         self.settle()
 
     def expect_selected(self, label: str, pattern: str) -> None:
-        """The selectbox labelled ``label`` shows a value matching ``pattern`` (waits for reruns)."""
+        """The selectbox labelled ``label`` shows a value matching ``pattern`` (waits for reruns, as long as
+        the page's other waits: on a loaded machine the widgets below a heading can take seconds to draw)."""
         from playwright.sync_api import expect
 
         expect(self.page.get_by_role("combobox", name=label, exact=True)).to_have_value(re.compile(pattern))
