@@ -116,12 +116,14 @@ def _tf_function(artifact: Artifact, threads: int, opt_level: str, mode: str) ->
         return Session(prepare)
 
     from engine.formats.keras_safe import load_keras
+    from engine.runtime import keras_graph
 
     model = load_keras(artifact.path, produced=True)  # stored: an upload passed the strict check at import
-    fn = tf.function(lambda *xs: model(xs[0] if len(xs) == 1 else list(xs), training=False))
+    fn = keras_graph(model)  # the one trace the server runs too
+    dtypes = [t.dtype for t in model.inputs]
 
     def prepare(feeds: dict[str, np.ndarray]) -> Callable[[], Any]:
-        args = [tf.constant(v) for v in feeds.values()]
+        args = [tf.constant(v, dtype=d) for v, d in zip(feeds.values(), dtypes)]  # the signature's order
         return lambda: [t.numpy() for t in tf.nest.flatten(fn(*args))]
     return Session(prepare)
 

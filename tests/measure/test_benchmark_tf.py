@@ -82,3 +82,26 @@ def test_tflite_sessions_run_on_litert_without_importing_tensorflow(digits_tflit
     interpreter.invoke()
     expected = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
     np.testing.assert_allclose(np.load(digits_tflite.parent / "out.npy"), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_the_tensorflow_runtime_times_the_graph_the_server_runs(digits_plain):
+    """The benchmark's tensorflow runtime and a served Keras model call one helper's concrete function, so the
+    benchmark's figure is the server's: both answer as the model does, for every batch size."""
+    import numpy as np
+    import tensorflow as tf
+
+    from engine.measure.runners import open_session
+    from engine.runtime import open_model
+
+    session = open_session(Artifact(digits_plain, "keras"), "tensorflow", 0)  # 0: the pools as they are
+    served = open_model(Artifact(digits_plain, "keras"), repeated=True)
+    model = tf.keras.models.load_model(digits_plain, compile=False)
+    for rows in (1, 8):
+        x = np.random.default_rng(rows).random((rows, 8, 8, 1))  # float64: cast before the timed call
+        timed = session.prepare({"image": x})
+        fn = dict(zip(timed.__code__.co_freevars, (c.cell_contents for c in timed.__closure__)))["fn"]
+        assert isinstance(fn, tf.types.experimental.ConcreteFunction)
+        expected = np.asarray(model(x.astype(np.float32), training=False))
+        np.testing.assert_allclose(timed()[0], expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(served.run({served.inputs[0]["name"]: x.astype(np.float32)})[0], expected,
+                                   rtol=1e-5, atol=1e-6)
