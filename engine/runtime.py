@@ -22,6 +22,7 @@ class Predictor:
     inputs: list[dict[str, Any]]
     outputs: list[dict[str, Any]]
     _run: Callable[[dict[str, np.ndarray]], list[np.ndarray]]
+    note: str = ""  # a setting asked for that the runtime could not take, in one sentence
 
     def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         return [np.asarray(o) for o in self._run(feeds)]
@@ -64,6 +65,32 @@ def _onnx(artifact: Artifact, threads: int) -> Predictor:
                      lambda feeds: session.run(None, feeds))
 
 
+def set_tf_threads(threads: int) -> bool:
+    """Size TensorFlow's intra- and inter-op pools to ``threads`` each, as the benchmark's tensorflow runtime
+    times a cell; False when TF already started its pools, once per process, with other sizes."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        return True
+    except RuntimeError:
+        return (tf.config.threading.get_intra_op_parallelism_threads() == threads
+                and tf.config.threading.get_inter_op_parallelism_threads() == threads)
+
+
+def _tf_threads(threads: int) -> str:
+    """Ask for ``threads`` (0: TensorFlow's default); the sentence to show when the process's pools differ."""
+    if not threads or set_tf_threads(threads):
+        return ""
+    import tensorflow as tf
+
+    running = tf.config.threading.get_intra_op_parallelism_threads()
+    size = f"{running} thread{'s' if running != 1 else ''}" if running else "TensorFlow's default size"
+    return (f"TensorFlow's thread pools are shared by every TensorFlow model in this server and had already "
+            f"started with {size}; this version runs on them, not on the {threads} asked for")
+
+
 def _tf_spec(name: str, shape: Any, dtype: Any) -> dict[str, Any]:
     dims = list(shape) if shape is not None else []
     dtype = getattr(dtype, "as_numpy_dtype", dtype)  # tf-keras tensors carry tf.DType
@@ -87,6 +114,7 @@ def keras_graph(model: Any) -> Callable[..., Any]:
 def _keras(artifact: Artifact, threads: int, traced: bool = False) -> Predictor:
     from engine.bridge import load_keras_any  # Keras 3, or tf-keras for Keras-2 .h5 (prune/cluster/qat output)
 
+    note = _tf_threads(threads)  # before the model is built: TensorFlow sizes its pools once
     model = load_keras_any(artifact.path)
     names = [t.name.split(":")[0] for t in model.inputs]
     inputs = [_tf_spec(n, t.shape, t.dtype) for n, t in zip(names, model.inputs)]
@@ -100,7 +128,7 @@ def _keras(artifact: Artifact, threads: int, traced: bool = False) -> Predictor:
         out = call(*[feeds[n] for n in names])
         return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 
-    return Predictor(inputs, outputs, run)
+    return Predictor(inputs, outputs, run, note)
 
 
 def _savedmodel(artifact: Artifact, threads: int) -> Predictor:
@@ -109,6 +137,7 @@ def _savedmodel(artifact: Artifact, threads: int) -> Predictor:
     from engine.formats.savedmodel_scan import scan_saved_model
 
     scan_saved_model(artifact.path)  # again before running: the model may predate today's allow-list
+    note = _tf_threads(threads)
     loaded = tf.saved_model.load(str(artifact.path))
     fn = loaded.signatures["serving_default"]
     _, kwargs = fn.structured_input_signature
@@ -122,7 +151,7 @@ def _savedmodel(artifact: Artifact, threads: int) -> Predictor:
         result = fn(**{n: tf.constant(feeds[n]) for n in names})
         return [result[k].numpy() for k in out_keys]
 
-    return Predictor(inputs, outputs, run)
+    return Predictor(inputs, outputs, run, note)
 
 
 def _tflite(artifact: Artifact, threads: int) -> Predictor:

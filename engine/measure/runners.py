@@ -14,6 +14,7 @@ import numpy as np
 
 from engine.artifact import Artifact
 from engine.errors import InputError, MeasureError
+from engine.runtime import keras_graph, set_tf_threads
 
 RUNTIMES = ("onnxruntime", "tensorflow", "tflite", "keras-predict")
 DEFAULT_RUNTIME = {"onnx": "onnxruntime", "keras": "tensorflow", "savedmodel": "tensorflow", "tflite": "tflite"}
@@ -86,19 +87,6 @@ def _ort(artifact: Artifact, threads: int, opt_level: str, mode: str) -> Session
     return Session(lambda feeds: (lambda: session.run(None, feeds)))
 
 
-def set_tf_threads(threads: int) -> bool:
-    """Pin TensorFlow's pools; False when TF already started with other sizes (then use a fresh process)."""
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-        return True
-    except RuntimeError:
-        return (tf.config.threading.get_intra_op_parallelism_threads() == threads
-                and tf.config.threading.get_inter_op_parallelism_threads() == threads)
-
-
 def _tf_function(artifact: Artifact, threads: int, opt_level: str, mode: str) -> Session:
     import tensorflow as tf
 
@@ -116,7 +104,6 @@ def _tf_function(artifact: Artifact, threads: int, opt_level: str, mode: str) ->
         return Session(prepare)
 
     from engine.formats.keras_safe import load_keras
-    from engine.runtime import keras_graph
 
     model = load_keras(artifact.path, produced=True)  # stored: an upload passed the strict check at import
     fn = keras_graph(model)  # the one trace the server runs too

@@ -40,7 +40,7 @@ def open_instance(artifact: Artifact, settings: ModelSettings) -> Instance:
         predictor = open_model(artifact, threads=settings.intra_threads, repeated=True)
         platform = {"tflite": "tflite", "keras": "tensorflow_keras", "savedmodel": "tensorflow_savedmodel"}
         return Instance(predictor.inputs, predictor.outputs, predictor.run, provider="CPU",
-                        platform=platform[artifact.format])
+                        platform=platform[artifact.format], note=predictor.note)
     except FormatError:
         raise
     except Exception as exc:

@@ -98,3 +98,39 @@ def test_a_served_keras_2_model_runs_traced_and_answers_as_it_does_eagerly(tmp_p
     for rows in (1, 4):  # Dropout stays off (training=False) in the graph as in the eager call
         np.testing.assert_allclose(instance.run({name: x[:rows]})[0], eager.run({name: x[:rows]})[0], rtol=1e-5,
                                    atol=1e-6)
+
+
+def test_a_served_keras_model_runs_on_the_threads_asked_for_and_a_second_size_says_it_was_not_taken(digits_files):
+    """TensorFlow sizes its pools once per process: the first TensorFlow model served sets them (intra- and
+    inter-op, as the benchmark's tensorflow runtime timed its cell); a later one asking for another size runs on
+    them and its status says so. Run in a fresh process, whose pools have not started."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = f"""
+import json, numpy as np, tensorflow as tf
+from pathlib import Path
+from engine.artifact import Artifact
+from engine.serving.runtimes import open_instance
+from engine.serving.settings import ModelSettings
+art = Artifact(Path({str(digits_files[0])!r}), "keras")
+first = open_instance(art, ModelSettings(intra_threads=1))
+again = open_instance(art, ModelSettings(intra_threads=1))
+other = open_instance(art, ModelSettings(intra_threads=2))
+x = np.zeros((2, 8, 8, 1), np.float32)
+print(json.dumps({{"pools": [tf.config.threading.get_intra_op_parallelism_threads(),
+                            tf.config.threading.get_inter_op_parallelism_threads()],
+                  "notes": [first.note, again.note, other.note], "rows": len(other.run({{"image": x}})[0])}}))
+"""
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "TF_CPP_MIN_LOG_LEVEL": "3",
+           "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["pools"] == [1, 1]
+    assert out["notes"][:2] == ["", ""]
+    assert out["notes"][2] == ("TensorFlow's thread pools are shared by every TensorFlow model in this server and "
+                               "had already started with 1 thread; this version runs on them, not on the 2 asked for")
+    assert out["rows"] == 2
