@@ -12,9 +12,11 @@ resident memory of the process.
 """
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import gc
 import threading
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -97,6 +99,17 @@ class MemoryGuard:
         """Versions start loading (until ``end``): the watchdog records their peak instead of stopping the server."""
         with self._lock:
             self._loading += 1
+
+    async def settle(self, timeout_s: float = 5.0) -> None:
+        """Give back what refused versions held, and wait (still counted as a load) until the memory is under
+        the limit or ``timeout_s`` has passed: a dropped session's threads can let go of it a moment later on a
+        busy machine, and the watchdog must not stop the server for memory already on its way back. Memory that
+        does not come back in time still stops it."""
+        deadline = time.monotonic() + timeout_s
+        give_back()
+        while rss_mb() > self.limit_mb and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            give_back()
 
     def end(self) -> None:
         """Call after the memory of refused versions is given back."""

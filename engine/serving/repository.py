@@ -76,7 +76,10 @@ class Repository:
                 await self._load(deployment, old, cache, versions)
             except BaseException:
                 await self._drop(versions, old)
-                give_back()
+                if self.guard is not None:
+                    await self.guard.settle()  # before ``end``: the watchdog waits for what was given back
+                else:
+                    give_back()
                 raise
             finally:
                 if self.guard is not None:

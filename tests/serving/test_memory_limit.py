@@ -99,7 +99,7 @@ def test_a_version_past_the_limit_is_refused_and_the_served_one_keeps_answering(
             time.sleep(0.5)
         assert (f"'roomy' version 2 (model {bloat}) cannot load within this server's memory limit of {limit} MB: "
                 "loading it took the server to ") in str(refused.value)
-        assert traffic.failures == [] and len(traffic.answers) > 5
+        assert traffic.failures == [] and len(traffic.answers) > 5, api.serving.server_status("roomy")["log_tail"]
         assert [v["version"] for v in api.serving.get_deployment("roomy")["versions"]] == [1]  # saved as served
         time.sleep(1.0)  # the watchdog, sampling every 0.2 s, leaves a server back within its limit running
         assert api.serving.server_status("roomy")["state"] == "ready"
@@ -130,6 +130,29 @@ def test_the_watchdog_stops_a_server_past_its_limit_and_lets_a_load_pass_it():
     finally:
         guard.stop()
     assert len(told) == 1 and f"more than its limit of {limit} MB (--memory-mb or TRIMLINE_SERVE_MEMORY_MB)" in told[0]
+
+
+def test_a_refused_load_waits_for_memory_let_go_of_a_moment_later_and_not_past_its_bound():
+    """A dropped version's memory can come back a moment after the drop (its threads let go of it on a busy
+    machine): ``settle`` waits for it while the load still counts, so the watchdog does not stop the server for
+    memory on its way back; memory that does not come back is waited for no longer than the bound."""
+    import asyncio
+    import threading
+
+    base = rss_mb()
+    held = [np.ones(300 << 18, np.float32)]  # 300 MB, touched
+    guard = MemoryGuard(int(base + 150), lambda sentence: None)
+    assert rss_mb() > guard.limit_mb
+    threading.Timer(0.5, held.clear).start()  # let go of half a second later, from another thread
+    started = time.monotonic()
+    asyncio.run(guard.settle(timeout_s=20))
+    assert 0.4 < time.monotonic() - started < 10 and rss_mb() < guard.limit_mb
+
+    held.append(np.ones(300 << 18, np.float32))  # kept: the bound ends the wait
+    started = time.monotonic()
+    asyncio.run(guard.settle(timeout_s=0.5))
+    assert 0.5 <= time.monotonic() - started < 3 and rss_mb() > guard.limit_mb
+    held.clear()
 
 
 def test_a_server_past_its_limit_outside_a_load_stops_itself_with_a_sentence(studio):
