@@ -194,14 +194,14 @@ def live() -> None:
     g1, g2 = st.columns(2)
     g1.plotly_chart(serving_charts.latency_figure(history), key="deploy_latency")
     g2.plotly_chart(serving_charts.throughput_figure(history, api.serving.throughput(history)), key="deploy_throughput")
-    g3, g4, g5 = st.columns(3)
+    g3, g4 = st.columns(2)
     g3.plotly_chart(serving_charts.batch_figure(now), key="deploy_batches")
     if deployment["settings"].get("cache", {}).get("enabled"):
         g4.plotly_chart(serving_charts.cache_figure(history), key="deploy_cache")
     else:  # an empty chart would read as a cache that never hits
         g4.info("The response cache is off for this model, so there is no hit rate to draw. Turn it on under "
                 "**Versions, labels and settings** to answer repeated inputs without running the model.")
-    g5.plotly_chart(serving_charts.resources_figure(history), key="deploy_resources")
+    st.plotly_chart(serving_charts.resources_figure(history), key="deploy_resources")  # a time line: the full width
 
 
 st.subheader("Live")
