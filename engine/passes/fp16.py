@@ -13,6 +13,7 @@ from engine.artifact import Artifact
 from engine.errors import PassError, first_line
 from engine.passes import tolerances
 from engine.passes.base import PassConfig, PassContext, PassResult, PassSpec
+from engine.passes.onnx_opset import UPGRADE_BELOW, model_opset, modernize
 
 # A quantized graph's float parts are scales and (de)quantization boundaries that must stay float32;
 # converting around them yields graphs onnxruntime refuses, so quantized models are refused up front.
@@ -44,6 +45,11 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     if quantized:
         raise PassError(f"this model is already quantized ({', '.join(quantized[:3])}); fp16 converts float "
                         "models, so apply it to the float parent instead")
+    # Legacy models (IR 3) list every weight as a graph input too: the converter halved the weight and left its
+    # float32 input, and onnxruntime refused the result ("Tensor element type mismatch. 10 != 1"). Brought up to
+    # date first, as graph optimization and quantization do.
+    legacy = model_opset(model)
+    model = modernize(model)
     ctx.progress(0.2, "converting weights and ops to float16")
     block = list(float16.DEFAULT_OP_BLOCK_LIST) + list(config.op_block_list)
     nodes = list(config.node_block_list)
@@ -51,7 +57,9 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     out = ctx.scratch / "model.onnx"
     while True:
         try:
-            converted = float16.convert_float_to_float16(onnx.load(str(source.onnx_file)),
+            work = onnx.ModelProto()
+            work.CopyFrom(model)  # the converter changes the model it is given; each try starts afresh
+            converted = float16.convert_float_to_float16(work,
                                                          keep_io_types=config.keep_io_types,
                                                          op_block_list=block, node_block_list=nodes or None)
         except Exception as exc:
@@ -73,7 +81,8 @@ def run(source: Artifact, config: Config, ctx: PassContext) -> PassResult:
     ctx.progress(1.0, "converted")
     return PassResult(Artifact(out, "onnx"), {"float16_initializers": halves,
                                               "initializers": len(converted.graph.initializer),
-                                              "kept_float32_nodes": [{"node": n, "op": op_of.get(n)} for n in nodes]})
+                                              "kept_float32_nodes": [{"node": n, "op": op_of.get(n)} for n in nodes],
+                                              **({"upgraded_from_opset": legacy} if legacy < UPGRADE_BELOW else {})})
 
 
 # onnxruntime names the node in its load errors ("... of node (name) ...", "node (name)") and its run errors

@@ -142,3 +142,23 @@ def test_tf2onnx_and_tflite_accept_tf_keras_h5(digits, tmp_path):
     source = Artifact(path, "keras")
     assert _run("tf2onnx", source, tmp_path / "onnx", digits[1]).metrics["fidelity"]["max_abs_diff"] < 1e-4
     assert _run("tflite", source, tmp_path / "tflite", digits[1]).metrics["fidelity"]["max_abs_diff"] < 1e-4
+
+
+def test_fp16_converts_a_legacy_zoo_model_that_lists_its_weights_as_inputs(light_model_dir, tmp_path):
+    """An IR-3 model lists every weight as a graph input too; converted as it was, the weight was halved and its
+    float32 input kept, and onnxruntime refused the model ("Tensor element type mismatch. 10 != 1")."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    source = Artifact(light_model_dir / "light_squeezenet.onnx", "onnx")
+    assert onnx.load(str(source.path)).ir_version == 3
+    result = _run("fp16", source, tmp_path)
+    assert result.metrics["upgraded_from_opset"] == 9
+    model = onnx.load(str(result.artifact.path))
+    weights = {t.name for t in model.graph.initializer}
+    assert [i.name for i in model.graph.input] == ["data_0"] and not weights & {i.name for i in model.graph.input}
+    x = np.random.default_rng(0).random((1, 3, 224, 224), dtype=np.float32)
+    half = ort.InferenceSession(str(result.artifact.path), providers=["CPUExecutionProvider"]).run(None, {"data_0": x})
+    full = ort.InferenceSession(str(source.path), providers=["CPUExecutionProvider"]).run(None, {"data_0": x})
+    np.testing.assert_allclose(half[0], full[0], atol=1e-3)
