@@ -16,6 +16,8 @@ def from_json(text: str) -> np.ndarray:
         return np.asarray(json.loads(text), dtype=np.float32)
     except (ValueError, TypeError) as exc:
         raise InputError(f"the input is not a JSON array of numbers ({str(exc).splitlines()[0]})") from None
+    except RecursionError:
+        raise InputError("the input is not a JSON array of numbers (nested too deeply to read)") from None
 
 
 def from_image(data: bytes, shape: list[Any]) -> np.ndarray:

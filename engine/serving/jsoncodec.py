@@ -8,18 +8,39 @@ NaN or infinity are written by ``json`` too, as ``NaN``/``Infinity`` tokens.
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import numpy as np
 import orjson
 
 
+class NotJSON(json.JSONDecodeError):
+    """A body no parser here reads, for a reason that has no one place in it (no line and column)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "", 0)
+
+    def __str__(self) -> str:
+        return self.msg
+
+
 def loads(data: bytes | memoryview) -> Any:
-    """The parsed body; ``json.JSONDecodeError``/``UnicodeDecodeError`` exactly as ``json.loads`` raises them."""
+    """The parsed body; ``json.JSONDecodeError``/``UnicodeDecodeError`` as ``json.loads`` raises them, and
+    ``NotJSON`` (a JSONDecodeError) for what would crash it: arrays nested past the recursion limit, numbers
+    longer than Python reads."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
+        pass
+    try:
         return json.loads(bytes(data) if isinstance(data, memoryview) else data)
+    except RecursionError:
+        raise NotJSON("arrays or objects nested too deeply (orjson reads up to 1024 levels)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise
+    except ValueError:  # int("9" * 5000): past the interpreter's limit on digits
+        raise NotJSON(f"a number longer than {sys.get_int_max_str_digits()} digits") from None
 
 
 def _plain(value: Any) -> Any:

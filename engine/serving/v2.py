@@ -44,9 +44,12 @@ def parse_request(body: bytes | memoryview, header_length: str | None,
         dtype = numpy_of(str(tensor["datatype"]))
         size = (tensor.get("parameters") or {}).get("binary_data_size")
         if size is not None:
-            if size != count * dtype.itemsize or offset + size > len(binary):
+            if size != count * dtype.itemsize:
                 raise ValueError(f"input '{name}' declares {size} binary bytes; shape {shape} of "
                                  f"{tensor['datatype']} needs {count * dtype.itemsize}")
+            if offset + size > len(binary):
+                raise ValueError(f"input '{name}' declares {size} binary bytes, but the body holds "
+                                 f"{max(len(binary) - offset, 0)} more after the JSON part and the inputs before it")
             value = np.frombuffer(binary[offset:offset + size], dtype=dtype).reshape(shape)
             offset += size
         elif "data" in tensor:

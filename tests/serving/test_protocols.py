@@ -99,6 +99,12 @@ def test_tf_serving_status_lists_available_versions(server):
 
 @pytest.mark.parametrize(("method", "path", "body", "status", "sentence"), [
     ("post", "/v1/models/digits:predict", b"{not json", 400, "the request body is not valid JSON"),
+    ("post", "/v1/models/digits:predict", b'{"instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400,
+     "the request body is not valid JSON (arrays or objects nested too deeply (orjson reads up to 1024 levels))"),
+    ("post", "/v2/models/digits/infer", b'{"inputs": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400,
+     "the request body is not valid JSON (arrays or objects nested too deeply"),
+    ("post", "/v1/models/digits:predict", b'{"instances": [' + b"9" * 5000 + b"]}", 400,
+     "the request body is not valid JSON (a number longer than 4300 digits)"),
     ("post", "/v1/models/digits:predict", b'{"instances": [[1, 2]]}', 400, "expects shape [-1, 8, 8, 1]"),
     ("post", "/v1/models/digits:predict", b'{"instances": [[1], [1, 2]]}', 400, "not a rectangular array"),
     ("post", "/v1/models/digits:predict", b'{"signature_name": "x"}', 400, 'exactly one of "instances"'),
@@ -118,6 +124,16 @@ def test_bad_requests_get_one_sentence_and_the_server_keeps_serving(server, meth
     assert sentence in response.json()["error"]
     ok = requests.post(f"{server.url}/v1/models/digits:predict", json={"instances": studio[3][:1].tolist()}, timeout=10)
     assert ok.status_code == 200
+
+
+def test_binary_bytes_declared_but_not_sent_are_named_as_such(server):
+    head = b'{"inputs": [{"name": "image", "shape": [1, 8, 8, 1], "datatype": "FP32", ' \
+           b'"parameters": {"binary_data_size": 256}}]}'
+    response = requests.post(f"{server.url}/v2/models/digits/infer", data=head + bytes(10), timeout=10,
+                             headers={"Inference-Header-Content-Length": str(len(head))})
+    assert response.status_code == 400
+    assert response.json()["error"] == ("input 'image' declares 256 binary bytes, but the body holds 10 more after "
+                                        "the JSON part and the inputs before it")
 
 
 def test_metrics_count_requests_failures_and_process(server, studio):

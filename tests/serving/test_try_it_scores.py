@@ -18,3 +18,17 @@ def test_no_class_scores_for_maps_batches_or_scalars():
     assert _class_scores(np.zeros((2, 10), np.float32)) is None  # two inputs
     assert _class_scores(np.zeros((1, 1), np.float32)) is None  # one score
     assert _class_scores(np.zeros((10,), np.float32)) is None
+
+
+def test_try_it_json_that_is_not_an_array_of_numbers_gets_one_sentence():
+    import pytest
+
+    from engine.errors import InputError
+    from engine.serving.inputs import from_json
+
+    assert from_json("[[1, 2], [3, 4]]").shape == (2, 2)
+    for text, reason in (("[1, 2", "Expecting ',' delimiter"), ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+                         ('["a"]', "could not convert string to float")):
+        with pytest.raises(InputError, match=r"^the input is not a JSON array of numbers \(") as refused:
+            from_json(text)
+        assert reason in str(refused.value)
