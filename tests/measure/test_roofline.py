@@ -87,3 +87,38 @@ def test_a_benchmark_above_a_loaded_peak_is_shown_against_the_raised_peak_and_on
     _keep_peak(_peak(0.02))
     assert json.loads(cache.read_text())["single_thread"] == peak["single_thread"]  # a lower probe keeps it
     assert _judge(model, result, _peak(0.02, 200.0))[0][0]["percent_of_peak"] == pytest.approx(74.0)
+
+
+def test_a_peak_probed_under_load_is_reused_for_a_while_but_never_cached_as_the_peak(tmp_path, monkeypatch):
+    """On a busy machine each benchmark job probed the GEMM peak again (about 2 s): the probe under load is now
+    reused, marked by its load, for ten minutes; only a quiet probe becomes the machine's cached peak."""
+    import json
+    from contextlib import contextmanager
+    from types import SimpleNamespace
+
+    from engine.measure import hardware
+
+    probes, load = [], {"other": 0.6}
+
+    @contextmanager
+    def meter():  # noqa: ANN202
+        yield SimpleNamespace(other_load=load["other"])
+
+    monkeypatch.setattr(hardware, "LoadMeter", meter)
+    monkeypatch.setattr(hardware, "_gemm_rate", lambda n, seconds: probes.append(n) or 50.0)
+    cache = tmp_path / "peak_gflops.json"
+    first = hardware.peak_gflops(cache_path=cache)
+    assert first["other_load"] == 0.6 and len(probes) == 2
+    again = hardware.peak_gflops(cache_path=cache)
+    assert again == first and len(probes) == 2  # reused: no second probe
+    assert not cache.exists()  # and not the machine's peak
+
+    busy = tmp_path / "peak_gflops.busy.json"
+    busy.write_text(json.dumps({**first, "probed_at": first["probed_at"] - hardware.BUSY_REUSE_S - 1}))
+    hardware.peak_gflops(cache_path=cache)
+    assert len(probes) == 4  # too old: probed again
+
+    load["other"] = 0.01
+    quiet = hardware.peak_gflops(cache_path=cache, refresh=True)
+    assert json.loads(cache.read_text()) == quiet and len(probes) == 6
+    assert hardware.peak_gflops(cache_path=cache) == quiet and len(probes) == 6  # the quiet peak comes first
