@@ -28,6 +28,7 @@ class ServerOptions:
     token: str | None = None
     max_body_bytes: int = 64 << 20
     max_tensor_elements: int = 16 << 20
+    read_timeout_s: float = 30.0  # a request's bytes stalled this long (or none sent on a new connection): closed
     memory_mb: int | None = None  # the server's memory limit (engine.serving.memory); None: none
 
 

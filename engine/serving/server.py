@@ -57,7 +57,7 @@ def _server(deployments: list[Deployment], options: ServerOptions, artifact_for:
     # ``server: uvicorn`` header: a middleware layer and a header fewer on every request.
     config = uvicorn.Config(app, host=options.host, port=options.port, log_level="warning", access_log=False,
                             timeout_keep_alive=30, lifespan="on", proxy_headers=False, server_header=False,
-                            http=ServingHttpProtocol.for_limit(options.max_body_bytes))
+                            http=ServingHttpProtocol.for_limit(options.max_body_bytes, options.read_timeout_s))
     return uvicorn.Server(config)
 
 

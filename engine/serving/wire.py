@@ -104,18 +104,19 @@ class ServingHttpProtocol(asyncio.BufferedProtocol):
     a buffer (the route answers 413)."""
 
     max_body_bytes = 64 << 20
+    read_timeout_s = 30.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         http = self.http = HttpConnection(*args, **kwargs)
-        http.max_body_bytes = self.max_body_bytes
+        http.max_body_bytes, http.read_timeout_s = self.max_body_bytes, self.read_timeout_s
         self.get_buffer, self.buffer_updated = http.get_buffer, http.buffer_updated  # type: ignore[method-assign]
         self.connection_made, self.connection_lost = http.connection_made, http.connection_lost  # type: ignore
         self.eof_received = http.eof_received  # type: ignore[method-assign]
         self.pause_writing, self.resume_writing = http.pause_writing, http.resume_writing  # type: ignore
 
     @classmethod
-    def for_limit(cls, max_body_bytes: int) -> type["ServingHttpProtocol"]:
-        return type(cls.__name__, (cls,), {"max_body_bytes": max_body_bytes})
+    def for_limit(cls, max_body_bytes: int, read_timeout_s: float = 30.0) -> type["ServingHttpProtocol"]:
+        return type(cls.__name__, (cls,), {"max_body_bytes": max_body_bytes, "read_timeout_s": read_timeout_s})
 
 
 class HttpConnection(HttpToolsProtocol):
@@ -123,16 +124,51 @@ class HttpConnection(HttpToolsProtocol):
     straight into their own aligned buffer (see the module's note)."""
 
     max_body_bytes = 64 << 20
+    read_timeout_s = 30.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
         self._body: DirectBody | None = None  # the body being read straight into its buffer
+        # A request whose bytes stop coming (or a connection that never sends one) is closed after
+        # ``read_timeout_s``: uvicorn times out only idle keep-alive connections, so a client could hold any
+        # number of half-sent requests open. One timer per connection, re-armed only when it fires.
+        self._last_read, self._reading, self._begun, self._cycle_before = self.loop.time(), True, False, None
+        self._read_timer: asyncio.TimerHandle | None = self.loop.call_later(self.read_timeout_s, self._check_read)
 
     def connection_lost(self, exc: Exception | None) -> None:
         body, self._body = self._body, None
         if body is not None:
             body.finish(False)
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
         super().connection_lost(exc)
+
+    def _check_read(self) -> None:
+        self._read_timer = None
+        if not self._reading or self.transport.is_closing():
+            return
+        if self.flow.read_paused:  # the app has not taken what came yet (uvicorn's flow control): not the client's
+            self._last_read = self.loop.time()
+        idle = self.loop.time() - self._last_read
+        if idle < self.read_timeout_s:
+            self._read_timer = self.loop.call_later(self.read_timeout_s - idle, self._check_read)
+            return
+        cycle = self.cycle if self.cycle is not self._cycle_before else None  # this request's, once its head came
+        if self._begun and not (cycle is not None and cycle.response_started):  # a request began: say why
+            text = f'{{"error":"the request stopped arriving for {self.read_timeout_s:g} s"}}'.encode()
+            self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+                                 b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(text), text))
+        body, self._body = self._body, None
+        if body is not None:
+            body.finish(False)  # the app waiting for it sees a client that left
+        self.transport.close()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._reading, self._begun, self._cycle_before = True, True, self.cycle
+        if self._read_timer is None:
+            self._read_timer = self.loop.call_later(self.read_timeout_s, self._check_read)
 
     # ------------------------------------------------------------------ BufferedProtocol
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -144,6 +180,7 @@ class HttpConnection(HttpToolsProtocol):
         return scratch
 
     def buffer_updated(self, nbytes: int) -> None:
+        self._last_read = self.loop.time()
         body = self._body
         if body is None:
             self.data_received(_SCRATCH.view[:nbytes])
@@ -201,6 +238,7 @@ class HttpConnection(HttpToolsProtocol):
         super().on_response_complete()
 
     def on_message_complete(self) -> None:
+        self._reading = self._begun = False  # the request is all here; uvicorn's keep-alive timeout takes over
         body, self._body = self._body, None
         if body is not None:
             body.finish(True)

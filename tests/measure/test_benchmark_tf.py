@@ -90,12 +90,13 @@ def test_the_tensorflow_runtime_times_the_graph_the_server_runs(digits_plain):
     import numpy as np
     import tensorflow as tf
 
+    from engine.formats.keras_safe import load_keras
     from engine.measure.runners import open_session
     from engine.runtime import open_model
 
     session = open_session(Artifact(digits_plain, "keras"), "tensorflow", 0)  # 0: the pools as they are
     served = open_model(Artifact(digits_plain, "keras"), repeated=True)
-    model = tf.keras.models.load_model(digits_plain, compile=False)
+    model = load_keras(digits_plain)  # Keras 3: tf.keras is tf-keras once a tfmot test has run in this process
     for rows in (1, 8):
         x = np.random.default_rng(rows).random((rows, 8, 8, 1))  # float64: cast before the timed call
         timed = session.prepare({"image": x})

@@ -319,6 +319,57 @@ def test_a_client_that_leaves_mid_body_costs_the_server_nothing(server, studio, 
     assert response.status_code == 200, response.text
 
 
+def test_a_request_that_stops_arriving_is_answered_408_and_closed_and_a_silent_connection_closed(
+        server, studio, reference):  # server: plans the deployment "hot"
+    """uvicorn times out only idle keep-alive connections: before, any number of half-sent requests (or
+    connections that never sent a byte) stayed open for good, each holding a file descriptor. Now each is closed
+    once its bytes stop coming for the read timeout; a request still being sent slowly, and a slow model, are not."""
+    import socket
+
+    from engine.serving.deployments import load
+
+    rows = np.tile(studio[3], (40, 1, 1, 1))  # a body past the in-place minimum, so both read paths are covered
+    body, headers = _binary(reference[0], list(rows.shape), "FP32", rows.tobytes())
+    request = _raw_request("/v2/models/hot/infer", body, headers)
+    small = _raw_request("/v1/models/hot:predict", json.dumps({"instances": studio[3][:1].tolist()}).encode(),
+                         {"Content-Type": "application/json"})
+    srv = start_server([load("hot")], read_timeout_s=1.0)
+    host, port = srv.options.host, srv.options.port
+
+    def answer(sock: socket.socket) -> bytes:
+        sock.settimeout(10)
+        got = b""
+        while chunk := sock.recv(65536):
+            got += chunk
+        return got  # all the server sent before it closed the connection
+
+    try:
+        cases = {"head": request[:40], "large body": request[:len(request) // 2], "small body": small[:-10]}
+        socks = {name: socket.create_connection((host, port)) for name in [*cases, "silent"]}
+        for name, part in cases.items():
+            socks[name].sendall(part)
+        slowly = _raw_request("/v1/models/hot:predict", json.dumps({"instances": studio[3][:1].tolist()}).encode(),
+                              {"Content-Type": "application/json", "Connection": "close"})
+        trickle = socket.create_connection((host, port))  # a slow sender: a piece every 0.4 s, 3.6 s in all
+        started = time.monotonic()
+        for i in range(0, len(slowly), len(slowly) // 8):
+            trickle.sendall(slowly[i:i + len(slowly) // 8])
+            time.sleep(0.4)
+        for name in cases:
+            got = answer(socks[name])
+            assert got.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), (name, got[:200])
+            assert got.endswith(b'{"error":"the request stopped arriving for 1 s"}'), (name, got[-200:])
+        assert answer(socks["silent"]) == b""  # nothing was asked: closed without an answer
+        slow = answer(trickle)
+        assert time.monotonic() - started > 3 and slow.startswith(b"HTTP/1.1 200 OK"), slow[:200]
+        for sock in [*socks.values(), trickle]:
+            sock.close()
+        ok = requests.post(f"{srv.url}/v2/models/hot/infer", data=body, headers=headers, timeout=30)
+        assert ok.status_code == 200, ok.text
+    finally:
+        srv.stop()
+
+
 def test_the_protocol_reads_a_body_into_one_aligned_buffer():
     """Driven read by read as the event loop drives it: the body the app is given is the protocol's own
     buffer (no copy through the parser), its binary part on a 64-byte boundary, whatever the JSON's length."""
