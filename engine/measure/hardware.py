@@ -124,7 +124,8 @@ def peak_gflops(seconds: float = 1.0, cache_path: Path | None = None, refresh: b
         cached, recent = _read_json(path), _read_json(busy)
         if cached.get("key") == key and measured_quietly(cached):
             return cached
-        if recent.get("key") == key and 0 <= time.time() - recent.get("probed_at", -BUSY_REUSE_S) < BUSY_REUSE_S:
+        age = time.time() - recent.get("probed_at", -BUSY_REUSE_S)
+        if recent.get("key") == key and -1.0 <= age < BUSY_REUSE_S:  # -1: probed_at is rounded to 0.1 s
             return recent  # a busy machine: each job probing again would cost ~2 s and read no better
     n = 1024
     result: dict[str, Any] = {"key": key, "matrix": n, "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE")}

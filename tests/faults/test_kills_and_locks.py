@@ -65,10 +65,12 @@ def test_sigkilled_child_is_reported_as_killed_not_as_a_damaged_file(imported: t
 def test_ctrl_c_on_a_cli_job_leaves_nothing(imported: tuple[Path, int]) -> None:
     home, model_id = imported
     bench = _submit_benchmark(home, model_id)
-    wait_for(lambda: _running(home), what="the job to start")
+    # the job's child running: the CLI is past its start and watching it (a signal in the first instants of a
+    # process can land before its handler is in place)
+    wait_for(lambda: _running(home) and _children(bench.pid, "engine.jobs.child"), what="the job's child")
     bench.send_signal(signal.SIGINT)
-    _, err = bench.communicate(timeout=60)
-    assert bench.returncode == 1 and err.strip().endswith("error: interrupted")
+    out, err = bench.communicate(timeout=60)
+    assert bench.returncode == 1 and err.strip().endswith("error: interrupted"), (bench.returncode, out, err)
     assert jobs(home)[-1]["status"] == "cancelled"
     assert_consistent(home)
 

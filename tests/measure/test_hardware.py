@@ -65,6 +65,7 @@ def test_a_peak_probed_under_load_is_used_but_not_cached_nor_read_back(tmp_path,
     assert busy["all_threads"] == 40.0 and busy["other_load"] == 0.56 and not cache.exists()
 
     cache.write_text(json.dumps({**busy, "other_load": None}))  # cached before probes said their load
+    (tmp_path / "peak.busy.json").unlink()  # the busy probe's own ten minutes of reuse: test_roofline's case
     monkeypatch.setattr(hardware, "_gemm_rate", lambda n, s: 100.0)
     _load_during_probe(monkeypatch, 0.01)
     quiet = hardware.peak_gflops(seconds=0.01, cache_path=cache)  # probed again, not read back
