@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -27,9 +28,17 @@ def cli(home: Path, *args: str, timeout: float = 180, **extra: str) -> subproces
                           capture_output=True, text=True, timeout=timeout)
 
 
+def _as_from_a_terminal() -> None:
+    """Ctrl-C as a shell's foreground command gets it: a blocked or ignored SIGINT survives exec, and a test
+    process may have either from a library that ran in it earlier (a CLI so started ran on through its SIGINT)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn(home: Path, *args: str, **extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "engine.cli", *args], cwd=ROOT, env=env_for(home, **extra),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_as_from_a_terminal)
 
 
 def jobs(home: Path) -> list[dict]:
