@@ -323,7 +323,7 @@ def test_a_request_that_stops_arriving_is_answered_408_and_closed_and_a_silent_c
         server, studio, reference):  # server: plans the deployment "hot"
     """uvicorn times out only idle keep-alive connections: before, any number of half-sent requests (or
     connections that never sent a byte) stayed open for good, each holding a file descriptor. Now each is closed
-    once its bytes stop coming for the read timeout; a request still being sent slowly, and a slow model, are not."""
+    once its bytes stop coming for the read timeout; a request still being sent slowly is not."""
     import socket
 
     from engine.serving.deployments import load
