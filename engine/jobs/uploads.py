@@ -59,8 +59,8 @@ def discard_staged(source: dict) -> None:
         if path.resolve().parent == get_settings().upload_dir.resolve():
             path.unlink(missing_ok=True)
     if staged := source.get("staged"):
-        try:
+        (get_settings().cache_dir / staged).unlink(missing_ok=True)  # this host's copy first: once the store
+        try:                                                        # has none, no host holds one
             artifacts.remove(staged)
         except StoreError as exc:  # `trimline gc` takes it later: no row refers to it
             log.warning("a staged upload stays in the store: %s", exc)
-        (get_settings().cache_dir / staged).unlink(missing_ok=True)
