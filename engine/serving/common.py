@@ -14,7 +14,7 @@ from engine.errors import EngineError, InputError, NotFoundError
 from engine.serving.metrics import ServingMetrics
 from engine.serving.repository import Repository
 from engine.serving.scheduler import LoadedVersion
-from engine.serving.wire import ALIGN, BODY_KEY, DirectBody, aligned_buffer
+from engine.serving.wire import ALIGN, BODY_KEY, MAX_BODY_BYTES, READ_TIMEOUT_S, DirectBody, aligned_buffer
 
 
 class BodyTooLarge(Exception):
@@ -26,9 +26,9 @@ class ServerOptions:
     host: str = "127.0.0.1"
     port: int = 8600
     token: str | None = None
-    max_body_bytes: int = 64 << 20
+    max_body_bytes: int = MAX_BODY_BYTES
     max_tensor_elements: int = 16 << 20
-    read_timeout_s: float = 30.0  # a request's bytes stalled this long (or none sent on a new connection): closed
+    read_timeout_s: float = READ_TIMEOUT_S  # a request stalled this long, or a silent new connection: closed
     memory_mb: int | None = None  # the server's memory limit (engine.serving.memory); None: none
 
 

@@ -41,6 +41,8 @@ ALIGN = 64
 DIRECT_MIN = 32 << 10  # a smaller body is not worth a buffer of its own
 READ_SIZE = 16 << 10  # the loop's read buffer for heads and small bodies: an inference body past it goes direct
 INFER_HEADER = b"inference-header-content-length"
+MAX_BODY_BYTES = 64 << 20  # the defaults of ``ServerOptions``: a larger body gets 413
+READ_TIMEOUT_S = 30.0  # a request's bytes stalled this long (or none sent on a new connection): closed
 
 _V2_INFER = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
 V1_PREFIX = "/v1/models/"
@@ -103,8 +105,8 @@ class ServingHttpProtocol(asyncio.BufferedProtocol):
     call on each read). ``max_body_bytes`` is set per server by ``for_limit``: a body declared larger never gets
     a buffer (the route answers 413)."""
 
-    max_body_bytes = 64 << 20
-    read_timeout_s = 30.0
+    max_body_bytes = MAX_BODY_BYTES
+    read_timeout_s = READ_TIMEOUT_S
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         http = self.http = HttpConnection(*args, **kwargs)
@@ -115,7 +117,7 @@ class ServingHttpProtocol(asyncio.BufferedProtocol):
         self.pause_writing, self.resume_writing = http.pause_writing, http.resume_writing  # type: ignore
 
     @classmethod
-    def for_limit(cls, max_body_bytes: int, read_timeout_s: float = 30.0) -> type["ServingHttpProtocol"]:
+    def for_limit(cls, max_body_bytes: int, read_timeout_s: float = READ_TIMEOUT_S) -> type["ServingHttpProtocol"]:
         return type(cls.__name__, (cls,), {"max_body_bytes": max_body_bytes, "read_timeout_s": read_timeout_s})
 
 
@@ -123,8 +125,8 @@ class HttpConnection(HttpToolsProtocol):
     """uvicorn's httptools protocol writing through a ``CoalescingTransport`` and reading inference bodies
     straight into their own aligned buffer (see the module's note)."""
 
-    max_body_bytes = 64 << 20
-    read_timeout_s = 30.0
+    max_body_bytes = MAX_BODY_BYTES
+    read_timeout_s = READ_TIMEOUT_S
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
