@@ -145,4 +145,4 @@ def create_app(deployments: list[Deployment], options: ServerOptions,
                                  "entries": len(cache), "bytes": cache.bytes, "hits": cache.hits,
                                  "misses": cache.misses, "hit_rate": cache.hit_rate()}})
 
-    return TokenGate(InferFastPath(app), options.token)  # type: ignore[return-value]
+    return TokenGate(InferFastPath(app, runtime), options.token)  # type: ignore[return-value]

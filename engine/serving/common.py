@@ -30,6 +30,7 @@ class ServerOptions:
     max_tensor_elements: int = 16 << 20
     read_timeout_s: float = READ_TIMEOUT_S  # a request stalled this long, or a silent new connection: closed
     memory_mb: int | None = None  # the server's memory limit (engine.serving.memory); None: none
+    max_in_flight: int = 1024  # inference requests answered at once; one more gets 503 before its body is read
 
 
 class ServerRuntime:

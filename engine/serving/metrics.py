@@ -45,6 +45,8 @@ class ServingMetrics:
         self.cache_bytes = Gauge("trimline_cache_bytes", "Bytes held in the cache.", ["model"], registry=r)
         self.inflight = Gauge("trimline_inflight_requests", "Inference requests being answered now.", ["model"],
                               registry=r)
+        self.rejected = Counter("trimline_requests_rejected", "Inference requests refused unread (503): the "
+                                "server was answering its limit of requests at once.", registry=r)
         r.register(_Process())
         if memory_mb:
             Gauge("trimline_process_memory_limit_bytes", "The server's memory limit (--memory-mb).",

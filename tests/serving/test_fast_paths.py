@@ -370,6 +370,42 @@ def test_a_request_that_stops_arriving_is_answered_408_and_closed_and_a_silent_c
         srv.stop()
 
 
+def test_a_request_past_the_in_flight_limit_gets_503_unread_and_the_server_answers_once_one_ends(
+        server, studio):  # server: plans the deployment "hot"
+    """Before, nothing bounded the requests a server took at once: a flood queued without end until the memory
+    limit stopped the server. Past ``max_in_flight`` a request is refused before its body is read."""
+    import socket
+
+    from engine.serving.deployments import load
+
+    body = json.dumps({"instances": studio[3][:1].tolist()}).encode()
+    request = _raw_request("/v1/models/hot:predict", body, {"Content-Type": "application/json"})
+    srv = start_server([load("hot")], max_in_flight=1)
+    url = f"{srv.url}/v1/models/hot:predict"
+    try:
+        holder = socket.create_connection((srv.options.host, srv.options.port))
+        holder.sendall(request[:-10])  # admitted, then waiting for the rest of its body
+        deadline, refused = time.monotonic() + 30, None
+        while refused is None:  # answered until the holder's request is admitted, then refused
+            assert time.monotonic() < deadline, "no request was refused while one was held in flight"
+            response = requests.post(url, data=body, timeout=10)
+            if response.status_code != 200:
+                refused = response
+        assert refused.status_code == 503 and refused.headers["Retry-After"] == "1", refused.text
+        assert refused.json() == {"error": "this server is answering its limit of 1 requests at once; "
+                                           "try again shortly"}
+        holder.sendall(request[-10:])
+        holder.settimeout(10)
+        status, _, _ = _read_response(holder)
+        holder.close()
+        assert status == 200
+        assert requests.post(url, data=body, timeout=10).status_code == 200  # the slot is free again
+        metrics = requests.get(f"{srv.url}/metrics", timeout=10).text
+        assert "trimline_requests_rejected_total 1.0" in metrics
+    finally:
+        srv.stop()
+
+
 def test_the_protocol_reads_a_body_into_one_aligned_buffer():
     """Driven read by read as the event loop drives it: the body the app is given is the protocol's own
     buffer (no copy through the parser), its binary part on a 64-byte boundary, whatever the JSON's length."""
