@@ -27,7 +27,7 @@ run: $(STAMP)
 ## Install and run the whole test suite (browser tests need Debian's chromium; .ci/run installs it).
 test: $(STAMP)
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q -n 2 --dist loadgroup -m "not timing"
+	$(PY) -m pytest -q -n 2 --dist loadgroup -m "not timing" --durations=25
 	$(PY) -m pytest -q -m timing
 
 ## Benchmarks that print figures side by side (MobileNetV2 224x224 and the digits CNN).
