@@ -27,6 +27,8 @@ from engine.errors import MeasureError
 from engine.measure.inputs import make_feeds
 from engine.measure.stats import median_ci, ratio_ci
 
+SETTLE_S = 0.5  # the least time spent timing before the CI may stop it (half the budget when that is shorter)
+
 _ORT_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
                "tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(int8)": "int8",
                "tensor(uint8)": "uint8", "tensor(bool)": "bool"}
@@ -100,13 +102,20 @@ def _compare_here(a: Path, b: Path, batch: int, threads: int, warmup: int, min_p
         session.run(None, feeds)
         out.append((clock() - t0) / 1e6)
 
-    deadline = clock() + int(time_budget_s * 1e9)
+    started = clock()
+    deadline = started + int(time_budget_s * 1e9)
+    # Never stopped early before this: a tiny model met the CI target within 40 pairs (8 ms), and a self-comparison
+    # so short read 1.23 (CI 0.90-1.40) when a neighbour's burst fell on a few of B's runs.
+    settled = started + int(min(SETTLE_S, time_budget_s / 2) * 1e9)
     while len(ta) < max_pairs:
         first, second = ((sa, fa, ta), (sb, fb, tb)) if len(ta) % 2 == 0 else ((sb, fb, tb), (sa, fa, ta))
         timed(*first)
         timed(*second)
         n = len(ta)
-        if n >= min_pairs and (clock() > deadline or (n % 20 == 0 and _tight(ta, tb, target_rel_ci))):
+        if n < min_pairs:
+            continue
+        now = clock()
+        if now > deadline or (now > settled and n % 20 == 0 and _tight(ta, tb, target_rel_ci)):
             break
     ratio, lo, hi = ratio_ci(ta, tb)
     return {

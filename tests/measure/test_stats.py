@@ -37,3 +37,26 @@ def test_ratio_ci_contains_the_true_ratio():
     b = 2.0 * (1.0 + 0.05 * rng.random(200))
     ratio, lo, hi = ratio_ci(a, b)
     assert lo <= 2.0 <= hi and lo <= ratio <= hi
+
+
+
+def test_ratio_ci_of_pairs_covers_one_when_slow_spells_last_many_runs():
+    """Two equal models timed side by side on a machine whose slow spells last many runs (each model's own
+    noise an AR(1) with phi 0.9, as a neighbour's bursts are) over a drift both share: the interval covers 1 in
+    89 of these 100 seeded cases. Resampling single pairs, as before, covered it in 46."""
+    def spells(rng: np.random.Generator, n: int, phi: float = 0.9) -> np.ndarray:
+        e = np.empty(n)
+        e[0] = rng.normal()
+        for i in range(1, n):
+            e[i] = phi * e[i - 1] + rng.normal() * np.sqrt(1 - phi ** 2)
+        return e
+
+    covered = 0
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        drift = 1.0 + 0.1 * np.sin(np.arange(400) / 40)  # shared by both: interleaving cancels it
+        a = drift * np.exp(0.05 * spells(rng, 400))
+        b = drift * np.exp(0.05 * spells(rng, 400))
+        _, lo, hi = ratio_ci(a, b, n_boot=500)
+        covered += lo <= 1.0 <= hi
+    assert covered >= 85
