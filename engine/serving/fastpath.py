@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 
 from engine.serving import tfserving, v2
 from engine.serving.common import ServerRuntime, error_handlers
-from engine.serving.scheduler import REQUESTS
+from engine.serving.scheduler import REQUESTS, InFlight
 from engine.serving.wire import match_infer
 
 
@@ -24,7 +24,7 @@ class InferFastPath:
     def __init__(self, app: Any, runtime: ServerRuntime) -> None:
         self.app, self.runtime = app, runtime
         self.handlers = error_handlers()
-        self.answering = 0  # this server's inference requests in flight (one event loop: no lock)
+        self.answering = InFlight()  # this server's own (REQUESTS counts every server's in this process)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -35,23 +35,20 @@ class InferFastPath:
         call, args = (tfserving.predict if route[0] == "v1" else v2.infer), route[1]
         scope["app"] = self.app
         limit = self.runtime.options.max_in_flight
-        if self.answering >= limit:
+        if self.answering.value >= limit:
             self.runtime.metrics.rejected.inc()
             busy = JSONResponse({"error": f"this server is answering its limit of {limit} requests at once; "
                                           "try again shortly"},
                                 status_code=503, headers={"Retry-After": "1", "Connection": "close"})
             return await busy(scope, receive, send)
         request = Request(scope, receive)
-        self.answering += 1
-        try:
-            with REQUESTS:  # counted until the response is sent: a lone request may run on the loop's thread
-                try:
-                    response = await call(request, *args)
-                except Exception as exc:  # the handlers FastAPI would use; anything else is a 500 as before
-                    handler = next((self.handlers[k] for k in type(exc).__mro__ if k in self.handlers), None)
-                    if handler is None:
-                        raise
-                    response = await handler(request, exc)
-                await response(scope, receive, send)
-        finally:
-            self.answering -= 1
+        # Counted until the response is sent: a lone request may run on the loop's thread.
+        with REQUESTS, self.answering:
+            try:
+                response = await call(request, *args)
+            except Exception as exc:  # the handlers FastAPI would use; anything else is a 500 as before
+                handler = next((self.handlers[k] for k in type(exc).__mro__ if k in self.handlers), None)
+                if handler is None:
+                    raise
+                response = await handler(request, exc)
+            await response(scope, receive, send)

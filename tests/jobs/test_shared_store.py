@@ -4,7 +4,6 @@ row pointing at a missing artifact."""
 from __future__ import annotations
 
 import contextlib
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +19,7 @@ from storage.db import reset_engines, session_scope
 from storage.settings import get_settings
 from tests.app.conftest import write_tiny_onnx
 from tests.mounts import small_tmpfs
-from tests.servers import Workers
-
-
-def _until(predicate, timeout_s: float = 30, what: str = "it") -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"waited {timeout_s:.0f} s for {what}"
-        time.sleep(0.05)
+from tests.servers import Workers, wait_for
 
 
 @pytest.fixture()
@@ -114,7 +106,7 @@ def test_an_upload_staged_in_s3_is_imported_by_a_worker_on_another_host_that_rea
         assert model.sha256 == artifacts.sha256_of(original)
         # The staged copy goes once the import has ended: the worker removes it just after it records the end.
         worker_copy = tmp_path / "host-b" / "cache" / "artifacts" / staged
-        _until(lambda: not artifacts.get_store().exists(staged), what="the staged upload to leave the store")
+        wait_for(lambda: not artifacts.get_store().exists(staged), 30, "the staged upload to leave the store")
         assert not worker_copy.exists()  # the worker's own copy went before the store's
         with pytest.raises(InputError, match="is not an upload staged in the store"):  # it would be deleted after
             service.submit("import", {"staged": model.artifact, "name": "not an upload"})

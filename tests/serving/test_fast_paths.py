@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from engine import api
+from tests.servers import wait_for
 from tests.serving.conftest import start_server
 
 HEADER = "Inference-Header-Content-Length"
@@ -385,12 +386,11 @@ def test_a_request_past_the_in_flight_limit_gets_503_unread_and_the_server_answe
     try:
         holder = socket.create_connection((srv.options.host, srv.options.port))
         holder.sendall(request[:-10])  # admitted, then waiting for the rest of its body
-        deadline, refused = time.monotonic() + 30, None
-        while refused is None:  # answered until the holder's request is admitted, then refused
-            assert time.monotonic() < deadline, "no request was refused while one was held in flight"
+        def refused_one() -> tuple | None:  # answered until the holder's request is admitted, then refused
             response = requests.post(url, data=body, timeout=10)
-            if response.status_code != 200:
-                refused = response
+            return None if response.status_code == 200 else (response,)  # (a 503 Response itself is false)
+
+        refused, = wait_for(refused_one, 30, "a request refused while one is held in flight")
         assert refused.status_code == 503 and refused.headers["Retry-After"] == "1", refused.text
         assert refused.json() == {"error": "this server is answering its limit of 1 requests at once; "
                                            "try again shortly"}
